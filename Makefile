@@ -1,0 +1,42 @@
+# cadastre: the two set-up commands are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CADASTRE := $(BIN)/cadastre
+SAMPLES := var/samples
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install system-deps test-deps demo test clean
+
+help:
+	@echo "make demo    set up .venv and the embedded database, load the sample county, print a summary"
+	@echo "make test    install test dependencies (PostgreSQL + PostGIS) and run the suite on SpatiaLite and PostGIS"
+
+# Debian packages the library needs at run time: SpatiaLite for the embedded database, venv for .venv.
+system-deps:
+	@tools/ensure-debian-packages libsqlite3-mod-spatialite
+	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || tools/ensure-debian-packages python3-venv
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[api,test]'
+	@touch $@
+
+install: system-deps $(VENV)/.installed
+
+test-deps: install
+	@tools/ensure-postgis
+
+demo: install
+	$(CADASTRE) init --county 141031
+	$(CADASTRE) samples write $(SAMPLES)
+	$(CADASTRE) zones import $(SAMPLES)/141031-zoning.zip
+	$(CADASTRE) summary
+
+test: test-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var .pytest_cache .hypothesis

@@ -1,0 +1,3 @@
+from cadastre.cli import main
+
+main()

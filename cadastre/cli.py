@@ -1,0 +1,205 @@
+"""The ``cadastre`` command line. Each command is a thin shell over a library function.
+
+Errors the user can act on print a Chinese message (with findings, if any) and exit with status 2; nothing prints
+a traceback unless ``CADASTRE_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from cadastre import __version__, settings
+from cadastre.codes import ParcelCode, UnitCode
+from cadastre.errors import CadastreError, FindingsError
+
+EXIT_REFUSED = 2
+EXIT_INTERNAL = 3
+
+
+def _echo_json(value) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+class _Group(click.Group):
+    """Turns domain errors into a Chinese message and exit status 2 — never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CadastreError as e:
+            click.echo(f"错误：{e.message_zh}", err=True)
+            if isinstance(e, FindingsError):
+                for f in e.findings:
+                    click.echo(f"  [{f.rule} {f.severity}] {f.message}", err=True)
+            if os.environ.get("CADASTRE_DEBUG"):
+                traceback.print_exc()
+            ctx.exit(EXIT_REFUSED)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as e:  # a bug: say so plainly, keep the details for developers
+            click.echo(f"内部错误：{type(e).__name__}: {e}（设置 CADASTRE_DEBUG=1 可查看详细信息）", err=True)
+            if os.environ.get("CADASTRE_DEBUG"):
+                traceback.print_exc()
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=_Group)
+@click.option("--db", "db_url", envvar="CADASTRE_DB", metavar="URL",
+              help="数据库地址 (sqlite:///path 或 postgresql://…)；默认 CADASTRE_DB 或 sqlite:///var/cadastre.sqlite")
+@click.version_option(__version__, prog_name="cadastre")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None) -> None:
+    """cadastre：不动产测绘成果检查、编码与服务。"""
+    ctx.obj = {"db": db_url}
+
+
+def _registry(ctx: click.Context):
+    from cadastre.registry import open_registry
+
+    return open_registry(ctx.obj["db"])
+
+
+@cli.command()
+@click.option("--county", "counties", multiple=True, metavar="CODE",
+              help="登记库所属县级行政区代码（可多次给出；新建时必需），如 141031")
+@click.pass_context
+def init(ctx: click.Context, counties: tuple[str, ...]) -> None:
+    """创建登记库，或把已有登记库迁移到最新结构（可重复运行）。"""
+    from cadastre.registry import init_registry
+
+    with init_registry(ctx.obj["db"], counties) as reg:
+        names = "、".join(f"{c.name}（{c.code}）" for c in reg.counties)
+        click.echo(f"登记库已就绪：{reg.info.url}")
+        click.echo(f"  县：{names}；存储坐标系 EPSG:{reg.storage_srid}；数据库结构版本 {reg.info.revision}")
+
+
+@cli.group()
+def zones() -> None:
+    """地籍区 / 地籍子区（参考数据）。"""
+
+
+@zones.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--by", "imported_by", metavar="NAME", help="导入人")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果")
+@click.pass_context
+def zones_import(ctx: click.Context, path: Path, imported_by: str | None, as_json: bool) -> None:
+    """从 zip、文件夹或 GeoPackage 导入 DJQ/DJZQ 图层。"""
+    with _registry(ctx) as reg:
+        result = reg.import_zoning(path, imported_by=imported_by)
+    if as_json:
+        _echo_json(result.__dict__)
+        return
+    if result.status == "unchanged":
+        click.echo(f"地籍区划与现势数据相同，未作改动（导入记录 {result.import_id}）")
+    else:
+        click.echo(f"地籍区划已导入（导入记录 {result.import_id}）：新增 {len(result.added)}，"
+                   f"变更 {len(result.changed)}，停用 {len(result.ended)}，未变 {result.unchanged}")
+    click.echo(f"  原始文件 SHA-256：{result.sha256}")
+
+
+@zones.command("list")
+@click.pass_context
+def zones_list(ctx: click.Context) -> None:
+    """列出现势地籍区与地籍子区。"""
+    with _registry(ctx) as reg:
+        zoning = reg.zoning()
+    areas = zoning.subdistricts.area / 1e6
+    for row, area in zip(zoning.subdistricts.itertuples(), areas, strict=True):
+        click.echo(f"{row.djzqdm}  {row.djzqmc or '':<16}  {area:9.3f} km²")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+def summary(ctx: click.Context, as_json: bool) -> None:
+    """登记库概况。"""
+    with _registry(ctx) as reg:
+        s = reg.summary()
+        url = reg.info.url
+    if as_json:
+        _echo_json(s.to_dict())
+        return
+    names = "、".join(f"{settings.county(c).name}（{c}）" for c in s.counties)
+    click.echo(f"登记库 {url}")
+    click.echo(f"  县：{names}    存储坐标系：EPSG:{s.storage_srid}    数据库：{s.dialect}")
+    click.echo(f"  地籍区 {s.districts} 个，地籍子区 {s.subdistricts} 个，面积 {s.zoned_area_km2:.3f} km²")
+    click.echo(f"  宗地 {s.parcels}，自然幢 {s.buildings}，户 {s.units}；成果包 {s.packages}；已发放代码 {s.issued_codes}")
+
+
+@cli.group()
+def samples() -> None:
+    """生成合成示例数据。"""
+
+
+@samples.command("write")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--county", default="141031", show_default=True, help="县级行政区代码")
+def samples_write(directory: Path, county: str) -> None:
+    """写出示例地籍区划（GBK shapefile 压缩包）。"""
+    from cadastre.samples import write_zoning_package
+
+    path = write_zoning_package(directory, county)
+    click.echo(f"示例地籍区划：{path}")
+
+
+@cli.command()
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True)
+def explain(code: str, as_json: bool) -> None:
+    """解读一个宗地代码（19位）或不动产单元代码（28位）。"""
+    compact = "".join(code.split())
+    parsed = ParcelCode.parse(code) if len(compact) == 19 else UnitCode.parse(code)
+    parcel = parsed if isinstance(parsed, ParcelCode) else parsed.parcel_code
+    from cadastre.codetables import table
+
+    county = settings.counties().get(parcel.county)
+    parts = {
+        "code": str(parsed),
+        "readable": parsed.readable,
+        "county": parcel.county,
+        "county_name": county.name if county else table("XZQH").name(parcel.county),
+        "djq": parcel.djq,
+        "djzq": parcel.djzq,
+        "ownership": f"{parcel.ownership} {table('ZDTZM_OWNERSHIP').name(parcel.ownership)}",
+        "parcel_type": f"{parcel.parcel_type} {table('ZDTZM_TYPE').name(parcel.parcel_type)}",
+        "parcel_seq": parcel.parcel_seq,
+    }
+    if isinstance(parsed, UnitCode):
+        parts["fixture"] = f"{parsed.fixture} {table('DZWTZM').name(parsed.fixture)}"
+        parts.update(building=parsed.building, unit=parsed.unit, serial=parsed.serial)
+    if as_json:
+        _echo_json(parts)
+        return
+    labels = {"readable": "代码", "county": "县级行政区", "djq": "地籍区", "djzq": "地籍子区",
+              "ownership": "所有权", "parcel_type": "宗地类型", "parcel_seq": "宗地顺序号", "fixture": "定着物",
+              "building": "幢号", "unit": "户号", "serial": "定着物编号"}
+    for key, label in labels.items():
+        value = parts.get(key)
+        if value is None:
+            continue
+        if key == "county":
+            value = f"{value} {parts['county_name'] or ''}"
+        click.echo(f"{label}：{value}")
+
+
+@cli.command()
+def counties() -> None:
+    """列出已配置的县及其坐标带。"""
+    for c in settings.counties().values():
+        click.echo(f"{c.code}  {c.city}{c.name:<6}  {c.zone} 带  存储 EPSG:{c.storage_epsg}")
+
+
+def main() -> None:
+    cli(prog_name="cadastre")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,96 @@
+"""Domain error classes.
+
+Every error the library raises on purpose derives from :class:`CadastreError` and carries a Chinese message for
+the people who use the service (surveyors, clerks) and an English one for developers. ``str(error)`` gives both.
+The HTTP layer maps these classes to RFC 9457 problem responses through one table (``api``); the CLI prints the
+Chinese message and exits with status 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cadastre.findings import Finding
+
+
+class CadastreError(Exception):
+    """Base class: a problem the user can act on, explained in Chinese and English."""
+
+    #: short machine-readable kind, used in problem ``type`` URIs and JSON output
+    kind = "cadastre-error"
+
+    def __init__(self, message_zh: str, message_en: str | None = None, **details: Any) -> None:
+        self.message_zh = message_zh
+        self.message_en = message_en or message_zh
+        self.details = details
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        if self.message_en and self.message_en != self.message_zh:
+            return f"{self.message_zh} ({self.message_en})"
+        return self.message_zh
+
+
+class CodeError(CadastreError, ValueError):
+    """A 宗地代码 or 不动产单元代码 is malformed; the message names the position and the reason."""
+
+    kind = "invalid-code"
+
+    def __init__(self, message_zh: str, message_en: str, *, text: str, position: int | None = None) -> None:
+        super().__init__(message_zh, message_en, text=text, position=position)
+        self.text = text
+        self.position = position
+
+
+class ConfigError(CadastreError):
+    """Settings are missing or wrong: unknown county, unreadable rules file, conflicting registry set-up."""
+
+    kind = "configuration"
+
+
+class DatabaseError(CadastreError):
+    """The database cannot be reached, is not initialised, or belongs to another registry."""
+
+    kind = "database"
+
+
+class NotFoundError(CadastreError, LookupError):
+    """A parcel, unit, package … that was asked for does not exist."""
+
+    kind = "not-found"
+
+
+class AllocationError(CadastreError):
+    """A code cannot be allocated: its number range is exhausted, or the scope is invalid."""
+
+    kind = "allocation"
+
+
+class InputError(CadastreError):
+    """Uploaded or imported data cannot be read with certainty (file, layer, feature and problem named)."""
+
+    kind = "input"
+
+
+class UnsafeArchiveError(InputError):
+    """An archive was refused before extraction: path traversal, links, encryption, size or ratio limits."""
+
+    kind = "unsafe-archive"
+
+
+class FindingsError(InputError):
+    """Input was read but breaks rules that forbid accepting it; ``findings`` lists every problem."""
+
+    kind = "rejected"
+
+    def __init__(self, message_zh: str, message_en: str, findings: Sequence[Finding]) -> None:
+        super().__init__(message_zh, message_en)
+        self.findings = list(findings)
+
+
+class ZoningError(FindingsError):
+    """Cadastral zoning (地籍区/地籍子区) refused: overlaps, containment, bad or duplicate codes."""
+
+    kind = "invalid-zoning"

@@ -1,0 +1,131 @@
+"""The registry handle: the library's entry point for everything the CLI and the HTTP API do.
+
+>>> import cadastre
+>>> reg = cadastre.init("sqlite:///var/example.sqlite", counties=["141031"])   # doctest: +SKIP
+>>> reg.import_zoning("var/samples/141031-zoning.zip")                          # doctest: +SKIP
+>>> reg.summary()                                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from cadastre import settings
+from cadastre.errors import ZoningError
+from cadastre.findings import blocking
+from cadastre.settings import County
+from cadastre.store.engine import create_engine, write_transaction
+from cadastre.store.originals import keep_original, single_file
+from cadastre.store.schema import RegistryInfo, init_database, registry_info
+from cadastre.store.zoning import ZoningImportResult, current_zoning, save_zoning
+from cadastre.zoning import Zoning, read_zoning, validate_zoning
+
+__all__ = ["Registry", "Summary", "open_registry", "init_registry"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts of what the registry holds now."""
+
+    counties: tuple[str, ...]
+    storage_srid: int
+    dialect: str
+    districts: int
+    subdistricts: int
+    zoned_area_km2: float
+    parcels: int
+    buildings: int
+    units: int
+    packages: int
+    issued_codes: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Registry:
+    """A registry database: its counties, zoning, packages, parcels, buildings, units and codes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.info: RegistryInfo = registry_info(engine)
+
+    @property
+    def counties(self) -> list[County]:
+        return [settings.county(code) for code in self.info.counties]
+
+    @property
+    def storage_srid(self) -> int:
+        return self.info.storage_srid
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -------------------------------------------------------------------------------------------------- zoning
+    def zoning(self, counties: Sequence[str] | None = None) -> Zoning:
+        """The current 地籍区 and 地籍子区 as GeoDataFrames in the storage CRS."""
+        with self.engine.connect() as connection:
+            return current_zoning(connection, self.storage_srid, list(counties) if counties else None)
+
+    def import_zoning(self, path: str | os.PathLike, *, imported_by: str | None = None) -> ZoningImportResult:
+        """Load 地籍区/地籍子区 from a zip, folder or GeoPackage, replacing the current zoning of its counties.
+
+        The original file is kept; zoning with any error finding is refused with :class:`ZoningError` (its
+        ``findings`` name the codes) and changes nothing. Importing identical zoning again records the import as
+        ``unchanged``.
+        """
+        path = Path(path)
+        zoning = read_zoning(path, self.counties[0], self.storage_srid)
+        findings = validate_zoning(zoning, self.counties)
+        errors = blocking(findings)
+        if len(errors):
+            raise ZoningError(f"地籍区划 {path.name} 有 {len(errors)} 处错误，未导入",
+                              f"zoning {path.name} has {len(errors)} errors; nothing imported",
+                              [_finding(r) for r in errors.to_dict("records")])
+        with single_file(path) as upload, write_transaction(self.engine) as connection:
+            original = keep_original(connection, upload, path.name + ("/" if path.is_dir() else ""))
+            return save_zoning(connection, zoning, original, self.storage_srid, imported_by)
+
+    # ------------------------------------------------------------------------------------------------- summary
+    def summary(self) -> Summary:
+        counts = {}
+        with self.engine.connect() as c:
+            for key, table in (("districts", "cadastral_district"), ("subdistricts", "cadastral_subdistrict"),
+                               ("parcels", "parcel"), ("buildings", "building"), ("units", "unit")):
+                counts[key] = c.execute(sa.text(f"SELECT count(*) FROM {table} WHERE valid_to IS NULL")).scalar_one()
+            counts["packages"] = c.execute(sa.text("SELECT count(*) FROM package")).scalar_one()
+            counts["issued_codes"] = c.execute(sa.text("SELECT count(*) FROM issued_code")).scalar_one()
+            area = c.execute(sa.text("SELECT sum(ST_Area(geom)) FROM cadastral_subdistrict "
+                                     "WHERE valid_to IS NULL")).scalar_one()
+        return Summary(self.info.counties, self.storage_srid, self.info.dialect,
+                       zoned_area_km2=round((area or 0.0) / 1e6, 3), **counts)
+
+
+def _finding(row: dict):
+    from cadastre.findings import Finding
+
+    return Finding(**{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()})
+
+
+def open_registry(url: str | None = None) -> Registry:
+    """Open an initialised registry (URL: argument, ``CADASTRE_DB``, or the default SpatiaLite file)."""
+    return Registry(create_engine(url))
+
+
+def init_registry(url: str | None = None, counties: Sequence[str] = ()) -> Registry:
+    """Create the registry for ``counties`` (or migrate an existing one) and open it."""
+    engine = create_engine(url)
+    init_database(engine, counties)
+    return Registry(engine)

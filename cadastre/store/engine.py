@@ -1,0 +1,120 @@
+"""Database engines for the two supported back ends.
+
+- **SQLite + SpatiaLite** (default, embedded): ``sqlite:///var/cadastre.sqlite``. The interpreter's own ``sqlite3``
+  module is often built without extension loading (it is on this project's machines), so we hand SQLAlchemy the
+  ``sqlean`` module (sqlean-py): a drop-in ``sqlite3`` whose SQLite can load extensions, into which we load Debian's
+  ``mod_spatialite``. Every connection runs in WAL mode with a busy timeout; transactions are opened explicitly
+  (``BEGIN``, or ``BEGIN IMMEDIATE`` for writes that allocate codes, see :func:`write_transaction`).
+- **PostgreSQL + PostGIS** (production): ``postgresql://user:pass@host:port/db``, driven by psycopg 3.
+
+The URL comes from the ``--db`` option, else the ``CADASTRE_DB`` environment variable, else the default file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from cadastre.errors import DatabaseError
+
+__all__ = ["DEFAULT_URL", "database_url", "create_engine", "write_transaction", "is_sqlite", "redact"]
+
+DEFAULT_URL = "sqlite:///var/cadastre.sqlite"
+BUSY_TIMEOUT_MS = 30_000
+SPATIALITE = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+
+
+def database_url(url: str | None = None) -> str:
+    """The database URL in force: the argument, else ``CADASTRE_DB``, else :data:`DEFAULT_URL`."""
+    return url or os.environ.get("CADASTRE_DB") or DEFAULT_URL
+
+
+def redact(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def is_sqlite(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+def create_engine(url: str | None = None, **kwargs) -> Engine:
+    """An engine for ``url`` (see :func:`database_url`) with the spatial extension loaded on every connection."""
+    url = database_url(url)
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseError(f"数据库地址无法解析：{url}", f"cannot parse database URL {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    if backend in ("postgresql", "postgis"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+    raise DatabaseError(f"不支持的数据库类型 {backend}（支持 sqlite 与 postgresql）",
+                        f"unsupported database {backend!r} (use sqlite or postgresql)")
+
+
+def _sqlite_engine(url: sa.URL, **kwargs) -> Engine:
+    import sqlean  # see the module docstring: the stdlib sqlite3 here cannot load extensions
+
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if not in_memory:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        module=sqlean,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        **kwargs,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, decide when transactions begin (so BEGIN IMMEDIATE is possible).
+        dbapi_connection.isolation_level = None
+        try:
+            dbapi_connection.enable_load_extension(True)
+            dbapi_connection.load_extension(SPATIALITE)
+            dbapi_connection.enable_load_extension(False)
+        except Exception as e:  # the driver raises its own OperationalError class
+            raise DatabaseError(
+                f"无法加载 SpatiaLite 扩展 {SPATIALITE}：{e}。请安装 Debian 软件包 libsqlite3-mod-spatialite"
+                "（make demo 会自动安装）",
+                f"cannot load SpatiaLite ({SPATIALITE}): {e}; install libsqlite3-mod-spatialite",
+            ) from None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        immediate = connection.get_execution_options().get("immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction for writes that allocate codes or change current records.
+
+    On SQLite it starts with ``BEGIN IMMEDIATE``, taking the write lock up front, so two writers queue on the busy
+    timeout instead of failing half-way with "database is locked" on lock upgrade. On PostgreSQL it is an ordinary
+    transaction; allocation takes row locks on the high-water marks it touches (see ``store.counters``).
+    Commits on success, rolls back on any exception.
+    """
+    with engine.connect() as connection:
+        connection.execution_options(immediate=True)
+        with connection.begin():
+            yield connection

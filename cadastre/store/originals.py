@@ -1,0 +1,105 @@
+"""Original uploads, kept byte for byte and addressed by SHA-256.
+
+The bytes go to a content-addressed directory (``<root>/ab/abcdef….bin``), written atomically before the database
+transaction that records them: a failed load may leave a file nobody refers to, never a row without its bytes.
+The root is ``CADASTRE_ORIGINALS``, else ``originals/`` beside a SQLite database file, else ``./var/originals``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from cadastre.errors import DatabaseError
+
+__all__ = ["StoredOriginal", "originals_root", "sha256_of", "keep_original", "original_path", "single_file"]
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredOriginal:
+    sha256: str
+    filename: str
+    size: int
+    path: Path
+    new: bool  # False when byte-identical bytes were stored before
+
+
+def originals_root(engine: Engine | Connection) -> Path:
+    env = os.environ.get("CADASTRE_ORIGINALS")
+    if env:
+        return Path(env)
+    url = engine.engine.url if isinstance(engine, Connection) else engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(url.database).resolve().parent / "originals"
+    return Path("var/originals").resolve()
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def original_path(root: Path, sha256: str) -> Path:
+    return root / sha256[:2] / f"{sha256}.bin"
+
+
+def keep_original(connection: Connection, source: Path, filename: str | None = None) -> StoredOriginal:
+    """Copy ``source`` into the originals store (if new) and record it in the ``original`` table."""
+    root = originals_root(connection)
+    digest = sha256_of(source)
+    target = original_path(root, digest)
+    size = source.stat().st_size
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out, CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    elif target.stat().st_size != size or sha256_of(target) != digest:
+        raise DatabaseError(f"原始文件库中的 {target} 已损坏（校验和不符）",
+                            f"stored original {target} is corrupt (checksum mismatch)")
+    name = filename or source.name
+    existing = connection.execute(sa.text("SELECT 1 FROM original WHERE sha256 = :h"), {"h": digest}).first()
+    if existing is None:
+        connection.execute(
+            sa.text("INSERT INTO original (sha256, filename, size, path, received_at) "
+                    "VALUES (:h, :name, :size, :path, :now)"),
+            {"h": digest, "name": name, "size": size, "path": str(target.relative_to(root)),
+             "now": datetime.now(UTC)},
+        )
+    return StoredOriginal(digest, name, size, target, existing is None)
+
+
+@contextmanager
+def single_file(path: Path) -> Iterator[Path]:
+    """``path`` itself for a file; for a folder, a deterministic zip of its files (sorted names, fixed times), so
+    an upload given as a folder is kept byte for byte too and the same folder always gives the same checksum."""
+    if not path.is_dir():
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="cadastre-folder-") as tmp:
+        archive = Path(tmp) / f"{path.name}.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
+                info = zipfile.ZipInfo(file.relative_to(path).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, file.read_bytes())
+        yield archive

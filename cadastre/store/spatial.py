@@ -1,0 +1,51 @@
+"""Geometry in and out of the database, and spatial filters that use the spatial index on both engines.
+
+Writes pass WKB with the SRID (``ST_GeomFromWKB(:wkb, :srid)``); reads return WKB (``ST_AsBinary``) that
+:func:`read_frame` turns into a GeoDataFrame in one vectorised call. PostGIS uses its GiST index for ``&&`` and
+``ST_Intersects`` by itself; SpatiaLite needs the R*Tree joined explicitly through its ``SpatialIndex`` virtual
+table, which :func:`index_filter` writes.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+__all__ = ["to_wkb", "read_frame", "index_filter", "geometry_param"]
+
+
+def to_wkb(geometries) -> list[bytes | None]:
+    """WKB of each geometry (2D), None for missing ones, in one vectorised call."""
+    geoms = np.asarray(geometries, dtype=object)
+    out = shapely.to_wkb(geoms, output_dimension=2, include_srid=False)
+    return [None if g is None else bytes(g) for g in out]
+
+
+def geometry_param(name: str = "wkb", srid_param: str = "srid", *, multi: bool = False) -> str:
+    expression = f"ST_GeomFromWKB(:{name}, :{srid_param})"
+    return f"ST_Multi({expression})" if multi else expression
+
+
+def read_frame(connection: Connection, sql: str | sa.TextClause, params: dict | None = None, *, srid: int,
+               geometry_column: str = "wkb") -> gpd.GeoDataFrame:
+    """Run ``sql`` (which selects ``ST_AsBinary(geom) AS wkb``) and return a GeoDataFrame in ``srid``."""
+    result = connection.execute(sa.text(sql) if isinstance(sql, str) else sql, params or {})
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    wkb = frame.pop(geometry_column).to_numpy(dtype=object) if len(frame) else np.array([], dtype=object)
+    wkb = np.array([None if w is None else bytes(w) for w in wkb], dtype=object)
+    return gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(wkb), crs=srid)
+
+
+def index_filter(connection: Connection, table: str, alias: str, search_frame: str) -> str:
+    """A SQL condition keeping rows of ``table`` (as ``alias``) whose bounding box meets ``search_frame``
+    (a SQL geometry expression), through the spatial index."""
+    if not (table.isidentifier() and alias.isidentifier()):
+        raise ValueError("table and alias must be identifiers")
+    if connection.dialect.name == "sqlite":
+        return (f"{alias}.rowid IN (SELECT rowid FROM SpatialIndex WHERE f_table_name = '{table}' "
+                f"AND f_geometry_column = 'geom' AND search_frame = {search_frame})")
+    return f"{alias}.geom && {search_frame}"

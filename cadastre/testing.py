@@ -1,0 +1,145 @@
+"""Helpers for testing code that uses cadastre — importable by users, as ``geopandas.testing`` is.
+
+- :class:`TemporaryPostgres`: a throwaway PostgreSQL + PostGIS cluster on a free 127.0.0.1 port, for tests and
+  benchmarks that need the production engine without touching any system service.
+- :func:`assert_findings`: compare a findings frame with the rules and features expected.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+__all__ = ["TemporaryPostgres", "postgres_bindir", "assert_findings"]
+
+
+def postgres_bindir() -> Path:
+    """The newest PostgreSQL server binaries on this machine (Debian layout, else ``pg_config --bindir``)."""
+    root = Path("/usr/lib/postgresql")
+    if root.is_dir():
+        versions = sorted((p for p in root.iterdir() if (p / "bin" / "initdb").exists()),
+                          key=lambda p: [int(x) for x in p.name.split(".") if x.isdigit()])
+        if versions:
+            return versions[-1] / "bin"
+    if shutil.which("pg_config"):
+        bindir = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip())
+        if (bindir / "initdb").exists():
+            return bindir
+    raise FileNotFoundError("PostgreSQL server binaries (initdb) not found: run `make test-deps`")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TemporaryPostgres:
+    """A PostgreSQL cluster in a temporary directory, started on a free loopback port, removed on :meth:`stop`.
+
+    initdb refuses to run as root, so when we are root the cluster is owned and run by the ``postgres`` system
+    user (created by Debian's postgresql-common). Durability is switched off: this is for tests.
+
+    >>> with TemporaryPostgres() as pg:                                      # doctest: +SKIP
+    ...     url = pg.create_database("demo", postgis=True)
+    """
+
+    def __init__(self) -> None:
+        self.bindir = postgres_bindir()
+        self.port = _free_port()
+        self.user = "postgres"
+        self._run_as = "postgres" if os.geteuid() == 0 else None
+        self.root = Path(tempfile.mkdtemp(prefix="cadastre-pg-"))
+        self.data = self.root / "data"
+        self._template_ready = False
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess:
+        kwargs = {"user": self._run_as} if self._run_as else {}
+        result = subprocess.run(args, capture_output=True, text=True, cwd=self.root, **kwargs)
+        if result.returncode != 0:
+            log = self.root / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}\n{tail}")
+        return result
+
+    def start(self) -> TemporaryPostgres:
+        if self._run_as:
+            pw = pwd.getpwnam(self._run_as)
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8",
+                  "--no-locale", "--no-sync")
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
+                  str(self.root / "server.log"), "-w", "-t", "60", "start")
+        return self
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            except RuntimeError:
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> TemporaryPostgres:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def _admin(self):
+        return sa.create_engine(self.url().replace("postgresql://", "postgresql+psycopg://"),
+                                isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+    def create_database(self, name: str | None = None, *, postgis: bool = True) -> str:
+        """Create an empty database (with the PostGIS extension, copied from a template) and return its URL."""
+        name = name or f"t_{uuid.uuid4().hex[:12]}"
+        engine = self._admin()
+        with engine.connect() as c:
+            if postgis and not self._template_ready:
+                c.exec_driver_sql("CREATE DATABASE template_postgis")
+                t = sa.create_engine(self.url("template_postgis").replace("postgresql://", "postgresql+psycopg://"),
+                                     poolclass=sa.pool.NullPool)
+                with t.begin() as tc:
+                    tc.exec_driver_sql("CREATE EXTENSION postgis")
+                t.dispose()
+                self._template_ready = True
+            template = "template_postgis" if postgis else "template0"
+            c.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE {template}')
+        engine.dispose()
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        engine = self._admin()
+        with engine.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
+
+
+def assert_findings(findings, expected: Iterable[tuple[str, str | None]], *, exact: bool = True) -> None:
+    """Assert that ``findings`` (a frame or a list of Finding) holds the expected ``(rule, feature)`` pairs.
+
+    With ``exact`` (the default) no other finding may be present, so a test also proves the absence of false
+    positives.
+    """
+    rows = findings.to_dict("records") if hasattr(findings, "to_dict") else [vars(f) for f in findings]
+    got = sorted((r["rule"], r.get("feature")) for r in rows)
+    want = sorted(expected)
+    if exact:
+        assert got == want, f"findings differ:\n  got  {got}\n  want {want}"
+    else:
+        missing = [w for w in want if w not in got]
+        assert not missing, f"missing findings {missing}; got {got}"

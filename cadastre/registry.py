@@ -1,9 +1,11 @@
 """The registry handle: the library's entry point for everything the CLI and the HTTP API do.
 
->>> import cadastre
->>> reg = cadastre.init("sqlite:///var/example.sqlite", counties=["141031"])   # doctest: +SKIP
->>> reg.import_zoning("var/samples/141031-zoning.zip")                          # doctest: +SKIP
->>> reg.summary()                                                              # doctest: +SKIP
+Example::
+
+    import cadastre
+    reg = cadastre.init("sqlite:///var/example.sqlite", counties=["141031"])
+    reg.import_zoning("var/samples/141031-zoning.zip")
+    reg.summary()
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def _finding(row: dict):
 
 def open_registry(url: str | None = None) -> Registry:
     """Open an initialised registry (URL: argument, ``CADASTRE_DB``, or the default SpatiaLite file)."""
-    return Registry(create_engine(url))
+    return Registry(create_engine(url, must_exist=True))
 
 
 def init_registry(url: str | None = None, counties: Sequence[str] = ()) -> Registry:

@@ -49,8 +49,10 @@ class TemporaryPostgres:
     initdb refuses to run as root, so when we are root the cluster is owned and run by the ``postgres`` system
     user (created by Debian's postgresql-common). Durability is switched off: this is for tests.
 
-    >>> with TemporaryPostgres() as pg:                                      # doctest: +SKIP
-    ...     url = pg.create_database("demo", postgis=True)
+    Example::
+
+        with TemporaryPostgres() as pg:
+            url = pg.create_database("demo", postgis=True)
     """
 
     def __init__(self) -> None:

@@ -26,7 +26,9 @@ __all__ = ["CRSDecision", "decide_crs", "epsg_zone", "GEOGRAPHIC_EPSG"]
 
 GEOGRAPHIC_EPSG = 4490
 _FOREIGN_DATUMS = {"xian 1980": "西安80坐标系", "beijing 1954": "北京54坐标系", "new beijing": "新北京54坐标系",
-                   "wgs 84": "WGS84"}
+                   "world geodetic system 1984": "WGS84", "wgs 84": "WGS84"}
+#: how far (degrees) coordinates may lie from the county's configured centre
+COUNTY_REACH_DEG = 1.0
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,13 @@ def _check_fit(epsg: int, kind: str, prefixed: bool, bounds: np.ndarray, county:
     transformer = Transformer.from_crs(epsg, GEOGRAPHIC_EPSG, always_xy=True)
     lon, lat = transformer.transform(np.array([minx, maxx]), np.array([miny, maxy]))
     cm = county.central_meridian
-    if not (np.all(np.abs(lon - cm) <= 2.0) and np.all((lat > 0) & (lat < 60))):
+    if county.centre is not None:
+        centre_lon, centre_lat = county.centre
+        fits = np.all(np.abs(lon - centre_lon) <= COUNTY_REACH_DEG) and np.all(
+            np.abs(lat - centre_lat) <= COUNTY_REACH_DEG)
+    else:
+        fits = np.all(np.abs(lon - cm) <= 2.0) and np.all((lat > 0) & (lat < 60))
+    if not fits:
         raise _refuse(f"坐标换算后位于经度 {lon.min():.3f}–{lon.max():.3f}、纬度 {lat.min():.3f}–{lat.max():.3f}，"
                       f"不在本县（{county.name}，中央经线 {cm}°E）附近",
                       f"coordinates fall at lon {lon.min():.3f}–{lon.max():.3f}, lat {lat.min():.3f}–"

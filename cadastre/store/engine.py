@@ -44,8 +44,11 @@ def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def create_engine(url: str | None = None, **kwargs) -> Engine:
-    """An engine for ``url`` (see :func:`database_url`) with the spatial extension loaded on every connection."""
+def create_engine(url: str | None = None, *, must_exist: bool = False, **kwargs) -> Engine:
+    """An engine for ``url`` (see :func:`database_url`) with the spatial extension loaded on every connection.
+
+    ``must_exist`` refuses a SQLite file that is not there yet (instead of creating an empty one).
+    """
     url = database_url(url)
     try:
         parsed = make_url(url)
@@ -53,6 +56,10 @@ def create_engine(url: str | None = None, **kwargs) -> Engine:
         raise DatabaseError(f"数据库地址无法解析：{url}", f"cannot parse database URL {url!r}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        database = parsed.database or ""
+        if must_exist and database not in ("", ":memory:") and not Path(database).exists():
+            raise DatabaseError(f"数据库文件 {database} 不存在，请先运行 cadastre init --county 代码",
+                                f"database file {database} does not exist: run cadastre init --county CODE")
         return _sqlite_engine(parsed, **kwargs)
     if backend in ("postgresql", "postgis"):
         parsed = parsed.set(drivername="postgresql+psycopg")

@@ -1,0 +1,88 @@
+"""Shared fixtures: every storage test runs on SpatiaLite and on PostGIS.
+
+The PostGIS server is a throwaway cluster started once per session on a free loopback port
+(``cadastre.testing.TemporaryPostgres``) and removed at the end; each test gets a fresh database. Set
+``CADASTRE_TEST_POSTGRES`` to the URL of an existing server's maintenance database to use it instead. PostGIS is not
+optional: without its binaries the PostGIS half of the suite errors (``make test`` installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from cadastre.store.engine import create_engine
+from cadastre.store.schema import init_database
+from cadastre.testing import TemporaryPostgres
+
+ENGINES = ("spatialite", "postgis")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    external = os.environ.get("CADASTRE_TEST_POSTGRES")
+    if external:
+        yield _ExternalPostgres(external)
+        return
+    cluster = TemporaryPostgres().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+class _ExternalPostgres:
+    """An existing server: databases are created and dropped by name through its maintenance database."""
+
+    def __init__(self, url: str) -> None:
+        self._url = sa.make_url(url)
+
+    def _admin(self):
+        return sa.create_engine(self._url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT",
+                                poolclass=sa.pool.NullPool)
+
+    def create_database(self, name: str, *, postgis: bool = True) -> str:
+        with self._admin().connect() as c:
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = self._url.set(database=name)
+        if postgis:
+            with sa.create_engine(url.set(drivername="postgresql+psycopg")).begin() as c:
+                c.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+        return url.render_as_string(hide_password=False)
+
+    def drop_database(self, name: str) -> None:
+        with self._admin().connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request, tmp_path: Path, monkeypatch) -> str:
+    """A URL of an empty database on each engine (the originals store goes to the test's own folder)."""
+    monkeypatch.setenv("CADASTRE_ORIGINALS", str(tmp_path / "originals"))
+    if request.param == "spatialite":
+        yield f"sqlite:///{tmp_path / 'registry.sqlite'}"
+        return
+    cluster = request.getfixturevalue("postgres")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield cluster.create_database(name)
+    cluster.drop_database(name)
+
+
+@pytest.fixture
+def engine(db_url):
+    """An engine on an initialised registry of 隰县 (141031)."""
+    engine = create_engine(db_url)
+    init_database(engine, ["141031"])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def zoning_zip(tmp_path_factory) -> Path:
+    from cadastre.samples import write_zoning_package
+
+    return write_zoning_package(tmp_path_factory.mktemp("samples"))

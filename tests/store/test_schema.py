@@ -1,0 +1,109 @@
+"""Creating and migrating the registry on both engines."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from cadastre.errors import ConfigError, DatabaseError
+from cadastre.store.engine import create_engine, write_transaction
+from cadastre.store.models import GEOMETRY_COLUMNS, Base
+from cadastre.store.schema import _alembic_config, head_revision, init_database, registry_info
+
+
+def test_init_creates_every_table_and_column_of_the_models(engine):
+    inspector = sa.inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        assert inspector.has_table(table.name), table.name
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert set(table.c.keys()) <= columns, (table.name, set(table.c.keys()) - columns)
+    info = registry_info(engine)
+    assert info.revision == head_revision() and info.up_to_date
+    assert info.counties == ("141031",) and info.storage_srid == 4525
+
+
+def test_geometry_columns_have_storage_srid_and_spatial_index(engine):
+    with engine.connect() as c:
+        if engine.dialect.name == "sqlite":
+            rows = c.execute(sa.text("SELECT f_table_name, srid, spatial_index_enabled FROM geometry_columns"))
+            found = {r[0]: (r[1], r[2]) for r in rows}
+            assert found == {t: (4525, 1) for t in GEOMETRY_COLUMNS}
+        else:
+            rows = c.execute(sa.text("SELECT f_table_name, srid, type FROM geometry_columns"))
+            found = {r[0]: (r[1], r[2]) for r in rows}
+            assert found == {t: (4525, kind) for t, (kind, _) in GEOMETRY_COLUMNS.items()}
+            indexes = {r[0] for r in c.execute(sa.text(
+                "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist (geom)%'"))}
+            assert indexes == set(GEOMETRY_COLUMNS)
+
+
+def test_init_is_idempotent_and_adds_counties_of_the_same_zone(db_url):
+    engine = create_engine(db_url)
+    first = init_database(engine, ["141031"])
+    again = init_database(engine, ["141031"])
+    assert first.counties == again.counties == ("141031",)
+    assert init_database(engine, ["141030"]).counties == ("141031", "141030")
+    assert init_database(engine).counties == ("141031", "141030")
+    with pytest.raises(ConfigError, match="存储坐标系"):
+        init_database(engine, ["231081"])  # zone 44: another storage CRS
+    engine.dispose()
+
+
+def test_new_registry_needs_a_county_and_counties_must_share_a_zone(db_url):
+    engine = create_engine(db_url)
+    with pytest.raises(ConfigError, match="--county"):
+        init_database(engine)
+    with pytest.raises(ConfigError, match="同一存储坐标系"):
+        init_database(engine, ["231002", "231081"])
+    with pytest.raises(DatabaseError, match="尚未初始化"):
+        registry_info(engine)
+    engine.dispose()
+
+
+def test_downgrade_and_upgrade_again(engine):
+    srid = registry_info(engine).storage_srid
+    with write_transaction(engine) as c:
+        command.downgrade(_alembic_config(c, srid), "base")
+    assert not sa.inspect(engine).has_table("parcel")
+    with write_transaction(engine) as c:
+        command.upgrade(_alembic_config(c, srid), "head")
+    assert sa.inspect(engine).has_table("parcel")
+
+
+def test_current_rows_are_unique_per_key_but_history_is_kept(engine):
+    insert = sa.text(
+        "INSERT INTO original (sha256, filename, size, path, received_at) VALUES ('a', 'x', 1, 'x', :t);"
+    )
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    with engine.begin() as c:
+        c.execute(insert, {"t": now})
+        c.execute(sa.text("INSERT INTO package (id, sha256, status, received_at) VALUES (1, 'a', 'accepted', :t)"),
+                  {"t": now})
+    row = ("INSERT INTO parcel (zddm, zdtzm, geom, package_id, valid_from, valid_to) VALUES "
+           "('141031001002GB00001', 'GB', ST_Multi(ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 4525)), 1, :t, :to)")
+    with engine.begin() as c:
+        c.execute(sa.text(row), {"t": now, "to": now})  # an ended version
+        c.execute(sa.text(row), {"t": now, "to": None})  # the current one
+    with pytest.raises(sa.exc.IntegrityError):
+        with engine.begin() as c:
+            c.execute(sa.text(row), {"t": now, "to": None})  # a second current row for the same code
+
+
+def test_sqlite_runs_in_wal_mode_with_busy_timeout(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert c.exec_driver_sql("SELECT spatialite_version()").scalar()
+    engine.dispose()
+
+
+def test_unsupported_url_and_missing_file_are_clear(tmp_path):
+    with pytest.raises(DatabaseError, match="不支持"):
+        create_engine("mysql://x/y")
+    with pytest.raises(DatabaseError, match="不存在"):
+        create_engine(f"sqlite:///{tmp_path / 'absent.sqlite'}", must_exist=True)
+    assert not (tmp_path / "absent.sqlite").exists()

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-__all__ = ["Finding", "COLUMNS", "SEVERITIES", "frame", "concat", "blocking", "lonlat_points"]
+__all__ = ["Finding", "COLUMNS", "SEVERITIES", "frame", "concat", "blocking", "records", "lonlat_points"]
 
 SEVERITIES = ("error", "warning", "info")
 COLUMNS = ["rule", "severity", "layer", "feature", "message", "lon", "lat", "measured", "limit", "figures"]
@@ -99,6 +99,16 @@ def concat(parts: Iterable[pd.DataFrame | Sequence[Finding]]) -> pd.DataFrame:
 def blocking(findings: pd.DataFrame) -> pd.DataFrame:
     """The findings that block acceptance (errors)."""
     return findings[findings["severity"] == "error"]
+
+
+def records(findings: pd.DataFrame) -> list[Finding]:
+    """The rows of a findings frame as :class:`Finding` values (NaN figures become None)."""
+    out = []
+    for row in findings[COLUMNS].to_dict("records"):
+        clean = {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()}
+        clean["figures"] = clean["figures"] or {}
+        out.append(Finding(**clean))
+    return out
 
 
 def lonlat_points(geometries: np.ndarray, crs) -> np.ndarray:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from cadastre import settings
 from cadastre.errors import ZoningError
-from cadastre.findings import blocking
+from cadastre.findings import blocking, records
 from cadastre.settings import County
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.originals import keep_original, single_file
@@ -95,7 +95,7 @@ class Registry:
         if len(errors):
             raise ZoningError(f"地籍区划 {path.name} 有 {len(errors)} 处错误，未导入",
                               f"zoning {path.name} has {len(errors)} errors; nothing imported",
-                              [_finding(r) for r in errors.to_dict("records")])
+                              records(errors))
         with single_file(path) as upload, write_transaction(self.engine) as connection:
             original = keep_original(connection, upload, path.name + ("/" if path.is_dir() else ""))
             return save_zoning(connection, zoning, original, self.storage_srid, imported_by)
@@ -113,12 +113,6 @@ class Registry:
                                      "WHERE valid_to IS NULL")).scalar_one()
         return Summary(self.info.counties, self.storage_srid, self.info.dialect,
                        zoned_area_km2=round((area or 0.0) / 1e6, 3), **counts)
-
-
-def _finding(row: dict):
-    from cadastre.findings import Finding
-
-    return Finding(**{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()})
 
 
 def open_registry(url: str | None = None) -> Registry:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,6 @@ class County:
     rules_name: str = "default"
     allow_provisional_zoning: bool = False
     centre: tuple[float, float] | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def central_meridian(self) -> int:
@@ -94,8 +93,6 @@ def counties() -> dict[str, County]:
                     f"县 {code} 的存储坐标系 EPSG:{storage_epsg} 与其 {zone} 带不符",
                     f"county {code}: storage EPSG:{storage_epsg} does not belong to zone {zone}",
                 )
-            known = {"name", "province", "city", "zone", "storage_epsg", "rules", "allow_provisional_zoning",
-                     "centre"}
             out[code] = County(
                 code=code,
                 name=entry["name"],
@@ -106,7 +103,6 @@ def counties() -> dict[str, County]:
                 rules_name=entry.get("rules", "default"),
                 allow_provisional_zoning=bool(entry.get("allow_provisional_zoning", False)),
                 centre=tuple(entry["centre"]) if "centre" in entry else None,
-                extra={k: v for k, v in entry.items() if k not in known},
             )
         except KeyError as e:
             raise ConfigError(f"counties.toml 中县 {code} 缺少 {e.args[0]}",

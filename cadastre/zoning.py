@@ -9,7 +9,6 @@ zoning with any error finding (``store.zoning``).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -127,48 +126,55 @@ def _overlaps(frame: gpd.GeoDataFrame, code: str, valid: np.ndarray, rule: str, 
                      limit=tolerance, figures=[{"other": y} for y in b])
 
 
+_LAYERS = (("DJQ", "districts", "djqdm", 9, "地籍区"), ("DJZQ", "subdistricts", "djzqdm", 12, "地籍子区"))
+
+
+def _code_findings(frame: gpd.GeoDataFrame, layer: str, code: str, length: int, what: str,
+                   by_code: dict[str, County]) -> list[pd.DataFrame]:
+    """ZON-001 (malformed, foreign or unapproved provisional codes), ZON-008 (approved provisional), ZON-002."""
+    crs = frame.crs
+    codes = frame[code].astype(str)
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    well_formed = codes.str.fullmatch(rf"\d{{{length}}}").to_numpy(bool)
+    county = codes.str[:6].map(by_code.get)
+    known = county.notna().to_numpy(bool)
+    provisional = well_formed & ((codes.str[6:9] == "000") | ((codes.str[9:12] == "000") & (length == 12))
+                                 ).to_numpy(bool)
+    allowed = county.map(lambda c: bool(c and c.allow_provisional_zoning)).to_numpy(bool)
+    bad = ~well_formed | ~known | (provisional & ~allowed)
+    messages = [
+        f"{what}代码“{c}”应为{length}位数字" if not w
+        else f"{what}代码 {c} 的县级代码 {c[:6]} 不属于本登记库（{'、'.join(by_code)}）" if not k
+        else f"{what}代码 {c} 使用临时编码 000，本县未启用"
+        for c, w, k in zip(codes[bad], well_formed[bad], known[bad], strict=True)
+    ]
+    warn = provisional & allowed & known
+    duplicate = codes.duplicated(keep=False).to_numpy(bool) & (codes != "").to_numpy(bool)
+    return [
+        fnd.frame("ZON-001", "error", layer, codes[bad].to_numpy(), messages,
+                  lonlat=fnd.lonlat_points(geoms[bad], crs)),
+        fnd.frame("ZON-008", "warning", layer, codes[warn].to_numpy(),
+                  [f"{what}代码 {c} 使用临时编码 000" for c in codes[warn]]),
+        fnd.frame("ZON-002", "error", layer, codes[duplicate].to_numpy(),
+                  [f"{what}代码 {c} 重复出现" for c in codes[duplicate]],
+                  lonlat=fnd.lonlat_points(geoms[duplicate], crs)),
+    ]
+
+
 def validate_zoning(zoning: Zoning, counties: Sequence[County]) -> pd.DataFrame:
     """Findings for zoning that must not be loaded (and warnings for what may); see :data:`RULES`."""
     by_code = {c.code: c for c in counties}
     tolerances = counties[0].rules["zoning"]
-    crs = zoning.districts.crs
-    parts = []
-    for frame, layer, code, length, what in ((zoning.districts, "DJQ", "djqdm", 9, "地籍区"),
-                                             (zoning.subdistricts, "DJZQ", "djzqdm", 12, "地籍子区")):
-        codes = frame[code].astype(str)
-        county = by_code.get
-        shape_ok = codes.str.fullmatch(rf"\d{{{length}}}").to_numpy(bool)
-        known = codes.str[:6].map(lambda c: c in by_code).to_numpy(bool)
-        parts_000 = codes.map(lambda c: bool(re.fullmatch(r"\d{6}(000\d*|\d{3}000)", c)) if len(c) == length
-                              else False).to_numpy(bool)
-        allowed_000 = codes.str[:6].map(lambda c: bool(county(c) and county(c).allow_provisional_zoning)).to_numpy(
-            bool)
-        bad = ~shape_ok | ~known | (parts_000 & ~allowed_000)
-        messages = []
-        for c, s, k in zip(codes[bad], shape_ok[bad], known[bad], strict=True):
-            if not s:
-                messages.append(f"{what}代码“{c}”应为{length}位数字")
-            elif not k:
-                messages.append(f"{what}代码 {c} 的县级代码 {c[:6]} 不属于本登记库（{'、'.join(by_code)}）")
-            else:
-                messages.append(f"{what}代码 {c} 使用临时编码 000，本县未启用")
-        geoms = np.asarray(frame.geometry.values, dtype=object)
-        parts.append(fnd.frame("ZON-001", "error", layer, codes[bad].to_numpy(), messages,
-                               lonlat=fnd.lonlat_points(geoms[bad], crs)))
-        warn = parts_000 & allowed_000 & shape_ok & known
-        parts.append(fnd.frame("ZON-008", "warning", layer, codes[warn].to_numpy(),
-                               [f"{what}代码 {c} 使用临时编码 000" for c in codes[warn]]))
-        dup = codes.duplicated(keep=False).to_numpy(bool) & (codes != "").to_numpy(bool)
-        parts.append(fnd.frame("ZON-002", "error", layer, codes[dup].to_numpy(),
-                               [f"{what}代码 {c} 重复出现" for c in codes[dup]],
-                               lonlat=fnd.lonlat_points(geoms[dup], crs)))
-        geometry_findings, valid = _geometry_problems(frame, code, layer, crs)
+    parts: list[pd.DataFrame] = []
+    valid = {}
+    for layer, attribute, code, length, what in _LAYERS:
+        frame = getattr(zoning, attribute)
+        parts += _code_findings(frame, layer, code, length, what, by_code)
+        geometry_findings, valid[layer] = _geometry_problems(frame, code, layer, frame.crs)
         parts.append(geometry_findings)
-        rule = "ZON-007" if layer == "DJQ" else "ZON-006"
-        parts.append(_overlaps(frame, code, valid, rule, layer, what, tolerances["overlap_tolerance"], crs))
-        if layer == "DJQ":
-            district_valid = valid
-    parts.append(_containment(zoning, district_valid, valid, tolerances["containment_tolerance"]))
+        parts.append(_overlaps(frame, code, valid[layer], "ZON-007" if layer == "DJQ" else "ZON-006", layer, what,
+                               tolerances["overlap_tolerance"], frame.crs))
+    parts.append(_containment(zoning, valid["DJQ"], valid["DJZQ"], tolerances["containment_tolerance"]))
     return fnd.concat(parts)
 
 

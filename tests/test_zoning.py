@@ -166,3 +166,15 @@ def _read(tmp_path, districts, subdistricts):
     from cadastre.zoning import read_zoning
 
     return read_zoning(write_gpkg(tmp_path / "z.gpkg", districts, subdistricts), settings.county("141031"), 4525)
+
+
+def test_provisional_codes_are_a_warning_only_where_the_county_allows_them(registry, tmp_path):
+    import dataclasses
+
+    districts, subdistricts = sample_zoning()
+    subdistricts.loc[11, "DJZQDM"] = "141031004000"
+    zoning = _read(tmp_path, districts, subdistricts)
+    refused = validate_zoning(zoning, registry.counties)
+    assert_findings(refused, [("ZON-001", "141031004000")])
+    allowing = [dataclasses.replace(registry.counties[0], allow_provisional_zoning=True)]
+    assert_findings(validate_zoning(zoning, allowing), [("ZON-008", "141031004000")])

@@ -107,3 +107,18 @@ def test_unsupported_url_and_missing_file_are_clear(tmp_path):
     with pytest.raises(DatabaseError, match="不存在"):
         create_engine(f"sqlite:///{tmp_path / 'absent.sqlite'}", must_exist=True)
     assert not (tmp_path / "absent.sqlite").exists()
+
+
+def test_write_transactions_take_the_sqlite_write_lock_up_front(tmp_path):
+    import sqlean
+
+    url = f"sqlite:///{tmp_path / 'lock.sqlite'}"
+    engine = create_engine(url)
+    init_database(engine, ["141031"])
+    with write_transaction(engine) as c:
+        c.execute(sa.text("SELECT 1"))  # no write yet: only BEGIN IMMEDIATE holds the lock
+        other = sqlean.connect(str(tmp_path / "lock.sqlite"), timeout=0, isolation_level=None)
+        with pytest.raises(sqlean.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+    engine.dispose()

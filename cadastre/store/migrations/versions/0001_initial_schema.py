@@ -6,11 +6,10 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-22 16:11:47.640853
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from cadastre.store import ddl
-
 
 revision = '0001'
 down_revision = None

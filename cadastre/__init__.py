@@ -12,7 +12,7 @@ from cadastre.errors import CadastreError, CodeError
 
 __version__ = "0.1.0"
 
-__all__ = ["ParcelCode", "UnitCode", "CadastreError", "CodeError", "open", "init", "__version__"]
+__all__ = ["ParcelCode", "UnitCode", "CadastreError", "CodeError", "open", "init", "check", "__version__"]
 
 
 def open(url: str | None = None):  # noqa: A001 - cadastre.open(url), as issue 10 names it
@@ -27,3 +27,10 @@ def init(url: str | None = None, counties=()):
     from cadastre.registry import init_registry
 
     return init_registry(url, counties)
+
+
+def check(path, *, county: str | None = None, permit=None):
+    """Read and check a survey package without storing anything; returns a :class:`cadastre.report.Report`."""
+    from cadastre.check import check_package
+
+    return check_package(path, county=county, permit=permit)

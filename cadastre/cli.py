@@ -142,11 +142,60 @@ def samples() -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--county", default="141031", show_default=True, help="县级行政区代码")
 def samples_write(directory: Path, county: str) -> None:
-    """写出示例地籍区划（GBK shapefile 压缩包）。"""
-    from cadastre.samples import write_zoning_package
+    """写出示例数据：地籍区划、权籍调查、预测绘与实测绘成果包（GBK shapefile 压缩包）。"""
+    from cadastre.samples import write_sample_packages
 
-    path = write_zoning_package(directory, county)
-    click.echo(f"示例地籍区划：{path}")
+    labels = {"zoning": "地籍区划", "cadastral": "权籍调查成果包", "presale": "预测绘成果包", "asbuilt": "实测绘成果包"}
+    for kind, path in write_sample_packages(directory, county).items():
+        click.echo(f"示例{labels[kind]}：{path}")
+
+
+@cli.command()
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 报告（供其他系统使用的格式）")
+@click.option("--county", metavar="CODE", envvar="CADASTRE_COUNTY",
+              help="成果包未在 manifest.json 中给出县时使用的县级代码（默认：登记库的县）")
+@click.option("--permit", "permit_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="登记的规划许可 JSON；与成果包中的 permit.json 比对")
+@click.pass_context
+def check(ctx: click.Context, package: Path, as_json: bool, county: str | None, permit_file: Path | None) -> None:
+    """检查成果包（不入库）。退出码 0：无错误；1：有错误；2：拒收或无法读取。"""
+    from cadastre.check import check_package
+
+    report = check_package(package, county=county or _registry_county(ctx), permit=permit_file)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        click.echo(report.summary_zh())
+    ctx.exit(report.exit_code)
+
+
+def _registry_county(ctx: click.Context) -> str | None:
+    """The registry's county when there is exactly one and the database exists; never creates a database."""
+    from cadastre.errors import DatabaseError
+    from cadastre.registry import open_registry
+
+    try:
+        with open_registry(ctx.obj["db"]) as reg:
+            return reg.info.counties[0] if len(reg.info.counties) == 1 else None
+    except DatabaseError:
+        return None
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def rules(as_json: bool) -> None:
+    """列出检查规则（编号、严重程度、说明、限差）。"""
+    from dataclasses import asdict
+
+    from cadastre.rules import CATALOGUE
+
+    if as_json:
+        _echo_json([asdict(r) for r in CATALOGUE.values()])
+        return
+    names = {"error": "错误", "warning": "警告", "info": "提示"}
+    for r in CATALOGUE.values():
+        click.echo(f"{r.id}  {names[r.severity]}  {r.layer:<10}  {r.description}")
 
 
 @cli.command()

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-__all__ = ["Finding", "COLUMNS", "SEVERITIES", "frame", "concat", "blocking", "records", "lonlat_points"]
+__all__ = ["Finding", "COLUMNS", "SEVERITIES", "frame", "of_rule", "concat", "blocking", "records", "lonlat_points"]
 
 SEVERITIES = ("error", "warning", "info")
 COLUMNS = ["rule", "severity", "layer", "feature", "message", "lon", "lat", "measured", "limit", "figures"]
@@ -78,6 +78,13 @@ def frame(rule: str, severity: str, layer: str, features: Sequence | np.ndarray,
         "limit": pd.to_numeric(pd.Series(_column(limit, n)), errors="coerce").to_numpy(float),
         "figures": _column(figures, n),
     })
+
+
+def of_rule(rule: str, layer: str, features, messages, **kwargs) -> pd.DataFrame:
+    """:func:`frame` with the severity the rule catalogue gives ``rule``."""
+    from cadastre.rules import CATALOGUE
+
+    return frame(rule, CATALOGUE[rule].severity, layer, features, messages, **kwargs)
 
 
 def concat(parts: Iterable[pd.DataFrame | Sequence[Finding]]) -> pd.DataFrame:

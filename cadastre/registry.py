@@ -21,9 +21,10 @@ from sqlalchemy.engine import Engine
 from cadastre import settings
 from cadastre.errors import ZoningError
 from cadastre.findings import blocking, records
+from cadastre.io.files import single_file
 from cadastre.settings import County
 from cadastre.store.engine import create_engine, write_transaction
-from cadastre.store.originals import keep_original, single_file
+from cadastre.store.originals import keep_original
 from cadastre.store.schema import RegistryInfo, init_database, registry_info
 from cadastre.store.zoning import ZoningImportResult, current_zoning, save_zoning
 from cadastre.zoning import Zoning, read_zoning, validate_zoning

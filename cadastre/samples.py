@@ -10,20 +10,25 @@ byte-for-byte identical on every run, so its checksum is stable.
 from __future__ import annotations
 
 import io
+import json
 import math
 import struct
 import tempfile
+import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import Transformer
 
 from cadastre import settings
 
-__all__ = ["sample_zoning", "write_zoning_package", "DISTRICT_NAMES"]
+__all__ = ["sample_zoning", "write_zoning_package", "sample_cadastral", "sample_project", "sample_permit",
+           "sample_manifest", "Quirks", "write_package", "write_sample_packages", "write_hostile_package"]
 
 #: 地籍区 names of the synthetic 隰县 (towns of the county); other counties get numbered names
 DISTRICT_NAMES = {"141031": ["龙泉镇", "午城镇", "黄土镇", "寨子乡"]}
@@ -79,11 +84,11 @@ class _GBKZipInfo(zipfile.ZipInfo):
         return self.filename.encode("gbk"), self.flag_bits & ~0x800
 
 
-def _zip(files: dict[str, bytes], target: Path) -> None:
+def _zip(files: dict[str, bytes], target: Path, *, gbk_names: bool = True) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         for name in sorted(files):
-            info = _GBKZipInfo(name, date_time=FIXED_TIME)
+            info = (_GBKZipInfo if gbk_names else zipfile.ZipInfo)(name, date_time=FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, files[name])
@@ -108,4 +113,344 @@ def write_zoning_package(directory: str | Path, county_code: str = "141031") -> 
     files["地籍区划/说明.txt"] = f"{settings.county(county_code).name}地籍区划（合成示例数据）\r\n".encode("gbk")
     target = directory / f"{county_code}-zoning.zip"
     _zip(files, target)
+    return target
+
+
+# ------------------------------------------------------------------------------------------------ survey packages
+
+PROJECT = "龙泉苑"
+DEVELOPER = "隰县龙泉房地产开发有限公司"
+SURVEYOR = "山西晋图测绘有限公司"
+PERMIT_NUMBER = "建字第141031202400012号"
+PARCEL_SIZE = (150.0, 120.0)  # m, east × north
+BLOCK = (3, 2)  # parcels, east × north
+FOOTPRINT = (30.0, 15.0)  # building footprint, m
+FLOORS_ABOVE, FLOORS_BELOW = 6, 1
+
+
+def _block_origin(county_code: str) -> tuple[float, float]:
+    """South-west corner of the sample block: inside sub-district 001002, snapped to whole metres."""
+    _, subdistricts = sample_zoning(county_code)
+    zone = subdistricts.geometry.iloc[1]
+    x, y = zone.representative_point().coords[0]
+    origin = (float(round(x)), float(round(y)))
+    width, height = PARCEL_SIZE[0] * BLOCK[0], PARCEL_SIZE[1] * BLOCK[1]
+    assert zone.contains(shapely.box(origin[0], origin[1], origin[0] + width, origin[1] + height))
+    return origin
+
+
+def sample_cadastral(county_code: str = "141031") -> dict[str, gpd.GeoDataFrame]:
+    """A block of 3 × 2 adjacent parcels sharing edges (parcel BSM 1 is the residential project's), with a boundary
+    point on every vertex and a boundary line on every edge."""
+    crs = settings.county(county_code).storage_epsg
+    x0, y0 = _block_origin(county_code)
+    parcels, lines = [], []
+    points: dict[tuple[float, float], str] = {}
+    uses = ["0701", "0701", "0901", "0701", "0801", "0701"]
+    for j in range(BLOCK[1]):
+        for i in range(BLOCK[0]):
+            n = j * BLOCK[0] + i + 1
+            x, y = x0 + i * PARCEL_SIZE[0], y0 + j * PARCEL_SIZE[1]
+            # counter-clockwise from the south-west corner, with a midpoint on the shared north/south edges
+            ring = [(x, y), (x + PARCEL_SIZE[0] / 2, y), (x + PARCEL_SIZE[0], y), (x + PARCEL_SIZE[0], y + PARCEL_SIZE[1]),
+                    (x + PARCEL_SIZE[0] / 2, y + PARCEL_SIZE[1]), (x, y + PARCEL_SIZE[1])]
+            polygon = shapely.Polygon(ring)
+            project = n == 1
+            parcels.append({
+                "BSM": str(n), "ZL": f"隰县龙泉镇府前街{n * 2}号", "ZDMJ": round(polygon.area, 2), "YT": uses[n - 1],
+                "QLLX": "3", "QLXZ": "102", "QLSDFS": "2", "RJL": 2.5 if project else None,
+                "QLR": DEVELOPER if project else f"隰县第{n}宗地使用权人", "geometry": polygon,
+            })
+            for k, corner in enumerate(ring):
+                if corner not in points:
+                    points[corner] = f"J{len(points) + 1}"
+                following = ring[(k + 1) % len(ring)]
+                lines.append((str(n), corner, following))
+    jzd = gpd.GeoDataFrame(
+        [{"JZDH": name, "JBLX": "2", "JZDLX": "1", "XZBZ": f"{xy[1]:.3f}", "YZBZ": f"{xy[0]:.3f}",
+          "geometry": shapely.Point(xy)} for xy, name in points.items()], crs=crs)
+    seen, jzx = set(), []
+    for parcel, a, b in lines:
+        key = tuple(sorted((a, b)))
+        if key in seen:
+            continue
+        seen.add(key)
+        jzx.append({"ZDZHDM": None, "QSJZDH": points[a], "ZZJZDH": points[b], "JZXLB": "1", "JZXWZ": "2",
+                    "JXXZ": "600001", "geometry": shapely.LineString([a, b])})
+    return {"ZDJBXX": gpd.GeoDataFrame(parcels, crs=crs), "JZD": jzd, "JZX": gpd.GeoDataFrame(jzx, crs=crs)}
+
+
+def _deviation(building: int, floor: int, slot: int) -> float:
+    """A small, deterministic as-built/pre-sale area difference; one unit is off by more than 3 %."""
+    if (building, floor, slot) == (2, 3, 1):
+        return 1.042
+    return 1.0 + ((building * 7 + floor * 3 + slot) % 5 - 2) * 0.002
+
+
+def sample_project(stage: str, county_code: str = "141031") -> dict[str, gpd.GeoDataFrame]:
+    """The residential project 龙泉苑 on sample parcel 1: three 6-storey buildings with a basement, their floors and
+    units (two 单元 of two flats per floor; building 3's ground floor holds the 物业用房), and for the as-built stage
+    green areas, parking spaces and the planning red line."""
+    if stage not in ("presale", "asbuilt"):
+        raise ValueError(stage)
+    crs = settings.county(county_code).storage_epsg
+    x0, y0 = _block_origin(county_code)
+    asbuilt = stage == "asbuilt"
+    prefix = "SC" if asbuilt else "YC"
+    buildings, floors, units = [], [], []
+    for b in range(1, 4):
+        bx, by = x0 + 10 + (b - 1) * 45, y0 + 20
+        footprint = shapely.box(bx, by, bx + FOOTPRINT[0], by + FOOTPRINT[1])
+        zrzh = f"{b:04d}"
+        total = 0.0
+        for floor in [*range(-FLOORS_BELOW, 0), *range(1, FLOORS_ABOVE + 1)]:
+            floors.append({"ZRZH": zrzh, "SJC": floor, "MYC": f"{floor}" if floor > 0 else f"地下{-floor}",
+                           "CG": 2.2 if floor < 0 else 3.0, "geometry": footprint})
+            for slot in range(4):
+                dyh = 1 + slot // 2
+                ux = bx + (slot % 2) * FOOTPRINT[0] / 2 + (0 if dyh == 1 else 0)
+                uy = by + (slot // 2) * FOOTPRINT[1] / 2
+                outline = shapely.box(ux, uy, ux + FOOTPRINT[0] / 2, uy + FOOTPRINT[1] / 2)
+                factor = _deviation(b, floor, slot) if asbuilt else 1.0
+                inner = round(outline.area * factor, 2)
+                shared = round(inner * 0.15, 2)
+                use = "80" if floor < 0 else ("84" if (b == 3 and floor == 1) else "11")
+                room = f"{dyh}-{'B' if floor < 0 else ''}{abs(floor)}{slot % 2 + 1:02d}"
+                units.append({
+                    "BSM": f"H{b}{floor + 10:02d}{slot + 1}", "ZRZH": zrzh, "SJC": floor, "MYC": str(floor),
+                    "DYH": str(dyh), "HH": slot % 2 + 1, "SHBW": room, "FWYT1": use, "FWLX": "1" if use == "11" else "99",
+                    "FWXZ": "0", f"{prefix}JZMJ": round(inner + shared, 2), f"{prefix}TNJZMJ": inner,
+                    f"{prefix}FTJZMJ": shared, f"{prefix}FTXS": 0.15, "JSRKZ": 0 if floor < 0 else 1,
+                    "geometry": outline,
+                })
+                total += round(inner + shared, 2)
+        buildings.append({
+            "BSM": f"Z{b}", "ZRZH": zrzh, "JZWMC": f"{PROJECT}{b}号楼", "ZCS": FLOORS_ABOVE + FLOORS_BELOW,
+            "DSCS": FLOORS_ABOVE, "DXCS": FLOORS_BELOW, "ZZDMJ": footprint.area, f"{prefix}JZMJ": round(total, 2),
+            "GHYT": "11", "FWJG": "3", "JZWGD": 19.8, "ZTS": 4 * FLOORS_ABOVE, "geometry": footprint,
+        })
+    layers = {"ZRZ": gpd.GeoDataFrame(buildings, crs=crs), "C": gpd.GeoDataFrame(floors, crs=crs),
+              "H": gpd.GeoDataFrame(units, crs=crs)}
+    if asbuilt:
+        parcel = shapely.box(x0, y0, x0 + PARCEL_SIZE[0], y0 + PARCEL_SIZE[1])
+        layers["LD"] = gpd.GeoDataFrame(
+            [{"BSM": "L1", "LDLX": "集中绿地", "geometry": shapely.box(x0 + 5, y0 + 45, x0 + 145, y0 + 95)},
+             {"BSM": "L2", "LDLX": "宅旁绿地", "geometry": shapely.box(x0 + 5, y0 + 100, x0 + 145, y0 + 115)}],
+            crs=crs)
+        layers["TCW"] = gpd.GeoDataFrame(
+            [{"BSM": f"P{i + 1}", "CWLX": "地面", "geometry": shapely.Point(x0 + 5 + 2.5 * i, y0 + 5)}
+             for i in range(50)], crs=crs)
+        layers["GHHX"] = gpd.GeoDataFrame([{"BSM": "R1", "XLX": "规划红线", "geometry": parcel}], crs=crs)
+    return layers
+
+
+def sample_permit() -> dict:
+    """The planning permit of 龙泉苑, as permit.json."""
+    area = PARCEL_SIZE[0] * PARCEL_SIZE[1]
+    return {
+        "number": PERMIT_NUMBER, "land_area": area, "far_max": 1.6, "coverage_max": 0.25, "green_min": 0.35,
+        "parking_min": 50, "total_floor_area": 7150.0, "height_max": 24.0,
+        "buildings": [{"zrzh": f"{b:04d}", "floor_area": 2380.0, "floors_above": FLOORS_ABOVE,
+                       "floors_below": FLOORS_BELOW, "use": "11"} for b in range(1, 4)],
+        "facilities": {"物业用房": 300.0},
+    }
+
+
+def sample_manifest(stage: str, county_code: str = "141031") -> dict:
+    manifest = {"county_code": county_code, "stage": stage, "surveyor": SURVEYOR, "survey_date": "2025-06-30",
+                "crs": f"EPSG:{settings.county(county_code).storage_epsg}"}
+    if stage == "cadastral":
+        manifest["project_name"] = "府前街地块权籍调查"
+    else:
+        manifest.update(project_name=PROJECT, permit_number=PERMIT_NUMBER)
+    return manifest
+
+
+# -------------------------------------------------------------------------------------------- writing packages
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """How a package is written: the variations real desktop tools produce (survey-package.md)."""
+
+    container: str = "zip"  # zip | folder | gpkg (a lone GeoPackage, no manifest)
+    folder: str = "成果/矢量"  # where the layer files sit inside the package
+    gbk_names: bool = True  # zip member names as GBK bytes without the UTF-8 flag
+    encoding: str = "GBK"  # of the .dbf text
+    cpg: str | None = "936"  # the .cpg content; None writes no .cpg
+    prj: bool = True
+    coordinates: str = "prefixed"  # prefixed | unprefixed | geographic | zone38 | xian80
+    manifest: bool = True
+    manifest_crs: bool = False  # also declare the CRS in manifest.json
+    z: bool = False  # PolygonZ / PointZ, as CAD exports write
+    chinese_fields: bool = False  # Chinese field names (truncated to 10 bytes in the .dbf)
+    text_numbers: bool = False  # areas as text: "1,234.56", full-width digits, "㎡" suffixes
+    tables: str | None = None  # write LJZ / C / H as attribute tables: dbf | csv | xlsx
+    truncate: tuple[tuple[str, int], ...] = ()  # (file name, bytes cut from its end)
+    drop: tuple[str, ...] = ()  # file names left out (e.g. "ZRZ.shx")
+
+
+_TABLE_LAYERS = ("LJZ", "C", "H")
+_FULL = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _coordinates(frame: gpd.GeoDataFrame, quirks: Quirks, zone: int) -> gpd.GeoDataFrame:
+    if quirks.coordinates == "prefixed":
+        return frame
+    if quirks.coordinates == "unprefixed":
+        out = frame.copy()
+        out.geometry = shapely.transform(np.asarray(frame.geometry.values, dtype=object),
+                                         lambda xy: xy - [zone * 1_000_000, 0])
+        return out.set_crs(settings.zone_epsg(zone, prefixed=False), allow_override=True)
+    target = {"geographic": 4490, "zone38": settings.zone_epsg(zone + 1), "xian80": 2361}[quirks.coordinates]
+    return frame.to_crs(target)
+
+
+def _text_numbers(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if column.endswith("MJ") and out[column].dtype.kind == "f":
+            values = out[column].to_numpy()
+            out[column] = [None if np.isnan(v) else (f"{v:,.2f}" if i % 3 == 0 else
+                                                    f"{v:.2f}".translate(_FULL) if i % 3 == 1 else f"{v:.2f}㎡")
+                           for i, v in enumerate(values)]
+    return out
+
+
+def _chinese(layer: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    from cadastre.io.layers import layer_specs
+
+    titles = {name: spec.title for name, spec in layer_specs()[layer].fields.items()}
+    return frame.rename(columns={c: titles[c] for c in frame.columns if c in titles})
+
+
+def _write_layer(directory: Path, layer: str, frame: gpd.GeoDataFrame, quirks: Quirks, zone: int) -> None:
+    frame = _coordinates(frame, quirks, zone)
+    if quirks.text_numbers:
+        frame = _text_numbers(frame)
+    if quirks.chinese_fields:
+        frame = _chinese(layer, frame)
+    if quirks.z:
+        frame = frame.set_geometry(shapely.force_3d(np.asarray(frame.geometry.values, dtype=object), 0.0))
+    if quirks.tables and layer in _TABLE_LAYERS:
+        table = pd.DataFrame(frame.drop(columns="geometry"))
+        if quirks.tables == "csv":
+            (directory / f"{layer}.csv").write_bytes(table.to_csv(index=False).encode(
+                "gbk" if quirks.encoding.upper() == "GBK" else "utf-8-sig"))
+        elif quirks.tables == "xlsx":
+            with pd.ExcelWriter(directory / "属性表.xlsx", engine="openpyxl", mode="a" if (
+                    directory / "属性表.xlsx").exists() else "w") as writer:
+                table.to_excel(writer, sheet_name=layer, index=False)
+        else:
+            gpd.GeoDataFrame(table).to_file(directory / f"{layer}.dbf", driver="ESRI Shapefile",
+                                            encoding=quirks.encoding)
+            _fix_dbf_date(directory / f"{layer}.dbf")
+            _cpg(directory / f"{layer}.cpg", quirks)
+        return
+    path = directory / f"{layer}.shp"
+    with warnings.catch_warnings():  # GDAL announces each Chinese field name it truncates to 10 bytes
+        warnings.simplefilter("ignore", RuntimeWarning)
+        frame.to_file(path, driver="ESRI Shapefile", encoding=quirks.encoding)
+    _fix_dbf_date(path.with_suffix(".dbf"))
+    _cpg(path.with_suffix(".cpg"), quirks)
+    if not quirks.prj:
+        path.with_suffix(".prj").unlink(missing_ok=True)
+
+
+def _cpg(path: Path, quirks: Quirks) -> None:
+    path.unlink(missing_ok=True)
+    if quirks.cpg is not None:
+        path.write_text(quirks.cpg, encoding="ascii")
+
+
+def write_package(target: str | Path, layers: dict[str, gpd.GeoDataFrame], *, manifest: dict | None = None,
+                  permit: dict | None = None, quirks: Quirks = Quirks(), county_code: str = "141031",
+                  other_files: dict[str, bytes] | None = None) -> Path:
+    """Write a survey package of ``layers`` (GeoDataFrames in the county's storage CRS) as ``quirks`` say.
+
+    ``target`` is the zip, folder or GeoPackage to create. The same arguments always give the same bytes.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    zone = settings.county(county_code).zone
+    if quirks.container == "gpkg":
+        target.unlink(missing_ok=True)
+        for layer, frame in layers.items():
+            _coordinates(frame, quirks, zone).to_file(target, layer=layer, driver="GPKG")
+        return target
+    files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for layer, frame in layers.items():
+            _write_layer(Path(tmp), layer, frame, quirks, zone)
+        for path in sorted(Path(tmp).iterdir()):
+            if path.name in quirks.drop:
+                continue
+            data = path.read_bytes()
+            for name, cut in quirks.truncate:
+                if name == path.name:
+                    data = data[:-cut]
+            files[f"{quirks.folder}/{path.name}" if quirks.folder else path.name] = data
+    if manifest is not None and quirks.manifest:
+        manifest = dict(manifest)
+        if not quirks.manifest_crs:
+            manifest.pop("crs", None)
+        files["manifest.json"] = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
+    if permit is not None:
+        files["permit.json"] = json.dumps(permit, ensure_ascii=False, indent=2).encode("utf-8")
+    files.update(other_files or {})
+    if quirks.container == "folder":
+        for name, data in files.items():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(data)
+        return target
+    _zip(files, target, gbk_names=quirks.gbk_names)
+    return target
+
+
+def write_sample_packages(directory: str | Path, county_code: str = "141031") -> dict[str, Path]:
+    """The demo's packages: a 隰县 cadastral survey and 龙泉苑's pre-sale and as-built surveys (GBK shapefiles in zips
+    with GBK member names, the way surveyors' tools write them), plus the zoning."""
+    directory = Path(directory)
+    out = {"zoning": write_zoning_package(directory, county_code)}
+    out["cadastral"] = write_package(directory / f"{county_code}-cadastral.zip", sample_cadastral(county_code),
+                                     manifest=sample_manifest("cadastral", county_code), county_code=county_code)
+    for stage in ("presale", "asbuilt"):
+        out[stage] = write_package(directory / f"{county_code}-{stage}.zip", sample_project(stage, county_code),
+                                   manifest=sample_manifest(stage, county_code),
+                                   permit=sample_permit() if stage == "asbuilt" else None, county_code=county_code)
+    return out
+
+
+def write_hostile_package(target: str | Path, kind: str) -> Path:
+    """An archive that must be refused before anything is extracted: ``zip_slip``, ``absolute``, ``symlink``,
+    ``encrypted``, ``zip_bomb`` or ``oversized_member`` (declares more bytes than the total limit)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(sample_manifest("cadastral")))
+        if kind == "zip_slip":
+            zf.writestr("成果/../../../etc/cron.d/evil", b"* * * * * root rm -rf /")
+        elif kind == "absolute":
+            zf.writestr("/tmp/evil.shp", b"x")
+        elif kind == "symlink":
+            info = zipfile.ZipInfo("ZD.shp", date_time=FIXED_TIME)
+            info.external_attr = 0o120777 << 16
+            zf.writestr(info, "/etc/passwd")
+        elif kind == "encrypted":
+            zf.writestr("ZD.dbf", b"secret" * 10)
+        elif kind == "zip_bomb":
+            zf.writestr("ZD.dbf", bytes(64 << 20))
+        elif kind == "oversized_member":
+            zf.writestr("ZD.dbf", b"0123456789" * 1000)
+        else:
+            raise ValueError(kind)
+    data = bytearray(target.read_bytes())
+    if kind == "encrypted":
+        for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            at = data.rfind(signature)
+            data[at + offset] |= 0x1
+    if kind == "oversized_member":  # the central directory claims 3 GB uncompressed
+        at = data.rfind(b"PK\x01\x02")
+        data[at + 24:at + 28] = (3 << 30).to_bytes(4, "little")
+    target.write_bytes(bytes(data))
     return target

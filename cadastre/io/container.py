@@ -16,15 +16,15 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path, PurePosixPath
 
 import pyogrio
 
 from cadastre import settings
 from cadastre.errors import InputError, UnsafeArchiveError
+from cadastre.io.layers import layer_specs
 
-__all__ = ["Limits", "LayerSpec", "LayerSource", "Container", "open_container", "layer_specs"]
+__all__ = ["Limits", "LayerSource", "Container", "open_container"]
 
 VECTOR_SUFFIXES = (".shp",)
 TABLE_SUFFIXES = (".dbf", ".csv", ".xlsx")
@@ -48,31 +48,6 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class LayerSpec:
-    """How a canonical layer is recognised (from ``data/layers.toml``)."""
-
-    code: str
-    title: str
-    aliases: tuple[str, ...]
-    geometry: tuple[str, ...]
-    fields: dict = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def names(self) -> set[str]:
-        return {self.code.casefold(), *(a.casefold() for a in self.aliases)}
-
-
-@cache
-def layer_specs() -> dict[str, LayerSpec]:
-    raw = settings.read_toml("layers.toml")
-    return {
-        code: LayerSpec(code, entry.get("title", code), tuple(entry.get("aliases", ())),
-                        tuple(entry.get("geometry", ())), dict(entry.get("fields", {})))
-        for code, entry in raw.items()
-    }
-
-
-@dataclass(frozen=True)
 class LayerSource:
     """Where a layer was found: a shapefile set, a GeoPackage layer or an attribute table."""
 
@@ -80,7 +55,7 @@ class LayerSource:
     path: Path  # the .shp / .gpkg / .dbf / .csv / .xlsx file
     kind: str  # shapefile | gpkg | dbf | csv | xlsx
     member: str  # path inside the container, as the surveyor named it
-    gpkg_layer: str | None = None
+    sublayer: str | None = None  # the GeoPackage layer or the .xlsx sheet
 
     def sidecar(self, suffix: str) -> Path | None:
         """The file beside a shapefile with the same base name and ``suffix`` (any case), if present."""
@@ -102,6 +77,11 @@ class Container:
     root: Path
     kind: str  # zip | folder | gpkg
     files: list[str]  # relative POSIX paths of every regular file
+    _sublayers: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    def find(self, name: str) -> list[str]:
+        """Members whose file name is ``name`` (case-insensitive), at any depth."""
+        return [m for m in self.files if PurePosixPath(m).name.casefold() == name.casefold()]
 
     def find_layer(self, code: str) -> LayerSource | None:
         """The source of canonical layer ``code``, or None; two files claiming it is an :class:`InputError`."""
@@ -116,10 +96,14 @@ class Container:
                 vectors.append(LayerSource(code, self.root / member, "shapefile", member))
             elif suffix in TABLE_SUFFIXES and suffix != ".xlsx":
                 tables.append(LayerSource(code, self.root / member, suffix[1:], member))
-        for gpkg in self.geopackages():
-            for name, _geom in pyogrio.list_layers(self.root / gpkg):
-                if str(name).casefold() in spec.names:
-                    vectors.append(LayerSource(code, self.root / gpkg, "gpkg", f"{gpkg}:{name}", str(name)))
+        for gpkg in self.members_with_suffix(".gpkg"):
+            for name in self.sublayers(gpkg):
+                if name.casefold() in spec.names:
+                    vectors.append(LayerSource(code, self.root / gpkg, "gpkg", f"{gpkg}:{name}", name))
+        for workbook in self.members_with_suffix(".xlsx"):
+            for name in self.sublayers(workbook):
+                if name.strip().casefold() in spec.names:
+                    tables.append(LayerSource(code, self.root / workbook, "xlsx", f"{workbook}:{name}", name))
         # a .dbf beside its own .shp belongs to that shapefile, not a separate table
         shp_stems = {(s.path.parent, s.path.stem.casefold()) for s in vectors if s.kind == "shapefile"}
         tables = [t for t in tables if (t.path.parent, t.path.stem.casefold()) not in shp_stems]
@@ -130,8 +114,25 @@ class Container:
                              f"several files claim layer {code}: {names}", layer=code)
         return found[0] if found else None
 
-    def geopackages(self) -> list[str]:
-        return [m for m in self.files if m.lower().endswith(".gpkg")]
+    def members_with_suffix(self, suffix: str) -> list[str]:
+        return [m for m in self.files if m.lower().endswith(suffix)]
+
+    def sublayers(self, member: str) -> list[str]:
+        """Layer names of a GeoPackage, or sheet names of a workbook (cached)."""
+        if member not in self._sublayers:
+            path = self.root / member
+            try:
+                if member.lower().endswith(".xlsx"):
+                    import openpyxl
+
+                    workbook = openpyxl.load_workbook(path, read_only=True)
+                    self._sublayers[member] = list(workbook.sheetnames)
+                    workbook.close()
+                else:
+                    self._sublayers[member] = [str(name) for name, _ in pyogrio.list_layers(path)]
+            except Exception as e:  # corrupt workbook or GeoPackage: the library's own exception classes
+                raise InputError(f"无法读取 {member}：{e}", f"cannot read {member}: {e}", rule="PKG-002") from None
+        return self._sublayers[member]
 
 
 def _decode_member_name(info: zipfile.ZipInfo) -> str:

@@ -1,26 +1,34 @@
-"""Reading one layer: decide its encoding and CRS, match its fields to canonical names, convert to storage CRS.
+"""Reading one layer's file: the raw layer under the package reader (as pyogrio's ``raw`` sits under its
+``read_dataframe``).
 
-This is the raw layer under the package reader (as pyogrio's ``raw`` sits under its ``read_dataframe``): it knows
-files, encodings and coordinate systems, not the rules of a stage.
+:func:`load_layer` reads what is in the file — original column names, coordinates in the file's own CRS — and says
+how the text was decoded. :func:`decide_layer_crs` then decides the CRS once the county is known, and
+:func:`read_vector_layer` does both and converts to storage for callers that need no more (the zoning import).
+Field matching to canonical names lives here too (:func:`match_fields`), driven by ``data/layers.toml``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import io
+from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import PurePosixPath
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 
 from cadastre.errors import InputError
-from cadastre.io.container import LayerSource, layer_specs
+from cadastre.io.container import LayerSource
 from cadastre.io.crs import CRSDecision, decide_crs
-from cadastre.io.encoding import EncodingDecision, decide_dbf_encoding
+from cadastre.io.encoding import UTF8, EncodingDecision, decide_dbf_encoding, decide_text_encoding
+from cadastre.io.layers import layer_specs
 from cadastre.settings import County
 
-__all__ = ["LayerRead", "field_aliases", "match_fields", "read_vector_layer"]
+__all__ = ["LayerRead", "RawLayer", "field_aliases", "match_fields", "load_layer", "decide_layer_crs",
+           "read_vector_layer"]
 
 
 @dataclass(frozen=True)
@@ -29,11 +37,26 @@ class LayerRead:
 
     layer: str
     member: str
-    rows: int
-    encoding: EncodingDecision | None
-    crs: CRSDecision | None
+    kind: str  # shapefile | gpkg | dbf | csv | xlsx
+    text_member: str | None = None  # the file whose text encoding was decided (a shapefile's .dbf)
+    rows: int = 0
+    columns: tuple[str, ...] = ()
+    encoding: EncodingDecision | None = None
+    crs: CRSDecision | None = None
     fields: dict[str, str] = field(default_factory=dict)  # canonical name → name in the file
     dropped_z: bool = False
+
+
+@dataclass
+class RawLayer:
+    """What was in a layer's file: original columns; geometry (if any) in the file's coordinates."""
+
+    info: LayerRead
+    frame: pd.DataFrame  # a GeoDataFrame when the file has geometry
+
+    @property
+    def has_geometry(self) -> bool:
+        return isinstance(self.frame, gpd.GeoDataFrame)
 
 
 def _truncations(alias: str) -> set[str]:
@@ -47,75 +70,156 @@ def _truncations(alias: str) -> set[str]:
 
 
 @cache
-def field_aliases(layer: str) -> dict[str, str]:
-    """Every accepted spelling (casefolded) of each canonical field of ``layer`` → the canonical name."""
+def field_aliases(layer: str, *, numeric: bool = False) -> dict[str, str]:
+    """Every accepted spelling (casefolded) of each canonical field of ``layer`` → the canonical name.
+
+    With ``numeric``, the aliases that count only when the column holds numbers (``CH`` for 实际层).
+    """
     out: dict[str, str] = {}
     for canonical, spec in layer_specs()[layer].fields.items():
-        for alias in (canonical, *spec.get("aliases", ())):
+        names = spec.numeric_aliases if numeric else (canonical, *spec.aliases)
+        for alias in names:
             for form in _truncations(alias):
                 out.setdefault(form.strip().casefold(), canonical)
     return out
 
 
-def match_fields(layer: str, columns) -> dict[str, str]:
-    """Map the file's column names to canonical names (columns that match nothing are left out)."""
+def _numeric_column(values: pd.Series) -> bool:
+    if values.dtype.kind in "iuf":
+        return True
+    present = values.dropna().astype(str).str.strip()
+    present = present[present != ""]
+    return len(present) > 0 and bool(present.str.fullmatch(r"[+-]?\d+(?:\.0*)?").all())
+
+
+def match_fields(layer: str, columns, frame: pd.DataFrame | None = None) -> dict[str, str]:
+    """Map the file's column names to canonical names (columns that match nothing are left out).
+
+    An exact canonical name wins over an alias; numeric-only aliases (``CH``) are used when ``frame`` shows the
+    column holds numbers and nothing else supplied the field.
+    """
+    fields = layer_specs()[layer].fields
     aliases = field_aliases(layer)
     mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in columns:  # exact canonical names first, so an alias never shadows the real field
+        name = str(column).strip().upper()
+        if name in fields and name not in taken:
+            mapping[column] = name
+            taken.add(name)
     for column in columns:
         canonical = aliases.get(str(column).strip().casefold())
-        if canonical and canonical not in mapping.values():
+        if column not in mapping and canonical and canonical not in taken:
             mapping[column] = canonical
+            taken.add(canonical)
+    if frame is not None:
+        numeric = field_aliases(layer, numeric=True)
+        for column in columns:
+            canonical = numeric.get(str(column).strip().casefold())
+            if canonical and canonical not in taken and column not in mapping and _numeric_column(frame[column]):
+                mapping[column] = canonical
+                taken.add(canonical)
     return mapping
+
+
+def _read_csv(source: LayerSource) -> tuple[pd.DataFrame, EncodingDecision]:
+    data = source.path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        decision, text = EncodingDecision(UTF8, "bom"), data[3:].decode("utf-8", errors="strict")
+    else:
+        non_ascii = [line for line in data.splitlines() if any(b >= 0x80 for b in line)]
+        decision = decide_text_encoding(non_ascii, None, "inferred", source.member)
+        text = data.decode(decision.encoding)
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    return frame, decision
+
+
+def load_layer(source: LayerSource) -> RawLayer:
+    """Read a layer's file as it is. Raises :class:`InputError` (rule PKG-002 / PKG-003) naming the file."""
+    encoding = None
+    try:
+        if source.kind == "shapefile":
+            for suffix in (".shx", ".dbf"):
+                if source.sidecar(suffix) is None:
+                    raise InputError(f"{source.member} 缺少 {suffix} 文件，shapefile 不完整",
+                                     f"{source.member}: {suffix} missing, shapefile set incomplete",
+                                     rule="PKG-002", layer=source.layer)
+            encoding = _dbf_encoding(source, source.sidecar(".dbf"))
+            frame = pyogrio.read_dataframe(source.path, encoding=encoding.encoding, use_arrow=True)
+        elif source.kind == "gpkg":
+            frame = pyogrio.read_dataframe(source.path, layer=source.sublayer, use_arrow=True)
+        elif source.kind == "dbf":
+            encoding = _dbf_encoding(source, source.path)
+            frame = pyogrio.read_dataframe(source.path, encoding=encoding.encoding, read_geometry=False)
+        elif source.kind == "csv":
+            frame, encoding = _read_csv(source)
+        elif source.kind == "xlsx":
+            frame = pd.read_excel(source.path, sheet_name=source.sublayer, dtype=object, engine="openpyxl")
+        else:
+            raise ValueError(source.kind)
+    except InputError as e:
+        e.details.setdefault("layer", source.layer)
+        raise
+    except Exception as e:  # GDAL, pandas and openpyxl report unreadable data with their own exception classes
+        raise InputError(f"无法读取 {source.member}：{e}", f"cannot read {source.member}: {e}",
+                         rule="PKG-002", layer=source.layer) from None
+    dropped_z = False
+    if isinstance(frame, gpd.GeoDataFrame):
+        geoms = np.asarray(frame.geometry.values, dtype=object)
+        dropped_z = bool(shapely.has_z(geoms).any())
+        if dropped_z:
+            frame = frame.set_geometry(shapely.force_2d(geoms), crs=frame.crs)
+        if frame.geometry.name != "geometry":
+            frame = frame.rename_geometry("geometry")
+    columns = tuple(str(c) for c in frame.columns if c != "geometry")
+    mapping = match_fields(source.layer, columns, frame)
+    text_member = None
+    if encoding is not None:
+        text_member = source.member if source.kind != "shapefile" else str(
+            PurePosixPath(source.member).with_name(source.sidecar(".dbf").name))
+    info = LayerRead(source.layer, source.member, source.kind, text_member, len(frame), columns, encoding, None,
+                     {canonical: original for original, canonical in mapping.items()}, dropped_z)
+    return RawLayer(info, frame)
+
+
+def _dbf_encoding(source: LayerSource, dbf) -> EncodingDecision:
+    try:
+        return decide_dbf_encoding(dbf, source.sidecar(".cpg"))
+    except InputError as e:
+        e.details["rule"] = "PKG-003" if "编码" in e.message_zh else "PKG-002"
+        raise
+
+
+def decide_layer_crs(raw: RawLayer, county: County, declared_crs: str | None = None) -> CRSDecision:
+    """Decide the CRS of a raw vector layer (the manifest's ``crs`` overrides the file's own)."""
+    frame = raw.frame
+    if declared_crs is not None:
+        declared, how = declared_crs, "manifest"
+    elif frame.crs is not None:
+        declared, how = frame.crs, ("gpkg" if raw.info.kind == "gpkg" else "prj")
+    else:
+        declared, how = None, "inferred"
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    bounds = shapely.total_bounds(geoms[present]) if present.any() else np.full(4, np.nan)
+    return decide_crs(declared, how, bounds, county, f"{raw.info.member}（图层 {raw.info.layer}）")
+
+
+def to_storage(raw: RawLayer, crs: CRSDecision, storage_epsg: int) -> gpd.GeoSeries:
+    """The raw layer's geometries converted to ``storage_epsg`` (always x = easting)."""
+    series = gpd.GeoSeries(raw.frame.geometry.values, crs=crs.epsg, index=raw.frame.index)
+    return series if crs.epsg == storage_epsg else series.to_crs(storage_epsg)
 
 
 def read_vector_layer(source: LayerSource, county: County, storage_epsg: int, *,
                       declared_crs: str | None = None) -> tuple[gpd.GeoDataFrame, LayerRead]:
-    """Read a vector layer into ``storage_epsg`` with canonical column names.
-
-    ``declared_crs`` (the manifest's ``crs``) overrides any ``.prj``. Columns that match no canonical field are
-    kept under their own names. Z and M values are dropped (``LayerRead.dropped_z`` says so).
-    """
-    where = f"{source.member}（图层 {source.layer}）"
-    encoding = None
-    kwargs = {}
-    if source.kind == "shapefile":
-        for suffix in (".shx", ".dbf"):
-            if source.sidecar(suffix) is None:
-                raise InputError(f"{source.member} 缺少 {suffix} 文件，shapefile 不完整",
-                                 f"{source.member}: {suffix} missing, shapefile set incomplete",
-                                 rule="PKG-002", layer=source.layer)
-        encoding = decide_dbf_encoding(source.sidecar(".dbf"), source.sidecar(".cpg"))
-        kwargs["encoding"] = encoding.encoding
-    elif source.kind == "gpkg":
-        kwargs["layer"] = source.gpkg_layer
-    try:
-        frame = pyogrio.read_dataframe(source.path, **kwargs)
-    except Exception as e:  # GDAL reports unreadable data with its own exception classes
-        raise InputError(f"无法读取 {source.member}：{e}", f"cannot read {source.member}: {e}",
-                         rule="PKG-002", layer=source.layer) from None
-    if not isinstance(frame, gpd.GeoDataFrame):
+    """Read a vector layer into ``storage_epsg`` with canonical column names (other columns keep their names)."""
+    raw = load_layer(source)
+    if not raw.has_geometry:
         raise InputError(f"{source.member} 没有几何图形，图层 {source.layer} 需要几何",
                          f"{source.member} has no geometry; layer {source.layer} needs it", layer=source.layer)
-    geometry = frame.geometry.values
-    dropped_z = bool(shapely.has_z(np.asarray(geometry, dtype=object)).any())
-    if dropped_z:
-        frame = frame.set_geometry(shapely.force_2d(np.asarray(geometry, dtype=object)), crs=frame.crs)
-    if declared_crs is not None:
-        declared, how = declared_crs, "manifest"
-    elif frame.crs is not None:
-        declared, how = frame.crs, ("gpkg" if source.kind == "gpkg" else "prj")
-    else:
-        declared, how = None, "inferred"
-    present = ~(frame.geometry.isna() | frame.geometry.is_empty)
-    bounds = frame.geometry[present].total_bounds if present.any() else np.full(4, np.nan)
-    crs = decide_crs(declared, how, bounds, county, where)
-    frame = frame.set_crs(crs.epsg, allow_override=True)
-    if crs.epsg != storage_epsg:
-        frame = frame.to_crs(storage_epsg)
-    mapping = match_fields(source.layer, [c for c in frame.columns if c != frame.geometry.name])
-    frame = frame.rename(columns=mapping)
-    if frame.geometry.name != "geometry":
-        frame = frame.rename_geometry("geometry")
-    info = LayerRead(source.layer, source.member, len(frame), encoding, crs,
-                     {canonical: original for original, canonical in mapping.items()}, dropped_z)
-    return frame, info
+    crs = decide_layer_crs(raw, county, declared_crs)
+    info = replace(raw.info, crs=crs)
+    mapping = {original: canonical for canonical, original in info.fields.items()}
+    frame = pd.DataFrame(raw.frame.drop(columns="geometry")).rename(columns=mapping)
+    return gpd.GeoDataFrame(frame, geometry=to_storage(raw, crs, storage_epsg).values, crs=storage_epsg), info

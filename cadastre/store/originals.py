@@ -7,13 +7,9 @@ The root is ``CADASTRE_ORIGINALS``, else ``originals/`` beside a SQLite database
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
-import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from cadastre.errors import DatabaseError
+from cadastre.io.files import CHUNK, sha256_of
 
-__all__ = ["StoredOriginal", "originals_root", "sha256_of", "keep_original", "original_path", "single_file"]
-
-CHUNK = 1 << 20
-
+__all__ = ["StoredOriginal", "originals_root", "keep_original", "original_path"]
 
 @dataclass(frozen=True)
 class StoredOriginal:
@@ -45,14 +39,6 @@ def originals_root(engine: Engine | Connection) -> Path:
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         return Path(url.database).resolve().parent / "originals"
     return Path("var/originals").resolve()
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def original_path(root: Path, sha256: str) -> Path:
@@ -87,19 +73,3 @@ def keep_original(connection: Connection, source: Path, filename: str | None = N
         )
     return StoredOriginal(digest, name, size, target, existing is None)
 
-
-@contextmanager
-def single_file(path: Path) -> Iterator[Path]:
-    """``path`` itself for a file; for a folder, a deterministic zip of its files (sorted names, fixed times), so
-    an upload given as a folder is kept byte for byte too and the same folder always gives the same checksum."""
-    if not path.is_dir():
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="cadastre-folder-") as tmp:
-        archive = Path(tmp) / f"{path.name}.zip"
-        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-            for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
-                info = zipfile.ZipInfo(file.relative_to(path).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, file.read_bytes())
-        yield archive

@@ -43,7 +43,7 @@ def test_declared_wins_and_esri_wkt_round_trips():
 @pytest.mark.parametrize(
     ("declared", "bounds", "fragment"),
     [
-        ("EPSG:2360", PREFIXED, "西安80"),  # Xian 1980 / 3-degree GK zone 37
+        ("EPSG:2361", PREFIXED, "西安80"),  # Xian 1980 / 3-degree GK zone 37
         ("EPSG:2431", UNPREFIXED, "北京54"),  # Beijing 1954 / 3-degree GK CM 111E
         ("EPSG:4526", PREFIXED + [1_000_000, 0, 1_000_000, 0], "第 38 带"),
         ("EPSG:4525", UNPREFIXED, "不带带号"),

@@ -1,0 +1,59 @@
+"""The rule catalogue: every finding's rule id, its severity and what it means (qa-and-planning.md).
+
+Checks look their severity up here, so a rule's severity is stated once. ``cadastre rules`` lists the catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Rule", "CATALOGUE", "rule"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str  # error | warning | info
+    layer: str
+    description: str  # Chinese, for surveyors and staff
+
+
+CATALOGUE: dict[str, Rule] = {r.id: r for r in [
+    Rule("PKG-001", "error", "package", "缺少该阶段必需的图层"),
+    Rule("PKG-002", "error", "package", "文件无法读取或 shapefile 不完整（缺少 .shx 或 .dbf）"),
+    Rule("PKG-003", "error", "package", "无法确定文字编码"),
+    Rule("PKG-004", "error", "package", "无法确定坐标系，或坐标系与本县不符"),
+    Rule("PKG-005", "info", "package", "编码、坐标系、阶段或县为推断所得（说明推断内容）"),
+    Rule("PKG-006", "warning", "package", "声明的编码与文件内容不符，已按实际编码读取"),
+    Rule("PKG-007", "error", "package", "规划许可文件 permit.json 无法读取"),
+    Rule("PKG-008", "warning", "package", "成果包中的规划许可与登记的许可不一致"),
+    Rule("GEO-001", "error", "all", "几何图形无效（自相交、蝴蝶结、环未闭合），附 GEOS 原因和位置"),
+    Rule("GEO-002", "error", "all", "几何图形为空"),
+    Rule("GEO-003", "info", "polygons", "读取时修正了重复节点、尖刺或环方向"),
+    Rule("GEO-004", "warning", "polygons", "狭长碎面：面积小于 0.5 ㎡ 或面积与周长平方之比过小"),
+    Rule("GEO-005", "info", "all", "已去除 Z 或 M 值"),
+    Rule("GEO-006", "error", "all", "几何类型不符合该图层的要求"),
+    Rule("TOP-001", "error", "ZDJBXX", "成果包内宗地相互重叠（同一权利设定方式）超过 0.01 ㎡"),
+    Rule("TOP-002", "error", "ZDJBXX", "新宗地与未被替代的现势宗地重叠"),
+    Rule("TOP-003", "error", "ZRZ", "自然幢超出所在宗地"),
+    Rule("TOP-004", "error", "H", "户超出所在自然幢的基底"),
+    Rule("TOP-005", "error", "H", "同幢同层的户相互重叠"),
+    Rule("TOP-006", "error", "ZDJBXX/JZD", "宗地拐点缺少界址点，或界址点不在宗地边界上"),
+    Rule("TOP-007", "error", "ZDJBXX", "宗地跨越地籍子区边界或位于本县之外"),
+    Rule("TOP-008", "warning", "ZDJBXX", "相邻宗地的拐点应重合而未重合，或存在狭窄缝隙"),
+    Rule("TOP-009", "error", "ZRZ", "成果包内自然幢相互重叠"),
+    Rule("ATT-001", "error", "ZDJBXX", "申报的宗地面积与图形面积之差超过限差"),
+    Rule("ATT-002", "error", "all", "必填属性缺失或无法识别"),
+    Rule("ATT-003", "warning", "all", "代码值不在代码表中"),
+    Rule("ATT-004", "error", "H", "重复的户：同幢、同层、同室号部位"),
+    Rule("ATT-005", "error", "H", "建筑面积不等于套内面积与分摊面积之和"),
+    Rule("ATT-006", "error", "ZRZ/H", "各户建筑面积之和与自然幢建筑面积不符"),
+    Rule("ATT-007", "error", "ZRZ/H", "层数不一致，或户所在层不属于该幢"),
+    Rule("ATT-008", "error", "any", "宗地代码或不动产单元代码格式错误、不存在或已注销"),
+    Rule("ATT-009", "warning", "H", "户图形面积与套内面积之差超过限差"),
+    Rule("ATT-010", "warning", "H", "同一分摊组内分摊系数不一致"),
+]}
+
+
+def rule(rule_id: str) -> Rule:
+    return CATALOGUE[rule_id]

@@ -7,11 +7,12 @@ SAMPLES := var/samples
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test-deps demo test clean
+.PHONY: help install system-deps test-deps demo test bench clean
 
 help:
 	@echo "make demo    set up .venv and the embedded database, load the sample county, print a summary"
 	@echo "make test    install test dependencies (PostgreSQL + PostGIS) and run the suite on SpatiaLite and PostGIS"
+	@echo "make bench   run the benchmarks (QUICK=1: a tenth of the data); not part of make test"
 
 # Debian packages the library needs at run time: SpatiaLite for the embedded database, venv for .venv.
 system-deps:
@@ -37,6 +38,9 @@ demo: install
 
 test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -17,7 +17,6 @@ import shapely
 from pyproj import Transformer
 
 from cadastre import findings as fnd
-from cadastre.geometry import as_multipolygons
 from cadastre.io.crs import CRSDecision
 from cadastre.io.layers import FieldSpec, LayerSpec
 from cadastre.io.read import RawLayer, to_storage
@@ -32,6 +31,7 @@ _ZRZH_LONG = re.compile(r"^(\d{12}[A-Z]{2}\d{5})F(\d{4})$")
 #: GEOS geometry type ids 0..7 → the names layers.toml uses (lower case)
 _KIND_NAMES = np.array(["point", "linestring", "linearring", "polygon", "multipoint", "multilinestring",
                         "multipolygon", "geometrycollection"], dtype=object)
+_KIND_IDS = {name: i for i, name in enumerate(_KIND_NAMES)}
 
 
 def _typed(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, np.ndarray]:
@@ -49,7 +49,11 @@ def _empty(spec: FieldSpec, n: int, index) -> pd.Series:
         return pd.Series(np.full(n, np.nan), index=index)
     if spec.type == "int":
         return pd.Series(pd.array([pd.NA] * n, dtype="Int64"), index=index)
-    return pd.Series([None] * n, index=index, dtype=object)
+    return _missing_text(n, index)
+
+
+def _missing_text(n: int, index) -> pd.Series:
+    return pd.Series(np.nan, index=index, dtype="str")
 
 
 def _split_zrzh(columns: dict[str, pd.Series]) -> None:
@@ -57,35 +61,38 @@ def _split_zrzh(columns: dict[str, pd.Series]) -> None:
     zrzh = columns.get("ZRZH")
     if zrzh is None:
         return
-    text = zrzh.astype("string")
-    long_form = text.str.extract(_ZRZH_LONG)
-    is_long = long_form[0].notna().to_numpy(bool)
-    short = text.str.fullmatch(r"\d{1,4}").fillna(False).to_numpy(bool)
-    out = zrzh.copy()
-    out[short] = text[short].str.zfill(4).to_numpy()
-    out[is_long] = long_form[1][is_long].to_numpy()
-    columns["ZRZH"] = out.astype(object).where(out.notna(), None)
+    text = zrzh.astype("str")
+    is_long = text.str.fullmatch(_ZRZH_LONG.pattern, na=False).to_numpy(bool)
+    short = text.str.fullmatch(r"\d{1,3}", na=False).to_numpy(bool)
+    if not (is_long.any() or short.any()):
+        return
+    out = text.copy()
+    out[short] = text[short].str.zfill(4)
+    out[is_long] = text[is_long].str.slice(20, 24)
+    columns["ZRZH"] = out
     if "ZDDM" in columns and is_long.any():
-        zddm = columns["ZDDM"].copy()
+        zddm = columns["ZDDM"].astype("str").copy()
         fill = is_long & zddm.isna().to_numpy(bool)
-        zddm[fill] = long_form[0][fill].to_numpy()
+        zddm[fill] = text[fill].str.slice(0, 19)
         columns["ZDDM"] = zddm
 
 
 def _feature_keys(columns: dict[str, pd.Series], spec: LayerSpec, n: int, index) -> pd.Series:
-    rows = pd.Series([f"第{i + 1}行" for i in range(n)], index=index, dtype=object)
-    parts = [columns[k].astype("string") for k in spec.key if k in columns]
+    """BSM where there is one, else the natural key (``0001/5/2-1-501``), else the row (``第12行``)."""
+    keys = _missing_text(n, index)
     natural = None
-    if parts:
-        natural = parts[0]
-        for part in parts[1:]:
-            natural = natural + "/" + part
-    bsm = columns.get("BSM")
-    keys = rows
+    for name in spec.key:
+        part = columns[name].astype("str")
+        natural = part if natural is None else natural + "/" + part
     if natural is not None:
-        keys = natural.astype(object).where(natural.notna().to_numpy(bool), rows)
+        keys = natural
+    bsm = columns.get("BSM")
     if bsm is not None:
-        keys = bsm.astype(object).where(bsm.notna().to_numpy(bool), keys)
+        keys = bsm.astype("str").where(bsm.notna().to_numpy(bool), keys)
+    missing = np.flatnonzero(keys.isna().to_numpy(bool))
+    if len(missing):
+        keys = keys.copy()
+        keys.iloc[missing] = [f"第{i + 1}行" for i in missing]
     return keys
 
 
@@ -140,14 +147,14 @@ def _geometry(raw: RawLayer, spec: LayerSpec, crs: CRSDecision | None, storage_e
     idx = np.flatnonzero(missing)
     out.append(fnd.of_rule("GEO-002", layer, features.to_numpy()[idx],
                            [f"{layer} {features.iat[i]} 的几何图形为空" for i in idx]))
-    accepted = {g.lower() for g in spec.geometry if g != "none"}
-    kinds = _KIND_NAMES[np.clip(shapely.get_type_id(storage), 0, None)]
-    wrong = ~missing & ~np.isin(kinds, list(accepted))
+    accepted = [_KIND_IDS[g.lower()] for g in spec.geometry if g != "none"]
+    type_ids = shapely.get_type_id(storage)
+    wrong = ~missing & ~np.isin(type_ids, accepted)
     idx = np.flatnonzero(wrong)
     out.append(fnd.of_rule(
         "GEO-006", layer, features.to_numpy()[idx],
-        [f"{layer} {features.iat[i]} 的几何类型为 {kinds[i]}，该图层应为 {'/'.join(spec.geometry)}" for i in idx],
-        lonlat=fnd.lonlat_points(storage[idx], storage_epsg)))
+        [f"{layer} {features.iat[i]} 的几何类型为 {_KIND_NAMES[type_ids[i]]}，该图层应为 {'/'.join(spec.geometry)}"
+         for i in idx], lonlat=fnd.lonlat_points(storage[idx], storage_epsg)))
     present = ~missing & ~wrong
     valid = np.zeros(n, bool)
     valid[present] = shapely.is_valid(storage[present])
@@ -160,8 +167,6 @@ def _geometry(raw: RawLayer, spec: LayerSpec, crs: CRSDecision | None, storage_e
                                [f"{layer} {features.iat[i]} 几何图形无效：{_reason_zh(r)}" for i, r in
                                 zip(idx, reasons, strict=True)],
                                lonlat=np.column_stack([lon, lat]), figures=[{"geos": r} for r in reasons]))
-    if "multipolygon" in accepted:
-        storage = as_multipolygons(storage)
     storage[missing] = None
     return storage, out
 

@@ -28,7 +28,7 @@ from cadastre import settings
 from cadastre.errors import ConfigError, InputError
 from cadastre.io.container import Container, Limits, open_container
 from cadastre.io.crs import CRSDecision
-from cadastre.io.files import sha256_of, single_file
+from cadastre.io.files import sha256_of
 from cadastre.io.layers import STAGES, layer_specs, stages
 from cadastre.io.read import RawLayer, decide_layer_crs, load_layer
 from cadastre.normalise import normalise_layer
@@ -191,8 +191,9 @@ def read_package(path: str | os.PathLike, *, county: str | None = None, storage_
     limits = limits or Limits.from_rules(preset.rules_name if preset else "default")
     if not source.exists():
         raise _refuse(f"找不到文件或文件夹：{source}", f"no such file or folder: {source}")
-    with single_file(source) as upload:
-        sha256, size = sha256_of(upload), upload.stat().st_size
+    sha256 = sha256_of(source)
+    size = source.stat().st_size if source.is_file() else sum(
+        p.stat().st_size for p in source.rglob("*") if p.is_file())
     parts: list[pd.DataFrame] = []
     inferred: dict[str, str] = {}
     with open_container(source, limits) as container:

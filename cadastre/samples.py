@@ -28,7 +28,8 @@ from pyproj import Transformer
 from cadastre import settings
 
 __all__ = ["sample_zoning", "write_zoning_package", "sample_cadastral", "sample_project", "sample_permit",
-           "sample_manifest", "Quirks", "write_package", "write_sample_packages", "write_hostile_package"]
+           "sample_manifest", "Quirks", "write_package", "write_sample_packages", "write_hostile_package",
+           "synthetic_county"]
 
 #: 地籍区 names of the synthetic 隰县 (towns of the county); other counties get numbered names
 DISTRICT_NAMES = {"141031": ["龙泉镇", "午城镇", "黄土镇", "寨子乡"]}
@@ -454,3 +455,73 @@ def write_hostile_package(target: str | Path, kind: str) -> Path:
         data[at + 24:at + 28] = (3 << 30).to_bytes(4, "little")
     target.write_bytes(bytes(data))
     return target
+
+
+# ------------------------------------------------------------------------------------------- county-scale data
+
+
+def synthetic_county(parcels: int = 100_000, buildings: int = 10_000, units: int = 500_000,
+                     county_code: str = "141031", seed: int = 37) -> dict[str, gpd.GeoDataFrame]:
+    """A deterministic synthetic county of the given size, built with array operations.
+
+    Parcels form a grid of 30 m × 25 m lots sharing their edges (six vertices each: a midpoint on the north and
+    south edges, shared with the neighbours); a boundary point stands on every distinct vertex. Every
+    ``parcels // buildings``-th parcel carries a building inset 3 m from its boundary; each building has
+    ``units // buildings`` units stacked over floors of five, each unit a fifth of the footprint.
+    """
+    rng = np.random.default_rng(seed)
+    county = settings.county(county_code)
+    x0, y0 = _block_origin(county_code)
+    cols = int(math.ceil(math.sqrt(parcels)))
+    width, height = 30.0, 25.0
+    i = np.arange(parcels)
+    cx, cy = x0 + (i % cols) * width, y0 - 5000 + (i // cols) * height
+    ring = np.stack([
+        np.column_stack([cx, cy]), np.column_stack([cx + width / 2, cy]), np.column_stack([cx + width, cy]),
+        np.column_stack([cx + width, cy + height]), np.column_stack([cx + width / 2, cy + height]),
+        np.column_stack([cx, cy + height]), np.column_stack([cx, cy]),
+    ], axis=1)
+    polygons = shapely.polygons(ring)
+    uses = np.array(["0701", "0701", "0701", "0901", "0801", "1001"], dtype=object)
+    # already-coded parcels (a re-survey): 99 999 per sub-district and 特征码, so large counties span sub-districts
+    zddm = np.array([f"{county_code}001{2 + n // 99_999:03d}GB{n % 99_999 + 1:05d}" for n in range(parcels)],
+                    dtype=object)
+    zdjbxx = gpd.GeoDataFrame({
+        "BSM": (i + 1).astype(str).astype(object), "ZDDM": zddm,
+        "ZL": np.char.add("隰县龙泉镇合成路", (i + 1).astype(str)).astype(object),
+        "ZDMJ": np.round(shapely.area(polygons) + rng.normal(0, 0.2, parcels), 2),
+        "YT": uses[i % len(uses)], "QLLX": "3", "QLXZ": "102", "QLSDFS": "2",
+        "QLR": np.char.add("合成权利人", (i % 997).astype(str)).astype(object),
+    }, geometry=polygons, crs=county.storage_epsg)
+    vertices = np.unique(np.round(ring[:, :-1, :].reshape(-1, 2), 3), axis=0)
+    jzd = gpd.GeoDataFrame({
+        "JZDH": np.char.add("J", np.arange(1, len(vertices) + 1).astype(str)).astype(object),
+        "JBLX": "2", "JZDLX": "1",
+    }, geometry=shapely.points(vertices), crs=county.storage_epsg)
+    step = max(parcels // max(buildings, 1), 1)
+    owners = np.arange(0, parcels, step)[:buildings]
+    bx, by = cx[owners] + 3, cy[owners] + 3
+    footprints = shapely.box(bx, by, bx + width - 6, by + height - 6)
+    per_building = max(units // max(len(owners), 1), 1)
+    floors = int(math.ceil(per_building / 5))
+    zrzh = np.char.add(zddm[owners].astype(str), "F0001").astype(object)  # 24-character form: parcel + F + 幢号
+    zrz = gpd.GeoDataFrame({
+        "BSM": np.char.add("Z", np.arange(1, len(owners) + 1).astype(str)).astype(object), "ZRZH": zrzh,
+        "ZCS": floors, "DSCS": floors, "DXCS": 0, "ZZDMJ": shapely.area(footprints), "GHYT": "11", "FWJG": "3",
+        "JZWGD": floors * 3.0,
+    }, geometry=footprints, crs=county.storage_epsg)
+    b = np.repeat(np.arange(len(owners)), per_building)
+    k = np.tile(np.arange(per_building), len(owners))
+    floor, slot = k // 5 + 1, k % 5
+    strip = (width - 6) / 5
+    ux = bx[b] + slot * strip
+    outlines = shapely.box(ux, by[b], ux + strip, by[b] + height - 6)
+    inner = np.round(shapely.area(outlines), 2)
+    h = gpd.GeoDataFrame({
+        "BSM": np.char.add("H", np.arange(1, len(b) + 1).astype(str)).astype(object), "ZRZH": zrzh[b],
+        "SJC": floor, "MYC": floor.astype(str).astype(object), "DYH": "1", "HH": slot + 1,
+        "SHBW": np.char.add(np.char.add("1-", floor.astype(str)), np.char.zfill((slot + 1).astype(str), 2)).astype(
+            object),
+        "FWYT1": "11", "SCJZMJ": np.round(inner * 1.15, 2), "SCTNJZMJ": inner, "SCFTJZMJ": np.round(inner * 0.15, 2),
+    }, geometry=outlines, crs=county.storage_epsg)
+    return {"ZDJBXX": zdjbxx, "JZD": jzd, "ZRZ": zrz, "H": h}

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import shapely
 from click.testing import CliRunner
 
 from cadastre.cli import cli
@@ -78,3 +79,92 @@ def test_explain_a_code():
 def test_module_entry_point_and_console_script():
     result = subprocess.run([sys.executable, "-m", "cadastre", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "init" in result.stdout and "zones" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def samples_dir(tmp_path_factory):
+    from cadastre.samples import write_sample_packages
+
+    directory = tmp_path_factory.mktemp("samples")
+    write_sample_packages(directory)
+    return directory
+
+
+def test_check_clean_package_exit_0_and_json_contract(samples_dir):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["check", str(samples_dir / "141031-asbuilt.zip")])
+    assert result.exit_code == 0, result.output
+    assert "实测绘" in result.output and "通过" in result.output
+    result = runner.invoke(cli, ["check", "--json", str(samples_dir / "141031-presale.zip")])
+    report = json.loads(result.output)
+    assert set(report) >= {"package", "encoding", "crs", "layers", "findings", "indicators", "accepted", "assigned"}
+    assert set(report["package"]) >= {"stage", "county_code", "sha256", "files"}
+    assert report["package"]["stage"] == "presale" and report["package"]["county_code"] == "141031"
+    assert report["crs"] == {"epsg": 4525, "source": "prj", "detail": "由 .prj 文件声明：EPSG:4525"}
+    assert report["layers"] == {"ZRZ": 3, "C": 21, "H": 84}
+    assert report["encoding"]["成果/矢量/H.dbf"]["encoding"] == "GB18030"
+    assert report["encoding"]["成果/矢量/H.dbf"]["source"] == "cpg"
+    assert report["accepted"] is False and report["findings"] == []
+
+
+def test_check_errors_exit_1_with_located_findings(tmp_path):
+    from cadastre.samples import Quirks, sample_manifest, sample_project, write_package
+
+    layers = sample_project("presale")
+    buildings = layers["ZRZ"].copy()
+    x, y = buildings.geometry.iat[0].exterior.coords[0]
+    buildings.loc[0, "geometry"] = shapely.Polygon([(x, y), (x + 10, y + 10), (x + 10, y), (x, y + 10)])
+    path = write_package(tmp_path / "bad.zip", {**layers, "ZRZ": buildings}, manifest=sample_manifest("presale"),
+                         quirks=Quirks(cpg="UTF-8"))
+    result = CliRunner().invoke(cli, ["check", "--json", str(path)])
+    assert result.exit_code == 1
+    findings = {f["rule"]: f for f in json.loads(result.output)["findings"]}
+    assert set(findings) == {"GEO-001", "PKG-006"}
+    bowtie = findings["GEO-001"]
+    assert bowtie["feature"] == "Z1" and bowtie["severity"] == "error" and len(bowtie["location"]) == 2
+    human = CliRunner().invoke(cli, ["check", str(path)])
+    assert human.exit_code == 1 and "[错误] GEO-001 ZRZ Z1" in human.output and "未通过" in human.output
+
+
+@pytest.mark.parametrize("kind", ["zip_slip", "zip_bomb", "symlink"])
+def test_check_refuses_hostile_packages_with_exit_2(tmp_path, kind):
+    from cadastre.samples import write_hostile_package
+
+    path = write_hostile_package(tmp_path / f"{kind}.zip", kind)
+    result = CliRunner().invoke(cli, ["check", "--json", str(path)])
+    assert result.exit_code == 2
+    report = json.loads(result.output)
+    assert report["refused"] is True and report["findings"][0]["severity"] == "error"
+    human = CliRunner().invoke(cli, ["check", str(path)])
+    assert human.exit_code == 2 and "被拒收" in human.output and "Traceback" not in human.output
+
+
+def test_check_with_recorded_permit_reports_differences(tmp_path, samples_dir):
+    from cadastre.samples import sample_permit
+
+    recorded = dict(sample_permit(), far_max=1.8)
+    (tmp_path / "permit.json").write_text(json.dumps(recorded, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", "--json", "--permit", str(tmp_path / "permit.json"),
+                                      str(samples_dir / "141031-asbuilt.zip")])
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    assert [f["rule"] for f in report["findings"]] == ["PKG-008"]
+    assert "far_max 登记为 1.8，成果包为 1.6" in report["findings"][0]["message"]
+    assert report["package"]["permit"] == {"number": "建字第141031202400012号", "source": "recorded"}
+
+
+def test_check_uses_the_registry_county_when_the_package_names_none(db_url, tmp_path):
+    from cadastre.samples import Quirks, sample_project, write_package
+
+    path = write_package(tmp_path / "p.zip", sample_project("presale"), quirks=Quirks())
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--db", db_url, "check", str(path)]).exit_code == 2  # no registry yet: no county
+    runner.invoke(cli, ["--db", db_url, "init", "--county", "141031"])
+    result = runner.invoke(cli, ["--db", db_url, "check", "--json", str(path)])
+    assert result.exit_code == 0
+    assert "county" in json.loads(result.output)["package"]["inferred"]
+
+
+def test_rules_lists_the_catalogue():
+    result = CliRunner().invoke(cli, ["rules"])
+    assert result.exit_code == 0 and "GEO-001" in result.output and "TOP-003" in result.output

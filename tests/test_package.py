@@ -31,7 +31,7 @@ def test_clean_package_reads_without_findings(tmp_path):
     assert pkg.raw["H"].info.member == "成果/矢量/H.shp"  # GBK member names decoded
     assert pkg.raw["H"].info.encoding.encoding == "GB18030" and pkg.raw["H"].info.encoding.how == "cpg"
     units = pkg.layers["H"]
-    assert units.crs.to_epsg() == 4525 and set(units.geom_type) == {"MultiPolygon"}
+    assert units.crs.to_epsg() == 4525 and set(units.geom_type) == {"Polygon"}  # kinds kept as surveyed
     assert units["SJC"].dtype == "Int64" and units["YCJZMJ"].dtype == "float64"
     assert units["feature"].iat[0] == units["BSM"].iat[0]
     roles = {f.member: (f.role, f.layer) for f in pkg.files}
@@ -79,8 +79,7 @@ def test_no_prj_crs_inferred_and_converted(tmp_path, coordinates, epsg):
     assert set(pkg.findings["rule"]) == {"PKG-005"}
     original = np.asarray(PRESALE["ZRZ"].geometry.values, dtype=object)
     read = shapely.normalize(np.asarray(pkg.layers["ZRZ"].geometry.values, dtype=object))
-    assert shapely.equals_exact(read, shapely.normalize(shapely.multipolygons(original[:, np.newaxis])),
-                                tolerance=1e-3).all()  # same place, to the millimetre, whatever the file's CRS
+    assert shapely.equals_exact(read, shapely.normalize(original), tolerance=1e-3).all()  # same place, to the millimetre, whatever the file's CRS
 
 
 def test_manifest_crs_overrides_prj(tmp_path):

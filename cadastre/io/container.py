@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ VECTOR_SUFFIXES = (".shp",)
 TABLE_SUFFIXES = (".dbf", ".csv", ".xlsx")
 STREAM_CHUNK = 1 << 20
 MIN_RATIO_CHECK_BYTES = 1 << 20  # tiny members compress arbitrarily well; judge their ratio only in the total
+#: what zipfile raises on damaged archives (headers, deflate streams, CRCs)
+_CORRUPT = (zipfile.BadZipFile, EOFError, OSError, zlib.error, ValueError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ def _decode_member_name(info: zipfile.ZipInfo) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("gb18030")
+        return raw.decode("gb18030", errors="replace")
 
 
 def _safe_member_path(name: str) -> PurePosixPath:
@@ -251,17 +255,15 @@ def open_container(path: str | os.PathLike, limits: Limits | None = None) -> Ite
     if suffix != ".zip" and not zipfile.is_zipfile(source):
         raise InputError(f"无法识别的文件类型：{source.name}（应为 .zip 压缩包、文件夹或 .gpkg）",
                          f"unrecognised container {source.name} (expected .zip, folder or .gpkg)")
-    try:
-        zf = zipfile.ZipFile(source)
-    except zipfile.BadZipFile as e:
-        raise InputError(f"压缩包 {source.name} 已损坏，无法读取：{e}", f"{source.name} is not a valid zip: {e}") from None
-    with zf, tempfile.TemporaryDirectory(prefix="cadastre-pkg-") as tmp:
-        members = _check_zip(zf, limits)
+    with tempfile.TemporaryDirectory(prefix="cadastre-pkg-") as tmp:
         try:
-            files = _extract(zf, members, Path(tmp), limits)
-        except (zipfile.BadZipFile, EOFError, OSError) as e:
-            raise InputError(f"压缩包 {source.name} 解压失败：{e}", f"cannot extract {source.name}: {e}") from None
-        except NotImplementedError as e:  # unsupported compression method
-            raise InputError(f"压缩包 {source.name} 使用了不支持的压缩方式：{e}",
-                             f"{source.name} uses an unsupported compression method: {e}") from None
+            with zipfile.ZipFile(source) as zf:
+                members = _check_zip(zf, limits)
+                files = _extract(zf, members, Path(tmp), limits)
+        except NotImplementedError as e:  # a compression method or zip version zipfile does not support
+            raise InputError(f"压缩包 {source.name} 使用了不支持的压缩方式或版本：{e}",
+                             f"{source.name} uses an unsupported compression method or version: {e}") from None
+        except _CORRUPT as e:
+            raise InputError(f"压缩包 {source.name} 已损坏，无法读取：{e}",
+                             f"{source.name} is not a valid zip: {e}") from None
         yield Container(source, Path(tmp), "zip", sorted(files))

@@ -207,7 +207,8 @@ def decide_layer_crs(raw: RawLayer, county: County, declared_crs: str | None = N
 
 def to_storage(raw: RawLayer, crs: CRSDecision, storage_epsg: int) -> gpd.GeoSeries:
     """The raw layer's geometries converted to ``storage_epsg`` (always x = easting)."""
-    series = gpd.GeoSeries(raw.frame.geometry.values, crs=crs.epsg, index=raw.frame.index)
+    # the decision is authoritative: the file's own CRS (if any) was only one input to it
+    series = gpd.GeoSeries(np.asarray(raw.frame.geometry.values, dtype=object), crs=crs.epsg, index=raw.frame.index)
     return series if crs.epsg == storage_epsg else series.to_crs(storage_epsg)
 
 

@@ -1,0 +1,21 @@
+"""``python -m bench [--quick]``: run the benchmarks and print one line each (results in bench/results/)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench import read
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the data, for a run under a minute")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    result = read.run(parcels=100_000 // scale, buildings=10_000 // scale, units=500_000 // scale, runs=args.runs)
+    print(read.report(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CADASTRE := $(BIN)/cadastre
-SAMPLES := var/samples
+SAMPLES := data/samples
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -34,6 +34,9 @@ demo: install
 	$(CADASTRE) init --county 141031
 	$(CADASTRE) samples write $(SAMPLES)
 	$(CADASTRE) zones import $(SAMPLES)/141031-zoning.zip
+	$(CADASTRE) check $(SAMPLES)/141031-cadastral.zip
+	$(CADASTRE) check $(SAMPLES)/141031-presale.zip
+	$(CADASTRE) check $(SAMPLES)/141031-asbuilt.zip
 	$(CADASTRE) summary
 
 test: test-deps

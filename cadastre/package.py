@@ -6,9 +6,11 @@ every layer into the storage CRS with canonical, typed columns. What it cannot r
 finding; what makes the whole package unreadable (an unsafe or broken archive, an unknown stage or county) raises
 :class:`PackageRefused`.
 
->>> from cadastre.samples import write_sample_packages      # doctest: +SKIP
->>> pkg = read_package("data/samples/141031-cadastral.zip")  # doctest: +SKIP
->>> pkg.stage, len(pkg.layers["ZDJBXX"])                     # doctest: +SKIP
+Example::
+
+    pkg = read_package("data/samples/141031-cadastral.zip")
+    pkg.stage, len(pkg.layers["ZDJBXX"])      # ('cadastral', 6)
+    pkg.raw["ZDJBXX"].info.encoding            # how the .dbf text was decoded, and why
 """
 
 from __future__ import annotations

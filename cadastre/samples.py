@@ -166,12 +166,12 @@ def sample_cadastral(county_code: str = "141031") -> dict[str, gpd.GeoDataFrame]
                 if corner not in points:
                     points[corner] = f"J{len(points) + 1}"
                 following = ring[(k + 1) % len(ring)]
-                lines.append((str(n), corner, following))
+                lines.append((corner, following))
     jzd = gpd.GeoDataFrame(
         [{"JZDH": name, "JBLX": "2", "JZDLX": "1", "XZBZ": f"{xy[1]:.3f}", "YZBZ": f"{xy[0]:.3f}",
           "geometry": shapely.Point(xy)} for xy, name in points.items()], crs=crs)
     seen, jzx = set(), []
-    for parcel, a, b in lines:
+    for a, b in lines:
         key = tuple(sorted((a, b)))
         if key in seen:
             continue

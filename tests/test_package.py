@@ -10,8 +10,15 @@ import pytest
 import shapely
 
 from cadastre.package import PackageRefused, read_package
-from cadastre.samples import (Quirks, sample_cadastral, sample_manifest, sample_permit, sample_project,
-                              write_hostile_package, write_package)
+from cadastre.samples import (
+    Quirks,
+    sample_cadastral,
+    sample_manifest,
+    sample_permit,
+    sample_project,
+    write_hostile_package,
+    write_package,
+)
 from cadastre.testing import assert_findings
 
 PRESALE = sample_project("presale")

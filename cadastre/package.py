@@ -283,7 +283,7 @@ def _decision_findings(raw: dict[str, RawLayer], inferred: dict[str, str]) -> pd
     for key, how in inferred.items():
         features.append(key)
         messages.append(how)
-    for code, layer in raw.items():
+    for layer in raw.values():
         info = layer.info
         if info.encoding is not None:
             if info.encoding.warning:

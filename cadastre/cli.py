@@ -157,27 +157,47 @@ def samples_write(directory: Path, county: str) -> None:
               help="成果包未在 manifest.json 中给出县时使用的县级代码（默认：登记库的县）")
 @click.option("--permit", "permit_file", type=click.Path(path_type=Path), metavar="FILE",
               help="登记的规划许可 JSON；与成果包中的 permit.json 比对")
+@click.option("--html", type=click.Path(path_type=Path), metavar="FILE", help="另存为可阅读的 HTML 质检报告")
+@click.option("--xlsx", type=click.Path(path_type=Path), metavar="FILE", help="另存问题清单为 Excel 表")
 @click.pass_context
-def check(ctx: click.Context, package: Path, as_json: bool, county: str | None, permit_file: Path | None) -> None:
+def check(ctx: click.Context, package: Path, as_json: bool, county: str | None, permit_file: Path | None,
+          html: Path | None, xlsx: Path | None) -> None:
     """检查成果包（不入库）。退出码 0：无错误；1：有错误；2：拒收或无法读取。"""
     from cadastre.check import check_package
 
-    report = check_package(package, county=county or _registry_county(ctx), permit=permit_file)
+    registry = _existing_registry(ctx)
+    try:
+        if county is None and registry is not None and len(registry.info.counties) == 1:
+            county = registry.info.counties[0]
+        report = check_package(package, county=county, permit=permit_file, registry=registry)
+    finally:
+        if registry is not None:
+            registry.close()
+    if html:
+        from cadastre.render import write_html
+
+        write_html(report, html)
+    if xlsx:
+        from cadastre.render import write_xlsx
+
+        write_xlsx(report, xlsx)
     if as_json:
         _echo_json(report.to_dict())
     else:
         click.echo(report.summary_zh())
+        for path, label in ((html, "HTML 报告"), (xlsx, "Excel 问题清单")):
+            if path:
+                click.echo(f"{label}：{path}")
     ctx.exit(report.exit_code)
 
 
-def _registry_county(ctx: click.Context) -> str | None:
-    """The registry's county when there is exactly one and the database exists; never creates a database."""
+def _existing_registry(ctx: click.Context):
+    """The registry when its database exists and is initialised (never creates one), else None."""
     from cadastre.errors import DatabaseError
     from cadastre.registry import open_registry
 
     try:
-        with open_registry(ctx.obj["db"]) as reg:
-            return reg.info.counties[0] if len(reg.info.counties) == 1 else None
+        return open_registry(ctx.obj["db"])
     except DatabaseError:
         return None
 

@@ -37,6 +37,7 @@ class Report:
     accepted: bool = False
     assigned: dict[str, Any] = field(default_factory=dict)
     refused: bool = False
+    not_run: list[dict[str, str]] = field(default_factory=list)  # rules that could not run, and why
 
     @classmethod
     def from_package(cls, package, findings: pd.DataFrame) -> Report:
@@ -107,7 +108,7 @@ class Report:
             "package": self.package, "encoding": self.encoding, "crs": self.crs, "layers": self.layers,
             "sources": self.sources, "findings": self.findings_list(), "counts": self.counts(),
             "indicators": self.indicators, "accepted": self.accepted, "assigned": self.assigned,
-            "refused": self.refused,
+            "refused": self.refused, "not_run": self.not_run,
         }
 
     def summary_zh(self, *, limit: int = 30) -> str:
@@ -128,6 +129,8 @@ class Report:
             counts = self.counts()
             verdict = "未通过" if counts["error"] else "通过"
             lines.append(f"检查结果：错误 {counts['error']}，警告 {counts['warning']}，提示 {counts['info']} —— {verdict}")
+        for skipped in self.not_run:
+            lines.append(f"  （未检查）{skipped['rule']}：{skipped['reason']}")
         shown = self.findings.head(limit)
         for row in shown.itertuples():
             feature = f" {row.feature}" if isinstance(row.feature, str) and row.feature else ""

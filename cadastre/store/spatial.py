@@ -15,7 +15,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["to_wkb", "read_frame", "index_filter", "geometry_param"]
+__all__ = ["to_wkb", "read_frame", "index_filter", "geometry_param", "envelope"]
 
 
 def to_wkb(geometries) -> list[bytes | None]:
@@ -49,3 +49,9 @@ def index_filter(connection: Connection, table: str, alias: str, search_frame: s
         return (f"{alias}.rowid IN (SELECT rowid FROM SpatialIndex WHERE f_table_name = '{table}' "
                 f"AND f_geometry_column = 'geom' AND search_frame = {search_frame})")
     return f"{alias}.geom && {search_frame}"
+
+
+def envelope(connection: Connection) -> str:
+    """SQL for a rectangle from ``:minx, :miny, :maxx, :maxy`` and ``:srid`` on either engine."""
+    function = "BuildMbr" if connection.dialect.name == "sqlite" else "ST_MakeEnvelope"
+    return f"{function}(:minx, :miny, :maxx, :maxy, :srid)"

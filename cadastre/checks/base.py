@@ -1,0 +1,149 @@
+"""The check framework: rules registered with what they need, run over whole layers.
+
+A rule is a plain function ``f(ctx: CheckContext) -> findings frame``. :func:`rule` registers it with its id (the
+severity and description come from the catalogue in ``cadastre.rules``), the layers it needs, the stages it applies
+to, the tolerance settings it reads and whether it needs data from the registry. :func:`run_checks` runs every rule
+whose inputs are present and says which were not run and why.
+
+Rules are pure: everything they need from the database (registered parcels nearby, zoning, the status of supplied
+codes) is fetched by the pipeline beforehand and handed in as :class:`RegistryData`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from cadastre import findings as fnd
+from cadastre.rules import CATALOGUE
+
+__all__ = ["CheckContext", "RegistryData", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit"]
+
+
+@dataclass
+class RegistryData:
+    """What the registry knows around a package, fetched by the pipeline (``store.context``)."""
+
+    parcels: gpd.GeoDataFrame  # current registered parcels near the package: zddm, geometry
+    subdistricts: gpd.GeoDataFrame | None  # current 地籍子区: djzqdm, geometry (None: zoning not loaded)
+    code_status: dict[str, str] = field(default_factory=dict)  # supplied code → current | retired | (absent)
+    project_parcel: gpd.GeoDataFrame | None = None  # the parcel a pre-sale / as-built package stands on
+
+
+@dataclass
+class CheckContext:
+    """Everything a rule may read."""
+
+    package: Any  # cadastre.package.SurveyPackage
+    rules: dict[str, Any]  # the county's tolerances (rules file)
+    registry: RegistryData | None = None
+
+    @property
+    def crs(self) -> int:
+        return self.package.storage_epsg
+
+    @property
+    def stage(self) -> str:
+        return self.package.stage
+
+    def layer(self, code: str) -> gpd.GeoDataFrame | None:
+        return self.package.layers.get(code)
+
+    def geometries(self, code: str) -> np.ndarray:
+        """The layer's geometries as an object array (None where missing)."""
+        return np.asarray(self.package.layers[code].geometry.values, dtype=object)
+
+    def usable(self, code: str) -> np.ndarray:
+        """Rows whose geometry is present, non-empty and valid (other rows were reported at read)."""
+        import shapely
+
+        geoms = self.geometries(code)
+        ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        ok[ok] = shapely.is_valid(geoms[ok])
+        return ok
+
+    def lonlat(self, geometries) -> np.ndarray:
+        return fnd.lonlat_points(geometries, self.crs)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    function: Callable[[CheckContext], pd.DataFrame]
+    layers: tuple[str, ...]  # all must be present
+    stages: tuple[str, ...]
+    tolerances: tuple[str, ...]  # dotted keys into the rules file
+    needs_registry: bool = False
+
+    @property
+    def severity(self) -> str:
+        return CATALOGUE[self.id].severity
+
+    @property
+    def description(self) -> str:
+        return CATALOGUE[self.id].description
+
+
+RULES: dict[str, RuleSpec] = {}
+ALL_STAGES = ("cadastral", "presale", "asbuilt")
+
+
+def rule(rule_id: str, *, layers: tuple[str, ...], stages: tuple[str, ...] = ALL_STAGES,
+         tolerances: tuple[str, ...] = (), needs_registry: bool = False):
+    """Register a check function under ``rule_id`` (which must be in the catalogue)."""
+    if rule_id not in CATALOGUE:
+        raise KeyError(f"{rule_id} is not in the rule catalogue")
+
+    def register(function):
+        RULES[rule_id] = RuleSpec(rule_id, function, layers, stages, tolerances, needs_registry)
+        return function
+
+    return register
+
+
+def tolerance(rules: dict[str, Any], key: str) -> Any:
+    section, name = key.split(".", 1)
+    return rules[section][name]
+
+
+def area_limit(rules: dict[str, Any], area: np.ndarray) -> np.ndarray:
+    """Permitted |declared − computed| for areas ``area`` m² (GB/T 17986.1, the county's level)."""
+    level = str(rules["area"]["level"])
+    a, b = rules["area"]["levels"][level]
+    area = np.abs(np.asarray(area, dtype=float))
+    return a * np.sqrt(area) + b * area
+
+
+def run_checks(ctx: CheckContext, only: set[str] | None = None) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """Run every applicable rule; returns (findings, rules not run with the reason in Chinese)."""
+    from cadastre.checks import load_rules
+
+    load_rules()
+    parts, skipped = [], []
+    for spec in RULES.values():
+        if only is not None and spec.id not in only:
+            continue
+        if ctx.stage not in spec.stages:
+            continue
+        if any(ctx.layer(code) is None for code in spec.layers):
+            continue  # an optional layer the package does not carry; missing required layers are PKG-001
+        if spec.needs_registry and ctx.registry is None:
+            skipped.append({"rule": spec.id, "reason": "未连接登记库，无法与现势数据比对"})
+            continue
+        result = spec.function(ctx)
+        if isinstance(result, tuple):
+            result, note = result
+            if note:
+                skipped.append({"rule": spec.id, "reason": note})
+        parts.append(result)
+    return fnd.concat(parts), skipped
+
+
+def fmt_area(value: float) -> str:
+    return f"{value:.2f} ㎡" if math.isfinite(value) else "—"

@@ -38,6 +38,7 @@ class Report:
     assigned: dict[str, Any] = field(default_factory=dict)
     refused: bool = False
     not_run: list[dict[str, str]] = field(default_factory=list)  # rules that could not run, and why
+    source_package: Any = field(default=None, repr=False, compare=False)  # the package read (not serialised)
 
     @classmethod
     def from_package(cls, package, findings: pd.DataFrame) -> Report:
@@ -67,6 +68,7 @@ class Report:
             crs=None if crs is None else {"epsg": crs.epsg, "source": crs.how, "detail": crs.detail},
             layers={code: len(frame) for code, frame in package.layers.items()},
             sources=sources,
+            source_package=package,
         )
 
     @classmethod

@@ -55,8 +55,11 @@ def _overlap_findings(ctx: CheckContext, rule_id: str, layer: str, what: str, gr
     i, j, area, overlap = _overlapping_pairs(ctx.geometries(layer)[idx], tol,
                                              None if groups is None else groups[idx])
     features = frame["feature"].to_numpy()
+    # buildings are named by 幢号 in messages, as surveyors and clerks say them
+    names = frame["ZRZH"].fillna(frame["feature"]).to_numpy(object) if layer == "ZRZ" else features
     a, b = features[idx[i]], features[idx[j]]
-    messages = [f"{what} {x} 与 {y} 重叠 {s:.2f} ㎡" for x, y, s in zip(a, b, area, strict=True)]
+    messages = [f"{what} {x} 与 {y} 重叠 {s:.2f} ㎡" for x, y, s in
+                zip(names[idx[i]], names[idx[j]], area, strict=True)]
     return fnd.of_rule(rule_id, layer, a, messages, lonlat=ctx.lonlat(shapely.point_on_surface(overlap)),
                        measured=area, limit=tol, figures=[{"other": y} for y in b])
 

@@ -203,19 +203,61 @@ def _existing_registry(ctx: click.Context):
 
 
 @cli.command()
+@click.argument("package_id", type=int)
+@click.argument("rule")
+@click.argument("feature")
+@click.option("--by", "waived_by", required=True, metavar="NAME", help="豁免人")
+@click.option("--reason", required=True, metavar="TEXT", help="豁免理由")
+@click.pass_context
+def waive(ctx: click.Context, package_id: int, rule: str, feature: str, waived_by: str, reason: str) -> None:
+    """豁免已入库成果包的一条问题（FEATURE 为要素标识；图层级问题用 -）。豁免记录不可修改。"""
+    with _registry(ctx) as reg:
+        record = reg.waive(package_id, rule, None if feature == "-" else feature, by=waived_by, reason=reason)
+    click.echo(f"已豁免：成果包 {package_id} 的 {record.rule} {record.feature or ''}（豁免记录 {record.id}，"
+               f"{record.waived_by}：{record.reason}）")
+
+
+@cli.command()
+@click.argument("package_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def findings(ctx: click.Context, package_id: int, as_json: bool) -> None:
+    """列出已入库成果包的问题及豁免情况。"""
+    with _registry(ctx) as reg:
+        frame = reg.findings(package_id)
+    if as_json:
+        _echo_json(frame.drop(columns=["waived_at"]).to_dict("records"))
+        return
+    names = {"error": "错误", "warning": "警告", "info": "提示"}
+    for row in frame.itertuples():
+        waived = f"  【已豁免：{row.waived_by}，{row.waiver_reason}】" if isinstance(row.waived_by, str) else ""
+        click.echo(f"[{names[row.severity]}] {row.rule} {row.layer} {row.feature or '-'}：{row.message}{waived}")
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True)
 def rules(as_json: bool) -> None:
     """列出检查规则（编号、严重程度、说明、限差）。"""
     from dataclasses import asdict
 
+    from cadastre.checks import RULES, load_rules
+    from cadastre.checks.base import tolerance
     from cadastre.rules import CATALOGUE
 
+    load_rules()
+    defaults = settings.rules()
+    rows = []
+    for r in CATALOGUE.values():
+        keys = RULES[r.id].tolerances if r.id in RULES else ()
+        rows.append({**asdict(r), "tolerance": {k: tolerance(defaults, k) for k in keys}})
     if as_json:
-        _echo_json([asdict(r) for r in CATALOGUE.values()])
+        _echo_json(rows)
         return
     names = {"error": "错误", "warning": "警告", "info": "提示"}
-    for r in CATALOGUE.values():
-        click.echo(f"{r.id}  {names[r.severity]}  {r.layer:<10}  {r.description}")
+    for row in rows:
+        limits = "，".join(f"{k}={v}" for k, v in row["tolerance"].items())
+        click.echo(f"{row['id']}  {names[row['severity']]}  {row['layer']:<10}  {row['description']}"
+                   + (f"（限差：{limits}）" if limits else ""))
 
 
 @cli.command()

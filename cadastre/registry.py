@@ -101,6 +101,28 @@ class Registry:
             original = keep_original(connection, upload, path.name + ("/" if path.is_dir() else ""))
             return save_zoning(connection, zoning, original, self.storage_srid, imported_by)
 
+    # ---------------------------------------------------------------------------------------- findings, waivers
+    def findings(self, package_id: int):
+        """The findings of a stored package, with the waivers given."""
+        from cadastre.store.packages import package_findings
+
+        with self.engine.connect() as connection:
+            return package_findings(connection, package_id)
+
+    def waive(self, package_id: int, rule: str, feature: str | None, *, by: str, reason: str):
+        """Waive one finding of a stored package (staff decision, kept as history)."""
+        from cadastre.store.packages import add_waiver
+
+        with write_transaction(self.engine) as connection:
+            return add_waiver(connection, package_id, rule, feature, by, reason)
+
+    def check(self, path: str | os.PathLike, *, permit=None):
+        """Check a package against this registry (nothing stored)."""
+        from cadastre.check import check_package
+
+        county = self.info.counties[0] if len(self.info.counties) == 1 else None
+        return check_package(path, county=county, permit=permit, registry=self)
+
     # ------------------------------------------------------------------------------------------------- summary
     def summary(self) -> Summary:
         counts = {}

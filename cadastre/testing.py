@@ -55,7 +55,8 @@ class TemporaryPostgres:
             url = pg.create_database("demo", postgis=True)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        self.settings = dict(settings or {})  # extra server settings, e.g. {"shared_buffers": "1GB"}
         self.bindir = postgres_bindir()
         self.port = _free_port()
         self.user = "postgres"
@@ -80,7 +81,8 @@ class TemporaryPostgres:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8",
                   "--no-locale", "--no-sync")
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
+                   + "".join(f" -c {k}={v}" for k, v in self.settings.items()))
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
                   str(self.root / "server.log"), "-w", "-t", "60", "start")
         return self

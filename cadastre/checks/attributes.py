@@ -7,7 +7,7 @@ import pandas as pd
 import shapely
 
 from cadastre import findings as fnd
-from cadastre.checks.base import CheckContext, area_limit, rule, tolerance
+from cadastre.checks.base import CheckContext, area_limit, building_keys, rule, tolerance
 from cadastre.codes import parcel_code_problems, unit_code_problems
 from cadastre.codetables import table
 
@@ -82,8 +82,8 @@ def code_tables(ctx: CheckContext) -> pd.DataFrame:
 @rule("ATT-004", layers=("H",), stages=("presale", "asbuilt"))
 def duplicate_units(ctx: CheckContext) -> pd.DataFrame:
     units = ctx.layer("H")
-    key = units[["ZRZH", "SJC", "SHBW"]]
-    complete = key.notna().all(axis=1).to_numpy(bool)
+    key = pd.DataFrame({"building": building_keys(units), "SJC": units["SJC"], "SHBW": units["SHBW"]})
+    complete = key[["SJC", "SHBW"]].notna().all(axis=1).to_numpy(bool) & units["ZRZH"].notna().to_numpy(bool)
     duplicate = key.duplicated(keep=False).to_numpy(bool) & complete
     rows = np.flatnonzero(duplicate)
     features = units["feature"].to_numpy()[rows]
@@ -118,9 +118,9 @@ def unit_area_balance(ctx: CheckContext) -> pd.DataFrame:
 def building_area_balance(ctx: CheckContext) -> pd.DataFrame:
     prefix = _prefix(ctx)
     units, buildings = ctx.layer("H"), ctx.layer("ZRZ")
-    sums = units.groupby(units["ZRZH"].astype("str"))[f"{prefix}JZMJ"].sum(min_count=1)
+    sums = units[f"{prefix}JZMJ"].groupby(building_keys(units)).sum(min_count=1)
     declared = buildings[f"{prefix}JZMJ"].to_numpy(float)
-    total = buildings["ZRZH"].astype("str").map(sums).to_numpy(float)
+    total = pd.Series(building_keys(buildings)).map(sums).to_numpy(float)
     limit = area_limit(ctx.rules, declared)
     gap = np.abs(declared - total)
     hit = np.isfinite(gap) & (gap > limit)
@@ -149,14 +149,14 @@ def floors(ctx: CheckContext) -> pd.DataFrame:
                          lonlat=_points(ctx, "ZRZ", rows), measured=zcs[rows])]
     units = ctx.layer("H")
     if units is not None:
-        above = dict(zip(buildings["ZRZH"].to_numpy(object), dscs, strict=True))
-        below = dict(zip(buildings["ZRZH"].to_numpy(object), np.nan_to_num(dxcs), strict=True))
+        keys = building_keys(buildings)
+        unit_keys = pd.Series(building_keys(units))
         zrzh = units["ZRZH"].to_numpy(object)
         floor = units["SJC"].astype("Float64").to_numpy(float, na_value=np.nan)
-        top = np.array([above.get(z, np.nan) for z in zrzh], dtype=float)
-        bottom = np.array([below.get(z, np.nan) for z in zrzh], dtype=float)
+        top = unit_keys.map(pd.Series(dscs, index=keys).groupby(level=0).first()).to_numpy(float)
+        bottom = unit_keys.map(pd.Series(np.nan_to_num(dxcs), index=keys).groupby(level=0).first()).to_numpy(float)
         known = np.isfinite(floor) & np.isfinite(top)
-        unknown_building = ~np.isin(zrzh, list(above)) & pd.notna(zrzh)
+        unknown_building = ~unit_keys.isin(keys).to_numpy(bool) & pd.notna(zrzh)
         bad = known & ((floor == 0) | (floor > top) | (floor < -bottom))
         rows = np.flatnonzero(bad | unknown_building)
         features = units["feature"].to_numpy()[rows]
@@ -245,8 +245,8 @@ def apportionment(ctx: CheckContext) -> pd.DataFrame:
     inner = units[f"{prefix}TNJZMJ"].to_numpy(float)
     shared = units[f"{prefix}FTJZMJ"].to_numpy(float)
     computed = np.divide(shared, inner, out=np.full(len(units), np.nan), where=inner > 0)
-    group = units["ZRZH"].astype("str").fillna("") + "|" + units["FWYT1"].astype("str").fillna("")
-    median = pd.Series(computed).groupby(group.to_numpy()).transform("median").to_numpy(float)
+    group = building_keys(units) + "|" + units["FWYT1"].astype("str").fillna("").to_numpy(object)
+    median = pd.Series(computed).groupby(group).transform("median").to_numpy(float)
     spread = np.abs(computed - median)
     mismatch = np.abs(declared - computed)
     # 0.01 ㎡ of rounding in the areas moves the ratio by up to 0.01 / inner

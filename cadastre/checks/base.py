@@ -23,7 +23,8 @@ import pandas as pd
 from cadastre import findings as fnd
 from cadastre.rules import CATALOGUE
 
-__all__ = ["CheckContext", "RegistryData", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit"]
+__all__ = ["CheckContext", "RegistryData", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit",
+           "building_keys"]
 
 
 @dataclass
@@ -105,6 +106,13 @@ def rule(rule_id: str, *, layers: tuple[str, ...], stages: tuple[str, ...] = ALL
         return function
 
     return register
+
+
+def building_keys(frame: pd.DataFrame) -> np.ndarray:
+    """Which building each row belongs to: 宗地代码 + 幢号 (幢号 restarts at 0001 on every parcel, so a package
+    covering several parcels needs both; without a 宗地代码 the package's single parcel is meant)."""
+    zddm = frame["ZDDM"].astype("str").fillna("") if "ZDDM" in frame else pd.Series("", index=frame.index)
+    return (zddm + "F" + frame["ZRZH"].astype("str").fillna("")).to_numpy(object)
 
 
 def tolerance(rules: dict[str, Any], key: str) -> Any:

@@ -14,7 +14,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from cadastre import findings as fnd
-from cadastre.checks.base import CheckContext, rule, tolerance
+from cadastre.checks.base import CheckContext, building_keys, rule, tolerance
 
 
 def _overlapping_pairs(geoms: np.ndarray, minimum_area: float, groups: np.ndarray | None = None
@@ -80,13 +80,19 @@ def units_overlap(ctx: CheckContext) -> pd.DataFrame:
     units = ctx.layer("H")
     if units.geometry.isna().all():
         return fnd.concat([])
-    group = (units["ZRZH"].astype("str").fillna("") + "|" + units["SJC"].astype("str").fillna("")).to_numpy(object)
+    group = building_keys(units) + "|" + units["SJC"].astype("str").fillna("").to_numpy(object)
     return _overlap_findings(ctx, "TOP-005", "H", "户", groups=group)
 
 
-def _outside(parts: np.ndarray, containers: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For aligned arrays: (outside?, area outside, farthest distance outside) of each part from its container."""
-    covered = shapely.covers(shapely.buffer(containers, tol, quad_segs=2), parts)
+def _outside(parts: np.ndarray, containers: np.ndarray, tol: float, buffered: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For aligned arrays: (outside?, area outside, farthest distance outside) of each part from its container.
+    ``buffered``: the containers grown by ``tol`` and prepared, when the caller has them (one per container, not
+    one per part)."""
+    if buffered is None:
+        buffered = shapely.buffer(containers, tol, quad_segs=2)
+        shapely.prepare(buffered)
+    covered = shapely.covers(buffered, parts)
     out = np.flatnonzero(~covered)
     area = np.zeros(len(parts))
     distance = np.zeros(len(parts))
@@ -142,13 +148,21 @@ def unit_within_building(ctx: CheckContext) -> pd.DataFrame:
     units, buildings = ctx.layer("H"), ctx.layer("ZRZ")
     if units.geometry.isna().all():
         return fnd.concat([])
-    footprint = dict(zip(buildings["ZRZH"].to_numpy(object), ctx.geometries("ZRZ"), strict=True))
-    target = np.array([footprint.get(z) for z in units["ZRZH"].to_numpy(object)], dtype=object)
-    ok = ctx.usable("H") & ~shapely.is_missing(target)
-    ok[ok] = shapely.is_valid(target[ok])
-    idx = np.flatnonzero(ok)
     tol = tolerance(ctx.rules, "geometry.vertex_tolerance")
-    outside, area, distance = _outside(ctx.geometries("H")[idx], target[idx], tol)
+    footprints = ctx.geometries("ZRZ")
+    usable = ctx.usable("ZRZ")
+    grown = np.full(len(footprints), None, dtype=object)
+    grown[usable] = shapely.buffer(footprints[usable], tol, quad_segs=2)  # once per building
+    shapely.prepare(grown[usable])
+    position = pd.Series(np.arange(len(buildings)), index=building_keys(buildings))
+    position = position[~position.index.duplicated()]
+    which = pd.Series(building_keys(units)).map(position).to_numpy(float)
+    known = np.isfinite(which)
+    which = np.where(known, which, 0).astype(int)
+    ok = ctx.usable("H") & known & usable[which]
+    idx = np.flatnonzero(ok)
+    target = footprints[which]
+    outside, area, distance = _outside(ctx.geometries("H")[idx], target[idx], tol, grown[which][idx])
     rows = idx[outside]
     features = units["feature"].to_numpy()[rows]
     messages = [f"户 {f} 超出所在自然幢 {z} 的基底 {a:.2f} ㎡（最远 {d:.2f} m）" for f, z, a, d in

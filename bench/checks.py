@@ -1,0 +1,172 @@
+"""Read + every rule on a county-scale package, against the usual way: load into PostGIS and run the same checks
+as SQL (ST_IsValid, self-joins with the GiST index, ST_Within, boundary points by ST_DWithin).
+
+Goals (issue 4): read + all checks ≤ 20 s and ≤ 2 GB peak; our checks ≤ 0.35 × the SQL checks' time.
+Our side runs in a fresh process per run, so its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import shapely
+
+from bench.common import Timing, save
+from cadastre.samples import Quirks, synthetic_county, write_package
+
+GOALS = {"read_and_check_s": 20.0, "peak_mb": 2048, "ratio": 0.35}
+
+SQL_CHECKS = {
+    "validity (ST_IsValid)": """
+        SELECT count(*) FROM (SELECT geom FROM parcel UNION ALL SELECT geom FROM zrz UNION ALL SELECT geom FROM h) g
+        WHERE NOT ST_IsValid(geom)""",
+    "parcel overlaps (self-join)": """
+        SELECT count(*) FROM parcel a JOIN parcel b ON a.id < b.id AND a.geom && b.geom AND a.qlsdfs = b.qlsdfs
+        WHERE ST_Area(ST_Intersection(a.geom, b.geom)) > 0.01""",
+    "buildings within parcels (ST_Within)": """
+        SELECT count(*) FROM zrz z JOIN parcel p ON p.zddm = z.zddm WHERE NOT ST_Within(z.geom, p.geom)""",
+    "units within footprints (ST_Within)": """
+        SELECT count(*) FROM h JOIN zrz z ON z.zddm = h.zddm AND z.zrzh = h.zrzh WHERE NOT ST_Within(h.geom, z.geom)""",
+    "unit overlaps per building and floor": """
+        SELECT count(*) FROM h a JOIN h b ON a.id < b.id AND a.zddm = b.zddm AND a.zrzh = b.zrzh AND a.sjc = b.sjc
+        AND a.geom && b.geom WHERE ST_Area(ST_Intersection(a.geom, b.geom)) > 0.01""",
+    "parcel vertices with a boundary point (ST_DWithin)": """
+        SELECT count(*) FROM (SELECT DISTINCT (ST_DumpPoints(geom)).geom AS v FROM parcel) d
+        WHERE NOT EXISTS (SELECT 1 FROM jzd j WHERE ST_DWithin(j.geom, d.v, 0.05))""",
+}
+
+#: our rules that do what SQL_CHECKS do (validity is checked while reading: GEO-001)
+EQUIVALENT = {"TOP-001", "TOP-003", "TOP-004", "TOP-005", "TOP-006"}
+
+CHILD = """
+import json, resource, sys, time
+import numpy as np, shapely
+from cadastre.package import read_package
+from cadastre.checks import CheckContext, run_checks
+t1 = time.perf_counter()
+package = read_package(sys.argv[1])
+t2 = time.perf_counter()
+found = 0
+for stage in ("cadastral", "asbuilt"):  # the county package carries both kinds of layers: run every rule
+    package.stage = stage
+    findings, _ = run_checks(CheckContext(package, package.county.rules, None))
+    found += len(findings)
+t3 = time.perf_counter()
+for code in ("ZDJBXX", "ZRZ", "H"):  # the same checks as the SQL baseline, timed alone
+    shapely.is_valid(np.asarray(package.layers[code].geometry.values, dtype=object))
+for stage in ("cadastral", "asbuilt"):
+    package.stage = stage
+    run_checks(CheckContext(package, package.county.rules, None), only=set(sys.argv[2].split(",")))
+t4 = time.perf_counter()
+print(json.dumps({"read": t2 - t1, "checks": t3 - t2, "equivalent": t4 - t3, "findings": found,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _ours(package: Path) -> dict:
+    result = subprocess.run([sys.executable, "-c", CHILD, str(package), ",".join(sorted(EQUIVALENT))],
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _load(url: str, layers) -> float:
+    """COPY the package's layers into PostGIS and index them; returns seconds."""
+    import psycopg
+
+    start = time.perf_counter()
+    tables = {
+        "parcel": ("id int, zddm text, qlsdfs text, geom geometry(Polygon, 4525)", layers["ZDJBXX"],
+                   lambda f: zip(f["ZDDM"], f["QLSDFS"], strict=True)),
+        "jzd": ("id int, geom geometry(Point, 4525)", layers["JZD"], lambda f: ((),) * len(f)),
+        "zrz": ("id int, zddm text, zrzh text, geom geometry(Polygon, 4525)", layers["ZRZ"],
+                lambda f: zip(f["ZRZH"].str[:19], f["ZRZH"].str[20:], strict=True)),
+        "h": ("id int, zddm text, zrzh text, sjc int, geom geometry(Polygon, 4525)", layers["H"],
+              lambda f: zip(f["ZRZH"].str[:19], f["ZRZH"].str[20:], f["SJC"].astype(int), strict=True)),
+    }
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, (columns, frame, attributes) in tables.items():
+            conn.execute(f"CREATE TABLE {name} ({columns})")
+            wkb = shapely.to_wkb(shapely.set_srid(frame.geometry.values, 4525), hex=True, include_srid=True)
+            names = [c.split()[0] for c in columns.split(", ") if not c[0].isdigit()]
+            with conn.cursor().copy(f"COPY {name} ({', '.join(names)}) FROM STDIN") as copy:
+                for i, (values, geom) in enumerate(zip(attributes(frame), wkb, strict=True)):
+                    copy.write_row((i, *values, geom))
+            conn.execute(f"CREATE INDEX ON {name} USING gist (geom)")
+        conn.execute("CREATE INDEX ON parcel (zddm)")
+        conn.execute("CREATE INDEX ON zrz (zddm, zrzh)")
+        conn.execute("CREATE INDEX ON h (zddm, zrzh, sjc)")
+        conn.execute("ANALYZE")
+    return time.perf_counter() - start
+
+
+def _sql(url: str) -> dict[str, float]:
+    import psycopg
+
+    times = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, sql in SQL_CHECKS.items():
+            start = time.perf_counter()
+            conn.execute(sql).fetchone()
+            times[name] = time.perf_counter() - start
+    return times
+
+
+def _timing(name: str, values: list[float]) -> Timing:
+    return Timing(name, statistics.median(values), min(values), max(values), len(values))
+
+
+def run(*, parcels: int, buildings: int, units: int, runs: int) -> dict:
+    from cadastre.testing import TemporaryPostgres
+
+    layers = synthetic_county(parcels, buildings, units)
+    with tempfile.TemporaryDirectory(prefix="cadastre-bench-") as tmp:
+        package = write_package(Path(tmp) / "county", layers, quirks=Quirks(container="folder", folder=""),
+                                manifest={"county_code": "141031", "stage": "asbuilt"})
+        settings = {"shared_buffers": "1GB", "work_mem": "64MB", "maintenance_work_mem": "512MB"}
+        with TemporaryPostgres(settings) as pg:
+            url = pg.create_database("bench")
+            load = _load(url, layers)
+            ours, theirs = [], []
+            for _ in range(runs):  # interleaved
+                ours.append(_ours(package))
+                theirs.append(_sql(url))
+    read = _timing("read_package", [o["read"] for o in ours])
+    checks = _timing("all rules (shapely 2, vectorised)", [o["checks"] for o in ours])
+    equivalent = _timing("the SQL baseline's checks, ours", [o["equivalent"] for o in ours])
+    total = _timing("read + all rules", [o["read"] + o["checks"] for o in ours])
+    sql = _timing("the same checks as PostGIS SQL", [sum(t.values()) for t in theirs])
+    per_query = {name: _timing(name, [t[name] for t in theirs]) for name in SQL_CHECKS}
+    peak = max(o["peak_mb"] for o in ours)
+    ratio = equivalent.median_s / sql.median_s
+    result = {
+        "sizes": {"parcels": parcels, "boundary_points": len(layers["JZD"]), "buildings": len(layers["ZRZ"]),
+                  "units": len(layers["H"])},
+        "read": read, "checks": checks, "equivalent_checks": equivalent, "read_and_checks": total,
+        "baseline_sql": sql, "baseline_queries": per_query, "all_rules_vs_sql": round(checks.median_s / sql.median_s, 3),
+        "baseline_load_s": round(load, 2), "peak_mb": round(peak), "ratio": round(ratio, 3), "goals": GOALS,
+        "met": {"read_and_check_s": total.median_s <= GOALS["read_and_check_s"], "peak_mb": peak <= GOALS["peak_mb"],
+                "ratio": ratio <= GOALS["ratio"]},
+        "findings": ours[0]["findings"],
+    }
+    save("checks", result)
+    return result
+
+
+def report(result: dict) -> str:
+    r, c, t, s = result["read"], result["checks"], result["read_and_checks"], result["baseline_sql"]
+    met = {k: "met" if v else "MISSED" for k, v in result["met"].items()}
+    lines = [f"checks {result['sizes']}: read {r.median_s:.2f} s + all rules {c.median_s:.2f} s = {t.median_s:.2f} s "
+             f"(goal ≤ {result['goals']['read_and_check_s']} s: {met['read_and_check_s']}); peak {result['peak_mb']} MB "
+             f"(goal ≤ {result['goals']['peak_mb']} MB: {met['peak_mb']})",
+             f"  same checks: ours {result['equivalent_checks'].median_s:.2f} s, PostGIS SQL {s.median_s:.2f} s "
+             f"(min {s.min_s:.2f}, max {s.max_s:.2f}) after {result['baseline_load_s']} s of loading; "
+             f"ratio {result['ratio']:.2f} (goal ≤ {result['goals']['ratio']}: {met['ratio']}); "
+             f"all rules vs SQL: {result['all_rules_vs_sql']:.2f}"]
+    lines += [f"    {name}: {q.median_s:.2f} s" for name, q in result["baseline_queries"].items()]
+    return "\n".join(lines)

@@ -22,10 +22,11 @@ from cadastre.io.layers import FieldSpec, LayerSpec
 from cadastre.io.read import RawLayer, to_storage
 from cadastre.io.values import is_blank, to_code, to_float, to_int, to_text
 
-__all__ = ["normalise_layer", "FEATURE", "ROW"]
+__all__ = ["normalise_layer", "FEATURE", "ROW", "VALID"]
 
 FEATURE = "feature"  # the feature's key in the surveyor's words: BSM, else the layer's natural key
 ROW = "source_row"  # 0-based row of the feature in its file
+VALID = "geometry_valid"  # the geometry is present, of the right kind and valid (else GEO-001/002/006 said why)
 _GEOS_LOCATION = re.compile(r"\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)\s*\]")
 _ZRZH_LONG = re.compile(r"^(\d{12}[A-Z]{2}\d{5})F(\d{4})$")
 #: GEOS geometry type ids 0..7 → the names layers.toml uses (lower case)
@@ -132,16 +133,17 @@ def _attribute_findings(layer: str, spec: LayerSpec, raw: RawLayer, stage: str |
 
 
 def _geometry(raw: RawLayer, spec: LayerSpec, crs: CRSDecision | None, storage_epsg: int,
-              features: pd.Series) -> tuple[np.ndarray | None, list[pd.DataFrame]]:
+              features: pd.Series) -> tuple[np.ndarray | None, np.ndarray, list[pd.DataFrame]]:
     layer = spec.code
     out = []
+    none_valid = np.zeros(len(raw.frame), bool)
     if not raw.has_geometry:
-        return None, out
+        return None, none_valid, out
     storage = np.asarray(to_storage(raw, crs, storage_epsg).values, dtype=object)
     n = len(storage)
     missing = shapely.is_missing(storage) | shapely.is_empty(storage)
     if spec.geometry_optional and missing.all():
-        return None, out  # an attribute table that happens to come as a shapefile of null shapes
+        return None, none_valid, out  # an attribute table that happens to come as a shapefile of null shapes
     if raw.info.dropped_z:
         out.append(fnd.of_rule("GEO-005", layer, [None], [f"图层 {layer}（{raw.info.member}）含 Z/M 值，已去除"]))
     idx = np.flatnonzero(missing)
@@ -168,7 +170,7 @@ def _geometry(raw: RawLayer, spec: LayerSpec, crs: CRSDecision | None, storage_e
                                 zip(idx, reasons, strict=True)],
                                lonlat=np.column_stack([lon, lat]), figures=[{"geos": r} for r in reasons]))
     storage[missing] = None
-    return storage, out
+    return storage, valid, out
 
 
 def _reason_point(reason: str, geometry) -> tuple[float, float]:
@@ -216,9 +218,9 @@ def normalise_layer(raw: RawLayer, spec: LayerSpec, stage: str | None, crs: CRSD
         bad[name] = unreadable
     _split_zrzh(columns)
     features = _feature_keys(columns, spec, n, index)
-    geometry, geometry_findings = _geometry(raw, spec, crs, storage_epsg, features)
+    geometry, valid, geometry_findings = _geometry(raw, spec, crs, storage_epsg, features)
     attribute_findings = _attribute_findings(spec.code, spec, raw, stage, columns, bad, features, geometry,
                                              storage_epsg)
-    data = pd.DataFrame({FEATURE: features, ROW: np.arange(n), **columns}, index=index)
+    data = pd.DataFrame({FEATURE: features, ROW: np.arange(n), **columns, VALID: valid}, index=index)
     out = gpd.GeoDataFrame(data, geometry=geometry if geometry is not None else [None] * n, crs=storage_epsg)
     return out, fnd.concat(geometry_findings + attribute_findings)

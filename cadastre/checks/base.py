@@ -61,13 +61,9 @@ class CheckContext:
         return np.asarray(self.package.layers[code].geometry.values, dtype=object)
 
     def usable(self, code: str) -> np.ndarray:
-        """Rows whose geometry is present, non-empty and valid (other rows were reported at read)."""
-        import shapely
-
-        geoms = self.geometries(code)
-        ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        ok[ok] = shapely.is_valid(geoms[ok])
-        return ok
+        """Rows whose geometry is present, of the right kind and valid: the reader decided this once (the rows that
+        are not were reported by GEO-001/002/006)."""
+        return self.package.layers[code]["geometry_valid"].to_numpy(bool)
 
     def lonlat(self, geometries) -> np.ndarray:
         return fnd.lonlat_points(geometries, self.crs)

@@ -37,6 +37,9 @@ demo: install
 	$(CADASTRE) check $(SAMPLES)/141031-cadastral.zip
 	$(CADASTRE) check $(SAMPLES)/141031-presale.zip
 	$(CADASTRE) check $(SAMPLES)/141031-asbuilt.zip
+	$(CADASTRE) ingest $(SAMPLES)/141031-cadastral.zip
+	$(CADASTRE) ingest $(SAMPLES)/141031-presale.zip
+	$(CADASTRE) ingest $(SAMPLES)/141031-asbuilt.zip
 	$(CADASTRE) summary
 
 test: test-deps

@@ -203,6 +203,45 @@ def _existing_registry(ctx: click.Context):
 
 
 @cli.command()
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON（check 的报告加上 accepted 与 assigned）")
+@click.option("--by", "submitted_by", metavar="NAME", help="提交人")
+@click.pass_context
+def ingest(ctx: click.Context, package: Path, as_json: bool, submitted_by: str | None) -> None:
+    """检查并入库成果包；无未豁免错误时受理并编码。退出码 0：受理；1：有错误被退回；2：拒收或无法读取。"""
+    with _registry(ctx) as reg:
+        result = reg.ingest(package, submitted_by=submitted_by)
+    if as_json:
+        _echo_json({**result.report, "package_id": result.package_id, "duplicate": result.duplicate})
+        ctx.exit(result.exit_code)
+    if result.status == "refused":
+        click.echo(f"成果包 {package.name} 被拒收：" + "；".join(f["message"] for f in result.report["findings"]))
+    elif result.status == "rejected":
+        errors = [f for f in result.report["findings"] if f["severity"] == "error"]
+        click.echo(f"成果包已入库（编号 {result.package_id}），但有 {len(errors)} 处错误未豁免，未受理。"
+                   f"查看：cadastre findings {result.package_id}")
+        for f in errors[:20]:
+            click.echo(f"  [错误] {f['rule']} {f['layer']} {f['feature'] or ''}：{f['message']}")
+    else:
+        again = "（相同文件此前已受理，未重新编码）" if result.duplicate else ""
+        click.echo(f"成果包已受理（编号 {result.package_id}）{again}")
+        a = result.assigned
+        for p in a.get("parcels", []):
+            click.echo(f"  宗地 {p['feature']}：宗地代码 {p['zddm']}，不动产单元代码 {p['bdcdyh']}")
+        units = a.get("units", [])
+        if units:
+            kept = sum(not u["new"] for u in units)
+            click.echo(f"  户 {len(units)} 个：沿用预测代码 {kept}，新编 {len(units) - kept}")
+            for u in units[:5]:
+                click.echo(f"    幢 {u['zrzh']} {u['shbw']}：{u['bdcdyh']}{'' if u['new'] else '（沿用）'}")
+            if len(units) > 5:
+                click.echo(f"    …共 {len(units)} 户")
+        for r in a.get("retired", [])[:10]:
+            click.echo(f"  注销 {r['bdcdyh']}：{r['reason']}（关联 {len(r['replaced_by'])} 个新代码）")
+    ctx.exit(result.exit_code)
+
+
+@cli.command()
 @click.argument("package_id", type=int)
 @click.argument("rule")
 @click.argument("feature")

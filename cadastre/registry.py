@@ -123,6 +123,12 @@ class Registry:
         county = self.info.counties[0] if len(self.info.counties) == 1 else None
         return check_package(path, county=county, permit=permit, registry=self)
 
+    def ingest(self, path: str | os.PathLike, *, submitted_by: str | None = None):
+        """Check, store and (when no unwaived error remains) accept a survey package; see ``cadastre.ingest``."""
+        from cadastre.ingest import ingest_package
+
+        return ingest_package(self, path, submitted_by=submitted_by)
+
     # ------------------------------------------------------------------------------------------------- summary
     def summary(self) -> Summary:
         counts = {}

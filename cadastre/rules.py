@@ -27,6 +27,7 @@ CATALOGUE: dict[str, Rule] = {r.id: r for r in [
     Rule("PKG-006", "warning", "package", "声明的编码与文件内容不符，已按实际编码读取"),
     Rule("PKG-007", "error", "package", "规划许可文件 permit.json 无法读取"),
     Rule("PKG-008", "warning", "package", "成果包中的规划许可与登记的许可不一致"),
+    Rule("PKG-009", "error", "ZRZ", "找不到自然幢所在的已登记宗地（manifest 的 parcel_code 或包含自然幢的现势宗地）"),
     Rule("GEO-001", "error", "all", "几何图形无效（自相交、蝴蝶结、环未闭合），附 GEOS 原因和位置"),
     Rule("GEO-002", "error", "all", "几何图形为空"),
     Rule("GEO-003", "info", "polygons", "读取时修正了重复节点、尖刺或环方向"),
@@ -52,6 +53,7 @@ CATALOGUE: dict[str, Rule] = {r.id: r for r in [
     Rule("ATT-008", "error", "any", "宗地代码或不动产单元代码格式错误、不存在或已注销"),
     Rule("ATT-009", "warning", "H", "户图形面积与套内面积之差超过限差"),
     Rule("ATT-010", "warning", "H", "同一分摊组内分摊系数不一致"),
+    Rule("ATT-011", "error", "ZDJBXX", "宗地特征码缺失且无法由权利类型、权利性质推定"),
 ]}
 
 

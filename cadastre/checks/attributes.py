@@ -261,3 +261,20 @@ def apportionment(ctx: CheckContext) -> pd.DataFrame:
                                             strict=True)]
     return fnd.of_rule("ATT-010", "H", features, messages, lonlat=_points(ctx, "H", rows),
                        measured=computed[rows], limit=tol)
+
+
+@rule("ATT-011", layers=("ZDJBXX",), stages=("cadastral",))
+def feature_code_decidable(ctx: CheckContext) -> pd.DataFrame:
+    from cadastre.allocation import feature_codes
+
+    parcels = ctx.layer("ZDJBXX")
+    codes = feature_codes(parcels)
+    ownership, kind = table("ZDTZM_OWNERSHIP").values, table("ZDTZM_TYPE").values
+    bad = ~codes.map(lambda c: isinstance(c, str) and len(c) == 2 and c[0] in ownership and c[1] in kind).to_numpy(
+        bool) & parcels["ZDDM"].isna().to_numpy(bool)
+    rows = np.flatnonzero(bad)
+    features = parcels["feature"].to_numpy()[rows]
+    return fnd.of_rule("ATT-011", "ZDJBXX", features,
+                       [f"宗地 {f} 没有宗地特征码，也无法由权利类型 {q} 推定" for f, q in
+                        zip(features, parcels["QLLX"].to_numpy(object)[rows], strict=True)],
+                       lonlat=_points(ctx, "ZDJBXX", rows))

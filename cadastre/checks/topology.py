@@ -109,6 +109,11 @@ def _outside(parts: np.ndarray, containers: np.ndarray, tol: float, buffered: np
 def building_within_parcel(ctx: CheckContext):
     parcels = _project_parcels(ctx)
     if parcels is None:
+        if ctx.registry is not None:  # against a registry the parcel must exist: nothing can be coded without it
+            code = ctx.package.manifest.parcel_code
+            message = (f"manifest 中的宗地代码 {code} 在登记库中不是现势宗地" if code else
+                       "登记库中没有包含这些自然幢的现势宗地，请先完成权籍调查入库或在 manifest 中填写 parcel_code")
+            return fnd.of_rule("PKG-009", "ZRZ", [code], [message]), None
         return fnd.concat([]), "未找到自然幢所在的宗地（manifest 未给出 parcel_code，登记库中也没有包含自然幢的宗地）"
     buildings = ctx.layer("ZRZ")
     ok = ctx.usable("ZRZ")

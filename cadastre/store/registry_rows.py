@@ -1,0 +1,119 @@
+"""Writing accepted survey data: parcels, boundary points and lines, buildings, floors, units; issuing, retiring and
+linking codes. Bulk statements only (one ``executemany`` per table), inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cadastre.errors import AllocationError
+from cadastre.store.spatial import geometry_param, read_frame, to_wkb
+
+__all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_units", "current_buildings",
+           "parcel_row", "code_exists_with_prefix"]
+
+_TS = sa.DateTime(timezone=True)
+
+
+def _value(v):
+    if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
+        return None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+def insert_rows(connection: Connection, table: str, columns: dict[str, object], geometry, srid: int, *,
+                package_id: int, now: datetime, multi: bool = True) -> list[int]:
+    """Insert one row per element of the column arrays (and ``geometry``), current from ``now``; returns ids."""
+    names = list(columns)
+    n = len(next(iter(columns.values()))) if columns else len(geometry)
+    wkb = to_wkb(geometry) if geometry is not None else [None] * n
+    data = {name: [_value(v) for v in np.asarray(values, dtype=object)] for name, values in columns.items()}
+    rows = [{**{name: data[name][i] for name in names}, "wkb": wkb[i], "srid": srid, "package_id": package_id,
+             "now": now} for i in range(n)]
+    if not rows:
+        return []
+    geom = f"CASE WHEN :wkb IS NULL THEN NULL ELSE {geometry_param(multi=multi)} END"
+    statement = sa.text(
+        f"INSERT INTO {table} ({', '.join(names)}, geom, package_id, valid_from) "
+        f"VALUES ({', '.join(':' + c for c in names)}, {geom}, :package_id, :now)").bindparams(
+        sa.bindparam("now", type_=_TS), sa.bindparam("wkb", type_=sa.LargeBinary))
+    connection.execute(statement, rows)
+    # rows are inserted in order and ids only grow (even if another writer takes ids in between)
+    ids = connection.execute(sa.text(f"SELECT id FROM {table} WHERE package_id = :p AND valid_from = :now "
+                                     f"ORDER BY id").bindparams(sa.bindparam("now", type_=_TS)),
+                             {"p": package_id, "now": now}).scalars().all()
+    return list(ids[-n:])
+
+
+def issue_codes(connection: Connection, codes: list[str], kind: str, package_id: int, now: datetime) -> None:
+    """Record codes as issued. The primary key refuses any code issued before: a code is never reused."""
+    if not codes:
+        return
+    try:
+        connection.execute(sa.text("INSERT INTO issued_code (code, kind, issued_at, package_id) "
+                                   "VALUES (:code, :kind, :now, :package)").bindparams(sa.bindparam("now", type_=_TS)),
+                           [{"code": c, "kind": kind, "now": now, "package": package_id} for c in codes])
+    except sa.exc.IntegrityError:
+        raise AllocationError("要发放的代码中有已发放过的代码（代码不得重复使用）",
+                              "a code to issue was issued before (codes are never reused)") from None
+
+
+def retire_codes(connection: Connection, retirements: list[tuple[str, list[str], str]], package_id: int,
+                 now: datetime) -> None:
+    """Retire codes with their successors: ``(old, [new …], reason)``; one lineage row per successor."""
+    if not retirements:
+        return
+    connection.execute(sa.text("UPDATE issued_code SET retired_at = :now, retired_reason = :reason "
+                               "WHERE code = :old AND retired_at IS NULL").bindparams(sa.bindparam("now", type_=_TS)),
+                       [{"old": old, "reason": reason, "now": now} for old, _, reason in retirements])
+    rows = [{"old": old, "new": new, "reason": reason, "package": package_id, "now": now}
+            for old, successors, reason in retirements for new in (successors or [None])]
+    connection.execute(sa.text("INSERT INTO code_lineage (old_code, new_code, reason, package_id, created_at) "
+                               "VALUES (:old, :new, :reason, :package, :now)").bindparams(
+        sa.bindparam("now", type_=_TS)), rows)
+
+
+def end_rows(connection: Connection, table: str, ids: list[int], reason: str, now: datetime) -> None:
+    """End current rows (history kept): ``valid_to`` and the reason."""
+    if ids:
+        connection.execute(sa.text(f"UPDATE {table} SET valid_to = :now, end_reason = :reason "
+                                   f"WHERE id = :id AND valid_to IS NULL").bindparams(sa.bindparam("now", type_=_TS)),
+                           [{"id": i, "reason": reason, "now": now} for i in ids])
+
+
+def parcel_row(connection: Connection, zddm: str, srid: int):
+    """The current parcel with this code (id, zddm, bdcdyh, geometry), or None."""
+    frame = read_frame(connection, "SELECT id, zddm, bdcdyh, ST_AsBinary(geom) AS wkb FROM parcel "
+                                   "WHERE valid_to IS NULL AND zddm = :z", {"z": zddm}, srid=srid)
+    return None if frame.empty else frame.iloc[0]
+
+
+def current_buildings(connection: Connection, zddm: str) -> pd.DataFrame:
+    result = connection.execute(sa.text("SELECT id, zrzh, stage FROM building WHERE valid_to IS NULL AND zddm = :z"),
+                                {"z": zddm})
+    return pd.DataFrame(result.fetchall(), columns=["id", "zrzh", "stage"])
+
+
+def current_units(connection: Connection, building_ids: list[int]) -> pd.DataFrame:
+    """Current units of the buildings: id, bdcdyh, building_id, zrzh, sjc, shbw and the areas."""
+    columns = ["id", "bdcdyh", "building_id", "zrzh", "sjc", "shbw", "ycjzmj", "scjzmj"]
+    if not building_ids:
+        return pd.DataFrame(columns=columns)
+    result = connection.execute(sa.text(
+        "SELECT u.id, u.bdcdyh, u.building_id, b.zrzh, u.sjc, u.shbw, u.ycjzmj, u.scjzmj FROM unit u "
+        "JOIN building b ON b.id = u.building_id WHERE u.valid_to IS NULL AND u.building_id IN :ids").bindparams(
+        sa.bindparam("ids", expanding=True)), {"ids": list(building_ids)})
+    return pd.DataFrame(result.fetchall(), columns=columns)
+
+
+def code_exists_with_prefix(connection: Connection, prefix: str) -> bool:
+    return connection.execute(sa.text("SELECT 1 FROM issued_code WHERE code LIKE :p"),
+                              {"p": prefix + "%"}).first() is not None

@@ -252,11 +252,12 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
     units = units.assign(building=unit_number)
     # codes: as-built units matched to pre-sale ones keep theirs; the others get 户号 = mark + 1 in order
     codes = pd.Series([None] * len(units), dtype=object)
-    how = pd.Series([None] * len(units), dtype=object)
+    matched_by = pd.Series([None] * len(units), dtype=object)
     retired = pd.DataFrame(columns=["bdcdyh"])
     if asbuilt and len(previous):
         match = match_units(units, previous.rename(columns={"zrzh": "building"}))
-        codes, how, retired = match.kept.reset_index(drop=True), match.how.reset_index(drop=True), match.retired
+        codes, matched_by = match.kept.reset_index(drop=True), match.how.reset_index(drop=True)
+        retired = match.retired
     new = codes.isna().to_numpy(bool)
     scopes = pd.Series([f"{zddm}F{b}" for b in unit_number], dtype=object).where(new)
     plan = plan_scopes(scopes, unit_order(units))
@@ -278,8 +279,9 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
     _insert_floors(connection, package, units, numbers, id_of, renumber, srid, package_id, now)
     assigned = {
         "parcels": [],
-        "units": [{"feature": f, "bdcdyh": c, "shbw": s, "zrzh": b, "new": bool(n)} for f, c, s, b, n in
-                  zip(units["feature"], codes, units["SHBW"], unit_number, new, strict=True)],
+        "units": [{"feature": f, "bdcdyh": c, "shbw": s, "zrzh": b, "new": bool(n), "matched_by": m}
+                  for f, c, s, b, n, m in zip(units["feature"], codes, units["SHBW"], unit_number, new, matched_by,
+                                              strict=True)],
         "retired": [{"bdcdyh": old, "replaced_by": successors, "reason": why} for old, successors, why in retirements],
     }
     comparison = _comparison(units, codes, previous) if asbuilt else None

@@ -22,6 +22,12 @@ from cadastre.testing import TemporaryPostgres
 ENGINES = ("spatialite", "postgis")
 
 
+@pytest.fixture(autouse=True)
+def no_default_registry(tmp_path_factory, monkeypatch):
+    """Tests never see a developer's own var/cadastre.sqlite: the default database is a path that does not exist."""
+    monkeypatch.setenv("CADASTRE_DB", f"sqlite:///{tmp_path_factory.getbasetemp() / 'no-registry.sqlite'}")
+
+
 @pytest.fixture(scope="session")
 def postgres():
     external = os.environ.get("CADASTRE_TEST_POSTGRES")

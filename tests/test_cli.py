@@ -161,8 +161,10 @@ def test_check_uses_the_registry_county_when_the_package_names_none(db_url, tmp_
     assert runner.invoke(cli, ["--db", db_url, "check", str(path)]).exit_code == 2  # no registry yet: no county
     runner.invoke(cli, ["--db", db_url, "init", "--county", "141031"])
     result = runner.invoke(cli, ["--db", db_url, "check", "--json", str(path)])
-    assert result.exit_code == 0
-    assert "county" in json.loads(result.output)["package"]["inferred"]
+    report = json.loads(result.output)
+    assert "county" in report["package"]["inferred"]
+    # checked against the registry now: its buildings stand on no registered parcel
+    assert result.exit_code == 1 and [f["rule"] for f in report["findings"] if f["severity"] == "error"] == ["PKG-009"]
 
 
 def test_rules_lists_the_catalogue():

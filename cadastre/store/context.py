@@ -68,7 +68,9 @@ def _project_parcel(connection: Connection, package, parcels, srid: int):
     buildings = package.layers.get("ZRZ")
     if buildings is None or not len(parcels):
         return None
-    footprint = shapely.union_all(np.asarray(buildings.geometry.dropna().values, dtype=object))
+    geoms = np.asarray(buildings.geometry.values, dtype=object)
+    geoms = geoms[buildings["geometry_valid"].to_numpy(bool)]  # invalid shapes were reported (GEO-001)
+    footprint = shapely.union_all(geoms)
     if footprint.is_empty:
         return None
     overlap = shapely.area(shapely.intersection(np.asarray(parcels.geometry.values, dtype=object), footprint))

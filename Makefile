@@ -35,11 +35,12 @@ demo: install
 	$(CADASTRE) samples write $(SAMPLES)
 	$(CADASTRE) zones import $(SAMPLES)/141031-zoning.zip
 	$(CADASTRE) check $(SAMPLES)/141031-cadastral.zip
-	$(CADASTRE) check $(SAMPLES)/141031-presale.zip
-	$(CADASTRE) check $(SAMPLES)/141031-asbuilt.zip
 	$(CADASTRE) ingest $(SAMPLES)/141031-cadastral.zip
+	$(CADASTRE) check $(SAMPLES)/141031-presale.zip
 	$(CADASTRE) ingest $(SAMPLES)/141031-presale.zip
+	$(CADASTRE) check $(SAMPLES)/141031-asbuilt.zip
 	$(CADASTRE) ingest $(SAMPLES)/141031-asbuilt.zip
+	$(CADASTRE) table 141031001002GB00001F0001
 	$(CADASTRE) summary
 
 test: test-deps

@@ -241,6 +241,61 @@ def ingest(ctx: click.Context, package: Path, as_json: bool, submitted_by: str |
     ctx.exit(result.exit_code)
 
 
+@cli.command("table")
+@click.argument("building_code")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--html", type=click.Path(path_type=Path), metavar="FILE")
+@click.option("--xlsx", type=click.Path(path_type=Path), metavar="FILE")
+@click.pass_context
+def table_command(ctx: click.Context, building_code: str, as_json: bool, html: Path | None, xlsx: Path | None) -> None:
+    """楼盘表：BUILDING_CODE 为 24 位自然幢代码（宗地代码 + F + 幢号）。"""
+    from cadastre.buildingtable import write_table_html, write_table_xlsx
+
+    with _registry(ctx) as reg:
+        t = reg.building_table(building_code.strip())
+    if html:
+        click.echo(f"楼盘表 HTML：{write_table_html(t, html)}")
+    if xlsx:
+        click.echo(f"楼盘表 Excel：{write_table_xlsx(t, xlsx)}")
+    if as_json:
+        _echo_json(t.to_dict())
+        return
+    if html or xlsx:
+        return
+    click.echo(f"{t.name or ''} 楼盘表（{'实测' if t.stage == 'asbuilt' else '预测'}） {t.code}  户数 {t.unit_count}  "
+               f"总建筑面积 {t.total_area:.2f} ㎡" + ("" if t.balanced else "（与幢面积不平衡）"))
+    for row in t.rows:
+        cells = "  ".join("—" if c is None else f"{c.shbw}:{c.bdcdyh[-8:]}:{c.area or 0:.2f}" for c in row.cells)
+        click.echo(f"{row.myc:>6}层  {cells}  | {row.total_area:.2f}")
+    click.echo("可办理首次登记" if t.ready else "暂不可办理首次登记：" + "；".join(t.not_ready_because))
+
+
+@cli.command()
+@click.argument("zddm")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def parcel(ctx: click.Context, zddm: str, as_json: bool) -> None:
+    """查看宗地：现势信息、自然幢、历史与代码沿革、能否办理首次登记。"""
+    with _registry(ctx) as reg:
+        info = reg.parcel(ParcelCode.parse(zddm).__str__())
+    if as_json:
+        _echo_json(info)
+        return
+    c = info["current"]
+    click.echo(f"宗地 {info['zddm']}  {c.get('zl') or ''}  面积 {c.get('area') or 0:.2f} ㎡  用途 {c.get('yt') or ''}")
+    if info["land_code"]:
+        land = info["land_code"]
+        state = "现势" if not land["retired_at"] else f"已注销（{land['retired_reason']}）"
+        click.echo(f"  土地不动产单元代码 {land['code']}：{state}")
+    for b in info["buildings"]:
+        click.echo(f"  幢 {b['zrzh']} {b['jzwmc'] or ''}：{b['stage']}，{b['units']} 户")
+    for h in info["history"]:
+        click.echo(f"  版本 {h['valid_from']} — {h['valid_to'] or '至今'}  成果包 {h['package_id']}"
+                   f"{('（' + h['end_reason'] + '）') if h['end_reason'] else ''}")
+    click.echo("可办理首次登记（地证同交）" if info["ready_for_first_registration"] else
+               "暂不可办理首次登记：" + "；".join(info["not_ready_because"]))
+
+
 @cli.command()
 @click.argument("package_id", type=int)
 @click.argument("rule")

@@ -129,6 +129,43 @@ class Registry:
 
         return ingest_package(self, path, submitted_by=submitted_by)
 
+    def building_table(self, building_code: str):
+        """The 楼盘表 of a current building (24-character code: 宗地代码 + F + 幢号)."""
+        from cadastre.buildingtable import building_table
+        from cadastre.store.queries import building_rows
+
+        with self.engine.connect() as connection:
+            return building_table(building_rows(connection, building_code))
+
+    def parcel(self, zddm: str) -> dict:
+        """A parcel: its current version, buildings, history (versions and code lineage) and readiness."""
+        from cadastre.store.queries import parcel_rows
+
+        with self.engine.connect() as connection:
+            rows = parcel_rows(connection, zddm)
+        versions = rows["versions"]
+        current = versions[versions["valid_to"].isna()]
+        land = rows["land_code"]
+        open_errors = int(rows["open_errors"]["n"].iat[0]) if len(rows["open_errors"]) else 0
+        reasons = []
+        if current.empty:
+            reasons.append("宗地已不是现势宗地")
+        elif current["package_status"].iat[0] != "accepted":
+            reasons.append("权籍调查成果包未受理")
+        if open_errors:
+            reasons.append(f"尚有 {open_errors} 处未豁免的错误")
+        if land.empty:
+            reasons.append("未发放土地不动产单元代码")
+        record = current.iloc[0].to_dict() if len(current) else {}
+        return {
+            "zddm": zddm, "current": {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()},
+            "land_code": None if land.empty else land.iloc[0].to_dict(),
+            "buildings": rows["buildings"].to_dict("records"),
+            "history": versions[["valid_from", "valid_to", "end_reason", "package_id"]].to_dict("records"),
+            "lineage": rows["lineage"].to_dict("records"),
+            "ready_for_first_registration": not reasons, "not_ready_because": reasons,
+        }
+
     # ------------------------------------------------------------------------------------------------- summary
     def summary(self) -> Summary:
         counts = {}

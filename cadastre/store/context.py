@@ -86,7 +86,11 @@ def registry_data(connection: Connection, srid: int, package) -> RegistryData:
     if extent is None:
         empty = read_frame(connection, "SELECT zddm, ST_AsBinary(geom) AS wkb FROM parcel WHERE 1 = 0", srid=srid)
         return RegistryData(empty, None, _code_status(connection, _supplied_codes(package)))
-    parcels = _near(connection, "parcel", "t.zddm", extent, srid)
+    parcels = _near(connection, "parcel", "t.zddm, t.package_id", extent, srid)
+    # parcels this very submission registered (same checksum, accepted before) are not "other" parcels
+    own = {row[0] for row in connection.execute(sa.text("SELECT id FROM package WHERE sha256 = :s"),
+                                                {"s": package.sha256})}
+    parcels = parcels[~parcels["package_id"].isin(own)].reset_index(drop=True)
     zones = _near(connection, "cadastral_subdistrict", "t.djzqdm", extent, srid)
     has_zoning = connection.execute(sa.text(
         "SELECT count(*) FROM cadastral_subdistrict WHERE valid_to IS NULL")).scalar_one() > 0

@@ -111,3 +111,15 @@ def test_top003_uses_the_registered_parcel(tmp_path, registry):
     manifest = {**sample_manifest("presale"), "parcel_code": CODES[0]}
     report = check(tmp_path, registry, layers, "presale", manifest)
     assert_findings(only(report, "TOP-003"), [("TOP-003", "Z3")])
+
+
+def test_rechecking_an_accepted_package_does_not_overlap_itself(tmp_path, registry):
+    path = write_package(tmp_path / "c.zip", sample_cadastral(), manifest=sample_manifest("cadastral"),
+                         quirks=Quirks())
+    assert registry.ingest(path).status == "accepted"
+    report = check_package(path, registry=registry)
+    assert len(only(report, "TOP-002")) == 0
+    moved = {k: v.copy() for k, v in sample_cadastral().items()}
+    moved["ZDJBXX"]["BSM"] = moved["ZDJBXX"]["BSM"] + "0"  # another submission over the same land
+    other = check(tmp_path, registry, moved, "cadastral")
+    assert len(only(other, "TOP-002")) == 6

@@ -147,3 +147,15 @@ def assert_findings(findings, expected: Iterable[tuple[str, str | None]], *, exa
     else:
         missing = [w for w in want if w not in got]
         assert not missing, f"missing findings {missing}; got {got}"
+
+
+def ingest_in_process(db_url: str, path: str) -> list[str]:
+    """Ingest ``path`` into the registry at ``db_url`` and return the parcel codes assigned — a module-level
+    function, so tests can run it in separate processes (``multiprocessing`` with ``spawn``)."""
+    from cadastre.registry import open_registry
+
+    with open_registry(db_url) as registry:
+        result = registry.ingest(path)
+    if result.status != "accepted":
+        raise RuntimeError(f"{path}: {result.status}: {[f['message'] for f in result.report['findings']]}")
+    return [p["zddm"] for p in result.assigned["parcels"]]

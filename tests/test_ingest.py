@@ -3,8 +3,6 @@ packages changing nothing, waivers unblocking acceptance, byte-identical re-inge
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
@@ -17,7 +15,6 @@ from cadastre.samples import (
     sample_project,
     write_package,
 )
-from cadastre.store.engine import create_engine
 
 
 @pytest.fixture
@@ -119,33 +116,21 @@ def test_building_package_without_a_registered_parcel_is_rejected(registry, tmp_
     assert [f["rule"] for f in result.report["findings"] if f["severity"] == "error"] == ["PKG-009"]
 
 
-def test_concurrent_ingests_never_collide(registry, db_url, tmp_path):
-    """Four writers ingest four different blocks of parcels into the same sub-district at the same time."""
+def test_concurrent_ingests_in_separate_processes_never_collide(registry, db_url, tmp_path, monkeypatch):
+    """Four processes ingest four different blocks of parcels into the same sub-district at the same time."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from cadastre.testing import ingest_in_process
+
     paths = []
     for k in range(4):
         layers = {name: frame.copy() for name, frame in sample_cadastral().items()}
         for name in layers:
             layers[name]["geometry"] = layers[name].geometry.translate(yoff=300 * (k + 1))
-        paths.append(package(tmp_path, "cadastral", layers, f"c{k}.zip"))
-    results, errors = [None] * 4, []
-    barrier = threading.Barrier(4)
-
-    def work(k: int) -> None:
-        engine = create_engine(db_url)
-        try:
-            barrier.wait()
-            results[k] = Registry(engine).ingest(paths[k])
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-        finally:
-            engine.dispose()
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    assert all(r.status == "accepted" for r in results)
-    codes = sorted(p["zddm"] for r in results for p in r.assigned["parcels"])
-    assert codes == [f"141031001002GB{n:05d}" for n in range(1, 25)]  # distinct, no gap
+        paths.append(str(package(tmp_path, "cadastral", layers, f"c{k}.zip")))
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(ingest_in_process, [db_url] * 4, paths))
+    codes = sorted(code for r in results for code in r)
+    assert codes == [f"141031001002GB{n:05d}" for n in range(1, 25)]  # distinct, and no gap in the sequence
+    assert scalar(registry, "SELECT last_value FROM code_counter WHERE prefix = '141031001002GB'") == 24

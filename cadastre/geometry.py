@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-__all__ = ["as_multipolygons"]
+__all__ = ["as_multipolygons", "as_multi"]
 
 
 def as_multipolygons(geometries) -> np.ndarray:
@@ -18,3 +18,12 @@ def as_multipolygons(geometries) -> np.ndarray:
     if len(polygonal):
         out[polygonal] = shapely.multipolygons(geoms[polygonal][:, np.newaxis])
     return out
+
+
+def as_multi(geometries) -> np.ndarray:
+    """Single-part polygons and lines as one-part multi-geometries (the storage columns are multi-part)."""
+    geoms = as_multipolygons(geometries)
+    lines = np.flatnonzero((shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING) & ~shapely.is_empty(geoms))
+    if len(lines):
+        geoms[lines] = shapely.multilinestrings(geoms[lines][:, np.newaxis])
+    return geoms

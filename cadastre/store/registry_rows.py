@@ -7,11 +7,13 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cadastre.errors import AllocationError
-from cadastre.store.spatial import geometry_param, read_frame, to_wkb
+from cadastre.geometry import as_multi
+from cadastre.store.spatial import read_frame, to_wkb
 
 __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_units", "current_buildings",
            "parcel_row", "code_exists_with_prefix"]
@@ -31,26 +33,44 @@ def _value(v):
 
 def insert_rows(connection: Connection, table: str, columns: dict[str, object], geometry, srid: int, *,
                 package_id: int, now: datetime, multi: bool = True) -> list[int]:
-    """Insert one row per element of the column arrays (and ``geometry``), current from ``now``; returns ids."""
+    """Insert one row per element of the column arrays (and ``geometry``), current from ``now``; returns ids.
+
+    The bulk path of each engine: PostgreSQL ``COPY`` (geometry as hex EWKB), SQLite one ``executemany`` with
+    geometry already made multi-part by shapely, so no SQL function wraps it per row.
+    """
     names = list(columns)
     n = len(next(iter(columns.values()))) if columns else len(geometry)
-    wkb = to_wkb(geometry) if geometry is not None else [None] * n
-    data = {name: [_value(v) for v in np.asarray(values, dtype=object)] for name, values in columns.items()}
-    rows = [{**{name: data[name][i] for name in names}, "wkb": wkb[i], "srid": srid, "package_id": package_id,
-             "now": now} for i in range(n)]
-    if not rows:
+    if n == 0:
         return []
-    geom = f"CASE WHEN :wkb IS NULL THEN NULL ELSE {geometry_param(multi=multi)} END"
-    statement = sa.text(
-        f"INSERT INTO {table} ({', '.join(names)}, geom, package_id, valid_from) "
-        f"VALUES ({', '.join(':' + c for c in names)}, {geom}, :package_id, :now)").bindparams(
-        sa.bindparam("now", type_=_TS), sa.bindparam("wkb", type_=sa.LargeBinary))
-    connection.execute(statement, rows)
+    geoms = np.asarray(geometry if geometry is not None else [None] * n, dtype=object)
+    if multi:
+        geoms = as_multi(geoms)
+    data = [[_value(v) for v in np.asarray(values, dtype=object)] for values in columns.values()]
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, names, data, geoms, srid, package_id, now)
+    else:
+        wkb = to_wkb(geoms)
+        # straight to the driver with tuples (SQLAlchemy's per-row parameter handling costs as much as SQLite);
+        # the timestamp is written as SQLAlchemy writes DateTime on SQLite, so it reads back the same
+        stamp = _TS.dialect_impl(connection.dialect).bind_processor(connection.dialect)(now)
+        rows = list(zip(*data, wkb, [srid] * n, [package_id] * n, [stamp] * n, strict=True))
+        connection.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(names)}, geom, package_id, valid_from) "
+            f"VALUES ({', '.join('?' * len(names))}, GeomFromWKB(?, ?), ?, ?)", rows)
     # rows are inserted in order and ids only grow (even if another writer takes ids in between)
     ids = connection.execute(sa.text(f"SELECT id FROM {table} WHERE package_id = :p AND valid_from = :now "
                                      f"ORDER BY id").bindparams(sa.bindparam("now", type_=_TS)),
                              {"p": package_id, "now": now}).scalars().all()
     return list(ids[-n:])
+
+
+def _copy(connection: Connection, table: str, names: list[str], data, geoms, srid, package_id, now) -> None:
+    """PostgreSQL COPY through the connection's own psycopg cursor (inside the same transaction)."""
+    hexes = shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table} ({', '.join(names)}, geom, package_id, valid_from) FROM STDIN") as copy:
+        for i in range(len(geoms)):
+            copy.write_row([column[i] for column in data] + [hexes[i], package_id, now])
 
 
 def issue_codes(connection: Connection, codes: list[str], kind: str, package_id: int, now: datetime) -> None:

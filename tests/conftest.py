@@ -87,6 +87,16 @@ def engine(db_url):
     engine.dispose()
 
 
+@pytest.fixture
+def registry(engine, zoning_zip):
+    """A registry of 隰县 with the sample zoning loaded, on each engine."""
+    from cadastre.registry import Registry
+
+    reg = Registry(engine)
+    reg.import_zoning(zoning_zip)
+    return reg
+
+
 @pytest.fixture(scope="session")
 def zoning_zip(tmp_path_factory) -> Path:
     from cadastre.samples import write_zoning_package

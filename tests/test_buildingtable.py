@@ -10,7 +10,6 @@ from openpyxl import load_workbook
 
 from cadastre.cli import cli
 from cadastre.errors import NotFoundError
-from cadastre.registry import Registry
 from cadastre.samples import (
     Quirks,
     sample_cadastral,
@@ -24,9 +23,9 @@ BUILDING = "141031001002GB00001F0002"
 
 
 @pytest.fixture
-def registry(engine, zoning_zip, tmp_path):
-    reg = Registry(engine)
-    reg.import_zoning(zoning_zip)
+def registry(registry, tmp_path):
+    """The zoned registry with the sample parcels and the pre-sale survey ingested."""
+    reg = registry
     for stage in ("cadastral", "presale"):
         layers = sample_cadastral() if stage == "cadastral" else sample_project(stage)
         reg.ingest(write_package(tmp_path / f"{stage}.zip", layers, manifest=sample_manifest(stage), quirks=Quirks()))

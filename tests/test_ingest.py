@@ -3,10 +3,8 @@ packages changing nothing, waivers unblocking acceptance, byte-identical re-inge
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
-from cadastre.registry import Registry
 from cadastre.samples import (
     Quirks,
     sample_cadastral,
@@ -15,13 +13,6 @@ from cadastre.samples import (
     sample_project,
     write_package,
 )
-
-
-@pytest.fixture
-def registry(engine, zoning_zip):
-    reg = Registry(engine)
-    reg.import_zoning(zoning_zip)
-    return reg
 
 
 def package(tmp_path, stage, layers=None, name=None):

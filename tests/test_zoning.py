@@ -29,6 +29,7 @@ def write_gpkg(path: Path, districts: gpd.GeoDataFrame, subdistricts: gpd.GeoDat
 
 @pytest.fixture
 def registry(engine):
+    """A registry without zoning: these tests load it."""
     return Registry(engine)
 
 

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from shapely import affinity
 
 from cadastre.check import check_package
-from cadastre.registry import Registry
 from cadastre.samples import Quirks, sample_cadastral, sample_manifest, sample_project, write_package
 from cadastre.store.spatial import geometry_param, to_wkb
 from cadastre.testing import assert_findings
@@ -35,13 +34,6 @@ def register(engine, parcels, codes, retired=()):
             c.execute(sa.text("INSERT INTO issued_code (code, kind, issued_at, package_id, retired_at) "
                               "VALUES (:code, 'parcel', :now, 1, :to)").bindparams(ts),
                       {"code": code, "now": now, "to": now if code in retired else None})
-
-
-@pytest.fixture
-def registry(engine, zoning_zip):
-    reg = Registry(engine)
-    reg.import_zoning(zoning_zip)
-    return reg
 
 
 def check(tmp_path, registry, layers, stage, manifest=None):

@@ -22,6 +22,14 @@ def make_zip(path: Path, members: dict[str, bytes], **info_attrs) -> Path:
     return path
 
 
+def refusal(archive, limits=None, error=UnsafeArchiveError):
+    """Open ``archive`` and return the refusal it must raise."""
+    with pytest.raises(error) as info:
+        with open_container(archive, limits):
+            pass
+    return info.value
+
+
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [("../evil.txt", "“..”"), ("成果/../../evil.txt", "“..”"), ("/etc/passwd", "绝对路径"), ("C:/x.txt", "绝对路径"),
@@ -29,18 +37,13 @@ def make_zip(path: Path, members: dict[str, bytes], **info_attrs) -> Path:
 )
 def test_path_traversal_is_refused_naming_the_member(tmp_path, name, fragment):
     archive = make_zip(tmp_path / "p.zip", {"ok.txt": b"x", name: b"x"})
-    with pytest.raises(UnsafeArchiveError) as info:
-        with open_container(archive):
-            pass
-    assert fragment in info.value.message_zh
+    assert fragment in refusal(archive).message_zh
     assert not (tmp_path / "evil.txt").exists()
 
 
 def test_symlink_member_is_refused(tmp_path):
     archive = make_zip(tmp_path / "p.zip", {"link": b"/etc/passwd"}, link={"external_attr": (0o120777 << 16)})
-    with pytest.raises(UnsafeArchiveError, match="符号链接"):
-        with open_container(archive):
-            pass
+    assert "符号链接" in refusal(archive).message_zh
 
 
 def test_encrypted_member_is_refused(tmp_path):
@@ -51,30 +54,20 @@ def test_encrypted_member_is_refused(tmp_path):
         at = data.find(signature)
         data[at + offset] |= 0x1
     archive.write_bytes(bytes(data))
-    with pytest.raises(UnsafeArchiveError, match="已加密"):
-        with open_container(archive):
-            pass
+    assert "已加密" in refusal(archive).message_zh
 
 
 def test_member_count_total_size_and_upload_limits(tmp_path):
     archive = make_zip(tmp_path / "p.zip", {f"f{i}.txt": b"x" for i in range(12)})
-    with pytest.raises(UnsafeArchiveError, match="个成员"):
-        with open_container(archive, Limits(max_members=10)):
-            pass
-    with pytest.raises(UnsafeArchiveError, match="超过上传上限"):
-        with open_container(archive, Limits(max_upload_bytes=100)):
-            pass
+    assert "个成员" in refusal(archive, Limits(max_members=10)).message_zh
+    assert "超过上传上限" in refusal(archive, Limits(max_upload_bytes=100)).message_zh
     big = make_zip(tmp_path / "big.zip", {"a.bin": bytes(range(256)) * 100})
-    with pytest.raises(UnsafeArchiveError, match="解压后共"):
-        with open_container(big, Limits(max_total_bytes=1000)):
-            pass
+    assert "解压后共" in refusal(big, Limits(max_total_bytes=1000)).message_zh
 
 
 def test_zip_bomb_ratio_is_refused(tmp_path):
     bomb = make_zip(tmp_path / "bomb.zip", {"zeros.dbf": bytes(20 << 20)})  # 20 MB of zeros → ~20 KB
-    with pytest.raises(UnsafeArchiveError, match="压缩炸弹"):
-        with open_container(bomb):
-            pass
+    assert "压缩炸弹" in refusal(bomb).message_zh
 
 
 def test_lying_sizes_are_caught_while_streaming(tmp_path):
@@ -83,9 +76,7 @@ def test_lying_sizes_are_caught_while_streaming(tmp_path):
     central = data.find(b"PK\x01\x02")
     data[central + 24:central + 28] = (100).to_bytes(4, "little")  # declare 100 bytes uncompressed
     archive.write_bytes(bytes(data))
-    with pytest.raises((UnsafeArchiveError, InputError)):
-        with open_container(archive):
-            pass
+    refusal(archive, error=(UnsafeArchiveError, InputError))
 
 
 def test_gbk_member_names_are_decoded(tmp_path, zoning_zip):
@@ -122,21 +113,13 @@ def test_layer_found_by_alias_case_insensitively_at_any_depth(tmp_path):
 
 def test_not_a_container(tmp_path):
     (tmp_path / "x.txt").write_text("hello")
-    with pytest.raises(InputError, match="无法识别"):
-        with open_container(tmp_path / "x.txt"):
-            pass
+    assert "无法识别" in refusal(tmp_path / "x.txt", error=InputError).message_zh
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04garbage")
-    with pytest.raises(InputError, match="已损坏"):
-        with open_container(tmp_path / "broken.zip"):
-            pass
-    with pytest.raises(InputError, match="找不到"):
-        with open_container(tmp_path / "absent.zip"):
-            pass
+    assert "已损坏" in refusal(tmp_path / "broken.zip", error=InputError).message_zh
+    assert "找不到" in refusal(tmp_path / "absent.zip", error=InputError).message_zh
 
 
 def test_folder_with_symlink_is_refused(tmp_path):
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "link.dbf").symlink_to("/etc/passwd")
-    with pytest.raises(UnsafeArchiveError, match="符号链接"):
-        with open_container(tmp_path / "pkg"):
-            pass
+    assert "符号链接" in refusal(tmp_path / "pkg").message_zh

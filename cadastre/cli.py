@@ -17,6 +17,7 @@ import click
 from cadastre import __version__, settings
 from cadastre.codes import ParcelCode, UnitCode
 from cadastre.errors import CadastreError, FindingsError
+from cadastre.report import SEVERITY_NAMES
 
 EXIT_REFUSED = 2
 EXIT_INTERNAL = 3
@@ -322,10 +323,9 @@ def findings(ctx: click.Context, package_id: int, as_json: bool) -> None:
     if as_json:
         _echo_json(frame.drop(columns=["waived_at"]).to_dict("records"))
         return
-    names = {"error": "错误", "warning": "警告", "info": "提示"}
     for row in frame.itertuples():
         waived = f"  【已豁免：{row.waived_by}，{row.waiver_reason}】" if isinstance(row.waived_by, str) else ""
-        click.echo(f"[{names[row.severity]}] {row.rule} {row.layer} {row.feature or '-'}：{row.message}{waived}")
+        click.echo(f"[{SEVERITY_NAMES[row.severity]}] {row.rule} {row.layer} {row.feature or '-'}：{row.message}{waived}")
 
 
 @cli.command()
@@ -347,10 +347,9 @@ def rules(as_json: bool) -> None:
     if as_json:
         _echo_json(rows)
         return
-    names = {"error": "错误", "warning": "警告", "info": "提示"}
     for row in rows:
         limits = "，".join(f"{k}={v}" for k, v in row["tolerance"].items())
-        click.echo(f"{row['id']}  {names[row['severity']]}  {row['layer']:<10}  {row['description']}"
+        click.echo(f"{row['id']}  {SEVERITY_NAMES[row['severity']]}  {row['layer']:<10}  {row['description']}"
                    + (f"（限差：{limits}）" if limits else ""))
 
 

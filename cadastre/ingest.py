@@ -40,6 +40,7 @@ from cadastre.store.packages import blocking_findings, save_package
 from cadastre.store.registry_rows import (
     code_exists_with_prefix,
     current_buildings,
+    current_parcels,
     current_units,
     end_rows,
     insert_rows,
@@ -134,20 +135,23 @@ def _accept_cadastral(connection, registry, package, package_id: int, now: datet
     tzm = feature_codes(parcels)
     # a supplied code that is current keeps its parcel when type and boundary are unchanged (a re-survey)
     kept, retirements = pd.Series([None] * len(parcels), dtype=object), []
-    for i, code in enumerate(parcels["ZDDM"]):
-        if not isinstance(code, str):
-            continue
-        old = parcel_row(connection, code, srid)
-        if old is None:
-            continue
-        same_type = code[12:14] == tzm.iat[i]
-        same_shape = shapely.area(shapely.symmetric_difference(old.geometry, geoms[i])) <= 0.01
-        if same_type and same_shape:
-            kept.iat[i] = code
-            end_rows(connection, "parcel", [int(old["id"])], f"package {package_id}: 重新测量，代码不变", now)
-        else:
-            end_rows(connection, "parcel", [int(old["id"])], f"package {package_id}: 宗地类型或界址变化", now)
-            retirements.append((i, code, old["bdcdyh"], "宗地特征码变化" if not same_type else "宗地界址变化"))
+    supplied = parcels["ZDDM"].astype("str")
+    old = current_parcels(connection, sorted(set(supplied.dropna())), srid).set_index("zddm")
+    rows = np.flatnonzero(supplied.isin(old.index).to_numpy(bool))
+    if len(rows):
+        before = old.loc[supplied.iloc[rows]]
+        old_geoms = np.asarray(before.geometry.values, dtype=object)
+        same_type = (supplied.iloc[rows].str[12:14] == tzm.iloc[rows]).to_numpy(bool)
+        same_shape = shapely.area(shapely.symmetric_difference(old_geoms, geoms[rows])) <= 0.01
+        unchanged = same_type & same_shape
+        kept.iloc[rows[unchanged]] = supplied.iloc[rows[unchanged]].to_numpy(object)
+        end_rows(connection, "parcel", [int(i) for i in before["id"][unchanged]],
+                 f"package {package_id}: 重新测量，代码不变", now)
+        end_rows(connection, "parcel", [int(i) for i in before["id"][~unchanged]],
+                 f"package {package_id}: 宗地类型或界址变化", now)
+        for k in np.flatnonzero(~unchanged):
+            retirements.append((rows[k], supplied.iat[rows[k]], before["bdcdyh"].iat[k],
+                                "宗地界址变化" if same_type[k] else "宗地特征码变化"))
     needs = kept.isna().to_numpy(bool)
     if (needs & (zone_code.isna().to_numpy(bool) | tzm.isna().to_numpy(bool))).any():
         raise AllocationError("有宗地无法确定地籍子区或宗地特征码，不能编码", "parcels without sub-district or 特征码")

@@ -22,6 +22,7 @@ from cadastre.errors import InputError
 from cadastre.geometry import as_multipolygons
 from cadastre.io.container import open_container
 from cadastre.io.read import LayerRead, read_vector_layer
+from cadastre.io.values import to_code, to_text
 from cadastre.settings import County
 
 __all__ = ["Zoning", "read_zoning", "validate_zoning", "RULES"]
@@ -60,15 +61,15 @@ class Zoning:
 def _normalise(frame: gpd.GeoDataFrame, code: str, name: str, length: int, source: str) -> gpd.GeoDataFrame:
     if code not in frame.columns:
         raise InputError(f"{source} 缺少字段 {code}", f"{source}: field {code} missing", rule="ATT-002")
-    codes = frame[code].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else (
-        str(int(v)) if isinstance(v, (int, float, np.integer, np.floating)) else str(v).strip()))
-    names = frame[name].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
-                            ) if name in frame.columns else pd.Series(None, index=frame.index, dtype=object)
-    out = gpd.GeoDataFrame({code.lower(): codes.astype(object), name.lower(): names.astype(object),
+    codes = to_code(frame[code]).fillna("").astype(object)  # numeric DBF fields lose their ".0"
+    names = to_text(frame[name]).astype(object) if name in frame.columns else pd.Series(
+        [None] * len(frame), index=frame.index, dtype=object)
+    names = names.where(names.notna(), None)
+    out = gpd.GeoDataFrame({code.lower(): codes, name.lower(): names,
                             "county": codes.str[:6]}, geometry=as_multipolygons(frame.geometry.values),
                            crs=frame.crs)
     if length == 12:
-        out.insert(1, "djqdm", codes.str[:9])
+        out.insert(1, "djqdm", codes.str[:9].astype(object))
     return out
 
 

@@ -171,6 +171,8 @@ def _check_zip(zf: zipfile.ZipFile, limits: Limits) -> list[tuple[zipfile.ZipInf
                                  f"archive has {len(infos)} members, limit {limits.max_members}")
     members, total, compressed = [], 0, 0
     for info in infos:
+        if not info.filename:
+            raise InputError("压缩包中有名称为空的成员，压缩包已损坏", "archive has a member with an empty name")
         name = _decode_member_name(info)
         path = _safe_member_path(name)
         mode = info.external_attr >> 16

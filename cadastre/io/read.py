@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 
@@ -163,6 +164,7 @@ def load_layer(source: LayerSource) -> RawLayer:
     except Exception as e:  # GDAL, pandas and openpyxl report unreadable data with their own exception classes
         raise InputError(f"无法读取 {source.member}：{e}", f"cannot read {source.member}: {e}",
                          rule="PKG-002", layer=source.layer) from None
+    _check_text(frame, source)
     dropped_z = False
     if isinstance(frame, gpd.GeoDataFrame):
         geoms = np.asarray(frame.geometry.values, dtype=object)
@@ -180,6 +182,19 @@ def load_layer(source: LayerSource) -> RawLayer:
     info = LayerRead(source.layer, source.member, source.kind, text_member, len(frame), columns, encoding, None,
                      {canonical: original for original, canonical in mapping.items()}, dropped_z)
     return RawLayer(info, frame)
+
+
+def _check_text(frame: pd.DataFrame, source: LayerSource) -> None:
+    """Every text column must hold valid Unicode after decoding; a damaged file can yield bytes that are not."""
+    for column in frame.columns:
+        if column == "geometry" or frame[column].dtype != "str":
+            continue
+        try:
+            pa.array(frame[column]).validate(full=True)
+        except (pa.ArrowInvalid, pa.ArrowException):
+            raise InputError(f"{source.member} 的字段 {column} 含有无法解码的文字（文件可能已损坏或编码有误）",
+                             f"{source.member}: field {column} holds text that cannot be decoded",
+                             rule="PKG-003", layer=source.layer) from None
 
 
 def _dbf_encoding(source: LayerSource, dbf) -> EncodingDecision:

@@ -16,7 +16,7 @@ from cadastre.geometry import as_multi
 from cadastre.store.spatial import read_frame, to_wkb
 
 __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_units", "current_buildings",
-           "parcel_row", "code_exists_with_prefix"]
+           "current_parcels", "parcel_row", "code_exists_with_prefix"]
 
 _TS = sa.DateTime(timezone=True)
 
@@ -107,6 +107,19 @@ def end_rows(connection: Connection, table: str, ids: list[int], reason: str, no
         connection.execute(sa.text(f"UPDATE {table} SET valid_to = :now, end_reason = :reason "
                                    f"WHERE id = :id AND valid_to IS NULL").bindparams(sa.bindparam("now", type_=_TS)),
                            [{"id": i, "reason": reason, "now": now} for i in ids])
+
+
+def current_parcels(connection: Connection, codes: list[str], srid: int):
+    """The current parcels with these codes (id, zddm, bdcdyh, geometry), in one query per 10 000 codes."""
+    frames = []
+    query = sa.text("SELECT id, zddm, bdcdyh, ST_AsBinary(geom) AS wkb FROM parcel "
+                    "WHERE valid_to IS NULL AND zddm IN :codes").bindparams(sa.bindparam("codes", expanding=True))
+    for start in range(0, len(codes), 10_000):
+        frames.append(read_frame(connection, query, {"codes": codes[start:start + 10_000]}, srid=srid))
+    if not frames:
+        return read_frame(connection, "SELECT id, zddm, bdcdyh, ST_AsBinary(geom) AS wkb FROM parcel WHERE 1 = 0",
+                          srid=srid)
+    return pd.concat(frames, ignore_index=True)
 
 
 def parcel_row(connection: Connection, zddm: str, srid: int):

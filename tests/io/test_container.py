@@ -123,3 +123,8 @@ def test_folder_with_symlink_is_refused(tmp_path):
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "link.dbf").symlink_to("/etc/passwd")
     assert "符号链接" in refusal(tmp_path / "pkg").message_zh
+
+
+def test_member_with_an_empty_name(tmp_path):
+    archive = make_zip(tmp_path / "p.zip", {"": b"x"})  # found by the fuzzer: zipfile itself fails on it
+    assert "名称为空" in refusal(archive, error=InputError).message_zh

@@ -218,14 +218,16 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
     units = package.layers["H"].reset_index(drop=True)
     existing = current_buildings(connection, zddm)
     asbuilt = package.stage == "asbuilt"
-    # 幢号: an existing building keeps its number (as-built over pre-sale); a free, valid surveyed number is used;
-    # otherwise the next number of the parcel
+    # a building of this package replaces the current one with its 幢号 when that one is a pre-sale building (a
+    # corrected pre-sale survey, or the as-built survey) or, for an as-built package, an earlier as-built one
+    replaceable = existing[(existing["stage"] == "presale") | ((existing["stage"] == "asbuilt") & asbuilt)]
+    # 幢号: a replaced building keeps its number; a free, valid surveyed number is used; otherwise the next number
     zrzh = buildings["ZRZH"].to_numpy(object)
     numbers = np.empty(len(buildings), dtype=object)
     scope = f"{zddm}F"
     for i, z in enumerate(zrzh):
         valid = isinstance(z, str) and z.isdigit() and 1 <= int(z) <= scope_maximum(scope)
-        if valid and asbuilt and z in set(existing["zrzh"]):
+        if valid and z in set(replaceable["zrzh"]):
             numbers[i] = z
         elif valid and z not in set(existing["zrzh"]) and not code_exists_with_prefix(connection, f"{scope}{z}"):
             raise_to(connection, scope, int(z))
@@ -235,9 +237,9 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
         for i, n in zip(missing, reserve(connection, scope, len(missing)), strict=True):
             numbers[i] = f"{n:04d}"
     renumber = dict(zip(building_keys(buildings), numbers, strict=True))
-    replaced = existing[existing["zrzh"].isin(set(numbers))] if asbuilt else existing.iloc[0:0]
+    replaced = replaceable[replaceable["zrzh"].isin(set(numbers))]
     previous = current_units(connection, [int(i) for i in replaced["id"]])
-    reason = f"package {package_id}: 实测成果替代预测成果"
+    reason = f"package {package_id}: " + ("实测成果替代" if asbuilt else "新的预测成果替代") + "此前成果"
     end_rows(connection, "unit", [int(i) for i in previous["id"]], reason, now)
     end_rows(connection, "building", [int(i) for i in replaced["id"]], reason, now)
     if len(replaced):
@@ -258,7 +260,7 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
     codes = pd.Series([None] * len(units), dtype=object)
     matched_by = pd.Series([None] * len(units), dtype=object)
     retired = pd.DataFrame(columns=["bdcdyh"])
-    if asbuilt and len(previous):
+    if len(previous):  # units that are the same keep their codes, whichever survey replaces them
         match = match_units(units, previous.rename(columns={"zrzh": "building"}))
         codes, matched_by = match.kept.reset_index(drop=True), match.how.reset_index(drop=True)
         retired = match.retired
@@ -275,7 +277,8 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
     insert_rows(connection, "unit", columns, np.asarray(units.geometry.values, dtype=object), srid,
                 package_id=package_id, now=now)
     issue_codes(connection, [codes.iat[i] for i in np.flatnonzero(new)], "unit", package_id, now)
-    retirements = [(code, [], "实测成果中无对应的户") for code in retired["bdcdyh"]]
+    retirements = [(code, [], "实测成果中无对应的户" if asbuilt else "新的预测成果中无对应的户")
+                   for code in retired["bdcdyh"]]
     if asbuilt and parcel["bdcdyh"] and not _retired(connection, parcel["bdcdyh"]):
         # fixture type changes (land only → has buildings): the W code is kept in history, linked to the F codes
         retirements.append((parcel["bdcdyh"], sorted(codes), "定着物特征码变化：宗地上建成房屋"))

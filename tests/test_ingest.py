@@ -125,3 +125,18 @@ def test_concurrent_ingests_in_separate_processes_never_collide(registry, db_url
     codes = sorted(code for r in results for code in r)
     assert codes == [f"141031001002GB{n:05d}" for n in range(1, 25)]  # distinct, and no gap in the sequence
     assert scalar(registry, "SELECT last_value FROM code_counter WHERE prefix = '141031001002GB'") == 24
+
+
+def test_a_corrected_presale_survey_replaces_the_earlier_one(registry, tmp_path):
+    registry.ingest(package(tmp_path, "cadastral"))
+    first = registry.ingest(package(tmp_path, "presale"))
+    layers = {k: v.copy() for k, v in sample_project("presale").items()}
+    layers["H"].loc[0, "YCJZMJ"] = layers["H"].loc[0, "YCJZMJ"]  # same units, a new file (different bytes below)
+    layers["ZRZ"].loc[0, "JZWMC"] = "龙泉苑1号楼（修正）"
+    second = registry.ingest(package(tmp_path, "presale", layers, "presale2.zip"))
+    assert second.status == "accepted" and not second.duplicate
+    assert {u["bdcdyh"] for u in second.assigned["units"]} == {u["bdcdyh"] for u in first.assigned["units"]}
+    assert not any(u["new"] for u in second.assigned["units"])
+    assert scalar(registry, "SELECT count(*) FROM building WHERE valid_to IS NULL") == 3
+    assert scalar(registry, "SELECT count(*) FROM unit WHERE valid_to IS NULL") == 84
+    assert scalar(registry, "SELECT jzwmc FROM building WHERE valid_to IS NULL AND zrzh = '0001'") == "龙泉苑1号楼（修正）"

@@ -65,12 +65,16 @@ def insert_rows(connection: Connection, table: str, columns: dict[str, object], 
 
 
 def _copy(connection: Connection, table: str, names: list[str], data, geoms, srid, package_id, now) -> None:
-    """PostgreSQL COPY through the connection's own psycopg cursor (inside the same transaction)."""
-    hexes = shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
+    """PostgreSQL COPY through the connection's own psycopg cursor (inside the same transaction), the rows written
+    as CSV in bulk by pandas rather than one Python call per row."""
+    frame = pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in zip(names, data, strict=True)})
+    frame["geom"] = shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
+    frame["package_id"] = package_id
+    frame["valid_from"] = now.isoformat()
+    payload = frame.to_csv(index=False, header=False, na_rep="")
     cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {table} ({', '.join(names)}, geom, package_id, valid_from) FROM STDIN") as copy:
-        for i in range(len(geoms)):
-            copy.write_row([column[i] for column in data] + [hexes[i], package_id, now])
+    with cursor.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(payload)
 
 
 def issue_codes(connection: Connection, codes: list[str], kind: str, package_id: int, now: datetime) -> None:

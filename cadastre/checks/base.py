@@ -11,7 +11,6 @@ codes) is fetched by the pipeline beforehand and handed in as :class:`RegistryDa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,7 +146,3 @@ def run_checks(ctx: CheckContext, only: set[str] | None = None) -> tuple[pd.Data
                 skipped.append({"rule": spec.id, "reason": note})
         parts.append(result)
     return fnd.concat(parts), skipped
-
-
-def fmt_area(value: float) -> str:
-    return f"{value:.2f} ㎡" if math.isfinite(value) else "—"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-__all__ = ["Finding", "COLUMNS", "SEVERITIES", "frame", "of_rule", "concat", "blocking", "records", "lonlat_points"]
+__all__ = ["Finding", "COLUMNS", "SEVERITIES", "frame", "of_rule", "concat", "blocking", "records", "lonlat",
+           "lonlat_points"]
 
 SEVERITIES = ("error", "warning", "info")
 COLUMNS = ["rule", "severity", "layer", "feature", "message", "lon", "lat", "measured", "limit", "figures"]
@@ -118,13 +120,22 @@ def records(findings: pd.DataFrame) -> list[Finding]:
     return out
 
 
+@cache
+def _to_wgs84(crs) -> Transformer:
+    return Transformer.from_crs(crs, 4326, always_xy=True)
+
+
+def lonlat(xy: np.ndarray, crs) -> np.ndarray:
+    """An (n, 2) lon/lat array from (n, 2) projected coordinates (x = easting)."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    lon, lat = _to_wgs84(crs).transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([lon, lat])
+
+
 def lonlat_points(geometries: np.ndarray, crs) -> np.ndarray:
     """An (n, 2) lon/lat array of a representative point inside each geometry (NaN where empty)."""
     geometries = np.asarray(geometries, dtype=object)
     if len(geometries) == 0:
         return np.empty((0, 2))
     points = shapely.point_on_surface(geometries)
-    xy = np.column_stack([shapely.get_x(points), shapely.get_y(points)])  # NaN for empty geometries
-    transformer = Transformer.from_crs(crs, 4326, always_xy=True)
-    lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
-    return np.column_stack([lon, lat])
+    return lonlat(np.column_stack([shapely.get_x(points), shapely.get_y(points)]), crs)  # NaN where empty

@@ -14,7 +14,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 
 from cadastre import findings as fnd
 from cadastre.io.crs import CRSDecision
@@ -164,11 +163,10 @@ def _geometry(raw: RawLayer, spec: LayerSpec, crs: CRSDecision | None, storage_e
     if len(idx):
         reasons = shapely.is_valid_reason(storage[idx])
         xy = np.array([_reason_point(r, g) for r, g in zip(reasons, storage[idx], strict=True)], dtype=float)
-        lon, lat = Transformer.from_crs(storage_epsg, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
         out.append(fnd.of_rule("GEO-001", layer, features.to_numpy()[idx],
                                [f"{layer} {features.iat[i]} 几何图形无效：{_reason_zh(r)}" for i, r in
                                 zip(idx, reasons, strict=True)],
-                               lonlat=np.column_stack([lon, lat]), figures=[{"geos": r} for r in reasons]))
+                               lonlat=fnd.lonlat(xy, storage_epsg), figures=[{"geos": r} for r in reasons]))
     storage[missing] = None
     return storage, valid, out
 

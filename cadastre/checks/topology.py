@@ -201,8 +201,7 @@ def boundary_points(ctx: CheckContext) -> pd.DataFrame:
         features = parcels["feature"].to_numpy()[idx[bad_owner]]
         where = vertices[lonely][first]
         messages = [f"宗地 {f} 有 {n} 个拐点附近 {tol} m 内没有界址点" for f, n in zip(features, counts, strict=True)]
-        lon, lat = _to_lonlat(ctx, where)
-        parts.append(fnd.of_rule("TOP-006", "ZDJBXX", features, messages, lonlat=np.column_stack([lon, lat]),
+        parts.append(fnd.of_rule("TOP-006", "ZDJBXX", features, messages, lonlat=fnd.lonlat(where, ctx.crs),
                                  measured=counts, limit=0))
     if len(pidx):
         on_vertex = np.isfinite(cKDTree(vertices).query(xy, distance_upper_bound=tol)[0]) if len(vertices) else \
@@ -218,12 +217,6 @@ def boundary_points(ctx: CheckContext) -> pd.DataFrame:
                                      [f"界址点 {f} 不在任何宗地边界上（{tol} m 内）" for f in features],
                                      lonlat=ctx.lonlat(ctx.geometries("JZD")[rows])))
     return fnd.concat(parts)
-
-
-def _to_lonlat(ctx: CheckContext, xy: np.ndarray):
-    from pyproj import Transformer
-
-    return Transformer.from_crs(ctx.crs, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
 
 
 @rule("TOP-008", layers=("ZDJBXX",), stages=("cadastral",),
@@ -249,12 +242,11 @@ def near_misses(ctx: CheckContext) -> pd.DataFrame:
             key = np.minimum(owner[a], owner[b]) * len(idx) + np.maximum(owner[a], owner[b])
             _, first = np.unique(key, return_index=True)
             a, b, d = a[first], b[first], d[first]
-            lon, lat = _to_lonlat(ctx, vertices[a])
             parts.append(fnd.of_rule(
                 "TOP-008", "ZDJBXX", features[owner[a]],
                 [f"宗地 {x} 与 {y} 的拐点相距 {dd * 1000:.1f} mm，应重合" for x, y, dd in
                  zip(features[owner[a]], features[owner[b]], d, strict=True)],
-                lonlat=np.column_stack([lon, lat]), measured=d, limit=low))
+                lonlat=fnd.lonlat(vertices[a], ctx.crs), measured=d, limit=low))
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="dwithin", distance=gap_max)
     keep = left < right

@@ -7,12 +7,14 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.errors import AllocationError
+from cadastre.errors import AllocationError, DatabaseError
 from cadastre.geometry import as_multi
+from cadastre.store import pgcopy
 from cadastre.store.spatial import read_frame, to_wkb
 
 __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_units", "current_buildings",
@@ -21,60 +23,153 @@ __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_un
 _TS = sa.DateTime(timezone=True)
 
 
+def _arrow(values) -> pa.Array:
+    """A column as an Arrow array with nulls for anything missing (None, pd.NA, NaN, NaT), in one call."""
+    array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    try:
+        return pa.array(array, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # a mixed column: value by value
+        return pa.array([_value(v) for v in array], from_pandas=True)
+
+
+def _python_values(values) -> list:
+    """A column as Python values (None for missing; plain ints and floats the drivers accept)."""
+    return _arrow(values).to_pylist()
+
+
 def _value(v):
-    if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not np.isfinite(v)):
         return None
     if isinstance(v, np.integer):
         return int(v)
     if isinstance(v, np.floating):
-        return float(v)
+        return None if not np.isfinite(v) else float(v)
     return v
 
 
 def insert_rows(connection: Connection, table: str, columns: dict[str, object], geometry, srid: int, *,
                 package_id: int, now: datetime, multi: bool = True) -> list[int]:
-    """Insert one row per element of the column arrays (and ``geometry``), current from ``now``; returns ids.
+    """Insert one row per element of the column arrays (and ``geometry``), current from ``now``; returns the ids.
 
-    The bulk path of each engine: PostgreSQL ``COPY`` (geometry as hex EWKB), SQLite one ``executemany`` with
-    geometry already made multi-part by shapely, so no SQL function wraps it per row.
+    Ids are reserved first (a PostgreSQL sequence, or SQLite's next rowids under the write lock the transaction
+    holds) and written explicitly, so nothing has to be read back. Then the bulk path of each engine: PostgreSQL
+    ``COPY`` of CSV that Arrow writes (geometry as hex EWKB); SQLite one ``executemany`` with SpatiaLite's per-row
+    triggers suspended inside the transaction (see :func:`_sqlite_insert`).
     """
-    names = list(columns)
     n = len(next(iter(columns.values()))) if columns else len(geometry)
     if n == 0:
         return []
     geoms = np.asarray(geometry if geometry is not None else [None] * n, dtype=object)
     if multi:
         geoms = as_multi(geoms)
-    data = [[_value(v) for v in np.asarray(values, dtype=object)] for values in columns.values()]
+    _check_kind(table, geoms)
+    ids = _reserve_ids(connection, table, n)
     if connection.dialect.name == "postgresql":
-        _copy(connection, table, names, data, geoms, srid, package_id, now)
+        _copy(connection, table, ids, columns, geoms, srid, package_id, now)
     else:
-        wkb = to_wkb(geoms)
-        # straight to the driver with tuples (SQLAlchemy's per-row parameter handling costs as much as SQLite);
-        # the timestamp is written as SQLAlchemy writes DateTime on SQLite, so it reads back the same
-        stamp = _TS.dialect_impl(connection.dialect).bind_processor(connection.dialect)(now)
-        rows = list(zip(*data, wkb, [srid] * n, [package_id] * n, [stamp] * n, strict=True))
-        connection.exec_driver_sql(
-            f"INSERT INTO {table} ({', '.join(names)}, geom, package_id, valid_from) "
-            f"VALUES ({', '.join('?' * len(names))}, GeomFromWKB(?, ?), ?, ?)", rows)
-    # rows are inserted in order and ids only grow (even if another writer takes ids in between)
-    ids = connection.execute(sa.text(f"SELECT id FROM {table} WHERE package_id = :p AND valid_from = :now "
-                                     f"ORDER BY id").bindparams(sa.bindparam("now", type_=_TS)),
-                             {"p": package_id, "now": now}).scalars().all()
-    return list(ids[-n:])
+        _sqlite_insert(connection, table, ids, columns, geoms, srid, package_id, now)
+    return ids
 
 
-def _copy(connection: Connection, table: str, names: list[str], data, geoms, srid, package_id, now) -> None:
-    """PostgreSQL COPY through the connection's own psycopg cursor (inside the same transaction), the rows written
-    as CSV in bulk by pandas rather than one Python call per row."""
-    frame = pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in zip(names, data, strict=True)})
-    frame["geom"] = shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
-    frame["package_id"] = package_id
-    frame["valid_from"] = now.isoformat()
-    payload = frame.to_csv(index=False, header=False, na_rep="")
+def _check_kind(table: str, geoms: np.ndarray) -> None:
+    """Every geometry is of the column's kind (the database would refuse it too, but in the middle of a bulk load)."""
+    from cadastre.store.models import Base
+
+    kind = Base.metadata.tables[table].columns["geom"].type.geometry_type
+    present = ~shapely.is_missing(geoms)
+    wrong = present & (shapely.get_type_id(geoms) != getattr(shapely.GeometryType, kind))
+    if wrong.any():
+        found = shapely.get_type_id(geoms[np.flatnonzero(wrong)[0]])
+        raise DatabaseError(f"{table}.geom 只能存放 {kind}，有 {int(wrong.sum())} 个几何不是（如 "
+                            f"{shapely.GeometryType(found).name}）",
+                            f"{table}.geom takes {kind} only; {int(wrong.sum())} geometries are not")
+
+
+def _reserve_ids(connection: Connection, table: str, n: int) -> list[int]:
+    if connection.dialect.name == "postgresql":
+        # n values from the sequence in one statement; usually one unbroken run, which is all we need to fetch,
+        # but a concurrent writer may interleave, and then every value is fetched
+        first, last = connection.execute(sa.text(
+            "SELECT min(v), max(v) FROM (SELECT nextval(pg_get_serial_sequence(:t, 'id')) AS v "
+            "FROM generate_series(1, :n)) s"), {"t": table, "n": n}).one()
+        if last - first + 1 == n:
+            return list(range(first, last + 1))
+        return connection.execute(sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                                          "FROM generate_series(1, :n)"), {"t": table, "n": n}).scalars().all()
+    # SQLite gives a new row max(rowid) + 1; the transaction holds the write lock (BEGIN IMMEDIATE), so nobody else
+    # can take these, and rows are never deleted, so a rowid is never handed out twice
+    start = connection.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar() + 1
+    return list(range(start, start + n))
+
+
+_COPY_CHUNK = 100_000
+
+
+def _copy(connection: Connection, table: str, ids: list[int], columns: dict[str, object], geoms, srid, package_id,
+          now) -> None:
+    """PostgreSQL binary COPY through the connection's own psycopg cursor (inside the same transaction), the data
+    built column by column (:mod:`cadastre.store.pgcopy`) in chunks handed to a sending thread, so the server
+    loads one chunk while the next is built."""
+    from psycopg.copy import QueuedLibpqWriter
+
+    from cadastre.store.models import Base
+
+    n = len(geoms)
+    types = Base.metadata.tables[table].columns
+    names = ["id", *columns, "geom", "package_id", "valid_from"]
+    values = {"id": np.asarray(ids, dtype=np.int64),
+              **{name: v if isinstance(v, np.ndarray) else np.asarray(v, dtype=object) for name, v in columns.items()},
+              "geom": geoms, "package_id": np.full(n, package_id, dtype=np.int64),
+              "valid_from": np.full(n, now, dtype=object)}
     cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
-        copy.write(payload)
+    with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT binary)",
+                     writer=QueuedLibpqWriter(cursor)) as copy:
+        for start in range(0, n, _COPY_CHUNK):
+            part = slice(start, start + _COPY_CHUNK)
+            fields = [pgcopy.field(values[name][part], types[name].type, srid=srid) for name in names]
+            copy.write(pgcopy.copy_data(fields, header=start == 0, trailer=start + _COPY_CHUNK >= n).tobytes())
+
+
+# SpatiaLite keeps these per geometry column: geometry type/SRID check (before insert), the layer's last-insert time
+# and the R*Tree entry (after insert), each run once per row: ~30 s per million rows
+_ROW_TRIGGERS = ("ggi", "tmi", "gii")
+
+
+def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: dict[str, object], geoms, srid,
+                   package_id, now) -> None:
+    """One ``executemany`` with SpatiaLite's per-row triggers on ``table.geom`` suspended, and their work done in
+    bulk instead: the geometry kind checked for the whole array (by :func:`insert_rows`), the R*Tree filled with
+    bounds shapely computed, the last-insert time written once. The triggers are restored before the transaction ends (SQLite
+    DDL is transactional: a failure restores them too), so other programs editing the file keep them."""
+    n = len(geoms)
+    present = ~shapely.is_missing(geoms)
+    triggers = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name IN (?, ?, ?)",
+        (table, *(f"{prefix}_{table}_geom" for prefix in _ROW_TRIGGERS))).fetchall()
+    for name, _ in triggers:
+        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    # the timestamp is written as SQLAlchemy writes DateTime on SQLite, so it reads back the same
+    stamp = _TS.dialect_impl(connection.dialect).bind_processor(connection.dialect)(now)
+    data = {"id": ids, **{name: _python_values(values) for name, values in columns.items()}}
+    names = list(data)
+    rows = list(zip(*data.values(), to_wkb(geoms), [srid] * n, [package_id] * n, [stamp] * n, strict=True))
+    # straight to the driver with tuples (SQLAlchemy's per-row parameter handling costs as much as SQLite)
+    connection.exec_driver_sql(
+        f"INSERT INTO {table} ({', '.join(names)}, geom, package_id, valid_from) "
+        f"VALUES ({', '.join('?' * len(names))}, GeomFromWKB(?, ?), ?, ?)", rows)
+    if triggers:
+        indexed = np.flatnonzero(present & ~shapely.is_empty(geoms))
+        if len(indexed):
+            bounds = shapely.bounds(geoms[indexed])
+            ids = np.asarray(data["id"], dtype=np.int64)[indexed]
+            connection.exec_driver_sql(
+                f'INSERT INTO "idx_{table}_geom" (pkid, xmin, xmax, ymin, ymax) VALUES (?, ?, ?, ?, ?)',
+                list(zip(ids.tolist(), bounds[:, 0].tolist(), bounds[:, 2].tolist(), bounds[:, 1].tolist(),
+                         bounds[:, 3].tolist(), strict=True)))
+        connection.exec_driver_sql("UPDATE geometry_columns_time SET last_insert = strftime('%Y-%m-%dT%H:%M:%fZ', "
+                                   "'now') WHERE f_table_name = ? AND f_geometry_column = 'geom'", (table,))
+        for _, sql in triggers:
+            connection.exec_driver_sql(sql)
 
 
 def issue_codes(connection: Connection, codes: list[str], kind: str, package_id: int, now: datetime) -> None:

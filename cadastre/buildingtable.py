@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cadastre.codetables import table
+from cadastre.rules import PLANNING_PREFIX
 
 __all__ = ["Cell", "FloorRow", "BuildingTable", "building_table", "write_table_html", "write_table_xlsx"]
 
@@ -75,16 +76,31 @@ class BuildingTable:
         return asdict(self)
 
 
-def _ready(stage: str, package_status: str, open_errors: int) -> list[str]:
-    """Why a building is not ready for 首次登记 (domain.md "Readiness"); empty when it is."""
+def readiness(stage: str, package_status: str, zrzh: str, open_errors: pd.DataFrame,
+              indicators: pd.DataFrame) -> list[str]:
+    """Why a building is not ready for 首次登记 (domain.md "Readiness"); empty when it is: an accepted as-built
+    survey, no unwaived error, and planning verification run with every failure of the project or of this building
+    waived. A failed figure of another building of the project does not hold this one back."""
     reasons = []
     if stage != "asbuilt":
         reasons.append("尚无实测成果（仅有预测）")
     if package_status != "accepted":
         reasons.append("实测成果包未受理")
-    if open_errors:
-        reasons.append(f"成果包尚有 {open_errors} 处未豁免的错误")
-    reasons.append("规划核实尚未完成")  # planning verification (issue 6) is not implemented yet
+    planning = open_errors["rule"].str.startswith(PLANNING_PREFIX)
+    survey = open_errors[~planning]
+    if len(survey):
+        reasons.append(f"成果包尚有 {len(survey)} 处未豁免的错误")
+    if stage == "asbuilt":
+        checked = indicators[~indicators["status"].isin(["not_checked"])] if len(indicators) else indicators
+        if checked.empty:
+            why = indicators["reason"].dropna().iloc[0] if len(indicators) and indicators["reason"].notna().any() \
+                else "实测成果未做规划核实"
+            reasons.append(f"规划核实未进行：{why}")
+        feature = open_errors["feature"].astype("string")
+        other_building = (feature.str.fullmatch(r"\d{4}") & (feature != zrzh)).fillna(False).astype(bool)
+        mine = open_errors[planning & ~other_building]
+        if len(mine):
+            reasons.append(f"规划核实有 {len(mine)} 项未通过且未豁免（{'、'.join(sorted(set(mine['rule'])))}）")
     return reasons
 
 
@@ -99,7 +115,7 @@ def building_table(rows: dict[str, pd.DataFrame]) -> BuildingTable:
     columns = sorted({(d, h) for d, h in zip(units["dyh_key"], units["hh_key"], strict=True)},
                      key=lambda c: (c[0].zfill(6), c[1]))
     position = {c: i for i, c in enumerate(columns)}
-    reasons = _ready(stage, b["package_status"], len(rows["open_errors"]))
+    reasons = readiness(stage, b["package_status"], b["zrzh"], rows["open_errors"], rows["indicators"])
     uses = table("FWYT")
     labels = dict(zip(rows["floors"]["sjc"], rows["floors"]["myc"], strict=True)) if len(rows["floors"]) else {}
     floor_rows = []

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import shapely
+
 from cadastre import findings as fnd
+from cadastre import planning
 from cadastre.checks import CheckContext, RegistryData, run_checks
 from cadastre.errors import InputError
 from cadastre.package import SurveyPackage, read_package
-from cadastre.permit import Permit, load_permit, permit_differences
+from cadastre.permit import Permit, load_permit, permit_differences, red_line_geometry
 from cadastre.report import Report
 
 __all__ = ["check_package", "check_read_package"]
@@ -17,9 +21,11 @@ __all__ = ["check_package", "check_read_package"]
 
 def check_read_package(package: SurveyPackage, *, permit: Permit | None = None,
                        registry: RegistryData | None = None) -> Report:
-    """Run every rule on a package already read. ``registry`` is what the registry knows around the package
-    (``store.context.registry_data``); without it the rules that compare with registered data are not run, and
-    the report says so."""
+    """Run every rule on a package already read, and for a building package the planning verification.
+
+    ``registry`` is what the registry knows around the package (``store.context.registry_data``); without it the
+    rules that compare with registered data are not run, and the report says so. ``permit`` is the recorded
+    permit: it wins over the package's own ``permit.json``, and every difference between the two is reported."""
     context = CheckContext(package, package.county.rules, registry)
     found, not_run = run_checks(context)
     parts = [package.findings, found]
@@ -28,12 +34,47 @@ def check_read_package(package: SurveyPackage, *, permit: Permit | None = None,
         parts.append(fnd.of_rule(
             "PKG-008", "package", [key for key, _, _ in differences],
             [f"成果包中的规划许可与登记的许可不一致：{key} 登记为 {a}，成果包为 {b}" for key, a, b in differences]))
+    used = permit or package.permit
+    indicators = []
+    if package.stage in ("presale", "asbuilt"):
+        indicators = _planning(package, used, permit is not None, registry)
+        parts.append(planning.indicator_findings(indicators, package.storage_epsg, _places(package, registry)))
     report = Report.from_package(package, fnd.concat(parts))
     report.not_run = not_run
-    used = permit or package.permit
+    report.indicators = [i.to_dict() for i in indicators]
     if used is not None:
         report.package["permit"] = {"number": used.number, "source": "recorded" if permit else "package"}
     return report
+
+
+def _project_parcel(registry: RegistryData | None):
+    parcel = None if registry is None else registry.project_parcel
+    if parcel is None or not len(parcel):
+        return None, None
+    return parcel.geometry.iat[0], parcel["zddm"].iat[0]
+
+
+def _planning(package: SurveyPackage, permit: Permit | None, recorded: bool, registry: RegistryData | None):
+    geometry, code = _project_parcel(registry)
+    return planning.verify(package, permit, package.county.rules, parcel=geometry, parcel_code=code,
+                           red_line=red_line_geometry(permit) if permit is not None and recorded else None)
+
+
+def _places(package: SurveyPackage, registry: RegistryData | None) -> dict:
+    """Where planning findings sit on the map: each building at its footprint, the project at its parcel."""
+    places = {}
+    buildings = package.layers.get("ZRZ")
+    if buildings is not None and len(buildings):
+        usable = buildings["geometry_valid"].to_numpy(bool)
+        points = shapely.point_on_surface(np.asarray(buildings.geometry.values, dtype=object)[usable])
+        places.update(zip(buildings["ZRZH"].astype(str).to_numpy(object)[usable], points, strict=True))
+        if usable.any():
+            places[None] = shapely.point_on_surface(shapely.union_all(
+                np.asarray(buildings.geometry.values, dtype=object)[usable]))
+    geometry, _ = _project_parcel(registry)
+    if geometry is not None:
+        places[None] = shapely.point_on_surface(geometry)
+    return places
 
 
 def check_package(path: str | os.PathLike, *, county: str | None = None,
@@ -54,7 +95,13 @@ def check_package(path: str | os.PathLike, *, county: str | None = None,
     data = None
     if registry is not None:
         from cadastre.store.context import registry_data
+        from cadastre.store.permits import recorded_permit_for
 
         with registry.engine.connect() as connection:
             data = registry_data(connection, registry.storage_srid, package)
+            if permit is None and package.stage in ("presale", "asbuilt"):
+                parcel = data.project_parcel
+                permit = recorded_permit_for(
+                    connection, package.manifest.permit_number or (package.permit.number if package.permit else None),
+                    None if parcel is None or not len(parcel) else parcel["zddm"].iat[0])
     return check_read_package(package, permit=permit, registry=data)

@@ -297,6 +297,63 @@ def parcel(ctx: click.Context, zddm: str, as_json: bool) -> None:
                "暂不可办理首次登记：" + "；".join(info["not_ready_because"]))
 
 
+@cli.group()
+def permit() -> None:
+    """建设工程规划许可（规划核实的依据）。"""
+
+
+@permit.command("add")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--by", "recorded_by", metavar="NAME", help="登记人")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def permit_add(ctx: click.Context, path: Path, recorded_by: str | None, as_json: bool) -> None:
+    """登记规划许可（permit.json 格式）；同号许可内容有变化时，旧版本留存于历史。"""
+    with _registry(ctx) as reg:
+        record = reg.record_permit(path, by=recorded_by)
+    if as_json:
+        _echo_json({**record.to_dict(), "changed": record.changed})
+        return
+    if record.changed:
+        click.echo(f"已登记规划许可 {record.permit.number}（版本 {record.id}，{record.recorded_by or '未署名'}）")
+    else:
+        click.echo(f"规划许可 {record.permit.number} 内容未变化，未新增版本（现行版本 {record.id}）")
+
+
+@permit.command("show")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def permit_show(ctx: click.Context, number: str, as_json: bool) -> None:
+    """显示规划许可的现行内容与历史版本。"""
+    with _registry(ctx) as reg:
+        versions = reg.permit(number)
+    if as_json:
+        _echo_json([v.to_dict() for v in versions])
+        return
+    current = versions[-1]
+    p = current.permit
+    click.echo(f"规划许可 {p.number}" + (f"，宗地 {p.zddm}" if p.zddm else "") +
+               ("" if current.valid_to is None else "（已失效）"))
+    labels = {"land_area": "用地面积 ㎡", "far_max": "容积率上限", "coverage_max": "建筑密度上限",
+              "green_min": "绿地率下限", "parking_min": "停车位下限", "total_floor_area": "总建筑面积 ㎡",
+              "height_max": "建筑限高 m"}
+    for key, label in labels.items():
+        if getattr(p, key) is not None:
+            click.echo(f"  {label}：{getattr(p, key)}")
+    for b in p.buildings:
+        click.echo(f"  幢 {b.zrzh}：建筑面积 {b.floor_area} ㎡，地上 {b.floors_above} 层，地下 {b.floors_below} 层，"
+                   f"用途 {b.use}")
+    for name, area in p.facilities.items():
+        click.echo(f"  配套 {name}：不少于 {area} ㎡")
+    click.echo("  规划红线：" + ("有" if p.red_line else "无"))
+    click.echo("历史版本：")
+    for v in versions:
+        click.echo(f"  版本 {v.id}：{v.valid_from:%Y-%m-%d %H:%M} — "
+                   f"{'至今' if v.valid_to is None else f'{v.valid_to:%Y-%m-%d %H:%M}'}  {v.recorded_by or '未署名'}"
+                   f"{('（' + v.end_reason + '）') if v.end_reason else ''}")
+
+
 @cli.command()
 @click.argument("package_id", type=int)
 @click.argument("rule")

@@ -91,7 +91,7 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
                 return IngestResult(package_id, "rejected", existing.report, duplicate=True)
         else:
             original = keep_original(connection, path)
-            status = "rejected" if len(report.errors) else "accepted"
+            status = "rejected" if len(report.survey_errors) else "accepted"
             package_id = save_package(connection, original, report, status, submitted_by)
             if status == "rejected":
                 return IngestResult(package_id, "rejected", report.to_dict())

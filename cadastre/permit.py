@@ -12,7 +12,7 @@ from typing import Any
 
 from cadastre.errors import InputError
 
-__all__ = ["Permit", "PermitBuilding", "parse_permit", "load_permit", "permit_differences"]
+__all__ = ["Permit", "PermitBuilding", "parse_permit", "load_permit", "permit_differences", "red_line_geometry"]
 
 _NUMBERS = ("land_area", "far_max", "coverage_max", "green_min", "total_floor_area", "height_max")
 
@@ -29,6 +29,8 @@ class PermitBuilding:
 @dataclass(frozen=True)
 class Permit:
     number: str | None = None
+    zddm: str | None = None  # the project's parcel (宗地代码)
+    red_line: dict[str, Any] | None = None  # 规划红线 as a GeoJSON geometry, in the registry's storage CRS
     land_area: float | None = None
     far_max: float | None = None
     coverage_max: float | None = None
@@ -70,6 +72,16 @@ def parse_permit(data: Any, source: str = "permit.json") -> Permit:
         values["parking_min"] = _number(data["parking_min"], f"{source} 的 parking_min", integer=True)
     if data.get("number") is not None:
         values["number"] = str(data["number"]).strip()
+    if data.get("zddm") is not None:
+        values["zddm"] = str(data["zddm"]).strip().upper()
+        from cadastre.codes import ParcelCode
+
+        try:
+            ParcelCode.parse(values["zddm"])
+        except ValueError as e:
+            raise InputError(f"{source} 的 zddm 不是有效的宗地代码：{e}", f"{source}: bad zddm: {e}") from None
+    if data.get("red_line") is not None:
+        values["red_line"] = _red_line(data["red_line"], source)
     buildings = []
     for i, entry in enumerate(data.get("buildings") or []):
         where = f"{source} 的 buildings[{i}]"
@@ -88,10 +100,36 @@ def parse_permit(data: Any, source: str = "permit.json") -> Permit:
     facilities = data.get("facilities") or {}
     if not isinstance(facilities, dict):
         raise InputError(f"{source} 的 facilities 应为对象", f"{source}: facilities must be an object")
-    known = {*_NUMBERS, "parking_min", "number", "buildings", "facilities"}
+    known = {*_NUMBERS, "parking_min", "number", "zddm", "red_line", "buildings", "facilities"}
     return Permit(**values, buildings=tuple(buildings),
                   facilities={str(k): _number(v, f"{source} 的 facilities.{k}") for k, v in facilities.items()},
                   extra={k: v for k, v in data.items() if k not in known})
+
+
+def _red_line(value: Any, source: str) -> dict[str, Any]:
+    """A GeoJSON Polygon / MultiPolygon (or a closed LineString ring) that shapely reads as a valid area."""
+    import shapely
+    from shapely.geometry import mapping, shape
+
+    try:
+        geometry = shape(value)
+    except Exception as e:  # shapely raises several kinds for malformed GeoJSON
+        raise InputError(f"{source} 的 red_line 不是有效的 GeoJSON 几何：{e}",
+                         f"{source}: red_line is not GeoJSON: {e}") from None
+    if geometry.geom_type in ("LineString", "MultiLineString") and geometry.is_closed:
+        geometry = shapely.polygons(shapely.get_coordinates(geometry))
+    if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty or not geometry.is_valid:
+        raise InputError(f"{source} 的 red_line 应为有效的面（Polygon/MultiPolygon）或闭合线，实际为 "
+                         f"{geometry.geom_type}{'（无效）' if not geometry.is_valid else ''}",
+                         f"{source}: red_line must be a valid polygon")
+    return json.loads(json.dumps(mapping(geometry)))  # lists, as stored and compared
+
+
+def red_line_geometry(permit: Permit):
+    """The permit's red line as a shapely geometry, or None."""
+    from shapely.geometry import shape
+
+    return None if permit.red_line is None else shape(permit.red_line)
 
 
 def load_permit(path: str | Path) -> Permit:

@@ -116,6 +116,26 @@ class Registry:
         with write_transaction(self.engine) as connection:
             return add_waiver(connection, package_id, rule, feature, by, reason)
 
+    # ------------------------------------------------------------------------------------------------- permits
+    def record_permit(self, permit, *, by: str | None = None):
+        """Record a planning permit (a :class:`~cadastre.permit.Permit` or a permit.json path). A new version of a
+        permit already recorded ends the current one (kept in history); the same content again changes nothing.
+        Its red line, when given, is in the registry's storage CRS."""
+        from cadastre.permit import Permit, load_permit
+        from cadastre.store.permits import record_permit
+
+        if not isinstance(permit, Permit):
+            permit = load_permit(permit)
+        with write_transaction(self.engine) as connection:
+            return record_permit(connection, permit, self.storage_srid, recorded_by=by)
+
+    def permit(self, number: str):
+        """Every recorded version of a permit, oldest first (the last is current unless ended)."""
+        from cadastre.store.permits import permit_history
+
+        with self.engine.connect() as connection:
+            return permit_history(connection, number)
+
     def check(self, path: str | os.PathLike, *, permit=None):
         """Check a package against this registry (nothing stored)."""
         from cadastre.check import check_package

@@ -4,6 +4,7 @@ SVG maps, no network) and an Excel list of findings a surveyor can sort and filt
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import numpy as np
@@ -82,9 +83,9 @@ def _maps(report: Report, package) -> str:
     return f"<div class=maps>{''.join(cards)}</div>{tail}"
 
 
-def _svg(shapes, window, point) -> str:
+def _svg(shapes, window, point, size: int = MAP_SIZE, bar_m: float = 10.0) -> str:
     minx, miny, maxx, maxy = window.bounds
-    scale = MAP_SIZE / (maxx - minx)
+    scale = size / max(maxx - minx, maxy - miny)
 
     def path(geometry) -> str:
         parts = []
@@ -105,13 +106,70 @@ def _svg(shapes, window, point) -> str:
         else:
             body.append(f'<path d="{path(geometry)}" stroke="{stroke}" fill="{fill}" fill-opacity="0.6" '
                         f'stroke-width="1"/>')
-    px, py = (point[0] - minx) * scale, (maxy - point[1]) * scale
-    body.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="6" stroke="#d00" stroke-width="2" fill="none"/>')
-    bar = 10 * scale
-    body.append(f'<line x1="6" y1="{MAP_SIZE - 8}" x2="{6 + bar:.1f}" y2="{MAP_SIZE - 8}" stroke="#000"/>'
-                f'<text x="8" y="{MAP_SIZE - 12}" font-size="10">10 m</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{MAP_SIZE}" height="{MAP_SIZE}" '
-            f'viewBox="0 0 {MAP_SIZE} {MAP_SIZE}">{"".join(body)}</svg>')
+    if point is not None:
+        px, py = (point[0] - minx) * scale, (maxy - point[1]) * scale
+        body.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="6" stroke="#d00" stroke-width="2" fill="none"/>')
+    bar = bar_m * scale
+    body.append(f'<line x1="6" y1="{size - 8}" x2="{6 + bar:.1f}" y2="{size - 8}" stroke="#000"/>'
+                f'<text x="8" y="{size - 12}" font-size="10">{bar_m:g} m</text>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+            f'viewBox="0 0 {size} {size}">{"".join(body)}</svg>')
+
+
+STATUS_NAMES = {"pass": "通过", "fail": "未通过", "not_checked": "未核实", "forecast_pass": "预测通过",
+                "forecast_fail": "预测未通过"}
+PLANNING_MAP_SIZE = 480  # px
+_PLANNING_LAYERS = ("GHHX", "LD", "ZRZ", "TCW")  # drawn bottom to top
+
+
+def _figure(value) -> str:
+    if isinstance(value, dict):
+        names = {"above": "地上", "below": "地下"}
+        return "，".join(f"{_esc(names.get(k, k))} {_esc(v)}" for k, v in value.items())
+    return _esc(value)
+
+
+def _planning_section(report: Report, package) -> str:
+    """规划核实: each indicator with its figures and evidence, and a map of footprints, green areas, red line and
+    parking spaces."""
+    if not report.indicators:
+        return ""
+    rows = []
+    for i in report.indicators:
+        css = "pass" if i["status"].endswith("pass") else "fail" if i["status"].endswith("fail") else "info"
+        evidence = json.dumps(i.get("evidence") or {}, ensure_ascii=False, indent=1)
+        rows.append(
+            f"<tr><td>{_esc(i.get('name'))}</td><td>{_esc(i.get('subject'))}</td><td>{_figure(i['permitted'])}</td>"
+            f"<td>{_figure(i['measured'])}</td><td>{_figure(i['tolerance'])}</td>"
+            f"<td class={css}>{STATUS_NAMES.get(i['status'], i['status'])}</td>"
+            f"<td>{_esc(i.get('message') or i.get('reason'))}"
+            f"{'<details><summary>依据</summary><pre>' + _esc(evidence) + '</pre></details>' if i.get('evidence') else ''}"
+            f"</td></tr>")
+    shapes = []
+    if package is not None:
+        for code in _PLANNING_LAYERS:
+            frame = package.layers.get(code)
+            if frame is not None:
+                geoms = np.asarray(frame.geometry.values, dtype=object)
+                shapes += [(code, g) for g in geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]]
+    drawing = ""
+    if shapes:
+        minx, miny, maxx, maxy = shapely.total_bounds(np.array([g for _, g in shapes], dtype=object))
+        margin = 0.05 * max(maxx - minx, maxy - miny, 10.0)
+        window = shapely.box(minx - margin, miny - margin, maxx + margin, maxy + margin)
+        bar = 10.0 ** np.floor(np.log10(max(maxx - minx, 10.0) / 2))
+        legend = "　".join(f'<span style="color:{_STYLE[c][0]}">■</span> {name}' for c, name in
+                          (("GHHX", "规划红线/建筑控制线"), ("LD", "绿地"), ("ZRZ", "自然幢基底"), ("TCW", "停车位")))
+        drawing = f"<div class=map style='width:{PLANNING_MAP_SIZE + 8}px'>" \
+                  f"{_svg(shapes, window, None, PLANNING_MAP_SIZE, float(bar))}<div>{legend}</div></div>"
+    permit = report.package.get("permit") or {}
+    source = {"recorded": "登记的规划许可", "package": "成果包所附 permit.json"}.get(permit.get("source"), "")
+    heading = f"<p>规划许可：{_esc(permit.get('number'))}（{source}）</p>" if permit else "<p>没有规划许可。</p>"
+    return f"""<h2>规划核实</h2>
+{heading}
+<table><tr><th>指标</th><th>对象</th><th>规划许可</th><th>实测</th><th>限差</th><th>结论</th><th>说明与依据</th></tr>
+{''.join(rows)}</table>
+{drawing}"""
 
 
 def _rings(geometry):
@@ -160,6 +218,7 @@ def render_html(report: Report, package=None) -> str:
 <h2>问题清单</h2>
 <table><tr><th>严重程度</th><th>规则</th><th>图层</th><th>要素</th><th>说明</th><th>量测值</th><th>限值</th><th>位置（经度, 纬度）</th></tr>
 {finding_rows or '<tr><td colspan=8>未发现问题</td></tr>'}</table>
+{_planning_section(report, package)}
 <h2>问题位置图</h2>
 {_maps(report, package)}
 <h2>读取的图层</h2>

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from cadastre import findings as fnd
+from cadastre.rules import PLANNING_PREFIX
 from cadastre.errors import CadastreError
 
 __all__ = ["Report", "STAGE_NAMES", "SEVERITY_NAMES"]
@@ -82,6 +83,12 @@ class Report:
     @property
     def errors(self) -> pd.DataFrame:
         return fnd.blocking(self.findings)
+
+    @property
+    def survey_errors(self) -> pd.DataFrame:
+        """The errors that stop acceptance: every error except planning ones (PLN), which block readiness only."""
+        errors = self.errors
+        return errors[~errors["rule"].str.startswith(PLANNING_PREFIX)]
 
     @property
     def exit_code(self) -> int:

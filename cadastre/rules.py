@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Rule", "CATALOGUE", "rule"]
+__all__ = ["Rule", "CATALOGUE", "rule", "PLANNING_PREFIX"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,25 @@ CATALOGUE: dict[str, Rule] = {r.id: r for r in [
     Rule("ATT-009", "warning", "H", "户图形面积与套内面积之差超过限差"),
     Rule("ATT-010", "warning", "H", "同一分摊组内分摊系数不一致"),
     Rule("ATT-011", "error", "ZDJBXX", "宗地特征码缺失且无法由权利类型、权利性质推定"),
+    # planning verification (规划核实): errors that block a building's readiness for 首次登记, not the acceptance
+    # of the survey; a pre-sale package's forecast failures are warnings
+    Rule("PLN-001", "error", "planning", "用地面积与规划许可不符（超出面积限差）"),
+    Rule("PLN-002", "error", "planning", "宗地范围与规划红线不一致（不重合部分超过用地面积的 1%）"),
+    Rule("PLN-003", "error", "planning", "总建筑面积与规划许可不符（超出本县允许的比例）"),
+    Rule("PLN-004", "error", "planning", "容积率超过规划许可上限（按本县计容规则）"),
+    Rule("PLN-005", "error", "planning", "建筑密度超过规划许可上限（基底面积按并集计）"),
+    Rule("PLN-006", "error", "planning", "绿地率低于规划许可下限（绿地按宗地内部分计）"),
+    Rule("PLN-007", "error", "planning", "停车位少于规划许可"),
+    Rule("PLN-008", "error", "planning", "建筑高度超过规划限高"),
+    Rule("PLN-009", "error", "planning", "单体建筑面积与规划许可不符，或该幢不在许可中"),
+    Rule("PLN-010", "error", "planning", "地上、地下层数与规划许可不符"),
+    Rule("PLN-011", "error", "planning", "规划用途与规划许可不符"),
+    Rule("PLN-012", "error", "planning", "配套公建（物业用房、社区用房等）面积少于规划许可"),
+    Rule("PLN-013", "error", "planning", "自然幢超出建筑控制线（退线不足）"),
 ]}
+
+#: rules whose errors block readiness for 首次登记 but not the acceptance of the survey
+PLANNING_PREFIX = "PLN-"
 
 
 def rule(rule_id: str) -> Rule:

@@ -11,6 +11,7 @@ import shapely
 from click.testing import CliRunner
 
 from cadastre.cli import cli
+from cadastre.planning import INDICATORS
 
 
 @pytest.fixture
@@ -92,9 +93,12 @@ def samples_dir(tmp_path_factory):
 
 def test_check_clean_package_exit_0_and_json_contract(samples_dir):
     runner = CliRunner()
-    result = runner.invoke(cli, ["check", str(samples_dir / "141031-asbuilt.zip")])
+    result = runner.invoke(cli, ["check", str(samples_dir / "141031-presale.zip")])
     assert result.exit_code == 0, result.output
-    assert "实测绘" in result.output and "通过" in result.output
+    assert "预测绘" in result.output and "通过" in result.output
+    # the as-built sample's one failure is planning (building 0002 built 4.2 % larger than approved): exit 1
+    result = runner.invoke(cli, ["check", str(samples_dir / "141031-asbuilt.zip")])
+    assert result.exit_code == 1 and "PLN-009 planning 0002" in result.output, result.output
     result = runner.invoke(cli, ["check", "--json", str(samples_dir / "141031-presale.zip")])
     report = json.loads(result.output)
     assert set(report) >= {"package", "encoding", "crs", "layers", "findings", "indicators", "accepted", "assigned"}
@@ -105,6 +109,10 @@ def test_check_clean_package_exit_0_and_json_contract(samples_dir):
     assert report["encoding"]["成果/矢量/H.dbf"]["encoding"] == "GB18030"
     assert report["encoding"]["成果/矢量/H.dbf"]["source"] == "cpg"
     assert report["accepted"] is False and report["findings"] == []
+    # no permit for the pre-sale package: every indicator is there, not checked, saying why
+    assert [i["indicator"] for i in report["indicators"]] == list(INDICATORS)
+    assert {(i["status"], i["reason"]) for i in report["indicators"]} == {
+        ("not_checked", "没有规划许可（登记库中无记录，成果包也未附 permit.json）")}
 
 
 def test_check_errors_exit_1_with_located_findings(tmp_path):
@@ -142,14 +150,19 @@ def test_check_refuses_hostile_packages_with_exit_2(tmp_path, kind):
 def test_check_with_recorded_permit_reports_differences(tmp_path, samples_dir):
     from cadastre.samples import sample_permit
 
-    recorded = dict(sample_permit(), far_max=1.8)
+    recorded = sample_permit()
+    recorded["far_max"] = 1.8
+    recorded["buildings"][1]["floor_area"] = 3700.0  # planning approved building 0002 larger than the package says
     (tmp_path / "permit.json").write_text(json.dumps(recorded, ensure_ascii=False), encoding="utf-8")
     result = CliRunner().invoke(cli, ["check", "--json", "--permit", str(tmp_path / "permit.json"),
                                       str(samples_dir / "141031-asbuilt.zip")])
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output  # the recorded permit wins: 0002 passes against it
     report = json.loads(result.output)
-    assert [f["rule"] for f in report["findings"]] == ["PKG-008"]
-    assert "far_max 登记为 1.8，成果包为 1.6" in report["findings"][0]["message"]
+    assert [f["rule"] for f in report["findings"]] == ["PKG-008", "PKG-008"]
+    messages = " ".join(f["message"] for f in report["findings"])
+    assert "far_max 登记为 1.8，成果包为 1.6" in messages and "buildings 登记为" in messages
+    far = next(i for i in report["indicators"] if i["indicator"] == "far")
+    assert far["permitted"] == 1.8
     assert report["package"]["permit"] == {"number": "建字第141031202400012号", "source": "recorded"}
 
 

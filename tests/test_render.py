@@ -28,7 +28,10 @@ def test_html_report_is_self_contained_and_complete(report, tmp_path):
     page = write_html(report, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "成果包质检报告" in page and "未通过" in page and "按规则汇总" in page
     assert "幢 0001 与 0002 重叠" in page
-    assert page.count("<svg") == min(len(report.findings), 200)
+    assert page.count("<div class=map id=f") == min(len(report.findings), 200)  # one small map per finding
+    # and the 规划核实 section with its one project map (no permit: every indicator listed as not checked)
+    assert "<h2>规划核实</h2>" in page and page.count("<svg") == min(len(report.findings), 200) + 1
+    assert page.count("未核实") == 13
     assert not re.search(r"(src|href)=\"?https?://", page)  # nothing fetched from the network
     for rule_id in set(report.findings["rule"]):
         assert rule_id in page

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from cadastre.errors import InputError, NotFoundError
 from cadastre.store.models import Finding, Package, Waiver
+from cadastre.rules import PLANNING_PREFIX
 from cadastre.store.originals import StoredOriginal
 
 __all__ = ["WaiverRecord", "save_package", "package_findings", "blocking_findings", "add_waiver"]
@@ -79,9 +80,11 @@ def package_findings(connection: Connection, package_id: int) -> pd.DataFrame:
 
 
 def blocking_findings(connection: Connection, package_id: int) -> pd.DataFrame:
-    """Errors of a stored package that no waiver covers: what stops acceptance."""
+    """Errors of a stored package that no waiver covers and that stop acceptance: all but planning (PLN) errors,
+    which block a building's readiness for 首次登记 instead."""
     findings = package_findings(connection, package_id)
-    return findings[(findings["severity"] == "error") & findings["waived_by"].isna()]
+    return findings[(findings["severity"] == "error") & findings["waived_by"].isna()
+                    & ~findings["rule"].str.startswith(PLANNING_PREFIX)]
 
 
 def add_waiver(connection: Connection, package_id: int, rule: str, feature: str | None, waived_by: str,

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cadastre.errors import NotFoundError
+from cadastre.store.models import Package
 
 __all__ = ["building_rows", "parcel_rows"]
 
@@ -29,10 +30,14 @@ def building_rows(connection: Connection, building_code: str) -> dict[str, pd.Da
     units = _frame(connection, "SELECT u.*, i.retired_at FROM unit u LEFT JOIN issued_code i ON i.code = u.bdcdyh "
                                "WHERE u.valid_to IS NULL AND u.building_id = :b", b=building_id)
     floors = _frame(connection, "SELECT sjc, myc, cg FROM floor WHERE valid_to IS NULL AND building_id = :b", b=building_id)
-    findings = _frame(connection, "SELECT f.rule, f.severity FROM finding f LEFT JOIN waiver w ON w.finding_id = f.id "
-                                  "WHERE f.package_id = :p AND f.severity = 'error' AND w.id IS NULL",
-                      p=int(building["package_id"].iat[0]))
-    return {"building": building, "units": units, "floors": floors, "open_errors": findings}
+    package_id = int(building["package_id"].iat[0])
+    findings = _frame(connection, "SELECT f.rule, f.severity, f.feature, f.message FROM finding f "
+                                  "LEFT JOIN waiver w ON w.finding_id = f.id "
+                                  "WHERE f.package_id = :p AND f.severity = 'error' AND w.id IS NULL", p=package_id)
+    report = connection.execute(sa.select(Package.report).where(Package.id == package_id)).scalar_one() or {}
+    return {"building": building, "units": units, "floors": floors, "open_errors": findings,
+            "indicators": pd.DataFrame(report.get("indicators") or [],
+                                       columns=["indicator", "subject", "status", "reason", "rule"])}
 
 
 def parcel_rows(connection: Connection, zddm: str) -> dict[str, pd.DataFrame]:

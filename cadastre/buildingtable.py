@@ -96,9 +96,9 @@ def readiness(stage: str, package_status: str, zrzh: str, open_errors: pd.DataFr
             why = indicators["reason"].dropna().iloc[0] if len(indicators) and indicators["reason"].notna().any() \
                 else "实测成果未做规划核实"
             reasons.append(f"规划核实未进行：{why}")
-        feature = open_errors["feature"].astype("string")
-        other_building = (feature.str.fullmatch(r"\d{4}") & (feature != zrzh)).fillna(False).astype(bool)
-        mine = open_errors[planning & ~other_building]
+        other_building = np.array([isinstance(f, str) and len(f) == 4 and f.isdigit() and f != zrzh
+                                   for f in open_errors["feature"]], dtype=bool)
+        mine = open_errors[planning.to_numpy(bool) & ~other_building]
         if len(mine):
             reasons.append(f"规划核实有 {len(mine)} 项未通过且未豁免（{'、'.join(sorted(set(mine['rule'])))}）")
     return reasons

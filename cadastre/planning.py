@@ -230,7 +230,7 @@ class _Verification:
             geoms = np.asarray(layer.geometry.values, dtype=object)
             # lines are closed into polygons (a red line is often drawn as a ring)
             polygons = np.array([shapely.polygons(shapely.get_coordinates(g)) if g is not None and
-                                 g.geom_type in ("LineString", "MultiLineString") and len(shapely.get_coordinates(g))
+                                 g.geom_type in ("LineString", "LinearRing", "MultiLineString") and len(shapely.get_coordinates(g))
                                  >= 4 else g for g in geoms], dtype=object)
             kind = layer["XLX"].astype("string").fillna("") if "XLX" in layer else pd.Series([""] * len(layer))
             is_control = kind.str.contains("控制").to_numpy(bool)

@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 
 from cadastre import findings as fnd
-from cadastre.rules import PLANNING_PREFIX
 from cadastre.errors import CadastreError
+from cadastre.rules import PLANNING_PREFIX
 
 __all__ = ["Report", "STAGE_NAMES", "SEVERITY_NAMES"]
 
@@ -105,7 +105,8 @@ class Report:
         for row in self.findings.to_dict("records"):
             lon, lat = _number(row["lon"]), _number(row["lat"])
             out.append({
-                "rule": row["rule"], "severity": row["severity"], "layer": row["layer"], "feature": row["feature"],
+                "rule": row["rule"], "severity": row["severity"], "layer": row["layer"],
+                "feature": row["feature"] if isinstance(row["feature"], str) else None,
                 "message": row["message"], "location": None if lon is None or lat is None else [lon, lat],
                 "measured": _number(row["measured"]), "limit": _number(row["limit"]),
             })

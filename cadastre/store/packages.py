@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cadastre.errors import InputError, NotFoundError
-from cadastre.store.models import Finding, Package, Waiver
 from cadastre.rules import PLANNING_PREFIX
+from cadastre.store.models import Finding, Package, Waiver
 from cadastre.store.originals import StoredOriginal
 
 __all__ = ["WaiverRecord", "save_package", "package_findings", "blocking_findings", "add_waiver"]

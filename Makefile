@@ -38,7 +38,8 @@ demo: install
 	$(CADASTRE) ingest $(SAMPLES)/141031-cadastral.zip
 	$(CADASTRE) check $(SAMPLES)/141031-presale.zip
 	$(CADASTRE) ingest $(SAMPLES)/141031-presale.zip
-	$(CADASTRE) check $(SAMPLES)/141031-asbuilt.zip
+	@# exit status 1 is expected here: building 0002 was built 4.2 % larger than its permit allows (PLN-009)
+	$(CADASTRE) check $(SAMPLES)/141031-asbuilt.zip || test $$? -eq 1
 	$(CADASTRE) ingest $(SAMPLES)/141031-asbuilt.zip
 	$(CADASTRE) table 141031001002GB00001F0001
 	$(CADASTRE) summary

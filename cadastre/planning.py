@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -152,6 +153,7 @@ class _Verification:
     def land_area(self) -> float | None:
         return None if self.parcel is None else float(self.parcel.area)
 
+    @cached_property
     def building_areas(self) -> pd.DataFrame:
         """Floor area per building (幢号): Σ of its units' areas, or the building's own where its units lack them."""
         b = self.buildings
@@ -219,7 +221,8 @@ class _Verification:
                  message=f"用地面积 {measured:.2f} ㎡，规划许可 {self.permit.land_area:.2f} ㎡，"
                          f"差 {difference:+.2f} ㎡（限差 {tolerance:.2f} ㎡）")
 
-    def _red_lines(self) -> tuple[Any, Any, list[str], str]:
+    @cached_property
+    def red_lines(self) -> tuple[Any, Any, list[str], str]:
         """(red line, control polygon, BSMs, source): from the recorded permit, else the package's GHHX layer. A
         GHHX feature whose 线类型 names a 建筑控制线 is a control line; others are the red line."""
         layer = self.package.layers.get("GHHX")
@@ -245,7 +248,7 @@ class _Verification:
         return red, control, names, source
 
     def _land_extent(self) -> None:
-        red, _, names, source = self._red_lines()
+        red, _, names, source = self.red_lines
         if red is None or red.is_empty:
             return self.skip("land_extent", "既无登记的规划红线，成果包也没有规划红线（GHHX）图层")
         difference = float(shapely.area(shapely.symmetric_difference(self.parcel, red)))
@@ -258,7 +261,7 @@ class _Verification:
                  message=f"宗地与规划红线不重合部分 {difference:.2f} ㎡，占用地面积 {ratio:.2%}（允许 {tolerance:.0%}）")
 
     def _total_floor_area(self) -> None:
-        areas = self.building_areas()
+        areas = self.building_areas
         measured = float(np.nansum(areas["area"]))
         evidence = {"buildings": [{"zrzh": z, "bsm": b, "area": _r(a), "source": s} for z, b, a, s in
                                   zip(areas["zrzh"], areas["bsm"], areas["area"], areas["source"], strict=True)]}
@@ -363,7 +366,7 @@ class _Verification:
                  message=f"最高建筑 {b['ZRZH'].iat[top]} 幢 {measured:.2f} m，规划许可限高 {self.permit.height_max} m")
 
     def _per_building(self) -> None:
-        areas = self.building_areas().drop_duplicates("zrzh").set_index("zrzh")
+        areas = self.building_areas.drop_duplicates("zrzh").set_index("zrzh")
         b = self.buildings.assign(zrzh=self.buildings["ZRZH"].astype(str)).drop_duplicates("zrzh").set_index("zrzh")
         permitted = {pb.zrzh: pb for pb in self.permit.buildings}
         for zrzh in sorted(set(permitted) | set(b.index)):
@@ -433,7 +436,7 @@ class _Verification:
                      message=f"{name} {measured:.2f} ㎡，规划许可不少于 {required:.2f} ㎡")
 
     def _setback(self) -> None:
-        red, control, _, source = self._red_lines()
+        red, control, _, source = self.red_lines
         line = control if control is not None and not control.is_empty else red
         if line is None or line.is_empty:
             return self.skip("setback", "没有建筑控制线或规划红线（GHHX），无法核实退线")

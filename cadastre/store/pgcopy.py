@@ -10,17 +10,19 @@ whole columns: every byte's destination is its position in the column plus the o
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 
-__all__ = ["Field", "field", "copy_data"]
+__all__ = ["Field", "field", "copy_data", "arrow_column"]
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 _POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -52,12 +54,29 @@ class Field:
         return cls(lengths, raw)
 
 
-def _arrow(values) -> pa.Array:
+def arrow_column(values) -> pa.Array:
+    """A column as an Arrow array with nulls for anything missing (None, pd.NA, NaN, NaT), converted in one call;
+    a column mixing kinds of values is converted value by value, and one Arrow cannot type even then, as text."""
     array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
     try:
         return pa.array(array, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # mixed Python values: let Arrow read them as text
-        return pa.array([None if v is None or v != v else str(v) for v in array], pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        plain = [_plain(v) for v in array]
+    try:
+        return pa.array(plain, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return pa.array([None if v is None else str(v) for v in plain], pa.large_string())
+
+
+def _plain(v):
+    """A Python value for one element: None for anything missing, numpy scalars as int / float."""
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v) if np.isfinite(v) else None
+    return v
 
 
 def field(values, column_type: sa.types.TypeEngine, *, srid: int | None = None) -> Field:
@@ -69,7 +88,7 @@ def field(values, column_type: sa.types.TypeEngine, *, srid: int | None = None) 
     if isinstance(column_type, sa.JSON):
         return Field.variable(pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values],
                                        pa.large_string()))
-    array = _arrow(values)
+    array = arrow_column(values)
     if isinstance(column_type, sa.String):  # Text, String, Unicode
         return Field.variable(array if pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
                               else pc.cast(array, pa.large_string()))

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,28 +22,9 @@ __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_un
 _TS = sa.DateTime(timezone=True)
 
 
-def _arrow(values) -> pa.Array:
-    """A column as an Arrow array with nulls for anything missing (None, pd.NA, NaN, NaT), in one call."""
-    array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
-    try:
-        return pa.array(array, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # a mixed column: value by value
-        return pa.array([_value(v) for v in array], from_pandas=True)
-
-
 def _python_values(values) -> list:
     """A column as Python values (None for missing; plain ints and floats the drivers accept)."""
-    return _arrow(values).to_pylist()
-
-
-def _value(v):
-    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not np.isfinite(v)):
-        return None
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return None if not np.isfinite(v) else float(v)
-    return v
+    return pgcopy.arrow_column(values).to_pylist()
 
 
 def insert_rows(connection: Connection, table: str, columns: dict[str, object], geometry, srid: int, *,

@@ -7,10 +7,11 @@ SAMPLES := data/samples
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test-deps demo test bench clean
+.PHONY: help install system-deps test-deps demo serve test bench clean
 
 help:
-	@echo "make demo    set up .venv and the embedded database, load the sample county, print a summary"
+	@echo "make demo    set up .venv and the embedded database, load the sample county, serve the map on http://127.0.0.1:8000/"
+	@echo "make serve   serve the current database (HOST=, PORT=)"
 	@echo "make test    install test dependencies (PostgreSQL + PostGIS) and run the suite on SpatiaLite and PostGIS"
 	@echo "make bench   run the benchmarks (QUICK=1: a tenth of the data); not part of make test"
 
@@ -27,8 +28,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: system-deps $(VENV)/.installed
 
+# PostgreSQL + PostGIS for the PostGIS half of the suite; Debian's Chromium and a CJK font for the browser tests
+# (Playwright drives /usr/bin/chromium; it never downloads a browser).
 test-deps: install
 	@tools/ensure-postgis
+	@tools/ensure-debian-packages chromium fonts-wqy-microhei
 
 demo: install
 	$(CADASTRE) init --county 141031
@@ -43,6 +47,11 @@ demo: install
 	$(CADASTRE) ingest $(SAMPLES)/141031-asbuilt.zip
 	$(CADASTRE) table 141031001002GB00001F0001
 	$(CADASTRE) summary
+	$(CADASTRE) serve --host 127.0.0.1 --port 8000
+
+# the HTTP service on the current database (HOST/PORT to change where it listens)
+serve: install
+	$(CADASTRE) serve --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8000)
 
 test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

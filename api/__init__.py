@@ -1,5 +1,9 @@
-"""HTTP layer: the FastAPI application and the staff map page (issue 7).
+"""cadastre's HTTP service: the API, OGC API – Features, vector tiles, the staff map and the upload page.
 
-It only translates HTTP to calls of the ``cadastre`` library and maps domain errors (``cadastre.errors``) to
-RFC 9457 problem responses through one table. Nothing here is imported by ``cadastre``.
+Only HTTP lives here; every route calls the ``cadastre`` library (``cadastre.registry.Registry``). Start it with
+``cadastre serve`` or build it with :func:`api.app.create_app`.
 """
+
+from api.app import create_app
+
+__all__ = ["create_app"]

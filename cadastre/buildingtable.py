@@ -149,6 +149,13 @@ def _fmt(value) -> str:
 
 
 def write_table_html(t: BuildingTable, path: str | Path) -> Path:
+    """Write the 楼盘表 as a self-contained Chinese page."""
+    path = Path(path)
+    path.write_text(table_html(t), encoding="utf-8")
+    return path
+
+
+def table_html(t: BuildingTable) -> str:
     """The 楼盘表 as a self-contained Chinese page."""
     e = html.escape
     head = "".join(f"<th>{e(d)}单元<br>{h}号</th>" if d else f"<th>{h}号</th>" for d, h in t.columns)
@@ -170,13 +177,12 @@ td.empty{{background:#f4f4f4}}td.retired{{color:#999;text-decoration:line-throug
 <p>地上 {t.floors_above} 层、地下 {t.floors_below} 层　结构 {e(t.structure or '')}　用途 {e(t.use or '')}　户数 {t.unit_count}　总建筑面积 {_fmt(t.total_area)} ㎡（幢申报 {_fmt(t.declared_area)} ㎡，
 {'平衡' if t.balanced else '不平衡'}）　成果包 {t.package_id}</p><p>{e(status)}</p>
 <table><tr><th>层</th>{head}<th>本层合计 ㎡</th></tr>{''.join(body)}</table></body></html>"""
-    path = Path(path)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return page
 
 
-def write_table_xlsx(t: BuildingTable, path: str | Path) -> Path:
-    """The 楼盘表 as a spreadsheet laid out as one usually looks: merged title and 单元 headers, a floor per row."""
+def write_table_xlsx(t: BuildingTable, path):
+    """The 楼盘表 as a spreadsheet laid out as one usually looks: merged title and 单元 headers, a floor per row.
+    ``path`` is a file path or a binary file object."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -212,6 +218,9 @@ def write_table_xlsx(t: BuildingTable, path: str | Path) -> Path:
         ws.row_dimensions[r].height = 80
     for c in range(2, width):
         ws.column_dimensions[ws.cell(4, c).column_letter].width = 30
+    if hasattr(path, "write"):  # a binary file object
+        wb.save(path)
+        return path
     path = Path(path)
     wb.save(path)
     return path

@@ -14,20 +14,28 @@ from cadastre.checks import CheckContext, RegistryData, run_checks
 from cadastre.errors import InputError
 from cadastre.package import SurveyPackage, read_package
 from cadastre.permit import Permit, load_permit, permit_differences, red_line_geometry
+from cadastre.progress import Progress, safe, scaled
 from cadastre.report import Report
 
 __all__ = ["check_package", "check_read_package"]
 
 
+#: share of the whole check taken by reading the package (the rules take the rest)
+READ_SHARE = 0.3
+
+
 def check_read_package(package: SurveyPackage, *, permit: Permit | None = None,
-                       registry: RegistryData | None = None) -> Report:
+                       registry: RegistryData | None = None, progress: Progress | None = None,
+                       span: tuple[float, float] = (0.0, 1.0)) -> Report:
     """Run every rule on a package already read, and for a building package the planning verification.
 
     ``registry`` is what the registry knows around the package (``store.context.registry_data``); without it the
     rules that compare with registered data are not run, and the report says so. ``permit`` is the recorded
-    permit: it wins over the package's own ``permit.json``, and every difference between the two is reported."""
+    permit: it wins over the package's own ``permit.json``, and every difference between the two is reported.
+    ``progress`` hears ``checking`` from ``span[0]`` to ``span[1]`` of the whole."""
+    progress = safe(progress)
     context = CheckContext(package, package.county.rules, registry)
-    found, not_run = run_checks(context)
+    found, not_run = run_checks(context, progress=scaled(progress, "checking", *span))
     parts = [package.findings, found]
     if permit is not None and package.permit is not None:
         differences = permit_differences(permit, package.permit)
@@ -78,16 +86,21 @@ def _places(package: SurveyPackage, registry: RegistryData | None) -> dict:
 
 
 def check_package(path: str | os.PathLike, *, county: str | None = None,
-                  permit: Permit | str | os.PathLike | None = None, registry=None) -> Report:
+                  permit: Permit | str | os.PathLike | None = None, registry=None,
+                  progress: Progress | None = None, span: tuple[float, float] = (0.0, 1.0)) -> Report:
     """Read and check a survey package; nothing is stored.
 
     A package that cannot be read as a whole gives a refused report (``report.refused``, exit code 2) instead of
     raising. ``permit`` (a :class:`Permit` or a permit.json path) is the recorded permit: the package's own copy is
     compared with it. ``registry`` (a :class:`cadastre.registry.Registry`) adds the checks against registered
-    parcels, zoning and codes.
+    parcels, zoning and codes. ``progress`` hears ``reading`` then ``checking`` across ``span`` of the whole.
     """
     if permit is not None and not isinstance(permit, Permit):
         permit = load_permit(permit)
+    progress = safe(progress)
+    start, end = span
+    middle = start + (end - start) * READ_SHARE
+    progress("reading", start)
     try:
         package = read_package(path, county=county, storage_epsg=registry.storage_srid if registry else None)
     except InputError as e:
@@ -104,4 +117,5 @@ def check_package(path: str | os.PathLike, *, county: str | None = None,
                 permit = recorded_permit_for(
                     connection, package.manifest.permit_number or (package.permit.number if package.permit else None),
                     None if parcel is None or not len(parcel) else parcel["zddm"].iat[0])
-    return check_read_package(package, permit=permit, registry=data)
+    progress("checking", middle)
+    return check_read_package(package, permit=permit, registry=data, progress=progress, span=(middle, end))

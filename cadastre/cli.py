@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -58,6 +59,21 @@ class _Group(click.Group):
 def cli(ctx: click.Context, db_url: str | None) -> None:
     """cadastre：不动产测绘成果检查、编码与服务。"""
     ctx.obj = {"db": db_url}
+
+
+def _plugin_commands() -> None:
+    """Add commands other packages provide through the ``cadastre.commands`` entry point (``serve`` from ``api``).
+    A plugin whose dependencies are missing is left out."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="cadastre.commands"):
+        try:
+            cli.add_command(entry.load(), entry.name)
+        except ImportError:
+            continue
+
+
+_plugin_commands()
 
 
 def _registry(ctx: click.Context):
@@ -203,6 +219,24 @@ def _existing_registry(ctx: click.Context):
         return None
 
 
+@contextmanager
+def _progress_bar(*, enabled: bool):
+    """A progress callback drawing a bar on the terminal (stderr), or None when not on a terminal."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    from cadastre.progress import STAGE_NAMES
+
+    with click.progressbar(length=1000, label=STAGE_NAMES["reading"], file=sys.stderr, width=30,
+                           show_percent=True, show_eta=False) as bar:
+        def progress(stage: str, fraction: float) -> None:
+            bar.label = STAGE_NAMES.get(stage, stage).ljust(8)
+            bar.update(int(1000 * fraction) - bar.pos)
+
+        yield progress
+        bar.update(1000 - bar.pos)
+
+
 @cli.command()
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（check 的报告加上 accepted 与 assigned）")
@@ -210,8 +244,8 @@ def _existing_registry(ctx: click.Context):
 @click.pass_context
 def ingest(ctx: click.Context, package: Path, as_json: bool, submitted_by: str | None) -> None:
     """检查并入库成果包；无未豁免错误时受理并编码。退出码 0：受理；1：有错误被退回；2：拒收或无法读取。"""
-    with _registry(ctx) as reg:
-        result = reg.ingest(package, submitted_by=submitted_by)
+    with _registry(ctx) as reg, _progress_bar(enabled=not as_json) as progress:
+        result = reg.ingest(package, submitted_by=submitted_by, progress=progress)
     if as_json:
         _echo_json({**result.report, "package_id": result.package_id, "duplicate": result.duplicate})
         ctx.exit(result.exit_code)

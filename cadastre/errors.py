@@ -62,6 +62,12 @@ class NotFoundError(CadastreError, LookupError):
     kind = "not-found"
 
 
+class ConflictError(CadastreError):
+    """The request contradicts what is recorded: a finding already waived, a package already processed."""
+
+    kind = "conflict"
+
+
 class AllocationError(CadastreError):
     """A code cannot be allocated: its number range is exhausted, or the scope is invalid."""
 

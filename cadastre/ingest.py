@@ -31,6 +31,7 @@ from cadastre.allocation import (
 from cadastre.checks.base import building_keys
 from cadastre.errors import AllocationError
 from cadastre.io.files import sha256_of
+from cadastre.progress import Progress, safe
 from cadastre.report import Report
 from cadastre.store.counters import raise_to, reserve, scope_maximum
 from cadastre.store.engine import write_transaction
@@ -74,25 +75,40 @@ def _existing(registry, sha256: str):
                          .order_by(Package.id)).first()
 
 
-def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | None = None) -> IngestResult:
-    """Check, store and (when clean) accept a survey package into ``registry``."""
+#: share of the whole ingest taken by reading and checking (storing and coding take the rest)
+CHECK_SHARE = 0.8
+
+
+def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | None = None,
+                   package_id: int | None = None, progress: Progress | None = None) -> IngestResult:
+    """Check, store and (when clean) accept a survey package into ``registry``.
+
+    ``package_id`` names a package already *received* (``Registry.receive``) whose original is ``path``: its row
+    gets the outcome, refused included. ``progress`` hears ``reading`` / ``checking`` / ``storing``."""
+    progress = safe(progress)
     path = Path(path)
-    existing = _existing(registry, sha256_of(path)) if path.exists() else None
+    existing = _existing(registry, sha256_of(path)) if package_id is None and path.exists() else None
     if existing is not None and existing.status == "accepted":
         return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
                             assigned=existing.report.get("assigned", {}))
-    report = registry.check(path)
+    report = registry.check(path, progress=progress, span=(0.0, CHECK_SHARE))
     if report.refused:
-        return IngestResult(None, "refused", report.to_dict())
+        if package_id is not None:
+            with write_transaction(registry.engine) as connection:
+                save_package(connection, None, report, "refused", package_id=package_id)
+        return IngestResult(package_id, "refused", report.to_dict())
+    progress("storing", CHECK_SHARE)
     with write_transaction(registry.engine) as connection:
         if existing is not None:  # rejected before: accept only if staff have waived every error since
             package_id = existing.id
             if len(blocking_findings(connection, package_id)):
                 return IngestResult(package_id, "rejected", existing.report, duplicate=True)
         else:
-            original = keep_original(connection, path)
             status = "rejected" if len(report.survey_errors) else "accepted"
-            package_id = save_package(connection, original, report, status, submitted_by)
+            if package_id is None:
+                package_id = save_package(connection, keep_original(connection, path), report, status, submitted_by)
+            else:
+                save_package(connection, None, report, status, package_id=package_id)
             if status == "rejected":
                 return IngestResult(package_id, "rejected", report.to_dict())
         now = datetime.now(UTC)

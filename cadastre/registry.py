@@ -15,13 +15,22 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cadastre import settings
-from cadastre.errors import ZoningError
+from cadastre.errors import (
+    CadastreError,
+    ConflictError,
+    DatabaseError,
+    InputError,
+    NotFoundError,
+    ZoningError,
+)
 from cadastre.findings import blocking, records
-from cadastre.io.files import single_file
+from cadastre.io.files import sha256_of, single_file
+from cadastre.progress import Progress, safe
 from cadastre.settings import County
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.originals import keep_original
@@ -29,7 +38,24 @@ from cadastre.store.schema import RegistryInfo, init_database, registry_info
 from cadastre.store.zoning import ZoningImportResult, current_zoning, save_zoning
 from cadastre.zoning import Zoning, read_zoning, validate_zoning
 
-__all__ = ["Registry", "Summary", "open_registry", "init_registry"]
+__all__ = ["Registry", "Summary", "Received", "OriginalFile", "open_registry", "init_registry"]
+
+
+@dataclass(frozen=True)
+class Received:
+    """A package the service has taken in: its id, checksum, and whether the same bytes had come before."""
+
+    package_id: int
+    sha256: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class OriginalFile:
+    path: Path
+    filename: str
+    sha256: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -136,18 +162,134 @@ class Registry:
         with self.engine.connect() as connection:
             return permit_history(connection, number)
 
-    def check(self, path: str | os.PathLike, *, permit=None):
+    def check(self, path: str | os.PathLike, *, permit=None, progress: Progress | None = None,
+              span: tuple[float, float] = (0.0, 1.0)):
         """Check a package against this registry (nothing stored)."""
         from cadastre.check import check_package
 
         county = self.info.counties[0] if len(self.info.counties) == 1 else None
-        return check_package(path, county=county, permit=permit, registry=self)
+        return check_package(path, county=county, permit=permit, registry=self, progress=progress, span=span)
 
-    def ingest(self, path: str | os.PathLike, *, submitted_by: str | None = None):
-        """Check, store and (when no unwaived error remains) accept a survey package; see ``cadastre.ingest``."""
+    def ingest(self, path: str | os.PathLike, *, submitted_by: str | None = None, progress: Progress | None = None):
+        """Check, store and (when no unwaived error remains) accept a survey package; see ``cadastre.ingest``.
+        ``progress(stage, fraction)`` hears how far it is (``cadastre.progress``)."""
         from cadastre.ingest import ingest_package
 
-        return ingest_package(self, path, submitted_by=submitted_by)
+        return ingest_package(self, path, submitted_by=submitted_by, progress=progress)
+
+    # ---------------------------------------------------------------------------------- packages, as a service
+    def receive(self, path: str | os.PathLike, *, filename: str | None = None,
+                submitted_by: str | None = None) -> Received:
+        """Keep an uploaded package and record it as received, to be processed by :meth:`process` (the service
+        answers the upload at once with this id). Bytes received before give that package's id back
+        (``duplicate``); processing it again accepts a rejected package whose errors have all been waived since."""
+        from cadastre.store.models import Package
+        from cadastre.store.packages import receive_package
+
+        path = Path(path)
+        digest = sha256_of(path)
+        with write_transaction(self.engine) as connection:
+            known = connection.execute(sa.select(Package.id).where(Package.sha256 == digest)
+                                       .order_by(Package.id)).scalar()
+            if known is not None:
+                return Received(int(known), digest, duplicate=True)
+            original = keep_original(connection, path, filename or path.name)
+            return Received(receive_package(connection, original, submitted_by), digest, duplicate=False)
+
+    def process(self, package_id: int, *, progress: Progress | None = None):
+        """Process a received package (check, store, accept when clean) and record its progress as it goes, so
+        that :meth:`package` shows it. Returns the :class:`~cadastre.ingest.IngestResult`, or None when another
+        worker holds the package or it was decided already (a rejected one is looked at again for waivers)."""
+        from cadastre.ingest import ingest_package
+        from cadastre.store.packages import claim_package, set_progress
+
+        state = self.package(package_id, report=False)
+        if state.status == "rejected":
+            return self.ingest(self.original(package_id).path, progress=progress)
+        if state.status != "received":
+            return None
+        with write_transaction(self.engine) as connection:
+            if not claim_package(connection, package_id):
+                return None
+        shown = safe(progress)
+        last = {"stage": None, "percent": -1.0}
+
+        def record(stage: str, fraction: float) -> None:
+            shown(stage, fraction)
+            if stage != last["stage"] or 100 * fraction - last["percent"] >= 1.0:
+                with write_transaction(self.engine) as c:
+                    set_progress(c, package_id, stage, fraction)
+                last.update(stage=stage, percent=100 * fraction)
+
+        try:
+            result = ingest_package(self, self.original(package_id).path, package_id=package_id,
+                                    progress=safe(record))
+        except Exception as e:
+            message = e.message_zh if isinstance(e, CadastreError) else f"内部错误：{type(e).__name__}"
+            with write_transaction(self.engine) as c:
+                set_progress(c, package_id, "failed", 1.0, error=message)
+            raise
+        with write_transaction(self.engine) as c:
+            set_progress(c, package_id, "done", 1.0)
+        shown("done", 1.0)
+        return result
+
+    def unclaimed(self) -> list[int]:
+        """Received packages no worker is processing (never taken, or their worker died): to be processed."""
+        from cadastre.store.packages import unclaimed_packages
+
+        with self.engine.connect() as connection:
+            return unclaimed_packages(connection)
+
+    def package(self, package_id: int, *, report: bool = True):
+        """A stored package: status, processing stage and percent, and (with ``report``) its report."""
+        from cadastre.store.packages import package_state
+
+        with self.engine.connect() as connection:
+            return package_state(connection, package_id, report=report)
+
+    def packages(self, *, submitted_by: str | None = None, status: str | None = None, limit: int = 100,
+                 before: int | None = None):
+        """Stored packages, newest first (``before``: an id, for the next page)."""
+        from cadastre.store.packages import package_list
+
+        with self.engine.connect() as connection:
+            return package_list(connection, submitted_by=submitted_by, status=status, limit=limit, before=before)
+
+    def original(self, package_id: int) -> OriginalFile:
+        """The original bytes of a package as uploaded: path, file name, SHA-256 and size."""
+        from cadastre.store.models import Original, Package
+        from cadastre.store.originals import originals_root
+
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(Original.path, Original.filename, Original.sha256, Original.size)
+                                     .join(Package, Package.sha256 == Original.sha256)
+                                     .where(Package.id == package_id)).first()
+        if row is None:
+            raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} does not exist")
+        path = originals_root(self.engine) / row.path
+        if not path.is_file():
+            raise DatabaseError(f"成果包 {package_id} 的原始文件缺失（{row.path}）", f"original of {package_id} missing")
+        return OriginalFile(path, row.filename, row.sha256, int(row.size))
+
+    def report_html(self, package_id: int) -> str:
+        """The Chinese HTML report of a stored package (maps drawn from its original)."""
+        from cadastre.package import read_package
+        from cadastre.render import render_html
+        from cadastre.report import Report
+
+        state = self.package(package_id)
+        if state.report is None:
+            raise ConflictError(f"成果包 {package_id} 尚在处理中，报告还没有生成", f"package {package_id} not processed yet")
+        report = Report.from_dict(state.report)
+        package = None
+        if not report.refused:
+            try:
+                package = read_package(self.original(package_id).path, county=state.county,
+                                       storage_epsg=self.storage_srid)
+            except CadastreError:
+                package = None
+        return render_html(report, package)
 
     def building_table(self, building_code: str):
         """The 楼盘表 of a current building (24-character code: 宗地代码 + F + 幢号)."""
@@ -186,6 +328,126 @@ class Registry:
             "ready_for_first_registration": not reasons, "not_ready_because": reasons,
         }
 
+    def unit(self, bdcdyh: str) -> dict:
+        """A unit (户): its current version, every earlier one (pre-sale → as-built), its code and the code's
+        lineage both ways (what it replaced, what replaced it)."""
+        from cadastre.store.lookups import unit_rows
+
+        with self.engine.connect() as connection:
+            rows = unit_rows(connection, bdcdyh)
+        versions = _records(rows["versions"])
+        current = [v for v in versions if v["valid_to"] is None]
+        code = _records(rows["code"])
+        return {"bdcdyh": bdcdyh, "current": current[0] if current else None, "versions": versions,
+                "code": code[0] if code else None, "lineage": _records(rows["lineage"])}
+
+    def parcel_at(self, lon: float, lat: float) -> dict:
+        """The card of the current parcel containing the point (lon/lat, CGCS2000 ≈ WGS 84)."""
+        from cadastre.features import transformer
+        from cadastre.store.lookups import parcel_codes_at
+
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise InputError(f"经纬度 {lon},{lat} 超出范围", f"lon/lat {lon},{lat} out of range")
+        x, y = transformer(4326, self.storage_srid).transform(lon, lat)
+        with self.engine.connect() as connection:
+            codes = parcel_codes_at(connection, self.storage_srid, x, y)
+        if not codes:
+            raise NotFoundError(f"经纬度 {lon:.6f},{lat:.6f} 处没有现势宗地", f"no current parcel at {lon},{lat}")
+        return self.parcel(codes[0])
+
+    def search(self, text: str, *, limit: int = 20) -> list[dict]:
+        """Parcels, buildings and units by code (or its start) or by 坐落 / building name, each with its
+        lon/lat bounding box for the map."""
+        from cadastre.features import output_coordinates
+        from cadastre.store.lookups import search_rows
+
+        text = (text or "").strip()
+        if not text:
+            raise InputError("请输入宗地代码、不动产单元代码或坐落", "empty search")
+        with self.engine.connect() as connection:
+            frame = search_rows(connection, self.storage_srid, text, limit=max(1, min(int(limit), 100)))
+        boxes = shapely.bounds(output_coordinates(frame.geometry.to_numpy(), self.storage_srid, 4326))
+        return [{"kind": kind, "code": code, "label": label, "zl": zl, "bbox": [round(float(v), 7) for v in box]}
+                for kind, code, label, zl, box in zip(frame["kind"], frame["code"], frame["label"], frame["zl"],
+                                                      boxes, strict=True)]
+
+    def extent(self) -> list[float] | None:
+        """The lon/lat bounding box of the current parcels (else of the zoning), or None when empty."""
+        from cadastre.features import transformer
+
+        with self.engine.connect() as connection:
+            for table in ("parcel", "cadastral_subdistrict"):
+                sql = (f"SELECT min(ST_MinX(geom)), min(ST_MinY(geom)), max(ST_MaxX(geom)), max(ST_MaxY(geom)) "
+                       f"FROM {table} WHERE valid_to IS NULL")
+                if connection.dialect.name == "postgresql":
+                    sql = (f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e "
+                           f"FROM {table} WHERE valid_to IS NULL) s")
+                box = connection.execute(sa.text(sql)).first()
+                if box is not None and box[0] is not None:
+                    bounds = transformer(self.storage_srid, 4326).transform_bounds(*map(float, box), densify_pts=11)
+                    return [round(v, 7) for v in bounds]
+        return None
+
+    # ------------------------------------------------------------------------------------- features and tiles
+    def features(self, collection: str, *, bbox: Sequence[float] | None = None, bbox_crs: str | None = None,
+                 limit: int = 10, after: str | None = None, crs: str | None = None,
+                 package: int | None = None):
+        """A page of a feature collection (``parcels``, ``buildings``, ``units``, ``findings``): current rows in
+        code order after ``after``, within ``bbox`` (in ``bbox_crs``, default lon/lat). The page's
+        ``features`` is a GeoDataFrame in the storage CRS; ``to_geojson()`` writes it in ``crs``."""
+        from cadastre.features import MAX_LIMIT, FeaturePage, bbox_in_storage, parse_crs
+        from cadastre.store.features import feature_rows
+
+        spec = _collection(collection)
+        if not 1 <= int(limit) <= MAX_LIMIT:
+            raise InputError(f"limit 应在 1–{MAX_LIMIT} 之间", f"limit must be 1..{MAX_LIMIT}")
+        epsg = parse_crs(crs, self.storage_srid)
+        storage_box = lonlat_box = None
+        if bbox is not None:
+            if len(bbox) != 4:
+                raise InputError("bbox 应有 4 个数：最小x,最小y,最大x,最大y", "bbox needs 4 numbers")
+            bbox_epsg = parse_crs(bbox_crs, self.storage_srid)
+            storage_box = bbox_in_storage(tuple(map(float, bbox)), bbox_epsg, self.storage_srid)
+            if not spec.geometry:
+                from cadastre.features import transformer
+
+                lonlat_box = transformer(self.storage_srid, 4326).transform_bounds(*storage_box)
+        with self.engine.connect() as connection:
+            frame = feature_rows(connection, spec, self.storage_srid, bbox=storage_box, bbox_lonlat=lonlat_box,
+                                 limit=int(limit) + 1, after=None if after is None else spec.split_id(after),
+                                 package_id=package)
+        more = len(frame) > int(limit)
+        frame = frame.iloc[:int(limit)]
+        return FeaturePage(spec, frame, str(frame["id"].iat[-1]) if more else None, self.storage_srid, epsg)
+
+    def feature(self, collection: str, feature_id: str, *, crs: str | None = None):
+        """One current feature by its id (宗地代码, 自然幢代码, 不动产单元代码, finding number), as a one-row page."""
+        from cadastre.features import FeaturePage, parse_crs
+        from cadastre.store.features import one_feature
+
+        spec = _collection(collection)
+        epsg = parse_crs(crs, self.storage_srid)
+        with self.engine.connect() as connection:
+            frame = one_feature(connection, spec, self.storage_srid, spec.split_id(feature_id))
+        return FeaturePage(spec, frame, None, self.storage_srid, epsg)
+
+    def tile(self, layer: str, z: int, x: int, y: int) -> bytes:
+        """One layer of the XYZ vector tile z/x/y (Mapbox Vector Tile bytes; empty below the layer's minzoom or
+        where it has nothing)."""
+        from cadastre.store.features import tile_mvt, tile_rows
+        from cadastre.tiles import check_tile, encode_tile, tile_bounds, tile_layer
+
+        spec = tile_layer(layer)
+        check_tile(z, x, y)
+        if z < spec.minzoom:
+            return b""
+        bounds = tile_bounds(z, x, y, self.storage_srid)
+        with self.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                return tile_mvt(connection, spec, self.storage_srid, bounds, z, x, y)
+            frame = tile_rows(connection, spec, self.storage_srid, bounds)
+        return encode_tile({spec.name: frame}, z, x, y)
+
     # ------------------------------------------------------------------------------------------------- summary
     def summary(self) -> Summary:
         counts = {}
@@ -199,6 +461,20 @@ class Registry:
                                      "WHERE valid_to IS NULL")).scalar_one()
         return Summary(self.info.counties, self.storage_srid, self.info.dialect,
                        zoned_area_km2=round((area or 0.0) / 1e6, 3), **counts)
+
+
+def _records(frame) -> list[dict]:
+    """Rows as dicts with missing values as None (for JSON)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _collection(name: str):
+    from cadastre.features import COLLECTIONS
+
+    try:
+        return COLLECTIONS[name]
+    except KeyError:
+        raise NotFoundError(f"没有要素集合 {name}：可用 {', '.join(COLLECTIONS)}", f"no collection {name}") from None
 
 
 def open_registry(url: str | None = None) -> Registry:

@@ -73,6 +73,21 @@ class Report:
         )
 
     @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> Report:
+        """A report back from its JSON (:meth:`to_dict`), as stored with a package."""
+        rows = [{"rule": f["rule"], "severity": f["severity"], "layer": f["layer"], "feature": f.get("feature"),
+                 "message": f["message"], "lon": (f.get("location") or [None, None])[0],
+                 "lat": (f.get("location") or [None, None])[1], "measured": f.get("measured"),
+                 "limit": f.get("limit"), "figures": None} for f in document.get("findings") or []]
+        findings = pd.DataFrame(rows, columns=fnd.COLUMNS).astype({"lon": float, "lat": float, "measured": float,
+                                                                   "limit": float})
+        return cls(package=document.get("package") or {}, findings=findings, encoding=document.get("encoding") or {},
+                   crs=document.get("crs"), layers=document.get("layers") or {},
+                   sources=document.get("sources") or {}, indicators=document.get("indicators") or [],
+                   accepted=bool(document.get("accepted")), assigned=document.get("assigned") or {},
+                   refused=bool(document.get("refused")), not_run=document.get("not_run") or [])
+
+    @classmethod
     def refusal(cls, name: str, error: CadastreError, **package: Any) -> Report:
         """The report of a package refused as a whole (unsafe or unreadable): one error finding says why."""
         rule = error.details.get("rule") or "PKG-002"

@@ -1,5 +1,8 @@
 """Shared fixtures: every storage test runs on SpatiaLite and on PostGIS.
 
+The HTTP tests (``tests/api``) share a registry with the sample county ingested per engine and module
+(``loaded_registry``) and the application over it (``client``); uploads use ``fresh_client``.
+
 The PostGIS server is a throwaway cluster started once per session on a free loopback port
 (``cadastre.testing.TemporaryPostgres``) and removed at the end; each test gets a fresh database. Set
 ``CADASTRE_TEST_POSTGRES`` to the URL of an existing server's maintenance database to use it instead. PostGIS is not
@@ -14,7 +17,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
+from api import create_app
+from api.deps import ServiceSettings
+from cadastre.registry import init_registry
+from cadastre.samples import write_sample_packages
 from cadastre.store.engine import create_engine
 from cadastre.store.schema import init_database
 from cadastre.testing import TemporaryPostgres
@@ -102,3 +110,50 @@ def zoning_zip(tmp_path_factory) -> Path:
     from cadastre.samples import write_zoning_package
 
     return write_zoning_package(tmp_path_factory.mktemp("samples"))
+
+
+# ------------------------------------------------------------------------------------------- HTTP service
+
+
+
+@pytest.fixture(scope="session")
+def sample_files(tmp_path_factory):
+    return write_sample_packages(tmp_path_factory.mktemp("api-samples"))
+
+
+def _api_database(request, tmp_path_factory, engine: str) -> tuple[str, callable]:
+    if engine == "spatialite":
+        return f"sqlite:///{tmp_path_factory.mktemp('api-db') / 'registry.sqlite'}", lambda: None
+    cluster = request.getfixturevalue("postgres")
+    name = f"api_{uuid.uuid4().hex[:12]}"
+    return cluster.create_database(name), lambda: cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def loaded_registry(request, tmp_path_factory, sample_files):
+    """The sample county, fully ingested, on each engine (read-only for the tests that use it)."""
+    url, drop = _api_database(request, tmp_path_factory, request.param)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CADASTRE_ORIGINALS", str(tmp_path_factory.mktemp("api-originals")))
+        registry = init_registry(url, ["141031"])
+        registry.import_zoning(sample_files["zoning"])
+        for stage in ("cadastral", "presale", "asbuilt"):
+            registry.ingest(sample_files[stage], submitted_by="测试测绘公司")
+        yield registry
+        registry.close()
+    drop()
+
+
+@pytest.fixture(scope="module")
+def client(loaded_registry):
+    with TestClient(create_app(loaded_registry, ServiceSettings())) as c:
+        yield c
+
+
+@pytest.fixture
+def fresh_client(registry):
+    """The application over a registry with zoning only (each test its own), for uploads."""
+    app = create_app(registry, ServiceSettings(max_upload_bytes=5 << 20))
+    with TestClient(app) as c:
+        c.worker = app.state.worker
+        yield c

@@ -123,13 +123,19 @@ def area_limit(rules: dict[str, Any], area: np.ndarray) -> np.ndarray:
     return a * np.sqrt(area) + b * area
 
 
-def run_checks(ctx: CheckContext, only: set[str] | None = None) -> tuple[pd.DataFrame, list[dict[str, str]]]:
-    """Run every applicable rule; returns (findings, rules not run with the reason in Chinese)."""
+def run_checks(ctx: CheckContext, only: set[str] | None = None,
+               progress: Callable[[float], None] | None = None) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """Run every applicable rule; returns (findings, rules not run with the reason in Chinese).
+
+    ``progress`` is called with the fraction of rules done after each one."""
     from cadastre.checks import load_rules
 
     load_rules()
     parts, skipped = [], []
-    for spec in RULES.values():
+    specs = list(RULES.values())
+    for done, spec in enumerate(specs, start=1):
+        if progress is not None:
+            progress((done - 1) / len(specs))
         if only is not None and spec.id not in only:
             continue
         if ctx.stage not in spec.stages:

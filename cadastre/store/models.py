@@ -149,6 +149,7 @@ class Package(Base):
     county: Mapped[str | None] = mapped_column(String(6))
     stage: Mapped[str | None] = mapped_column(String(16), doc="cadastral | presale | asbuilt")
     status: Mapped[str] = mapped_column(String(16), doc="received | accepted | rejected | refused | superseded")
+    filename: Mapped[str | None] = mapped_column(Text, doc="name of the uploaded file")
     project_name: Mapped[str | None] = mapped_column(Text)
     surveyor: Mapped[str | None] = mapped_column(Text)
     survey_date: Mapped[str | None] = mapped_column(String(10))
@@ -160,6 +161,20 @@ class Package(Base):
     received_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("package.id"))
+
+
+class PackageProgress(Base):
+    """Where the processing of a received package stands: operational state a browser polls, updated in place
+    (the package row itself only ever moves its status forward). ``claimed_at`` is set by the worker that took the
+    package, so two server processes never process the same one."""
+
+    __tablename__ = "package_progress"
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), doc="received | reading | checking | storing | done | failed")
+    percent: Mapped[float] = mapped_column(Float)
+    claimed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text, doc="why processing failed (Chinese)")
 
 
 class Finding(Base):

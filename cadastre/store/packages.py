@@ -1,6 +1,9 @@
-"""Stored packages, their findings, and waivers.
+"""Stored packages, their findings, waivers, and the progress of packages being processed.
 
-A package is stored once with its report and findings (``save_package``); its status moves forward only. A waiver
+A package is stored once with its report and findings (``save_package``); its status moves forward only. The
+service first *receives* a package (``receive_package``: status ``received``, the original kept, a progress row)
+and answers at once; a worker *claims* it (:func:`claim_package`, so only one process works on it), reports its
+progress (:func:`set_progress`) and finally saves its report into the same row. A waiver
 is a staff decision, by name and with a reason, to accept one finding as an exception: waivers are appended, never
 edited or deleted, and a waived error no longer blocks acceptance (:func:`blocking_findings`).
 """
@@ -15,12 +18,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.errors import InputError, NotFoundError
+from cadastre.errors import ConflictError, InputError, NotFoundError
 from cadastre.rules import PLANNING_PREFIX
-from cadastre.store.models import Finding, Package, Waiver
+from cadastre.store.models import Finding, Original, Package, PackageProgress, Waiver
 from cadastre.store.originals import StoredOriginal
 
-__all__ = ["WaiverRecord", "save_package", "package_findings", "blocking_findings", "add_waiver"]
+__all__ = ["WaiverRecord", "save_package", "package_findings", "blocking_findings", "add_waiver",
+           "receive_package", "claim_package", "set_progress", "package_state", "package_list", "unclaimed_packages"]
 
 
 @dataclass(frozen=True)
@@ -41,19 +45,28 @@ def _clean(value):
     return value
 
 
-def save_package(connection: Connection, original: StoredOriginal, report, status: str,
-                 submitted_by: str | None = None) -> int:
-    """Store a checked package (its report and every finding) and return its id."""
+def save_package(connection: Connection, original: StoredOriginal | None, report, status: str,
+                 submitted_by: str | None = None, *, package_id: int | None = None) -> int:
+    """Store a checked package (its report and every finding) and return its id: a new row, or the row of the
+    received package ``package_id``, which moves from ``received`` to ``status``."""
     now = datetime.now(UTC)
     p = report.package
     manifest = p.get("manifest") or {}
-    package_id = connection.execute(sa.insert(Package).values(
-        sha256=original.sha256, county=p.get("county_code"), stage=p.get("stage"), status=status,
+    values = dict(
+        county=p.get("county_code"), stage=p.get("stage"), status=status,
         project_name=manifest.get("project_name"), surveyor=manifest.get("surveyor"),
         survey_date=manifest.get("survey_date"), permit_number=manifest.get("permit_number"),
-        parcel_code=manifest.get("parcel_code"), manifest=manifest or None, report=report.to_dict(),
-        submitted_by=submitted_by, received_at=now, decided_at=now,
-    ).returning(Package.id)).scalar_one()
+        parcel_code=manifest.get("parcel_code"), manifest=manifest or None, report=report.to_dict(), decided_at=now)
+    if package_id is None:
+        package_id = connection.execute(sa.insert(Package).values(
+            sha256=original.sha256, filename=original.filename, submitted_by=submitted_by, received_at=now, **values,
+        ).returning(Package.id)).scalar_one()
+    else:
+        moved = connection.execute(sa.update(Package).where(Package.id == package_id, Package.status == "received")
+                                   .values(**values)).rowcount
+        if moved != 1:
+            raise ConflictError(f"成果包 {package_id} 已处理过，不能再次保存结果",
+                                f"package {package_id} is no longer in status received")
     rows = [
         {"package_id": package_id, "rule": f["rule"], "severity": f["severity"], "layer": f["layer"],
          "feature": _clean(f["feature"]), "message": f["message"], "lon": _clean(f["lon"]), "lat": _clean(f["lat"]),
@@ -104,7 +117,7 @@ def add_waiver(connection: Connection, package_id: int, rule: str, feature: str 
     open_ = match[match["waived_by"].isna()]
     if open_.empty:
         first = match.iloc[0]
-        raise InputError(f"该问题已于 {first['waived_at']} 由 {first['waived_by']} 豁免（理由：{first['waiver_reason']}），"
+        raise ConflictError(f"该问题已于 {first['waived_at']} 由 {first['waived_by']} 豁免（理由：{first['waiver_reason']}），"
                          "豁免记录不可修改", f"already waived by {first['waived_by']}")
     finding_id = int(open_["id"].iat[0])
     now = datetime.now(UTC)
@@ -112,3 +125,116 @@ def add_waiver(connection: Connection, package_id: int, rule: str, feature: str 
         finding_id=finding_id, waived_by=waived_by.strip(), reason=reason.strip(), created_at=now,
     ).returning(Waiver.id)).scalar_one()
     return WaiverRecord(waiver_id, package_id, finding_id, rule, feature, waived_by.strip(), reason.strip(), now)
+
+
+# --------------------------------------------------------------------------------------- received packages, progress
+
+
+@dataclass(frozen=True)
+class PackageState:
+    """A stored package as the service shows it: where it stands, and its report once it has one."""
+
+    id: int
+    status: str
+    stage: str
+    percent: float
+    filename: str | None
+    sha256: str
+    size: int | None
+    package_stage: str | None  # cadastral | presale | asbuilt, once read
+    county: str | None
+    project_name: str | None
+    submitted_by: str | None
+    received_at: datetime
+    decided_at: datetime | None
+    error: str | None
+    report: dict | None
+
+    def to_dict(self, *, report: bool = True) -> dict:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "report"}
+        if report:
+            out["report"] = self.report
+        return out
+
+
+def receive_package(connection: Connection, original: StoredOriginal, submitted_by: str | None = None) -> int:
+    """Record a package as received (not yet read) with a progress row; returns its id."""
+    now = datetime.now(UTC)
+    package_id = connection.execute(sa.insert(Package).values(
+        sha256=original.sha256, filename=original.filename, status="received", submitted_by=submitted_by,
+        received_at=now).returning(Package.id)).scalar_one()
+    connection.execute(sa.insert(PackageProgress).values(package_id=package_id, stage="received", percent=0.0,
+                                                         updated_at=now))
+    return package_id
+
+
+def claim_package(connection: Connection, package_id: int, *, stale_after_s: float = 1800.0) -> bool:
+    """Take a received package for processing: True for the one caller that gets it. A claim whose worker has
+    said nothing for ``stale_after_s`` (a process that died) can be taken again."""
+    now = datetime.now(UTC)
+    stale = datetime.fromtimestamp(now.timestamp() - stale_after_s, UTC)
+    taken = connection.execute(
+        sa.update(PackageProgress)
+        .where(PackageProgress.package_id == package_id,
+               PackageProgress.stage.notin_(("done", "failed")),
+               sa.or_(PackageProgress.claimed_at.is_(None), PackageProgress.updated_at < stale),
+               PackageProgress.package_id.in_(sa.select(Package.id).where(Package.status == "received")))
+        .values(claimed_at=now, updated_at=now)).rowcount
+    return taken == 1
+
+
+def set_progress(connection: Connection, package_id: int, stage: str, fraction: float,
+                 error: str | None = None) -> None:
+    connection.execute(sa.update(PackageProgress).where(PackageProgress.package_id == package_id).values(
+        stage=stage, percent=round(100.0 * fraction, 1), updated_at=datetime.now(UTC), error=error))
+
+
+def unclaimed_packages(connection: Connection, *, stale_after_s: float = 1800.0) -> list[int]:
+    """Received packages no live worker holds: never claimed, or claimed by a worker silent too long."""
+    stale = datetime.fromtimestamp(datetime.now(UTC).timestamp() - stale_after_s, UTC)
+    rows = connection.execute(
+        sa.select(PackageProgress.package_id).join(Package, Package.id == PackageProgress.package_id)
+        .where(Package.status == "received", PackageProgress.stage.notin_(("done", "failed")),
+               sa.or_(PackageProgress.claimed_at.is_(None), PackageProgress.updated_at < stale))
+        .order_by(PackageProgress.package_id))
+    return [r[0] for r in rows]
+
+
+_STATE_COLUMNS = (Package.id, Package.status, PackageProgress.stage, PackageProgress.percent, Package.filename,
+                  Package.sha256, Original.size, Package.stage.label("package_stage"), Package.county,
+                  Package.project_name, Package.submitted_by, Package.received_at, Package.decided_at,
+                  PackageProgress.error)
+
+
+def _state(values: dict, report: dict | None) -> PackageState:
+    values = dict(values)
+    if values["stage"] is None:  # stored by the CLI: never queued, decided at once
+        values["stage"], values["percent"] = "done", 100.0
+    return PackageState(**values, report=report)
+
+
+def package_state(connection: Connection, package_id: int, *, report: bool = True) -> PackageState:
+    """Status, progress and (with ``report``) the report of a stored package."""
+    columns = _STATE_COLUMNS + ((Package.report,) if report else ())
+    row = connection.execute(
+        sa.select(*columns).join(Original, Original.sha256 == Package.sha256)
+        .outerjoin(PackageProgress, PackageProgress.package_id == Package.id).where(Package.id == package_id)).first()
+    if row is None:
+        raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} does not exist")
+    values = dict(row._mapping)
+    return _state(values, values.pop("report", None))
+
+
+def package_list(connection: Connection, *, submitted_by: str | None = None, status: str | None = None,
+                 limit: int = 100, before: int | None = None) -> list[PackageState]:
+    """Stored packages, newest first (keyset: ``before`` an id), without their reports."""
+    query = (sa.select(*_STATE_COLUMNS).join(Original, Original.sha256 == Package.sha256)
+             .outerjoin(PackageProgress, PackageProgress.package_id == Package.id)
+             .order_by(Package.id.desc()).limit(limit))
+    if submitted_by is not None:
+        query = query.where(Package.submitted_by == submitted_by)
+    if status is not None:
+        query = query.where(Package.status == status)
+    if before is not None:
+        query = query.where(Package.id < before)
+    return [_state(dict(row._mapping), None) for row in connection.execute(query)]

@@ -8,7 +8,7 @@ from shapely import affinity
 
 from cadastre.check import check_package
 from cadastre.cli import cli
-from cadastre.errors import InputError, NotFoundError
+from cadastre.errors import ConflictError, InputError, NotFoundError
 from cadastre.samples import Quirks, sample_manifest, sample_project, write_package
 from cadastre.store.engine import write_transaction
 from cadastre.store.originals import keep_original
@@ -47,7 +47,7 @@ def test_waiver_stops_an_error_blocking_and_is_never_edited(engine, stored):
     with engine.connect() as c:
         after = blocking_findings(c, package_id)
     assert len(after) == len(before) - 1 and "TOP-009" not in set(after["rule"])
-    with pytest.raises(InputError, match="已于 .* 由 登记中心 王工 豁免"):
+    with pytest.raises(ConflictError, match="已于 .* 由 登记中心 王工 豁免"):
         with write_transaction(engine) as c:
             add_waiver(c, package_id, "TOP-009", "Z1", "李工", "再次豁免")
 

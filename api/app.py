@@ -1,0 +1,66 @@
+"""The application factory: the registry, the background worker, the routers and the problem handlers."""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api import problems
+from api.deps import JSON, ServiceSettings
+from api.jobs import IngestWorker
+from api.limits import UploadLimit
+from api.routes import lookups, ogc, packages, pages
+from cadastre import __version__
+from cadastre.io.container import Limits
+from cadastre.registry import Registry, open_registry
+
+__all__ = ["create_app", "settings_from_env"]
+
+DESCRIPTION = """不动产测绘成果服务：上传与检查成果包、查询宗地/自然幢/户、楼盘表、规划许可、OGC API – Features 与矢量瓦片。
+
+错误一律以 RFC 9457 `application/problem+json` 返回（`detail` 为中文说明）。"""
+
+
+def settings_from_env() -> ServiceSettings:
+    """Service settings from ``CADASTRE_BASEMAP_URL``, ``CADASTRE_BASEMAP_ATTRIBUTION`` and the rules file's upload
+    limit (``[package] max_upload_bytes``)."""
+    return ServiceSettings(basemap_url=os.environ.get("CADASTRE_BASEMAP_URL") or None,
+                           basemap_attribution=os.environ.get("CADASTRE_BASEMAP_ATTRIBUTION") or None,
+                           max_upload_bytes=Limits.from_rules().max_upload_bytes)
+
+
+def create_app(registry: Registry | str | None = None, settings: ServiceSettings | None = None) -> FastAPI:
+    """The HTTP service over ``registry`` (a :class:`Registry`, a database URL, or ``CADASTRE_DB``)."""
+    settings = settings or settings_from_env()
+    owned = not isinstance(registry, Registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        reg = open_registry(registry) if owned else registry
+        app.state.registry = reg
+        app.state.worker = IngestWorker(reg)
+        app.state.worker.resume()
+        try:
+            yield
+        finally:
+            app.state.worker.shutdown()
+            if owned:
+                reg.close()
+
+    app = FastAPI(title="cadastre", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  default_response_class=JSON, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    problems.install(app)
+    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
+    for module in (pages, ogc, packages, lookups):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For ``uvicorn --factory api.app:app_from_env`` (``cadastre serve`` uses it for several workers)."""
+    return create_app(os.environ.get("CADASTRE_DB"))

@@ -1,0 +1,65 @@
+"""Upload size limit enforced while the body streams in (an ASGI middleware), not after it has been stored."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+
+from api.deps import to_json
+from api.problems import MEDIA_TYPE, TYPE_BASE
+
+
+def _message(limit: int) -> str:
+    return f"上传文件超过上限 {limit} 字节（{limit / 2**20:.0f} MB），已拒收"
+
+
+class _TooLarge(HTTPException):
+    """Raised into the route reading the body; the problem handlers answer it with 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _message(limit))
+
+
+class UploadLimit:
+    """Refuse with 413 a request body to ``paths`` larger than ``limit`` bytes: at once when Content-Length says
+    so, else as soon as the streamed body passes the limit."""
+
+    def __init__(self, app, *, limit: int, paths: tuple[str, ...] = ("/api/packages",)) -> None:
+        self.app, self.limit, self.paths = app, limit, paths
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") not in self.paths:
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(scope, send)
+        seen = 0
+        started = False
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge(self.limit)
+            return message
+
+        async def sending(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, sending)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, send)
+
+    async def _refuse(self, scope, send):
+        body = to_json({"type": TYPE_BASE + "too-large", "title": "上传文件过大", "status": 413,
+                        "detail": _message(self.limit),
+                        "instance": scope["path"]}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})

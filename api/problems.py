@@ -1,0 +1,118 @@
+"""Errors as RFC 9457 problem details: the one table from domain errors to HTTP.
+
+Every error the library raises on purpose is a :class:`~cadastre.errors.CadastreError`; :data:`STATUS` maps its
+class (the most specific match wins) to an HTTP status. The body is ``application/problem+json`` with ``type``
+(a URI naming the error kind), ``title``, ``status``, ``detail`` (the Chinese message), ``detail_en`` and, for
+rejected input, ``findings``. Request validation, unknown routes and bugs come out in the same shape; a bug never
+shows a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cadastre import errors
+
+__all__ = ["STATUS", "Problem", "problem", "install", "PROBLEM_RESPONSES"]
+
+log = logging.getLogger("cadastre.api")
+
+TYPE_BASE = "https://cadastre.invalid/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+#: domain error class → (HTTP status, Chinese title). Order does not matter: the class's MRO decides.
+STATUS: dict[type[errors.CadastreError], tuple[int, str]] = {
+    errors.CadastreError: (400, "请求无法处理"),
+    errors.InputError: (422, "输入数据有误"),
+    errors.UnsafeArchiveError: (422, "压缩包不安全，已拒收"),
+    errors.FindingsError: (422, "数据未通过检查"),
+    errors.ZoningError: (422, "地籍区划未通过检查"),
+    errors.CodeError: (400, "代码格式错误"),
+    errors.NotFoundError: (404, "未找到"),
+    errors.ConflictError: (409, "与已有记录冲突"),
+    errors.AllocationError: (409, "无法分配代码"),
+    errors.ConfigError: (500, "服务配置错误"),
+    errors.DatabaseError: (503, "数据库不可用"),
+}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (Chinese ``detail``; ``detail_en`` for developers)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    detail_en: str | None = None
+    instance: str | None = None
+
+
+def _status_of(error: errors.CadastreError) -> tuple[int, str]:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return STATUS[errors.CadastreError]
+
+
+def problem(status: int, title: str, kind: str, detail: str | None = None, *, instance: str | None = None,
+            headers: dict | None = None, **extra) -> JSONResponse:
+    body = {"type": TYPE_BASE + kind, "title": title, "status": status, "detail": detail, **extra}
+    if instance:
+        body["instance"] = instance
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def from_domain(error: errors.CadastreError, instance: str | None = None) -> JSONResponse:
+    status, title = _status_of(error)
+    extra = {}
+    if isinstance(error, errors.FindingsError):
+        extra["findings"] = [f.__dict__ if hasattr(f, "__dict__") else dict(f) for f in error.findings]
+    if isinstance(error, errors.CodeError):
+        extra.update(text=error.text, position=error.position)
+    return problem(status, title, error.kind, error.message_zh, instance=instance, detail_en=error.message_en,
+                   **extra)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem response."""
+
+    @app.exception_handler(errors.CadastreError)
+    async def _domain(request: Request, error: errors.CadastreError):
+        return from_domain(error, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError):
+        issues = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg")}
+                  for e in error.errors()]
+        detail = "；".join(f"{i['where']}：{i['problem']}" for i in issues)
+        return problem(400, "请求参数有误", "invalid-request", f"请求参数有误：{detail}", instance=request.url.path,
+                       errors=issues)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException):
+        titles = {404: "未找到", 405: "不支持此请求方法", 406: "无法提供所要求的格式", 413: "上传文件过大",
+                  415: "不支持的内容类型"}
+        return problem(error.status_code, titles.get(error.status_code, "请求无法处理"), f"http-{error.status_code}",
+                       error.detail if isinstance(error.detail, str) else None, instance=request.url.path,
+                       headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, error: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        return problem(500, "服务内部错误", "internal", "服务内部错误，已记录；请联系管理员", instance=request.url.path)
+
+
+def problem_response(status: int, description: str) -> dict:
+    return {"model": Problem, "description": description, "content": {MEDIA_TYPE: {}}}
+
+
+#: problem responses to document on routes: ``responses=PROBLEM_RESPONSES`` (OpenAPI)
+PROBLEM_RESPONSES = {400: problem_response(400, "请求参数有误"), 404: problem_response(404, "未找到"),
+                     422: problem_response(422, "输入数据有误"), 500: problem_response(500, "服务内部错误")}

@@ -1,0 +1,126 @@
+"""Lookups for registration staff and other offices: parcels, units, buildings (楼盘表), search, permits."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import JSON, RegistryDep, SettingsDep
+from api.problems import PROBLEM_RESPONSES
+from cadastre.buildingtable import table_html, write_table_xlsx
+from cadastre.codes import ParcelCode, UnitCode
+from cadastre.errors import InputError
+from cadastre.permit import parse_permit
+
+router = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _lonlat(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"at 应为“经度,纬度”，收到 {text}", f"at must be LON,LAT, got {text}") from None
+    return lon, lat
+
+
+@router.get("/parcels", response_class=JSON, tags=["宗地"])
+def find_parcels(registry: RegistryDep,
+                 at: Annotated[str | None, Query(description="经度,纬度：返回包含该点的宗地", max_length=60)] = None,
+                 q: Annotated[str | None, Query(description="坐落或宗地代码（开头）", max_length=100)] = None,
+                 limit: Annotated[int, Query(ge=1, le=100)] = 20):
+    """按位置（at=经度,纬度）或文字（q=坐落/代码）查找宗地。"""
+    if (at is None) == (q is None):
+        raise InputError("请给出 at（经度,纬度）或 q（坐落/代码）之一", "give exactly one of at or q")
+    if at is not None:
+        return {"parcels": [registry.parcel_at(*_lonlat(at))]}
+    return {"parcels": [h for h in registry.search(q, limit=limit) if h["kind"] == "parcel"]}
+
+
+@router.get("/parcels/{zddm}", response_class=JSON, tags=["宗地"])
+def get_parcel(registry: RegistryDep, zddm: str):
+    """宗地卡片：现势信息、自然幢、历史版本、代码沿革、能否办理首次登记。"""
+    return registry.parcel(str(ParcelCode.parse(zddm)))
+
+
+@router.get("/units/{bdcdyh}", response_class=JSON, tags=["户"])
+def get_unit(registry: RegistryDep, bdcdyh: str):
+    """户：现势版本、预测到实测的各版本、代码及其沿革（前后两个方向）。"""
+    return registry.unit(str(UnitCode.parse(bdcdyh)))
+
+
+def _building_code(code: str) -> str:
+    code = code.strip().upper()
+    if len(code) != 24 or code[19] != "F" or not code[20:].isdigit():
+        raise InputError(f"自然幢代码 {code} 应为 24 位：宗地代码 + F + 4 位幢号", f"bad building code {code}")
+    ParcelCode.parse(code[:19])
+    return code
+
+
+@router.get("/buildings/{code}/table", tags=["楼盘表"],
+            responses={200: {"content": {"application/json": {}, "text/html": {}, XLSX: {}},
+                             "description": "楼盘表：JSON、HTML 或 Excel"}})
+def building_table(registry: RegistryDep, code: str,
+                   format: Annotated[str, Query(pattern="^(json|html|xlsx)$")] = "json"):
+    """楼盘表（幢 × 层 × 户）：format=json（默认）、html 或 xlsx。"""
+    table = registry.building_table(_building_code(code))
+    if format == "html":
+        return HTMLResponse(table_html(table))
+    if format == "xlsx":
+        buffer = io.BytesIO()
+        write_table_xlsx(table, buffer)
+        return Response(buffer.getvalue(), media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{table.code}.xlsx"'})
+    return JSON(table.to_dict())
+
+
+@router.get("/buildings/{code}/readiness", response_class=JSON, tags=["楼盘表"])
+def building_readiness(registry: RegistryDep, code: str):
+    """自然幢能否办理首次登记，及不能的原因。"""
+    table = registry.building_table(_building_code(code))
+    return {"code": table.code, "ready": table.ready, "not_ready_because": table.not_ready_because}
+
+
+@router.get("/search", response_class=JSON, tags=["查询"])
+def search(registry: RegistryDep, q: Annotated[str, Query(min_length=1, max_length=100)],
+           limit: Annotated[int, Query(ge=1, le=100)] = 20):
+    """按宗地代码、自然幢代码、不动产单元代码（或其开头）、坐落、建筑物名称查找；结果带经纬度范围。"""
+    return {"results": registry.search(q, limit=limit)}
+
+
+@router.post("/permits", status_code=201, response_class=JSON, tags=["规划许可"],
+             responses={201: {"description": "已登记（内容相同则不新增版本）"}})
+def add_permit(registry: RegistryDep, content: Annotated[dict[str, Any], Body(description="permit.json 的内容")],
+               by: Annotated[str | None, Query(max_length=100, description="登记人")] = None):
+    """登记建设工程规划许可（新版本替代旧版本，旧版本保留为历史）。"""
+    permit = parse_permit(content, source="请求正文")
+    record = registry.record_permit(permit, by=by)
+    return JSON(record.to_dict(), status_code=201)
+
+
+@router.get("/permits/{number}", response_class=JSON, tags=["规划许可"])
+def get_permit(registry: RegistryDep, number: str):
+    """规划许可的全部版本（最后一个为现行，除非已终止）。"""
+    versions = registry.permit(number)
+    return {"number": number, "versions": [v.to_dict() for v in versions]}
+
+
+@router.get("/summary", response_class=JSON, tags=["查询"])
+def summary(registry: RegistryDep):
+    """登记库概况：县、地籍区、宗地、自然幢、户、成果包与已发代码数量。"""
+    return registry.summary().to_dict()
+
+
+@router.get("/map-config", response_class=JSON, tags=["地图"])
+def map_config(registry: RegistryDep, settings: SettingsDep):
+    """地图页面的设置：数据范围、底图地址（默认无底图）、图层与最小缩放级别。"""
+    from cadastre.tiles import TILE_LAYERS
+
+    return {"bounds": registry.extent(), "counties": [{"code": c.code, "name": c.name} for c in registry.counties],
+            "basemap": {"url": settings.basemap_url, "attribution": settings.basemap_attribution},
+            "layers": {name: {"title": layer.title, "minzoom": layer.minzoom} for name, layer in TILE_LAYERS.items()}}
+

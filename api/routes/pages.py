@@ -1,0 +1,51 @@
+"""The pages: the staff map (``/``), the surveyors' upload page (``/upload``) and the API docs (``/docs``), all
+served from ``api/static`` with pinned, vendored browser libraries, so they work with no internet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import JSON
+from api.routes.ogc import landing
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+MAPLIBRE = "vendor/maplibre-gl-5.24.1"
+SWAGGER = "vendor/swagger-ui-5.32.0"
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8").replace("{{MAPLIBRE}}", f"/static/{MAPLIBRE}")
+
+
+def _wants_json(request: Request) -> bool:
+    f = request.query_params.get("f")
+    if f is not None:
+        return f == "json"
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
+@router.get("/")
+def index(request: Request):
+    """Browsers: the map. JSON clients: the OGC API landing page."""
+    if _wants_json(request):
+        return JSON(landing(request))
+    return HTMLResponse(_page("map.html"))
+
+
+@router.get("/upload")
+def upload_page():
+    return HTMLResponse(_page("upload.html"))
+
+
+@router.get("/docs")
+def docs():
+    return HTMLResponse(f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>cadastre API 文档</title><link rel="stylesheet" href="/static/{SWAGGER}/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div><script src="/static/{SWAGGER}/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({{url: "/openapi.json", dom_id: "#swagger-ui"}});</script></body></html>""")

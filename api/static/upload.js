@@ -1,0 +1,121 @@
+// The surveyors' upload page: send a package with a real progress bar (upload, then processing as the server
+// reports it), then show its report: summary, findings, findings on a small map, link to the HTML report.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const bar = $("progress"), barText = $("progress-text"), barTitle = $("progress-title");
+
+function upload(file) {
+  const form = new FormData();
+  form.append("file", file);
+  const by = $("by").value.trim();
+  if (by) { form.append("submitted_by", by); localStorage.setItem("cadastre.by", by); }
+  $("progress-section").hidden = false;
+  $("report").hidden = true;
+  barTitle.textContent = `上传 ${file.name}`;
+  const request = new XMLHttpRequest();
+  request.open("POST", "/api/packages");
+  request.upload.onprogress = (e) => {
+    if (e.lengthComputable) { bar.value = 30 * e.loaded / e.total; barText.textContent = `已上传 ${(100 * e.loaded / e.total).toFixed(0)}%`; }
+  };
+  request.onload = () => {
+    let body = {};
+    try { body = JSON.parse(request.responseText); } catch (e) { /* not JSON */ }
+    if (request.status !== 202) {
+      barTitle.textContent = "上传失败";
+      barText.innerHTML = `<span class="error">${cad.esc(body.detail || body.title || request.statusText)}</span>`;
+      return;
+    }
+    barTitle.textContent = `成果包 ${body.id}：${body.duplicate ? "此文件此前已上传" : "已接收，处理中"}`;
+    follow(body.id);
+  };
+  request.onerror = () => { barTitle.textContent = "上传失败"; barText.textContent = "网络错误"; };
+  request.send(form);
+}
+
+async function follow(id) {
+  for (;;) {
+    let state;
+    try { state = await cad.json(`/api/packages/${id}`); } catch (e) { barText.textContent = e.message; return; }
+    bar.value = 30 + 0.7 * state.percent;
+    barText.textContent = `${state.stage_name}（${state.percent.toFixed(0)}%）`;
+    if (state.status !== "received" || state.stage === "failed") {
+      bar.value = 100;
+      if (state.stage === "failed") barText.innerHTML = `<span class="error">处理失败：${cad.esc(state.error || "")}</span>`;
+      showReport(state);
+      listPackages();
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+function showReport(state) {
+  const report = state.report;
+  if (!report) return;
+  const counts = report.counts || {};
+  const verdict = {accepted: "已受理，已编码", rejected: "有错误，已退回（豁免全部错误后可重新处理）", refused: "已拒收"}[state.status] || state.status;
+  const findings = report.findings || [];
+  const rows = findings.map((f) => `<tr><td>${cad.esc(cad.severityNames[f.severity] || f.severity)}</td><td>${cad.esc(f.rule)}</td>
+    <td>${cad.esc(f.layer)}</td><td>${cad.esc(f.feature || "")}</td><td>${cad.esc(f.message)}</td></tr>`).join("");
+  const units = (report.assigned && report.assigned.units) || [];
+  const el = $("report");
+  el.hidden = false;
+  el.innerHTML = `<h2>质检报告：成果包 ${state.id} <span class="status-${state.status}" id="verdict">${cad.esc(verdict)}</span></h2>
+    <p>文件 ${cad.esc(state.filename || "")}，阶段 ${cad.esc(cad.stageNames[state.package_stage] || state.package_stage || "")}，
+    项目 ${cad.esc(state.project_name || "")}。错误 ${counts.error || 0} 处，警告 ${counts.warning || 0} 处，提示 ${counts.info || 0} 处。
+    ${units.length ? `编码 ${units.length} 户。` : ""}
+    <a href="/api/packages/${state.id}/report.html" target="_blank" id="report-link">查看完整报告（HTML）</a> ·
+    <a href="/?package=${state.id}">在地图上查看</a></p>
+    <div id="finding-map"></div>
+    <table class="findings" id="findings-table"><tr><th>级别</th><th>规则</th><th>图层</th><th>要素</th><th>说明</th></tr>${rows || "<tr><td colspan=5>没有发现问题</td></tr>"}</table>`;
+  drawFindings(findings);
+}
+
+function drawFindings(findings) {
+  const located = findings.filter((f) => f.location);
+  if (!located.length || typeof maplibregl === "undefined") { $("finding-map").hidden = true; return; }
+  const xs = located.map((f) => f.location[0]), ys = located.map((f) => f.location[1]);
+  const pad = 0.0005;
+  const map = new maplibregl.Map({container: "finding-map", attributionControl: false,
+    bounds: [[Math.min(...xs) - pad, Math.min(...ys) - pad], [Math.max(...xs) + pad, Math.max(...ys) + pad]],
+    style: {version: 8, sources: {
+      parcels: {type: "vector", tiles: [`${location.origin}/tiles/parcels/{z}/{x}/{y}.pbf`], minzoom: 13},
+      findings: {type: "geojson", data: {type: "FeatureCollection", features: located.map((f) => ({type: "Feature",
+        geometry: {type: "Point", coordinates: f.location}, properties: {severity: f.severity, rule: f.rule, message: f.message}}))}}},
+      layers: [{id: "bg", type: "background", paint: {"background-color": "#f2efe9"}},
+               {id: "parcels", type: "line", source: "parcels", "source-layer": "parcels", paint: {"line-color": "#08519c"}},
+               {id: "findings", type: "circle", source: "findings", paint: {"circle-radius": 6, "circle-stroke-color": "#fff",
+                "circle-stroke-width": 1.5, "circle-color": ["match", ["get", "severity"], "error", "#d92d20", "warning", "#f79009", "#2e90fa"]}}]}});
+  map.on("click", "findings", (e) => new maplibregl.Popup().setLngLat(e.lngLat)
+    .setHTML(`<b>${cad.esc(e.features[0].properties.rule)}</b> ${cad.esc(e.features[0].properties.message)}`).addTo(map));
+}
+
+async function listPackages() {
+  const by = $("by").value.trim();
+  let data;
+  try { data = await cad.json(`/api/packages?limit=50${by ? "&submitted_by=" + encodeURIComponent(by) : ""}`); } catch (e) { return; }
+  $("packages").innerHTML = `<tr><th>编号</th><th>文件</th><th>阶段</th><th>状态</th><th>接收时间</th><th></th></tr>` +
+    data.packages.map((p) => `<tr><td>${p.id}</td><td>${cad.esc(p.filename || "")}</td>
+      <td>${cad.esc(cad.stageNames[p.package_stage] || "")}</td>
+      <td class="status-${p.status}">${cad.esc(p.status === "received" ? p.stage_name : (cad.statusNames[p.status] || p.status))}</td>
+      <td>${cad.esc(String(p.received_at).slice(0, 19).replace("T", " "))}</td>
+      <td><button class="link" data-package="${p.id}">报告</button></td></tr>`).join("");
+}
+
+$("packages").addEventListener("click", async (e) => {
+  const id = e.target.dataset && e.target.dataset.package;
+  if (id) showReport(await cad.json(`/api/packages/${id}`));
+});
+$("pick").addEventListener("click", () => $("file").click());
+$("file").addEventListener("change", () => { if ($("file").files.length) upload($("file").files[0]); });
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault(); drop.classList.remove("over");
+  if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]);
+});
+$("by").value = localStorage.getItem("cadastre.by") || "";
+$("by").addEventListener("change", listPackages);
+listPackages();

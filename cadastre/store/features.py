@@ -1,0 +1,104 @@
+"""Feature pages and vector tiles read from the registry's current rows, on both engines.
+
+Pages are keyset-paginated in the order of the collection's natural key (which a partial unique index serves);
+a bbox goes through the spatial index (``store.spatial.index_filter``). Tiles: PostGIS encodes them itself
+(``ST_AsMVT``); on SpatiaLite the rows of the tile are read through the R*Tree and :mod:`cadastre.tiles` encodes
+them.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cadastre.errors import NotFoundError
+from cadastre.features import Collection, transformer
+from cadastre.store.spatial import envelope, index_filter, read_frame
+from cadastre.tiles import TileLayer
+
+__all__ = ["feature_rows", "one_feature", "tile_rows", "tile_mvt"]
+
+
+def _select(collection: Collection) -> str:
+    columns = ", ".join(f'{expression} AS "{name}"' for expression, name in collection.properties.items())
+    geometry = "ST_AsBinary(t.geom) AS wkb" if collection.geometry else "t.lon, t.lat"
+    return (f"SELECT {collection.id_sql} AS id, {columns}, {geometry} "
+            f"FROM {collection.table} t {collection.joins}")
+
+
+def feature_rows(connection: Connection, collection: Collection, srid: int, *, bbox=None, limit: int = 10,
+                 after: tuple | None = None, key: tuple | None = None, package_id: int | None = None,
+                 bbox_lonlat=None) -> gpd.GeoDataFrame:
+    """Current features of ``collection`` (in key order, after ``after``, at most ``limit``), or the one with
+    ``key``. ``bbox`` is in the storage CRS; findings (points from lon/lat) use ``bbox_lonlat`` instead."""
+    where, params = [], {"limit": int(limit), "srid": srid}
+    if collection.id != "findings":
+        where.append("t.valid_to IS NULL")
+    columns = [f"t.{c}" for c in collection.key]
+    row = "(" + ", ".join(columns) + ")" if len(columns) > 1 else columns[0]
+    if key is not None:
+        where.append(f"{row} = ({', '.join(f':k{i}' for i in range(len(key)))})" if len(key) > 1 else f"{row} = :k0")
+        params.update({f"k{i}": v for i, v in enumerate(key)})
+    if after is not None:
+        where.append(f"{row} > ({', '.join(f':a{i}' for i in range(len(after)))})" if len(after) > 1
+                     else f"{row} > :a0")
+        params.update({f"a{i}": v for i, v in enumerate(after)})
+    if bbox is not None and collection.geometry:
+        frame = envelope(connection)
+        where.append(index_filter(connection, collection.table, "t", frame))
+        where.append(f"ST_Intersects(t.geom, {frame})")
+        params.update(dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bbox), strict=True)))
+    if bbox_lonlat is not None and not collection.geometry:
+        where.append("t.lon BETWEEN :minlon AND :maxlon AND t.lat BETWEEN :minlat AND :maxlat")
+        params.update(dict(zip(("minlon", "minlat", "maxlon", "maxlat"), map(float, bbox_lonlat), strict=True)))
+    if package_id is not None:
+        where.append("t.package_id = :package")
+        params["package"] = int(package_id)
+    sql = (_select(collection) + (" WHERE " + " AND ".join(where) if where else "")
+           + f" ORDER BY {', '.join(columns)} LIMIT :limit")
+    if collection.geometry:
+        return read_frame(connection, sql, params, srid=srid)
+    result = connection.execute(sa.text(sql), params)
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    lon, lat = frame.pop("lon").to_numpy(float), frame.pop("lat").to_numpy(float)
+    points = shapely.points(lon, lat)
+    points = np.where(np.isnan(lon) | np.isnan(lat), None, points)
+    # findings are placed in lon/lat; a page is kept in the storage CRS like every other collection
+    return gpd.GeoDataFrame(frame, geometry=shapely.transform(points, lambda xy: np.column_stack(
+        transformer(4326, srid).transform(xy[:, 0], xy[:, 1]))), crs=srid)
+
+
+def one_feature(connection: Connection, collection: Collection, srid: int, key: tuple) -> gpd.GeoDataFrame:
+    frame = feature_rows(connection, collection, srid, key=key, limit=1)
+    if frame.empty:
+        raise NotFoundError(f"{collection.title} {''.join(map(str, key)) if collection.id != 'buildings' else 'F'.join(key)} "
+                            "不存在或已不是现势数据", f"no current feature {key} in {collection.id}")
+    return frame
+
+
+def tile_rows(connection: Connection, layer: TileLayer, srid: int, bounds) -> gpd.GeoDataFrame:
+    """The current rows of ``layer`` whose bounding box meets ``bounds`` (storage CRS)."""
+    frame = envelope(connection)
+    columns = ", ".join(f"{expression} AS {name}" for expression, name in layer.properties.items())
+    sql = (f"SELECT t.id AS fid, {columns}, ST_AsBinary(t.geom) AS wkb FROM {layer.table} t "
+           f"WHERE t.valid_to IS NULL AND {index_filter(connection, layer.table, 't', frame)}")
+    params = dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bounds), strict=True), srid=srid)
+    return read_frame(connection, sql, params, srid=srid)
+
+
+def tile_mvt(connection: Connection, layer: TileLayer, srid: int, bounds, z: int, x: int, y: int) -> bytes:
+    """PostGIS: one layer of tile z/x/y encoded by ``ST_AsMVT`` (rows found through ``bounds`` in storage CRS)."""
+    columns = ", ".join(f"{expression} AS {name}" for expression, name in layer.properties.items())
+    sql = (f"SELECT ST_AsMVT(q, :layer, {layer.extent}, 'geom', 'fid') FROM ("
+           f"SELECT t.id AS fid, {columns}, ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope(:z, :x, :y), "
+           f"{layer.extent}, {layer.buffer}, true) AS geom FROM {layer.table} t "
+           f"WHERE t.valid_to IS NULL AND t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, :srid)) q "
+           "WHERE q.geom IS NOT NULL")
+    params = dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bounds), strict=True), srid=srid,
+                  layer=layer.name, z=z, x=x, y=y)
+    data = connection.execute(sa.text(sql), params).scalar()
+    return bytes(data) if data else b""

@@ -1,0 +1,301 @@
+"""Every endpoint and its error paths, on SpatiaLite and PostGIS."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+
+import mapbox_vector_tile
+import shapely
+from openpyxl import load_workbook
+
+from cadastre.features import CRS84
+
+PARCEL = "141031001002GB00001"
+BUILDING = PARCEL + "F0001"
+UNIT = BUILDING + "0001"
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response, status: int):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["type"].startswith("https://") and body["title"]
+    assert "Traceback" not in response.text
+    return body
+
+
+# ------------------------------------------------------------------------------------------------ OGC API Features
+
+
+def test_landing_page_json_and_map_html(client):
+    landing = client.get("/", headers={"Accept": "application/json"}).json()
+    assert {"service-desc", "conformance", "data"} <= {link["rel"] for link in landing["links"]}
+    assert client.get("/?f=json").json()["title"] == landing["title"]
+    page = client.get("/")
+    assert page.headers["content-type"].startswith("text/html") and "不动产测绘成果地图" in page.text
+
+
+def test_conformance_and_collections(client, loaded_registry):
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in client.get("/conformance").json()["conformsTo"]
+    collections = {c["id"]: c for c in client.get("/collections").json()["collections"]}
+    assert set(collections) == {"parcels", "buildings", "units", "findings"}
+    storage = f"http://www.opengis.net/def/crs/EPSG/0/{loaded_registry.storage_srid}"
+    assert collections["parcels"]["crs"] == [CRS84, storage] and collections["parcels"]["storageCrs"] == storage
+    assert client.get("/collections/units").json()["title"] == "户"
+
+
+def test_items_pages_follow_next_links_through_every_feature(client, loaded_registry):
+    expected = sorted(loaded_registry.features("units", limit=10_000).features["id"])
+    seen, url = [], "/collections/units/items?limit=25"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200 and response.headers["content-type"] == "application/geo+json"
+        assert response.headers["content-crs"] == f"<{CRS84}>"
+        page = response.json()
+        assert page["numberReturned"] == len(page["features"]) <= 25
+        seen += [f["id"] for f in page["features"]]
+        url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
+    assert seen == expected and len(expected) == 84
+
+
+def test_items_are_lon_lat_and_bbox_filters(client):
+    features = client.get("/collections/parcels/items?limit=100").json()["features"]
+    assert len(features) >= 3
+    first = shapely.geometry.shape(features[0]["geometry"])
+    lon, lat = first.centroid.x, first.centroid.y
+    assert 110 < lon < 111.5 and 36 < lat < 37.5  # 隰县, lon/lat order (RFC 7946)
+    assert features[0]["properties"]["zl"] and "qlr" not in features[0]["properties"]
+    box = ",".join(map(str, first.bounds))
+    inside = client.get(f"/collections/parcels/items?bbox={box}&limit=100").json()["features"]
+    assert features[0]["id"] in {f["id"] for f in inside} and len(inside) < len(features) + 1
+    far = client.get("/collections/parcels/items?bbox=100,20,100.1,20.1").json()
+    assert far["features"] == []
+
+
+def test_projected_crs_has_northing_first(client, loaded_registry):
+    storage = f"http://www.opengis.net/def/crs/EPSG/0/{loaded_registry.storage_srid}"
+    response = client.get(f"/collections/parcels/items/{PARCEL}", params={"crs": storage})
+    assert response.headers["content-crs"] == f"<{storage}>"
+    northing, easting = response.json()["geometry"]["coordinates"][0][0][0]
+    assert 4_000_000 < northing < 4_200_000 and 37_000_000 < easting < 38_000_000  # zone 37 false easting
+    bbox = f"{northing - 1},{easting - 1},{northing + 1},{easting + 1}"
+    near = client.get("/collections/parcels/items", params={"bbox": bbox, "bbox-crs": storage}).json()
+    assert PARCEL in {f["id"] for f in near["features"]}
+    assert_problem(client.get("/collections/parcels/items?crs=EPSG:3857"), 422)
+
+
+def test_single_features_and_errors(client):
+    assert client.get(f"/collections/parcels/items/{PARCEL}").json()["properties"]["zddm"] == PARCEL
+    assert client.get(f"/collections/buildings/items/{BUILDING}").json()["properties"]["zrzh"] == "0001"
+    unit = client.get(f"/collections/units/items/{UNIT}").json()
+    assert unit["properties"]["building"] == BUILDING and unit["properties"]["stage"] == "asbuilt"
+    finding = client.get("/collections/findings/items?limit=1").json()["features"][0]
+    assert client.get(f"/collections/findings/items/{finding['id']}").json()["properties"]["rule"]
+    assert_problem(client.get("/collections/parcels/items/141031001002GB09999"), 404)
+    assert_problem(client.get("/collections/buildings/items/123"), 422)
+    assert_problem(client.get("/collections/rivers/items"), 400)
+    assert_problem(client.get("/collections/parcels/items?limit=10001"), 400)
+    assert_problem(client.get("/collections/parcels/items?bbox=1,2,3"), 422)
+    assert_problem(client.get("/collections/parcels/items?bbox=3,2,1,4"), 422)
+
+
+def test_findings_collection_by_package(client):
+    packages = client.get("/api/packages").json()["packages"]
+    asbuilt = next(p for p in packages if p["package_stage"] == "asbuilt")
+    page = client.get(f"/collections/findings/items?package={asbuilt['id']}&limit=10000").json()
+    rules = {f["properties"]["rule"] for f in page["features"]}
+    assert "PLN-009" in rules and all(f["properties"]["package_id"] == asbuilt["id"] for f in page["features"])
+
+
+# ------------------------------------------------------------------------------------------------------- tiles
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2 ** z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+def test_vector_tiles_carry_the_parcels_and_buildings(client):
+    parcel = shapely.geometry.shape(client.get(f"/collections/parcels/items/{PARCEL}").json()["geometry"])
+    x, y = _tile_of(parcel.centroid.x, parcel.centroid.y, 16)
+    response = client.get(f"/tiles/parcels/16/{x}/{y}.pbf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    layers = mapbox_vector_tile.decode(response.content)
+    codes = {f["properties"]["zddm"] for f in layers["parcels"]["features"]}
+    assert PARCEL in codes
+    buildings = mapbox_vector_tile.decode(client.get(f"/tiles/buildings/16/{x}/{y}.pbf").content)
+    assert BUILDING in {f["properties"]["code"] for f in buildings["buildings"]["features"]}
+    assert client.get(f"/tiles/parcels/10/{x >> 6}/{y >> 6}.pbf").status_code == 204  # below minzoom
+    assert client.get("/tiles/parcels/16/0/0.pbf").status_code == 204  # nothing there
+    assert_problem(client.get("/tiles/roads/16/0/0.pbf"), 400)
+    assert_problem(client.get("/tiles/parcels/3/9/0.pbf"), 422)
+
+
+# ---------------------------------------------------------------------------------------------------- lookups
+
+
+def test_parcel_card_by_code_point_and_text(client):
+    card = client.get(f"/api/parcels/{PARCEL}").json()
+    assert card["zddm"] == PARCEL and card["current"]["zl"] and len(card["buildings"]) == 3
+    assert card["history"] and "ready_for_first_registration" in card
+    shape = shapely.geometry.shape(client.get(f"/collections/parcels/items/{PARCEL}").json()["geometry"])
+    inside = shape.representative_point()
+    at = client.get(f"/api/parcels?at={inside.x},{inside.y}").json()["parcels"]
+    assert [p["zddm"] for p in at] == [PARCEL]
+    found = client.get("/api/parcels", params={"q": card["current"]["zl"]}).json()["parcels"]
+    assert PARCEL in {p["code"] for p in found}
+    body = assert_problem(client.get("/api/parcels/14103100100GB00001"), 400)
+    assert "宗地代码" in body["detail"]
+    assert_problem(client.get("/api/parcels/141031001002GB09999"), 404)
+    assert_problem(client.get("/api/parcels?at=100,20"), 404)
+    assert_problem(client.get("/api/parcels?at=abc"), 422)
+    assert_problem(client.get("/api/parcels"), 422)
+
+
+def test_unit_history_from_presale_to_asbuilt_with_lineage(client):
+    unit = client.get(f"/api/units/{UNIT}").json()
+    assert [v["stage"] for v in unit["versions"]] == ["presale", "asbuilt"]
+    assert unit["current"]["stage"] == "asbuilt" and unit["code"]["retired_at"] is None
+    assert any(link["direction"] == "from" for link in unit["lineage"])
+    assert_problem(client.get(f"/api/units/{UNIT[:-4]}0999"), 404)
+    assert_problem(client.get("/api/units/XYZ"), 400)
+
+
+def test_building_table_in_three_formats_and_readiness(client):
+    table = client.get(f"/api/buildings/{BUILDING}/table").json()
+    assert table["code"] == BUILDING and table["unit_count"] == 28 and table["ready"] is True
+    html = client.get(f"/api/buildings/{BUILDING}/table?format=html")
+    assert html.headers["content-type"].startswith("text/html") and "楼盘表" in html.text
+    xlsx = client.get(f"/api/buildings/{BUILDING}/table?format=xlsx")
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet.title == "楼盘表" and BUILDING in sheet.cell(1, 1).value
+    late = client.get(f"/api/buildings/{PARCEL}F0002/readiness").json()
+    assert late["ready"] is False and any("规划" in r for r in late["not_ready_because"])
+    assert_problem(client.get(f"/api/buildings/{PARCEL}F9999/table"), 404)
+    assert_problem(client.get(f"/api/buildings/{PARCEL}/table"), 422)
+    assert_problem(client.get(f"/api/buildings/{BUILDING}/table?format=pdf"), 400)
+
+
+def test_search_by_code_text_and_name(client):
+    kinds = {r["kind"] for r in client.get(f"/api/search?q={UNIT}").json()["results"]}
+    assert "unit" in kinds
+    named = client.get("/api/search", params={"q": "龙泉苑1号楼"}).json()["results"]
+    assert named[0]["code"] == BUILDING and len(named[0]["bbox"]) == 4
+    assert client.get("/api/search?q=不存在的地方").json()["results"] == []
+    assert_problem(client.get("/api/search?q="), 400)
+
+
+def test_summary_and_map_config(client):
+    summary = client.get("/api/summary").json()
+    assert summary["units"] == 84 and summary["parcels"] >= 3
+    config = client.get("/api/map-config").json()
+    assert config["basemap"]["url"] is None and len(config["bounds"]) == 4
+    assert config["layers"]["parcels"]["minzoom"] == 13
+
+
+def test_permits_recorded_and_versioned_over_http(client, loaded_registry):
+    from cadastre.samples import sample_permit
+
+    permit = sample_permit()
+    permit["number"] = "建字第HTTP-1号"
+    first = client.post("/api/permits", json=permit, params={"by": "规划科"})
+    assert first.status_code == 201
+    permit["far"] = (permit.get("far") or 2.0) + 0.1
+    client.post("/api/permits", json=permit)
+    versions = client.get(f"/api/permits/{permit['number']}").json()["versions"]
+    assert len(versions) == 2 and versions[0]["valid_to"] is not None
+    assert_problem(client.post("/api/permits", json={"number": ""}), 422)
+    assert_problem(client.get("/api/permits/没有的许可"), 404)
+
+
+# -------------------------------------------------------------------------------------------------- packages
+
+
+def test_package_status_report_original_findings(client, loaded_registry, sample_files):
+    packages = client.get("/api/packages").json()["packages"]
+    assert [p["status"] for p in packages] == ["accepted"] * 3
+    asbuilt = next(p for p in packages if p["package_stage"] == "asbuilt")
+    state = client.get(f"/api/packages/{asbuilt['id']}").json()
+    assert state["stage"] == "done" and state["percent"] == 100 and state["report"]["accepted"] is True
+    report = client.get(f"/api/packages/{asbuilt['id']}/report.html")
+    assert report.headers["content-type"].startswith("text/html") and "质检报告" in report.text
+    original = client.get(f"/api/packages/{asbuilt['id']}/original")
+    data = sample_files["asbuilt"].read_bytes()
+    assert original.content == data and original.headers["x-content-sha256"] == hashlib.sha256(data).hexdigest()
+    findings = client.get(f"/api/packages/{asbuilt['id']}/findings").json()["findings"]
+    assert any(f["rule"] == "PLN-009" for f in findings)
+    paged = client.get("/api/packages?limit=2").json()
+    assert len(paged["packages"]) == 2 and paged["next"]
+    assert_problem(client.get("/api/packages/999999"), 404)
+    assert_problem(client.get("/api/packages/999999/original"), 404)
+    assert_problem(client.get("/api/packages/abc"), 400)
+
+
+def test_upload_is_processed_in_the_background_with_progress(fresh_client, sample_files):
+    with sample_files["cadastral"].open("rb") as f:
+        response = fresh_client.post("/api/packages", files={"file": ("141031-cadastral.zip", f, "application/zip")},
+                                     data={"submitted_by": "测绘一队"})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert response.headers["location"] == f"/api/packages/{body['id']}" and body["duplicate"] is False
+    fresh_client.worker.wait(120)
+    state = fresh_client.get(f"/api/packages/{body['id']}").json()
+    assert state["status"] == "accepted" and state["stage"] == "done" and state["percent"] == 100
+    assert state["submitted_by"] == "测绘一队" and state["filename"] == "141031-cadastral.zip"
+    assert state["report"]["assigned"]["parcels"]
+    with sample_files["cadastral"].open("rb") as f:
+        again = fresh_client.post("/api/packages", files={"file": ("copy.zip", f, "application/zip")})
+    assert again.json()["id"] == body["id"] and again.json()["duplicate"] is True
+
+
+def test_rejected_upload_is_waived_then_accepted(fresh_client, sample_files, tmp_path):
+    # the as-built package before its pre-sale survey and parcel: refused or rejected, never accepted
+    with sample_files["presale"].open("rb") as f:
+        body = fresh_client.post("/api/packages", files={"file": ("presale.zip", f)}).json()
+    fresh_client.worker.wait(120)
+    state = fresh_client.get(f"/api/packages/{body['id']}").json()
+    assert state["status"] in ("rejected", "refused") and state["report"]["counts"]["error"] > 0
+    if state["status"] == "rejected":
+        error = next(f for f in state["report"]["findings"] if f["severity"] == "error")
+        waiver = {"rule": error["rule"], "feature": error["feature"], "by": "张科长", "reason": "测试"}
+        assert fresh_client.post(f"/api/packages/{body['id']}/waivers", json=waiver).status_code == 201
+        assert_problem(fresh_client.post(f"/api/packages/{body['id']}/waivers", json=waiver), 409)
+    assert_problem(fresh_client.post(f"/api/packages/{body['id']}/waivers", json={"rule": "X"}), 400)
+    assert_problem(fresh_client.get(f"/api/packages/{body['id']}/waivers"), 405)
+
+
+def test_upload_limits_and_wrong_files(fresh_client, tmp_path):
+    big = tmp_path / "big.zip"
+    big.write_bytes(b"0" * (6 << 20))
+    with big.open("rb") as f:
+        body = assert_problem(fresh_client.post("/api/packages", files={"file": ("big.zip", f)}), 413)
+    assert "上限" in body["detail"]
+    text = assert_problem(fresh_client.post("/api/packages", files={"file": ("notes.txt", b"hello")}), 422)
+    assert "notes.txt" in text["detail"]
+    junk = fresh_client.post("/api/packages", files={"file": ("junk.zip", b"not a zip at all")})
+    assert junk.status_code == 202
+    fresh_client.worker.wait(60)
+    state = fresh_client.get(f"/api/packages/{junk.json()['id']}").json()
+    assert state["status"] == "refused" and state["report"]["refused"] is True
+    assert state["report"]["findings"][0]["message"]
+    assert fresh_client.get(f"/api/packages/{junk.json()['id']}/report.html").status_code == 200
+    assert_problem(fresh_client.post("/api/packages"), 400)
+
+
+def test_openapi_documents_problem_responses_and_docs_are_offline(client):
+    spec = client.get("/openapi.json").json()
+    operation = spec["paths"]["/api/parcels/{zddm}"]["get"]
+    assert "application/problem+json" in operation["responses"]["404"]["content"]
+    docs = client.get("/docs").text
+    assert "/static/vendor/swagger-ui-" in docs and "cdn" not in docs.lower()
+    for asset in ("/static/vendor/swagger-ui-5.32.0/swagger-ui-bundle.js",
+                  "/static/vendor/maplibre-gl-5.24.1/maplibre-gl.js", "/static/map.js", "/static/upload.js"):
+        assert client.get(asset).status_code == 200, asset
+    for page in ("/", "/upload"):
+        html = client.get(page).text
+        assert "https://" not in html and "http://" not in html  # nothing fetched from outside
+    assert json.loads(client.get("/api/map-config").text)["basemap"]["url"] is None

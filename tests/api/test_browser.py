@@ -1,0 +1,134 @@
+"""The map and the upload page in a real browser: Debian's Chromium driven by Playwright (never a downloaded
+browser). Screenshots are kept in ``tests/artifacts/`` for people to look at."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api import create_app
+from api.deps import ServiceSettings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+PARCEL = "141031001002GB00001"
+# WebGL without a GPU: ANGLE on SwiftShader (software rendering)
+CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+
+pytestmark = pytest.mark.parametrize("loaded_registry", ["spatialite"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def server(loaded_registry):
+    """The service on a free loopback port, in a thread of this process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(loaded_registry, ServiceSettings())
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: errors.append(f"{r.url} {r.failure}"))
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name.split('[')[0]}.png"))
+    context.close()
+    assert not errors, errors
+
+
+def _wait_for_map(page):
+    page.wait_for_function("window.cadastreMapReady === true && window.cadastreMap.areTilesLoaded()", timeout=30_000)
+
+
+def test_map_draws_parcels_and_a_click_opens_the_card(page, server):
+    page.goto(server + "/")
+    _wait_for_map(page)
+    page.wait_for_function("window.cadastreMap.queryRenderedFeatures({layers: ['parcels-fill']}).length > 0",
+                           timeout=20_000)
+    codes = page.evaluate("[...new Set(window.cadastreMap.queryRenderedFeatures({layers: ['parcels-fill']})"
+                          ".map(f => f.properties.zddm))]")
+    assert PARCEL in codes
+    # click the middle of the parcel as the map draws it
+    point = page.evaluate("""(code) => {
+        const m = window.cadastreMap;
+        const f = m.queryRenderedFeatures({layers: ['parcels-fill']}).find(f => f.properties.zddm === code);
+        const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+        const xs = ring.map(c => c[0]), ys = ring.map(c => c[1]);
+        const p = m.project([(Math.min(...xs) + Math.max(...xs)) / 2, Math.min(...ys) + (Math.max(...ys) - Math.min(...ys)) * 0.85]);
+        const box = m.getCanvas().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+    }""", PARCEL)
+    page.mouse.click(*point)
+    card = page.wait_for_selector(f".card[data-zddm='{PARCEL}']", timeout=10_000)
+    text = card.inner_text()
+    assert "坐落" in text and "自然幢（3）" in text and "首次登记" in text
+
+
+def test_search_finds_a_parcel_and_opens_its_building_table(page, server):
+    page.goto(server + "/")
+    _wait_for_map(page)
+    page.fill("#q", "府前街2号")
+    page.click("#search button")
+    page.wait_for_selector(f".card[data-zddm='{PARCEL}']", timeout=10_000)
+    page.click(f"button[data-building='{PARCEL}F0001']")
+    grid = page.wait_for_selector("#building-grid", timeout=10_000)
+    assert "1-601" in grid.inner_text() and "141031001002GB00001F0001" in grid.inner_text()
+    assert page.locator("#table-body").inner_text().count("可办理首次登记") == 1
+
+
+def test_findings_of_a_package_are_drawn(page, server, loaded_registry):
+    asbuilt = next(p for p in loaded_registry.packages() if p.package_stage == "asbuilt")
+    page.goto(f"{server}/?package={asbuilt.id}")
+    _wait_for_map(page)
+    page.wait_for_selector(".findings table", timeout=10_000)
+    assert "PLN-009" in page.inner_text(".findings")
+    page.wait_for_function("window.cadastreMap.queryRenderedFeatures({layers: ['findings-point']}).length > 0",
+                           timeout=10_000)
+
+
+def test_upload_page_shows_progress_then_the_report(page, server, tmp_path):
+    from cadastre.samples import sample_cadastral, sample_manifest, write_package
+
+    # a package this registry has not seen: the sample cadastral survey under another project name
+    manifest = {**sample_manifest("cadastral"), "project_name": "浏览器上传测试"}
+    package = write_package(tmp_path / "upload-test.zip", sample_cadastral(), manifest=manifest)
+    page.goto(server + "/upload")
+    page.fill("#by", "浏览器测试")
+    page.set_input_files("#file", str(package))
+    page.wait_for_selector("#verdict", timeout=60_000)
+    assert page.locator("#progress").evaluate("p => p.value") == 100
+    assert page.locator("#findings-table").count() == 1
+    assert page.locator("#report-link").get_attribute("href").endswith("/report.html")
+    page.wait_for_function("document.querySelectorAll('#packages tr').length > 1", timeout=10_000)
+    assert "upload-test.zip" in page.inner_text("#packages")

@@ -47,6 +47,9 @@ demo: install
 	$(CADASTRE) ingest $(SAMPLES)/141031-asbuilt.zip
 	$(CADASTRE) table 141031001002GB00001F0001
 	$(CADASTRE) summary
+	@# the demo administrator: a new random password on every run, printed here (sign in on the map page with it)
+	@$(CADASTRE) user add demo --role admin --generate-password 2>/dev/null || \
+	  $(CADASTRE) user set demo --role admin --enable --generate-password
 	$(CADASTRE) serve --host 127.0.0.1 --port 8000
 
 # the HTTP service on the current database (HOST/PORT to change where it listens)
@@ -56,7 +59,9 @@ serve: install
 test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+# wrk is the HTTP load generator; the benchmarks start their own PostgreSQL like the tests do
+bench: test-deps
+	@tools/ensure-debian-packages wrk
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
 
 clean:

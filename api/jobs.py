@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from cadastre.auth import Principal
 from cadastre.registry import Registry
 
 log = logging.getLogger("cadastre.api.jobs")
@@ -23,8 +24,9 @@ class IngestWorker:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cadastre-ingest")
         self._futures: dict[int, Future] = {}
 
-    def submit(self, package_id: int) -> Future:
-        future = self._pool.submit(self._run, package_id)
+    def submit(self, package_id: int, actor: Principal | None = None) -> Future:
+        """Queue ``package_id``; its outcome is audited for ``actor`` (None: its uploader)."""
+        future = self._pool.submit(self._run, package_id, actor)
         self._futures[package_id] = future
         future.add_done_callback(lambda _f, pid=package_id: self._futures.pop(pid, None))
         return future
@@ -36,9 +38,9 @@ class IngestWorker:
             self.submit(package_id)
         return pending
 
-    def _run(self, package_id: int):
+    def _run(self, package_id: int, actor: Principal | None):
         try:
-            return self.registry.process(package_id)
+            return self.registry.process(package_id, actor=actor)
         except Exception:  # recorded on the package's progress row by Registry.process; logged here for staff
             log.exception("processing package %s failed", package_id)
             return None

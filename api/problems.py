@@ -34,6 +34,8 @@ STATUS: dict[type[errors.CadastreError], tuple[int, str]] = {
     errors.FindingsError: (422, "数据未通过检查"),
     errors.ZoningError: (422, "地籍区划未通过检查"),
     errors.CodeError: (400, "代码格式错误"),
+    errors.AuthenticationError: (401, "未登录或凭据无效"),
+    errors.PermissionDenied: (403, "无权操作"),
     errors.NotFoundError: (404, "未找到"),
     errors.ConflictError: (409, "与已有记录冲突"),
     errors.AllocationError: (409, "无法分配代码"),
@@ -76,8 +78,10 @@ def from_domain(error: errors.CadastreError, instance: str | None = None) -> JSO
         extra["findings"] = [f.__dict__ if hasattr(f, "__dict__") else dict(f) for f in error.findings]
     if isinstance(error, errors.CodeError):
         extra.update(text=error.text, position=error.position)
+    # RFC 6750: a 401 names the scheme the client should use
+    headers = {"WWW-Authenticate": 'Bearer realm="cadastre"'} if status == 401 else None
     return problem(status, title, error.kind, error.message_zh, instance=instance, detail_en=error.message_en,
-                   **extra)
+                   headers=headers, **extra)
 
 
 def install(app: FastAPI) -> None:
@@ -114,5 +118,6 @@ def problem_response(status: int, description: str) -> dict:
 
 
 #: problem responses to document on routes: ``responses=PROBLEM_RESPONSES`` (OpenAPI)
-PROBLEM_RESPONSES = {400: problem_response(400, "请求参数有误"), 404: problem_response(404, "未找到"),
+PROBLEM_RESPONSES = {400: problem_response(400, "请求参数有误"), 401: problem_response(401, "未登录或令牌无效"),
+                     403: problem_response(403, "无权操作"), 404: problem_response(404, "未找到"),
                      422: problem_response(422, "输入数据有误"), 500: problem_response(500, "服务内部错误")}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from bench import checks, read, store
+from bench import checks, http, read, store
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="a tenth of the data, for a run under a minute")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", choices=["read", "checks", "store"], help="run one benchmark")
+    parser.add_argument("--only", choices=["read", "checks", "store", "http"], help="run one benchmark")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     sizes = {"parcels": 100_000 // scale, "buildings": 10_000 // scale, "units": 500_000 // scale}
@@ -20,6 +20,8 @@ def main() -> None:
             print(module.report(module.run(**sizes, runs=args.runs)), flush=True)
     if args.only in (None, "store"):
         print(store.report(store.run(units=1_000_000 // scale, runs=args.runs)), flush=True)
+    if args.only in (None, "http"):
+        print(http.report(http.run(**sizes, seconds=3 if args.quick else 10)), flush=True)
 
 
 if __name__ == "__main__":

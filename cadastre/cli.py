@@ -76,6 +76,20 @@ def _plugin_commands() -> None:
 _plugin_commands()
 
 
+def _actor():
+    """Who runs the command, for the audit log: the operating-system user on this machine (whoever can run the
+    CLI here can open the database itself)."""
+    import getpass
+
+    from cadastre.auth import Principal, Role
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return Principal(name, Role.ADMIN, "cli")
+
+
 def _registry(ctx: click.Context):
     from cadastre.registry import open_registry
 
@@ -109,7 +123,7 @@ def zones() -> None:
 def zones_import(ctx: click.Context, path: Path, imported_by: str | None, as_json: bool) -> None:
     """从 zip、文件夹或 GeoPackage 导入 DJQ/DJZQ 图层。"""
     with _registry(ctx) as reg:
-        result = reg.import_zoning(path, imported_by=imported_by)
+        result = reg.import_zoning(path, imported_by=imported_by, actor=_actor())
     if as_json:
         _echo_json(result.__dict__)
         return
@@ -245,7 +259,7 @@ def _progress_bar(*, enabled: bool):
 def ingest(ctx: click.Context, package: Path, as_json: bool, submitted_by: str | None) -> None:
     """检查并入库成果包；无未豁免错误时受理并编码。退出码 0：受理；1：有错误被退回；2：拒收或无法读取。"""
     with _registry(ctx) as reg, _progress_bar(enabled=not as_json) as progress:
-        result = reg.ingest(package, submitted_by=submitted_by, progress=progress)
+        result = reg.ingest(package, submitted_by=submitted_by, progress=progress, actor=_actor())
     if as_json:
         _echo_json({**result.report, "package_id": result.package_id, "duplicate": result.duplicate})
         ctx.exit(result.exit_code)
@@ -344,7 +358,7 @@ def permit() -> None:
 def permit_add(ctx: click.Context, path: Path, recorded_by: str | None, as_json: bool) -> None:
     """登记规划许可（permit.json 格式）；同号许可内容有变化时，旧版本留存于历史。"""
     with _registry(ctx) as reg:
-        record = reg.record_permit(path, by=recorded_by)
+        record = reg.record_permit(path, by=recorded_by, actor=_actor())
     if as_json:
         _echo_json({**record.to_dict(), "changed": record.changed})
         return
@@ -398,7 +412,8 @@ def permit_show(ctx: click.Context, number: str, as_json: bool) -> None:
 def waive(ctx: click.Context, package_id: int, rule: str, feature: str, waived_by: str, reason: str) -> None:
     """豁免已入库成果包的一条问题（FEATURE 为要素标识；图层级问题用 -）。豁免记录不可修改。"""
     with _registry(ctx) as reg:
-        record = reg.waive(package_id, rule, None if feature == "-" else feature, by=waived_by, reason=reason)
+        record = reg.waive(package_id, rule, None if feature == "-" else feature, by=waived_by, reason=reason,
+                           actor=_actor())
     click.echo(f"已豁免：成果包 {package_id} 的 {record.rule} {record.feature or ''}（豁免记录 {record.id}，"
                f"{record.waived_by}：{record.reason}）")
 
@@ -482,6 +497,139 @@ def explain(code: str, as_json: bool) -> None:
         if key == "county":
             value = f"{value} {parts['county_name'] or ''}"
         click.echo(f"{label}：{value}")
+
+
+# ------------------------------------------------------------------------------------ accounts, tokens, audit
+
+
+@cli.group()
+def user() -> None:
+    """用户与角色：surveyor 测绘单位、registrar 登记员、planner 规划、analyst 分析（权利人遮蔽）、admin 管理员。"""
+
+
+def _new_password(password_stdin: bool, generate: bool = False) -> str:
+    if generate:
+        import secrets
+
+        return secrets.token_urlsafe(12)
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["surveyor", "registrar", "planner", "analyst", "admin"]))
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（一行）")
+@click.option("--generate-password", is_flag=True, help="生成随机密码并打印")
+@click.option("--no-password", is_flag=True, help="不设密码：只用令牌的系统账户")
+@click.pass_context
+def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool, generate_password: bool,
+             no_password: bool) -> None:
+    """新增用户（登录用密码；系统账户用 --no-password 并以 cadastre token create 领取令牌）。"""
+    password = None if no_password else _new_password(password_stdin, generate_password)
+    with _registry(ctx) as reg:
+        reg.add_user(name, role, password=password, actor=_actor())
+    click.echo(f"已新增用户 {name}（{role}）" + (f"，密码：{password}" if generate_password else ""))
+
+
+@user.command("set")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["surveyor", "registrar", "planner", "analyst", "admin"]))
+@click.option("--password", "new_password", is_flag=True, help="设置新密码（提示输入）")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码")
+@click.option("--generate-password", is_flag=True, help="生成随机新密码并打印")
+@click.option("--disable/--enable", default=None, help="停用（其令牌随即失效）或重新启用")
+@click.pass_context
+def user_set(ctx: click.Context, name: str, role: str | None, new_password: bool, password_stdin: bool,
+             generate_password: bool, disable: bool | None) -> None:
+    """修改用户的角色、密码，或停用/启用。"""
+    wanted = new_password or password_stdin or generate_password
+    password = _new_password(password_stdin, generate_password) if wanted else None
+    with _registry(ctx) as reg:
+        reg.update_user(name, role=role, password=password, disabled=disable, actor=_actor())
+    click.echo(f"已修改用户 {name}" + (f"，新密码：{password}" if generate_password else ""))
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """列出用户。"""
+    with _registry(ctx) as reg:
+        frame = reg.users()
+    for row in frame.itertuples():
+        state = "已停用" if row.disabled_at is not None else ("密码登录" if row.has_password else "仅令牌")
+        click.echo(f"{row.name:<24} {row.role:<10} {state}")
+
+
+@cli.group()
+def token() -> None:
+    """访问令牌：供系统调用 API（Authorization: Bearer 令牌）。"""
+
+
+@token.command("create")
+@click.option("--user", "name", required=True, help="用户名")
+@click.option("--role", type=click.Choice(["surveyor", "registrar", "planner", "analyst", "admin"]),
+              help="令牌的角色（默认用户的角色；管理员可为系统领取较低角色的令牌）")
+@click.option("--days", type=click.IntRange(1, 3650), help="有效天数（默认长期有效，直到吊销）")
+@click.option("--label", help="用途说明，如“税务局接口”")
+@click.pass_context
+def token_create(ctx: click.Context, name: str, role: str | None, days: int | None, label: str | None) -> None:
+    """生成令牌并打印（只显示这一次；登记库只保存其 SHA-256）。"""
+    from datetime import timedelta
+
+    with _registry(ctx) as reg:
+        issued = reg.issue_token(name, role=role, label=label,
+                                 lifetime=timedelta(days=days) if days else None, actor=_actor())
+    until = issued.expires_at.strftime("%Y-%m-%d %H:%M UTC") if issued.expires_at else "吊销为止"
+    click.echo(f"令牌 {issued.id}（{issued.name}，{issued.role}，有效至 {until}）：", err=True)
+    click.echo(issued.token)
+
+
+@token.command("list")
+@click.option("--user", "name", help="只列此用户的令牌")
+@click.pass_context
+def token_list(ctx: click.Context, name: str | None) -> None:
+    """列出令牌（不含令牌本身）。"""
+    with _registry(ctx) as reg:
+        frame = reg.tokens(name)
+    for row in frame.itertuples():
+        state = "已吊销" if row.revoked_at is not None else f"有效至 {row.expires_at or '吊销为止'}"
+        click.echo(f"{row.id:>5} {row.name:<20} {row.role:<10} {row.kind:<8} {state}  {row.label or ''}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: int) -> None:
+    """吊销令牌（立即失效）。"""
+    with _registry(ctx) as reg:
+        reg.revoke_token(token_id, actor=_actor())
+    click.echo(f"已吊销令牌 {token_id}")
+
+
+@cli.command()
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+              help="起始时间（UTC），如 2026-11-01")
+@click.option("--user", "name", help="只看此用户")
+@click.option("--action", help="只看此类操作，如 owners.read、package.accept")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def audit(ctx: click.Context, since, name: str | None, action: str | None, limit: int, as_json: bool) -> None:
+    """审计日志：每次写入和每次读取权利人信息——谁、何时、做了什么、从哪里。"""
+    from datetime import UTC
+
+    with _registry(ctx) as reg:
+        frame = reg.audit_log(since=since.replace(tzinfo=UTC) if since else None, user=name, action=action,
+                              limit=limit)
+    if as_json:
+        _echo_json(frame.astype(object).where(frame.notna(), None).to_dict("records"))
+        return
+    for row in frame.itertuples():
+        detail = json.dumps(row.detail, ensure_ascii=False) if row.detail else ""
+        click.echo(f"{str(row.at)[:19]}  {row.actor:<16} {row.role or '':<9} {row.action:<16} "
+                   f"{row.target or '':<28} {row.source or '':<12} {detail}")
 
 
 @cli.command()

@@ -40,6 +40,7 @@ __all__ = [
     "unit_code_problems",
     "PARCEL_CODE_LENGTH",
     "UNIT_CODE_LENGTH",
+    "prefix_range",
 ]
 
 PARCEL_CODE_LENGTH = 19
@@ -339,3 +340,16 @@ def unit_code_problems(values: Iterable[object], *, allow_provisional: bool = Fa
 def parcel_code_problems(values: Iterable[object], *, allow_provisional: bool = False) -> pd.Series:
     """For each value: None when it is a valid 宗地代码, else the reason (see :func:`unit_code_problems`)."""
     return _problems(values, "parcel", allow_provisional)
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """The key range ``[lo, hi)`` holding every code (digits and capital letters, at most 28 characters) that
+    starts with ``prefix``, for ``code >= lo AND code < hi``: a B-tree index serves it where ``LIKE 'prefix%'``
+    scans (SQLite's LIKE ignores case; PostgreSQL needs ``text_pattern_ops`` outside the C locale). The upper
+    bound is made of ``Z`` rather than a punctuation mark, so it holds in locale collations too, which order
+    digits before letters but skip punctuation.
+
+    >>> prefix_range("141031001002GB")
+    ('141031001002GB', '141031001002GBZZZZZZZZZZZZZZZ')
+    """
+    return prefix, prefix + "Z" * (UNIT_CODE_LENGTH + 1 - len(prefix))

@@ -68,6 +68,18 @@ class ConflictError(CadastreError):
     kind = "conflict"
 
 
+class AuthenticationError(CadastreError):
+    """No valid credentials: a missing, unknown, expired or revoked token, or a wrong name or password."""
+
+    kind = "unauthenticated"
+
+
+class PermissionDenied(CadastreError):
+    """Valid credentials whose role may not do this."""
+
+    kind = "forbidden"
+
+
 class AllocationError(CadastreError):
     """A code cannot be allocated: its number range is exhausted, or the scope is invalid."""
 

@@ -119,8 +119,10 @@ class Collection:
 
 
 _PARCEL = {"t.zddm": "zddm", "t.bdcdyh": "bdcdyh", "t.zl": "zl", "t.zdmj": "zdmj", "t.yt": "yt", "t.qllx": "qllx",
-           "t.qlxz": "qlxz", "t.qlsdfs": "qlsdfs", "t.rjl": "rjl", "t.jzmd": "jzmd", "t.package_id": "package_id",
-           "t.valid_from": "valid_from"}
+           "t.qlxz": "qlxz", "t.qlsdfs": "qlsdfs", "t.qlr": "qlr", "t.rjl": "rjl", "t.jzmd": "jzmd",
+           "t.package_id": "package_id", "t.valid_from": "valid_from"}
+#: properties holding owners' names: masked for roles that may not read them (cadastre.auth)
+OWNER_PROPERTIES = ("qlr",)
 _BUILDING = {"t.zddm": "zddm", "t.zrzh": "zrzh", "t.jzwmc": "jzwmc", "t.stage": "stage", "t.zcs": "zcs",
              "t.dscs": "dscs", "t.dxcs": "dxcs", "t.zzdmj": "zzdmj", "t.ycjzmj": "ycjzmj", "t.scjzmj": "scjzmj",
              "t.ghyt": "ghyt", "t.fwjg": "fwjg", "t.jzwgd": "jzwgd", "t.package_id": "package_id",

@@ -30,9 +30,10 @@ from cadastre.allocation import (
 )
 from cadastre.checks.base import building_keys
 from cadastre.errors import AllocationError
-from cadastre.io.files import sha256_of
+from cadastre.io.files import sha256_of, single_file
 from cadastre.progress import Progress, safe
 from cadastre.report import Report
+from cadastre.store.auth import record
 from cadastre.store.counters import raise_to, reserve, scope_maximum
 from cadastre.store.engine import write_transaction
 from cadastre.store.models import Package
@@ -80,11 +81,12 @@ CHECK_SHARE = 0.8
 
 
 def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | None = None,
-                   package_id: int | None = None, progress: Progress | None = None) -> IngestResult:
+                   package_id: int | None = None, progress: Progress | None = None, actor=None) -> IngestResult:
     """Check, store and (when clean) accept a survey package into ``registry``.
 
     ``package_id`` names a package already *received* (``Registry.receive``) whose original is ``path``: its row
-    gets the outcome, refused included. ``progress`` hears ``reading`` / ``checking`` / ``storing``."""
+    gets the outcome, refused included. ``progress`` hears ``reading`` / ``checking`` / ``storing``. The outcome
+    is written to the audit log in the same transaction, for ``actor`` (a :class:`cadastre.auth.Principal`)."""
     progress = safe(progress)
     path = Path(path)
     existing = _existing(registry, sha256_of(path)) if package_id is None and path.exists() else None
@@ -96,6 +98,8 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
         if package_id is not None:
             with write_transaction(registry.engine) as connection:
                 save_package(connection, None, report, "refused", package_id=package_id)
+                record(connection, actor, "package.refused", package_id,
+                       {"reason": report.findings_list()[0]["message"] if report.findings_list() else None})
         return IngestResult(package_id, "refused", report.to_dict())
     progress("storing", CHECK_SHARE)
     with write_transaction(registry.engine) as connection:
@@ -106,10 +110,13 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
         else:
             status = "rejected" if len(report.survey_errors) else "accepted"
             if package_id is None:
-                package_id = save_package(connection, keep_original(connection, path), report, status, submitted_by)
+                with single_file(path) as upload:  # a folder is kept as a reproducible zip of its files
+                    original = keep_original(connection, upload, path.name + ("/" if path.is_dir() else ""))
+                package_id = save_package(connection, original, report, status, submitted_by)
             else:
                 save_package(connection, None, report, status, package_id=package_id)
             if status == "rejected":
+                record(connection, actor, "package.rejected", package_id, {"errors": len(report.survey_errors)})
                 return IngestResult(package_id, "rejected", report.to_dict())
         now = datetime.now(UTC)
         assigned, comparison = _accept(connection, registry, report, package_id, now)
@@ -119,6 +126,8 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
             document["comparison"] = comparison
         connection.execute(sa.update(Package).where(Package.id == package_id).values(
             status="accepted", decided_at=now, report=document))
+        record(connection, actor, "package.accept", package_id,
+               {kind: len(assigned.get(kind) or []) for kind in ("parcels", "units", "retired")}, now)
     return IngestResult(package_id, "accepted", document, duplicate=existing is not None, assigned=assigned)
 
 

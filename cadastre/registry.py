@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import shapely
@@ -20,12 +21,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cadastre import settings
+from cadastre.auth import Permission, Principal, mask_name
 from cadastre.errors import (
+    AuthenticationError,
     CadastreError,
     ConflictError,
     DatabaseError,
     InputError,
     NotFoundError,
+    PermissionDenied,
     ZoningError,
 )
 from cadastre.findings import blocking, records
@@ -48,6 +52,23 @@ class Received:
     package_id: int
     sha256: str
     duplicate: bool
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A bearer token as issued: the token itself is shown this once (the registry keeps its SHA-256)."""
+
+    id: int
+    token: str
+    name: str
+    role: str
+    kind: str  # session | api
+    expires_at: datetime | None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "access_token": self.token, "token_type": "bearer", "name": self.name,
+                "role": self.role, "kind": self.kind,
+                "expires_at": None if self.expires_at is None else self.expires_at.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,7 @@ class Registry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.info: RegistryInfo = registry_info(engine)
+        self._extent: tuple[tuple, list[float] | None] | None = None  # (data version, bounds): see extent()
 
     @property
     def counties(self) -> list[County]:
@@ -108,7 +130,8 @@ class Registry:
         with self.engine.connect() as connection:
             return current_zoning(connection, self.storage_srid, list(counties) if counties else None)
 
-    def import_zoning(self, path: str | os.PathLike, *, imported_by: str | None = None) -> ZoningImportResult:
+    def import_zoning(self, path: str | os.PathLike, *, imported_by: str | None = None,
+                      actor: Principal | None = None) -> ZoningImportResult:
         """Load 地籍区/地籍子区 from a zip, folder or GeoPackage, replacing the current zoning of its counties.
 
         The original file is kept; zoning with any error finding is refused with :class:`ZoningError` (its
@@ -123,9 +146,14 @@ class Registry:
             raise ZoningError(f"地籍区划 {path.name} 有 {len(errors)} 处错误，未导入",
                               f"zoning {path.name} has {len(errors)} errors; nothing imported",
                               records(errors))
+        from cadastre.store.auth import record
+
         with single_file(path) as upload, write_transaction(self.engine) as connection:
             original = keep_original(connection, upload, path.name + ("/" if path.is_dir() else ""))
-            return save_zoning(connection, zoning, original, self.storage_srid, imported_by)
+            result = save_zoning(connection, zoning, original, self.storage_srid, imported_by)
+            record(connection, actor, "zoning.import", result.import_id, {"status": result.status,
+                                                                          "sha256": result.sha256})
+            return result
 
     # ---------------------------------------------------------------------------------------- findings, waivers
     def findings(self, package_id: int):
@@ -135,25 +163,32 @@ class Registry:
         with self.engine.connect() as connection:
             return package_findings(connection, package_id)
 
-    def waive(self, package_id: int, rule: str, feature: str | None, *, by: str, reason: str):
-        """Waive one finding of a stored package (staff decision, kept as history)."""
+    def waive(self, package_id: int, rule: str, feature: str | None, *, by: str, reason: str,
+              actor: Principal | None = None):
+        """Waive one finding of a stored package (staff decision, kept as history and in the audit log)."""
+        from cadastre.store.auth import record
         from cadastre.store.packages import add_waiver
 
         with write_transaction(self.engine) as connection:
-            return add_waiver(connection, package_id, rule, feature, by, reason)
+            waiver = add_waiver(connection, package_id, rule, feature, by, reason)
+            record(connection, actor, "finding.waive", package_id, {"rule": rule, "feature": feature, "reason": reason})
+            return waiver
 
     # ------------------------------------------------------------------------------------------------- permits
-    def record_permit(self, permit, *, by: str | None = None):
+    def record_permit(self, permit, *, by: str | None = None, actor: Principal | None = None):
         """Record a planning permit (a :class:`~cadastre.permit.Permit` or a permit.json path). A new version of a
         permit already recorded ends the current one (kept in history); the same content again changes nothing.
         Its red line, when given, is in the registry's storage CRS."""
         from cadastre.permit import Permit, load_permit
+        from cadastre.store.auth import record
         from cadastre.store.permits import record_permit
 
         if not isinstance(permit, Permit):
             permit = load_permit(permit)
         with write_transaction(self.engine) as connection:
-            return record_permit(connection, permit, self.storage_srid, recorded_by=by)
+            result = record_permit(connection, permit, self.storage_srid, recorded_by=by)
+            record(connection, actor, "permit.record", permit.number)
+            return result
 
     def permit(self, number: str):
         """Every recorded version of a permit, oldest first (the last is current unless ended)."""
@@ -170,19 +205,21 @@ class Registry:
         county = self.info.counties[0] if len(self.info.counties) == 1 else None
         return check_package(path, county=county, permit=permit, registry=self, progress=progress, span=span)
 
-    def ingest(self, path: str | os.PathLike, *, submitted_by: str | None = None, progress: Progress | None = None):
+    def ingest(self, path: str | os.PathLike, *, submitted_by: str | None = None, progress: Progress | None = None,
+               actor: Principal | None = None):
         """Check, store and (when no unwaived error remains) accept a survey package; see ``cadastre.ingest``.
         ``progress(stage, fraction)`` hears how far it is (``cadastre.progress``)."""
         from cadastre.ingest import ingest_package
 
-        return ingest_package(self, path, submitted_by=submitted_by, progress=progress)
+        return ingest_package(self, path, submitted_by=submitted_by, progress=progress, actor=actor)
 
     # ---------------------------------------------------------------------------------- packages, as a service
     def receive(self, path: str | os.PathLike, *, filename: str | None = None,
-                submitted_by: str | None = None) -> Received:
+                submitted_by: str | None = None, actor: Principal | None = None) -> Received:
         """Keep an uploaded package and record it as received, to be processed by :meth:`process` (the service
         answers the upload at once with this id). Bytes received before give that package's id back
         (``duplicate``); processing it again accepts a rejected package whose errors have all been waived since."""
+        from cadastre.store.auth import record
         from cadastre.store.models import Package
         from cadastre.store.packages import receive_package
 
@@ -194,9 +231,12 @@ class Registry:
             if known is not None:
                 return Received(int(known), digest, duplicate=True)
             original = keep_original(connection, path, filename or path.name)
-            return Received(receive_package(connection, original, submitted_by), digest, duplicate=False)
+            package_id = receive_package(connection, original, submitted_by)
+            record(connection, actor, "package.upload", package_id, {"filename": filename or path.name,
+                                                                     "sha256": digest, "size": original.size})
+            return Received(package_id, digest, duplicate=False)
 
-    def process(self, package_id: int, *, progress: Progress | None = None):
+    def process(self, package_id: int, *, progress: Progress | None = None, actor: Principal | None = None):
         """Process a received package (check, store, accept when clean) and record its progress as it goes, so
         that :meth:`package` shows it. Returns the :class:`~cadastre.ingest.IngestResult`, or None when another
         worker holds the package or it was decided already (a rejected one is looked at again for waivers)."""
@@ -204,8 +244,9 @@ class Registry:
         from cadastre.store.packages import claim_package, set_progress
 
         state = self.package(package_id, report=False)
+        actor = actor or self._submitter(state.submitted_by)
         if state.status == "rejected":
-            return self.ingest(self.original(package_id).path, progress=progress)
+            return self.ingest(self.original(package_id).path, progress=progress, actor=actor)
         if state.status != "received":
             return None
         with write_transaction(self.engine) as connection:
@@ -223,7 +264,7 @@ class Registry:
 
         try:
             result = ingest_package(self, self.original(package_id).path, package_id=package_id,
-                                    progress=safe(record))
+                                    progress=safe(record), actor=actor)
         except Exception as e:
             message = e.message_zh if isinstance(e, CadastreError) else f"内部错误：{type(e).__name__}"
             with write_transaction(self.engine) as c:
@@ -299,32 +340,45 @@ class Registry:
         with self.engine.connect() as connection:
             return building_table(building_rows(connection, building_code))
 
-    def parcel(self, zddm: str) -> dict:
-        """A parcel: its current version, buildings, history (versions and code lineage) and readiness."""
+    def parcel(self, zddm: str, *, viewer: Principal | None = None) -> dict:
+        """A parcel: its current version, buildings, history (versions and code lineage) and readiness.
+
+        ``viewer``: who asks (the service passes the caller). Without :attr:`Permission.READ_OWNERS` the owner's
+        name (``qlr``) is masked; with it, the read is written to the audit log. None: the library used locally
+        (trusted like the database file), names as stored and nothing logged."""
         from cadastre.store.queries import parcel_rows
 
         with self.engine.connect() as connection:
             rows = parcel_rows(connection, zddm)
-        versions = rows["versions"]
-        current = versions[versions["valid_to"].isna()]
-        land = rows["land_code"]
-        open_errors = int(rows["open_errors"]["n"].iat[0]) if len(rows["open_errors"]) else 0
+        land_fields = ("land_code", "land_issued_at", "land_retired_at", "land_retired_reason")
+        versions = [{k: v for k, v in row.items() if k not in land_fields and k != "open_errors"}
+                    for row in rows["versions"]]
+        first = rows["versions"][0] if rows["versions"] else {}
+        land = ({"code": first["land_code"], "issued_at": first["land_issued_at"],
+                 "retired_at": first["land_retired_at"], "retired_reason": first["land_retired_reason"]}
+                if first.get("land_code") else None)
+        open_errors = first.get("open_errors") or 0
+        current = next((v for v in versions if v["valid_to"] is None), None)
         reasons = []
-        if current.empty:
+        if current is None:
             reasons.append("宗地已不是现势宗地")
-        elif current["package_status"].iat[0] != "accepted":
+        elif current["package_status"] != "accepted":
             reasons.append("权籍调查成果包未受理")
         if open_errors:
             reasons.append(f"尚有 {open_errors} 处未豁免的错误")
-        if land.empty:
+        if land is None:
             reasons.append("未发放土地不动产单元代码")
-        record = current.iloc[0].to_dict() if len(current) else {}
+        owners = viewer is None or viewer.can(Permission.READ_OWNERS)
+        if not owners:
+            for version in versions:
+                version["qlr"] = mask_name(version["qlr"])
+        elif viewer is not None and any(v["qlr"] for v in versions):
+            self.audit("owners.read", zddm, actor=viewer, detail={"via": "parcel"})
         return {
-            "zddm": zddm, "current": {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()},
-            "land_code": None if land.empty else land.iloc[0].to_dict(),
-            "buildings": rows["buildings"].to_dict("records"),
-            "history": versions[["valid_from", "valid_to", "end_reason", "package_id"]].to_dict("records"),
-            "lineage": rows["lineage"].to_dict("records"),
+            "zddm": zddm, "current": current or {}, "land_code": land,
+            "buildings": rows["buildings"],
+            "history": [{k: v[k] for k in ("valid_from", "valid_to", "end_reason", "package_id")} for v in versions],
+            "lineage": rows["lineage"],
             "ready_for_first_registration": not reasons, "not_ready_because": reasons,
         }
 
@@ -335,13 +389,12 @@ class Registry:
 
         with self.engine.connect() as connection:
             rows = unit_rows(connection, bdcdyh)
-        versions = _records(rows["versions"])
+        versions = rows["versions"]
         current = [v for v in versions if v["valid_to"] is None]
-        code = _records(rows["code"])
         return {"bdcdyh": bdcdyh, "current": current[0] if current else None, "versions": versions,
-                "code": code[0] if code else None, "lineage": _records(rows["lineage"])}
+                "code": rows["code"][0] if rows["code"] else None, "lineage": rows["lineage"]}
 
-    def parcel_at(self, lon: float, lat: float) -> dict:
+    def parcel_at(self, lon: float, lat: float, *, viewer: Principal | None = None) -> dict:
         """The card of the current parcel containing the point (lon/lat, CGCS2000 ≈ WGS 84)."""
         from cadastre.features import transformer
         from cadastre.store.lookups import parcel_codes_at
@@ -353,7 +406,7 @@ class Registry:
             codes = parcel_codes_at(connection, self.storage_srid, x, y)
         if not codes:
             raise NotFoundError(f"经纬度 {lon:.6f},{lat:.6f} 处没有现势宗地", f"no current parcel at {lon},{lat}")
-        return self.parcel(codes[0])
+        return self.parcel(codes[0], viewer=viewer)
 
     def search(self, text: str, *, limit: int = 20) -> list[dict]:
         """Parcels, buildings and units by code (or its start) or by 坐落 / building name, each with its
@@ -372,10 +425,19 @@ class Registry:
                                                       boxes, strict=True)]
 
     def extent(self) -> list[float] | None:
-        """The lon/lat bounding box of the current parcels (else of the zoning), or None when empty."""
+        """The lon/lat bounding box of the current parcels (else of the zoning), or None when empty.
+
+        The full-table aggregates run again only when the set of accepted packages or the zoning has changed since
+        (a query over the small package table tells), in this process or any other on the same database."""
         from cadastre.features import transformer
 
         with self.engine.connect() as connection:
+            version = tuple(connection.execute(sa.text(
+                "SELECT (SELECT count(*) FROM package WHERE status = 'accepted'), "
+                "(SELECT sum(id) FROM package WHERE status = 'accepted'), (SELECT max(id) FROM zoning_import)")).first())
+            if self._extent is not None and self._extent[0] == version:
+                return self._extent[1]
+            bounds = None
             for table in ("parcel", "cadastral_subdistrict"):
                 sql = (f"SELECT min(ST_MinX(geom)), min(ST_MinY(geom)), max(ST_MaxX(geom)), max(ST_MaxY(geom)) "
                        f"FROM {table} WHERE valid_to IS NULL")
@@ -384,17 +446,20 @@ class Registry:
                            f"FROM {table} WHERE valid_to IS NULL) s")
                 box = connection.execute(sa.text(sql)).first()
                 if box is not None and box[0] is not None:
-                    bounds = transformer(self.storage_srid, 4326).transform_bounds(*map(float, box), densify_pts=11)
-                    return [round(v, 7) for v in bounds]
-        return None
+                    box = transformer(self.storage_srid, 4326).transform_bounds(*map(float, box), densify_pts=11)
+                    bounds = [round(v, 7) for v in box]
+                    break
+        self._extent = (version, bounds)
+        return bounds
 
     # ------------------------------------------------------------------------------------- features and tiles
     def features(self, collection: str, *, bbox: Sequence[float] | None = None, bbox_crs: str | None = None,
                  limit: int = 10, after: str | None = None, crs: str | None = None,
-                 package: int | None = None):
+                 package: int | None = None, viewer: Principal | None = None):
         """A page of a feature collection (``parcels``, ``buildings``, ``units``, ``findings``): current rows in
         code order after ``after``, within ``bbox`` (in ``bbox_crs``, default lon/lat). The page's
-        ``features`` is a GeoDataFrame in the storage CRS; ``to_geojson()`` writes it in ``crs``."""
+        ``features`` is a GeoDataFrame in the storage CRS; ``to_geojson()`` writes it in ``crs``. Owners' names
+        are masked or logged for ``viewer`` as in :meth:`parcel`."""
         from cadastre.features import MAX_LIMIT, FeaturePage, bbox_in_storage, parse_crs
         from cadastre.store.features import feature_rows
 
@@ -417,10 +482,11 @@ class Registry:
                                  limit=int(limit) + 1, after=None if after is None else spec.split_id(after),
                                  package_id=package)
         more = len(frame) > int(limit)
-        frame = frame.iloc[:int(limit)]
+        frame = self._owners(frame.iloc[:int(limit)].copy(), viewer, collection)
         return FeaturePage(spec, frame, str(frame["id"].iat[-1]) if more else None, self.storage_srid, epsg)
 
-    def feature(self, collection: str, feature_id: str, *, crs: str | None = None):
+    def feature(self, collection: str, feature_id: str, *, crs: str | None = None,
+                viewer: Principal | None = None):
         """One current feature by its id (宗地代码, 自然幢代码, 不动产单元代码, finding number), as a one-row page."""
         from cadastre.features import FeaturePage, parse_crs
         from cadastre.store.features import one_feature
@@ -429,7 +495,23 @@ class Registry:
         epsg = parse_crs(crs, self.storage_srid)
         with self.engine.connect() as connection:
             frame = one_feature(connection, spec, self.storage_srid, spec.split_id(feature_id))
-        return FeaturePage(spec, frame, None, self.storage_srid, epsg)
+        return FeaturePage(spec, self._owners(frame, viewer, collection), None, self.storage_srid, epsg)
+
+    def _owners(self, frame, viewer: Principal | None, what: str):
+        """Mask the owner columns of ``frame`` for a viewer who may not read them; log the read for one who may."""
+        from cadastre.features import OWNER_PROPERTIES
+
+        columns = [c for c in OWNER_PROPERTIES if c in frame.columns]
+        if not columns or viewer is None or not len(frame):
+            return frame
+        if not viewer.can(Permission.READ_OWNERS):
+            for column in columns:
+                frame[column] = frame[column].map(mask_name)
+        elif frame[columns].notna().any().any():
+            ids = frame["id"].astype(str)
+            self.audit("owners.read", ids.iat[0] if len(ids) == 1 else f"{ids.iat[0]}…{ids.iat[-1]}", actor=viewer,
+                       detail={"via": what, "features": len(frame)})
+        return frame
 
     def tile(self, layer: str, z: int, x: int, y: int) -> bytes:
         """One layer of the XYZ vector tile z/x/y (Mapbox Vector Tile bytes; empty below the layer's minzoom or
@@ -448,6 +530,141 @@ class Registry:
             frame = tile_rows(connection, spec, self.storage_srid, bounds)
         return encode_tile({spec.name: frame}, z, x, y)
 
+    # ------------------------------------------------------------------------------- accounts, tokens, audit
+    def add_user(self, name: str, role: str, *, password: str | None = None, actor: Principal | None = None) -> None:
+        """An account for a person (with a password, for the login) or a system (tokens only)."""
+        from cadastre.auth import Role, hash_password
+        from cadastre.store.auth import insert_account, record
+
+        name = _account_name(name)
+        role = Role.parse(role)
+        hashed = hash_password(password) if password is not None else None
+        with write_transaction(self.engine) as connection:
+            insert_account(connection, name, role.value, hashed, datetime.now(UTC))
+            record(connection, actor, "user.add", name, {"role": role.value, "password": hashed is not None})
+
+    def update_user(self, name: str, *, role: str | None = None, password: str | None = None,
+                    disabled: bool | None = None, actor: Principal | None = None) -> None:
+        """Change an account's role or password, or disable it (its tokens stop working) or enable it again."""
+        from cadastre.auth import Role, hash_password
+        from cadastre.store.auth import record, update_account
+
+        values: dict = {}
+        if role is not None:
+            values["role"] = Role.parse(role).value
+        if password is not None:
+            values["password_hash"] = hash_password(password)
+        if disabled is not None:
+            values["disabled_at"] = datetime.now(UTC) if disabled else None
+        if not values:
+            raise InputError("没有要修改的内容", "nothing to change")
+        with write_transaction(self.engine) as connection:
+            update_account(connection, name, **values)
+            record(connection, actor, "user.update", name,
+                   {k: (v if k == "role" else True) for k, v in values.items() if k != "disabled_at"}
+                   | ({"disabled": disabled} if disabled is not None else {}))
+
+    def users(self):
+        from cadastre.store.auth import accounts
+
+        with self.engine.connect() as connection:
+            return accounts(connection)
+
+    def issue_token(self, name: str, *, role: str | None = None, label: str | None = None,
+                    lifetime: timedelta | None = None, kind: str = "api",
+                    actor: Principal | None = None) -> IssuedToken:
+        """A bearer token for account ``name``, carrying its role (an admin's account may carry any role, for a
+        system that needs less); ``lifetime`` None: until revoked."""
+        from cadastre.auth import Role, new_token, token_digest
+        from cadastre.store.auth import account_row, insert_token, record
+
+        now = datetime.now(UTC)
+        with write_transaction(self.engine) as connection:
+            account = account_row(connection, name)
+            if account["disabled_at"] is not None:
+                raise ConflictError(f"用户 {name} 已停用", f"account {name} is disabled")
+            granted = Role.parse(role) if role else Role(account["role"])
+            if granted.value != account["role"] and account["role"] != Role.ADMIN:
+                raise PermissionDenied(f"用户 {name} 的角色是 {account['role']}，不能领取 {granted.value} 令牌",
+                                       f"{name} is {account['role']}, not {granted}")
+            token = new_token()
+            expires = now + lifetime if lifetime is not None else None
+            token_id = insert_token(connection, account["id"], role=granted.value, kind=kind, label=label,
+                                    digest=token_digest(token), now=now, expires_at=expires)
+            record(connection, actor, "token.create" if kind == "api" else "auth.login", name,
+                   {"token": token_id, "role": granted.value, "kind": kind,
+                    "expires_at": None if expires is None else expires.isoformat()})
+        return IssuedToken(token_id, token, name, granted.value, kind, expires)
+
+    def login(self, name: str, password: str, *, source: str | None = None) -> IssuedToken:
+        """The OAuth2 password flow: a session token (:data:`cadastre.auth.SESSION_LIFETIME`) for a right name
+        and password. A wrong one is recorded in the audit log and answered with the same message either way."""
+        from cadastre.auth import SESSION_LIFETIME, Principal, Role, verify_password
+        from cadastre.store.auth import account_row, append_audit
+
+        with self.engine.connect() as connection:
+            account = account_row(connection, str(name), missing_ok=True)
+        if account is None or account["disabled_at"] is not None or not verify_password(account["password_hash"],
+                                                                                       password):
+            with write_transaction(self.engine) as connection:  # who tried is not known: no role
+                append_audit(connection, actor=str(name)[:100], role=None, action="auth.login_failed",
+                             target=str(name)[:100], source=source, detail=None, now=datetime.now(UTC))
+            raise AuthenticationError("用户名或密码错误", "wrong name or password")
+        return self.issue_token(account["name"], kind="session", lifetime=SESSION_LIFETIME,
+                                actor=Principal(account["name"], Role(account["role"]), source))
+
+    def revoke_token(self, token_id: int, *, actor: Principal | None = None) -> None:
+        from cadastre.store.auth import record, revoke_token
+
+        with write_transaction(self.engine) as connection:
+            name = revoke_token(connection, int(token_id), datetime.now(UTC))
+            record(connection, actor, "token.revoke", name, {"token": int(token_id)})
+
+    def tokens(self, name: str | None = None):
+        from cadastre.store.auth import tokens
+
+        with self.engine.connect() as connection:
+            return tokens(connection, name)
+
+    def principal(self, token: str | None, *, source: str | None = None) -> Principal:
+        """Who holds ``token``: :class:`AuthenticationError` unless it is known, live and its account enabled."""
+        from cadastre.auth import Principal, Role, token_digest
+        from cadastre.store.auth import token_principal
+
+        if not token:
+            raise AuthenticationError("请先登录（需要 Authorization: Bearer 令牌）", "no bearer token")
+        with self.engine.connect() as connection:
+            found = token_principal(connection, token_digest(token), datetime.now(UTC))
+        if found is None:
+            raise AuthenticationError("令牌无效、已过期或已吊销，请重新登录", "invalid, expired or revoked token")
+        name, role, token_id = found
+        return Principal(name, Role(role), source, token_id)
+
+    def audit(self, action: str, target: object = None, *, actor: Principal | None = None,
+              detail: dict | None = None) -> None:
+        """Append an event to the audit log (used for reads of owners' names; writes record themselves)."""
+        from cadastre.store.auth import record
+
+        with write_transaction(self.engine) as connection:
+            record(connection, actor, action, target, detail)
+
+    def audit_log(self, *, since: datetime | None = None, user: str | None = None, action: str | None = None,
+                  limit: int = 1000):
+        """The audit log, oldest first: the latest ``limit`` events since ``since`` by ``user``."""
+        from cadastre.store.auth import audit_rows
+
+        with self.engine.connect() as connection:
+            return audit_rows(connection, since=since, actor=user, action=action, limit=limit)
+
+    def _submitter(self, name: str | None) -> Principal:
+        """The uploader of a package, as the actor of its processing (the service worker acts for them)."""
+        from cadastre.auth import Principal, Role
+        from cadastre.store.auth import account_row
+
+        with self.engine.connect() as connection:
+            account = account_row(connection, name, missing_ok=True) if name else None
+        return Principal(name or "local", Role(account["role"]) if account else Role.ADMIN, "worker")
+
     # ------------------------------------------------------------------------------------------------- summary
     def summary(self) -> Summary:
         counts = {}
@@ -463,11 +680,6 @@ class Registry:
                        zoned_area_km2=round((area or 0.0) / 1e6, 3), **counts)
 
 
-def _records(frame) -> list[dict]:
-    """Rows as dicts with missing values as None (for JSON)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
 def _collection(name: str):
     from cadastre.features import COLLECTIONS
 
@@ -475,6 +687,13 @@ def _collection(name: str):
         return COLLECTIONS[name]
     except KeyError:
         raise NotFoundError(f"没有要素集合 {name}：可用 {', '.join(COLLECTIONS)}", f"no collection {name}") from None
+
+
+def _account_name(name: str) -> str:
+    name = str(name).strip()
+    if not name or len(name) > 64 or any(c.isspace() or not c.isprintable() for c in name):
+        raise InputError("用户名应为 1–64 个可见字符，不含空格", f"bad account name {name!r}")
+    return name
 
 
 def open_registry(url: str | None = None) -> Registry:

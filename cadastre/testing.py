@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-__all__ = ["TemporaryPostgres", "postgres_bindir", "assert_findings"]
+__all__ = ["TemporaryPostgres", "postgres_bindir", "assert_findings", "role_tokens"]
 
 
 def postgres_bindir() -> Path:
@@ -159,3 +159,16 @@ def ingest_in_process(db_url: str, path: str) -> list[str]:
     if result.status != "accepted":
         raise RuntimeError(f"{path}: {result.status}: {[f['message'] for f in result.report['findings']]}")
     return [p["zddm"] for p in result.assigned["parcels"]]
+
+
+def role_tokens(registry, prefix: str = "test-") -> dict[str, str]:
+    """One account per role (named ``prefix + role``, password ``prefix + role + "-password"``) and an API token for
+    each: ``{role: token}``, to call the service as each role in tests."""
+    from cadastre.auth import Role
+
+    tokens = {}
+    for role in Role:
+        name = f"{prefix}{role.value}"
+        registry.add_user(name, role.value, password=f"{name}-password")
+        tokens[role.value] = registry.issue_token(name, label="tests").token
+    return tokens

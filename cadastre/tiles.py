@@ -3,7 +3,7 @@
 Tiles follow the XYZ Web Mercator grid the map uses. Which rows a layer shows, from which zoom, and with which
 properties is declared here once (:data:`TILE_LAYERS`) for both engines: PostGIS encodes with ``ST_AsMVT``, and
 SpatiaLite rows are encoded by :func:`encode_tile` (transform, clip and quantise vectorised with shapely, the
-protobuf written by ``mapbox-vector-tile``). Below a layer's ``minzoom`` a tile has nothing of it: at county
+integers encoded by :mod:`cadastre.mvt`). Below a layer's ``minzoom`` a tile has nothing of it: at county
 scale (10^5 parcels) a low-zoom tile would otherwise carry every parcel.
 """
 
@@ -38,7 +38,7 @@ class TileLayer:
 TILE_LAYERS: dict[str, TileLayer] = {layer.name: layer for layer in (
     TileLayer("districts", "地籍区", "cadastral_district", 0, {"t.djqdm": "djqdm", "t.djqmc": "djqmc"}),
     TileLayer("subdistricts", "地籍子区", "cadastral_subdistrict", 8, {"t.djzqdm": "djzqdm", "t.djzqmc": "djzqmc"}),
-    TileLayer("parcels", "宗地", "parcel", 13, {"t.zddm": "zddm", "t.zl": "zl", "t.yt": "yt", "t.qllx": "qllx"}),
+    TileLayer("parcels", "宗地", "parcel", 15, {"t.zddm": "zddm", "t.yt": "yt"}),
     TileLayer("buildings", "自然幢", "building", 15,
               {"t.zddm || 'F' || t.zrzh": "code", "t.zddm": "zddm", "t.zrzh": "zrzh", "t.jzwmc": "jzwmc",
                "t.stage": "stage", "t.zcs": "zcs"}),
@@ -79,10 +79,10 @@ def tile_bounds(z: int, x: int, y: int, srid: int, *, margin: float = 64 / 4096)
 
 
 def encode_tile(frames: dict[str, gpd.GeoDataFrame], z: int, x: int, y: int) -> bytes:
-    """Encode layers (GeoDataFrames with ``fid``, properties and geometry in any CRS) as one MVT tile."""
-    import mapbox_vector_tile
-
+    """Encode layers (GeoDataFrames with ``fid``, properties and geometry in any CRS) as one MVT tile: transformed
+    to tile pixels and clipped to the tile and its buffer with shapely, encoded by :mod:`cadastre.mvt`."""
     from cadastre.features import transformer
+    from cadastre.mvt import encode_layers
 
     bounds = tile_bounds_3857(z, x, y)
     layers = []
@@ -95,7 +95,7 @@ def encode_tile(frames: dict[str, gpd.GeoDataFrame], z: int, x: int, y: int) -> 
 
         def to_pixels(xy: np.ndarray, t=to_web, scale=scale) -> np.ndarray:  # tile pixels, y down
             x, y = t.transform(xy[:, 0], xy[:, 1])
-            return np.column_stack([np.round((x - bounds[0]) * scale), np.round((bounds[3] - y) * scale)])
+            return np.column_stack([(x - bounds[0]) * scale, (bounds[3] - y) * scale])
 
         pad = layer.buffer
         clipped = shapely.clip_by_rect(shapely.transform(frame.geometry.to_numpy(), to_pixels),
@@ -103,12 +103,7 @@ def encode_tile(frames: dict[str, gpd.GeoDataFrame], z: int, x: int, y: int) -> 
         keep = ~shapely.is_empty(clipped)
         if not keep.any():
             continue
-        properties = frame.drop(columns=["fid", frame.geometry.name])[keep]
-        records = properties.astype(object).where(properties.notna(), None).to_dict("records")
-        layers.append({"name": name, "features": [
-            {"geometry": g, "properties": {k: v for k, v in p.items() if v is not None}, "id": int(i)}
-            for g, p, i in zip(clipped[keep], records, frame["fid"].to_numpy()[keep], strict=True)]})
-    if not layers:
-        return b""
-    return mapbox_vector_tile.encode(layers, default_options={"y_coord_down": True, "extents": 4096})
-
+        properties = {column: frame[column].to_numpy(object)[keep]
+                      for column in frame.columns if column not in ("fid", frame.geometry.name)}
+        layers.append((name, frame["fid"].to_numpy()[keep], clipped[keep], properties))
+    return encode_layers(layers)

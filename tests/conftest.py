@@ -25,7 +25,7 @@ from cadastre.registry import init_registry
 from cadastre.samples import write_sample_packages
 from cadastre.store.engine import create_engine
 from cadastre.store.schema import init_database
-from cadastre.testing import TemporaryPostgres
+from cadastre.testing import TemporaryPostgres, role_tokens
 
 ENGINES = ("spatialite", "postgis")
 
@@ -138,7 +138,8 @@ def loaded_registry(request, tmp_path_factory, sample_files):
         registry = init_registry(url, ["141031"])
         registry.import_zoning(sample_files["zoning"])
         for stage in ("cadastral", "presale", "asbuilt"):
-            registry.ingest(sample_files[stage], submitted_by="测试测绘公司")
+            registry.ingest(sample_files[stage], submitted_by="test-surveyor")
+        registry.tokens_by_role = role_tokens(registry)
         yield registry
         registry.close()
     drop()
@@ -146,14 +147,21 @@ def loaded_registry(request, tmp_path_factory, sample_files):
 
 @pytest.fixture(scope="module")
 def client(loaded_registry):
+    """The service over the sample county, signed in as an administrator (``client.tokens``: one per role)."""
     with TestClient(create_app(loaded_registry, ServiceSettings())) as c:
+        c.tokens = loaded_registry.tokens_by_role
+        c.headers["Authorization"] = f"Bearer {c.tokens['admin']}"
         yield c
 
 
 @pytest.fixture
 def fresh_client(registry):
-    """The application over a registry with zoning only (each test its own), for uploads."""
+    """The application over a registry with zoning only (each test its own), for uploads; signed in as a
+    surveyor (``client.tokens``: one per role)."""
     app = create_app(registry, ServiceSettings(max_upload_bytes=5 << 20))
+    tokens = role_tokens(registry)
     with TestClient(app) as c:
         c.worker = app.state.worker
+        c.tokens = tokens
+        c.headers["Authorization"] = f"Bearer {tokens['surveyor']}"
         yield c

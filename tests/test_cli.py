@@ -183,3 +183,38 @@ def test_check_uses_the_registry_county_when_the_package_names_none(db_url, tmp_
 def test_rules_lists_the_catalogue():
     result = CliRunner().invoke(cli, ["rules"])
     assert result.exit_code == 0 and "GEO-001" in result.output and "TOP-003" in result.output
+
+
+def test_users_tokens_and_the_audit_log(run, db_url):
+    assert run("init", "--county", "141031").exit_code == 0
+    added = run("user", "add", "李登记", "--role", "registrar", "--generate-password")
+    assert added.exit_code == 0 and "密码：" in added.output
+    password = added.output.split("密码：")[1].strip()
+    assert run("user", "add", "李登记", "--role", "analyst", "--no-password").exit_code == 2  # exists
+    assert run("user", "add", "税务系统", "--role", "analyst", "--no-password").exit_code == 0
+    made = run("token", "create", "--user", "税务系统", "--days", "30", "--label", "税务局接口")
+    token = made.stdout.strip().splitlines()[-1]
+    assert made.exit_code == 0 and token.startswith("cad_")
+    refused = run("token", "create", "--user", "税务系统", "--role", "admin")
+    assert refused.exit_code == 2 and "不能领取" in refused.output
+    listed = run("token", "list")
+    assert "税务局接口" in listed.output and token not in listed.output  # the token itself is never shown again
+    assert run("token", "revoke", "1").exit_code == 0
+    assert run("token", "revoke", "1").exit_code == 2  # already revoked
+    assert run("user", "set", "李登记", "--disable").exit_code == 0
+    assert "已停用" in run("user", "list").output
+    from cadastre.errors import AuthenticationError
+    from cadastre.registry import open_registry
+
+    with open_registry(db_url) as registry:
+        with pytest.raises(AuthenticationError):
+            registry.principal(token)  # revoked
+        with pytest.raises(AuthenticationError):
+            registry.login("李登记", password)  # disabled
+    log = run("audit", "--json")
+    events = json.loads(log.output)
+    assert [e["action"] for e in events][:6] == ["user.add", "user.add", "token.create", "token.revoke",
+                                                  "user.update", "auth.login_failed"]
+    assert all(e["source"] == "cli" for e in events[:5]) and events[0]["target"] == "李登记"
+    assert "李登记" in run("audit", "--action", "user.add").output
+    assert run("audit", "--user", "nobody").output == ""

@@ -12,13 +12,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import JSON, RegistryDep
+from api.deps import JSON, READ, PrincipalDep, RegistryDep
 from api.problems import PROBLEM_RESPONSES
 from cadastre.errors import InputError
 from cadastre.features import COLLECTIONS, CRS84, DEFAULT_LIMIT, MAX_LIMIT, crs_uri, to_geojson
 from cadastre.tiles import MAX_ZOOM, TILE_LAYERS
 
-router = APIRouter(responses=PROBLEM_RESPONSES, tags=["OGC API – Features"])
+#: every OGC endpoint needs a signed-in role; owners' names in GeoJSON are masked per role
+router = APIRouter(responses=PROBLEM_RESPONSES, tags=["OGC API – Features"], dependencies=[READ])
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
 
@@ -97,7 +98,7 @@ def _geojson(body: str, crs: str) -> Response:
 
 @router.get("/collections/{collection_id}/items",
             responses={200: {"content": {GEOJSON: {}}, "description": "GeoJSON FeatureCollection"}})
-def items(request: Request, registry: RegistryDep, collection_id: CollectionId,
+def items(request: Request, registry: RegistryDep, principal: PrincipalDep, collection_id: CollectionId,
           bbox: Annotated[str | None, Query(description="最小x,最小y,最大x,最大y（默认经纬度）", max_length=200)] = None,
           bbox_crs: Annotated[str | None, Query(alias="bbox-crs", max_length=200)] = None,
           crs: Annotated[str | None, Query(description=f"输出坐标系：{CRS84}（默认）或县投影坐标系", max_length=200)] = None,
@@ -106,7 +107,7 @@ def items(request: Request, registry: RegistryDep, collection_id: CollectionId,
           package: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="只看某成果包的问题（findings）")] = None):
     """要素（GeoJSON，RFC 7946）；按要素编号排序，next 链接翻页。"""
     page = registry.features(collection_id, bbox=_bbox(bbox), bbox_crs=bbox_crs, limit=limit, after=after,
-                             crs=crs, package=package)
+                             crs=crs, package=package, viewer=principal)
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
     if page.next_key is not None:
         links.append({"rel": "next", "type": GEOJSON,
@@ -116,10 +117,11 @@ def items(request: Request, registry: RegistryDep, collection_id: CollectionId,
 
 @router.get("/collections/{collection_id}/items/{feature_id}",
             responses={200: {"content": {GEOJSON: {}}, "description": "GeoJSON Feature"}})
-def item(registry: RegistryDep, collection_id: CollectionId, feature_id: Annotated[str, Path(max_length=40)],
+def item(registry: RegistryDep, principal: PrincipalDep, collection_id: CollectionId,
+         feature_id: Annotated[str, Path(max_length=40)],
          crs: Annotated[str | None, Query(max_length=200)] = None):
     """一个要素（宗地代码、自然幢代码、不动产单元代码或问题编号）。"""
-    page = registry.feature(collection_id, feature_id, crs=crs)
+    page = registry.feature(collection_id, feature_id, crs=crs, viewer=principal)
     return _geojson(to_geojson(page.features, page.storage_srid, page.epsg)[0], page.crs_uri)
 
 
@@ -131,7 +133,7 @@ async def tile(registry: RegistryDep, layer: Annotated[str, Path(pattern="^(" + 
                y: Annotated[int, Path(ge=0, le=2**MAX_ZOOM)]):
     """矢量瓦片（XYZ，Web 墨卡托）：districts、subdistricts、parcels、buildings。"""
     data = await run_in_threadpool(registry.tile, layer, z, x, y)
-    headers = {"Cache-Control": "public, max-age=60"}
+    headers = {"Cache-Control": "private, max-age=60"}  # behind a token: no shared caches
     if not data:
         return Response(status_code=204, headers=headers)
     return Response(data, media_type=MVT, headers=headers)

@@ -8,15 +8,16 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi import Path as FastPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
-from api.deps import JSON, RegistryDep
+from api.deps import JSON, PrincipalDep, RegistryDep, allowed
 from api.problems import PROBLEM_RESPONSES, problem_response
-from cadastre.errors import InputError
+from cadastre.auth import Permission, Principal
+from cadastre.errors import InputError, NotFoundError
 from cadastre.progress import STAGE_NAMES
 from cadastre.report import SEVERITY_NAMES
 
@@ -26,6 +27,26 @@ PackageId = Annotated[int, FastPath(ge=1, le=2**31 - 1, description="成果包�
 router = APIRouter(prefix="/api/packages", tags=["成果包"], responses=PROBLEM_RESPONSES)
 
 UPLOAD_SUFFIXES = (".zip", ".gpkg")
+
+
+def _upload_name(filename: str | None) -> str:
+    """The client's file name as recorded: its last path part, without control characters, at most 200
+    characters (the extension kept)."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip() or "package.zip"
+    if len(name) > 200:
+        suffix = Path(name).suffix[:10]
+        name = name[:200 - len(suffix)] + suffix
+    return name
+
+
+def _visible(registry, principal: Principal, package_id: int, *, report: bool = False):
+    """The package, if ``principal`` may see it: every package for roles that read all, their own for the
+    others. Someone else's package answers 404 (as if absent: its number says nothing about it)."""
+    state = registry.package(package_id, report=report)
+    if not principal.can(Permission.READ_ALL_PACKAGES) and state.submitted_by != principal.name:
+        raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} not visible to {principal.name}")
+    return state
 
 
 def _state(state, *, report: bool) -> dict:
@@ -41,58 +62,68 @@ def _state(state, *, report: bool) -> dict:
              responses={202: {"description": "已接收，后台处理中；进度见 Location"},
                         413: problem_response(413, "上传文件过大"), 409: problem_response(409, "冲突")})
 async def upload_package(request: Request, registry: RegistryDep,
-                         file: Annotated[UploadFile, File(description="成果包（.zip 或 .gpkg）")],
-                         submitted_by: Annotated[str | None, Form(max_length=100)] = None):
-    """上传成果包：立即返回成果包编号，后台完成读取、检查、入库与编码。"""
-    name = Path(file.filename or "package.zip").name or "package.zip"
+                         surveyor: Annotated[Principal, allowed(Permission.UPLOAD, "上传成果包")],
+                         file: Annotated[UploadFile, File(description="成果包（.zip 或 .gpkg）")]):
+    """上传成果包（测绘单位、管理员）：立即返回成果包编号，后台完成读取、检查、入库与编码。提交人为登录用户。"""
+    name = _upload_name(file.filename)
     if not name.lower().endswith(UPLOAD_SUFFIXES):
         raise InputError(f"文件 {name} 不是成果包：请上传 .zip 或 .gpkg", f"{name} is not a .zip or .gpkg")
     with tempfile.TemporaryDirectory(prefix="cadastre-upload-") as folder:
-        target = Path(folder) / name
+        # the client's file name is only recorded, never used as a path: the bytes go to a name of ours
+        target = Path(folder) / ("upload" + Path(name).suffix.lower())
         with target.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out, 1 << 20)
-        received = await run_in_threadpool(registry.receive, target, filename=name, submitted_by=submitted_by)
-    request.app.state.worker.submit(received.package_id)
+        received = await run_in_threadpool(registry.receive, target, filename=name, submitted_by=surveyor.name,
+                                           actor=surveyor)
+    request.app.state.worker.submit(received.package_id, surveyor)
     state = await run_in_threadpool(registry.package, received.package_id, report=False)
     body = {**_state(state, report=False), "duplicate": received.duplicate}
     return JSON(body, status_code=202, headers={"Location": f"/api/packages/{received.package_id}"})
 
 
 @router.get("", response_class=JSON)
-def list_packages(registry: RegistryDep, submitted_by: str | None = Query(None, max_length=100),
+def list_packages(registry: RegistryDep, principal: PrincipalDep, submitted_by: str | None = Query(None, max_length=100),
                   status: str | None = Query(None, pattern="^(received|accepted|rejected|refused|superseded)$"),
                   limit: int = Query(50, ge=1, le=500), before: int | None = Query(None, ge=1, le=2**31 - 1)):
-    """成果包列表（新的在前）；before 为上一页最后一个编号。"""
+    """成果包列表（新的在前）；before 为上一页最后一个编号。测绘单位只看到自己提交的。"""
+    if not principal.can(Permission.READ_ALL_PACKAGES):
+        submitted_by = principal.name
     states = registry.packages(submitted_by=submitted_by, status=status, limit=limit, before=before)
     return {"packages": [_state(s, report=False) for s in states],
             "next": f"/api/packages?limit={limit}&before={states[-1].id}" if len(states) == limit else None}
 
 
 @router.get("/{package_id}", response_class=JSON)
-def get_package(registry: RegistryDep, package_id: PackageId):
+def get_package(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId):
     """成果包状态、处理进度（阶段与百分比）和质检报告 JSON。"""
-    return _state(registry.package(package_id), report=True)
+    return _state(_visible(registry, principal, package_id, report=True), report=True)
 
 
 @router.get("/{package_id}/report.html", response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}}}, 409: problem_response(409, "尚在处理中")})
-def package_report_html(registry: RegistryDep, package_id: PackageId):
+def package_report_html(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId):
     """中文质检报告（HTML）。"""
+    _visible(registry, principal, package_id)
     return HTMLResponse(registry.report_html(package_id))
 
 
 @router.get("/{package_id}/original", response_class=FileResponse,
             responses={200: {"content": {"application/octet-stream": {}}, "description": "原始文件，逐字节"}})
-def package_original(registry: RegistryDep, package_id: PackageId):
-    """上传的原始文件（逐字节，附 SHA-256）。"""
+def package_original(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId):
+    """上传的原始文件（逐字节，附 SHA-256）：提交人本人、登记员、管理员（原始文件含权利人信息）。"""
+    state = _visible(registry, principal, package_id)
+    if state.submitted_by != principal.name:
+        principal.require(Permission.READ_ORIGINALS, "下载他人提交的原始文件（含权利人信息）")
     original = registry.original(package_id)
+    registry.audit("original.read", package_id, actor=principal, detail={"sha256": original.sha256})
     return FileResponse(original.path, filename=original.filename, media_type="application/octet-stream",
                         headers={"ETag": f'"{original.sha256}"', "X-Content-SHA256": original.sha256})
 
 
 @router.get("/{package_id}/findings", response_class=JSON)
-def package_findings(registry: RegistryDep, package_id: PackageId):
+def package_findings(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId):
     """成果包的全部问题及豁免情况。"""
+    _visible(registry, principal, package_id)
     frame = registry.findings(package_id)
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for r in records:
@@ -103,22 +134,24 @@ def package_findings(registry: RegistryDep, package_id: PackageId):
 class WaiverIn(BaseModel):
     rule: str = Field(min_length=1, max_length=16, description="规则编号，如 GEO-001")
     feature: str | None = Field(None, max_length=200, description="要素（无则为空）")
-    by: str = Field(min_length=1, max_length=100, description="豁免人")
     reason: str = Field(min_length=1, max_length=2000, description="豁免理由")
 
 
 @router.post("/{package_id}/waivers", status_code=201, response_class=JSON,
              responses={201: {"description": "已豁免"}, 409: problem_response(409, "该问题已豁免")})
-def waive_finding(registry: RegistryDep, package_id: PackageId, waiver: WaiverIn):
-    """豁免成果包中的一个问题（记录豁免人与理由，不可修改）。全部错误豁免后，重新处理即可受理。"""
-    record = registry.waive(package_id, waiver.rule, waiver.feature, by=waiver.by, reason=waiver.reason)
+def waive_finding(registry: RegistryDep, package_id: PackageId, waiver: WaiverIn,
+                  registrar: Annotated[Principal, allowed(Permission.WAIVE, "豁免问题")]):
+    """豁免成果包中的一个问题（登记员、管理员；记录豁免人与理由，不可修改）。全部错误豁免后，重新处理即可受理。"""
+    record = registry.waive(package_id, waiver.rule, waiver.feature, by=registrar.name, reason=waiver.reason,
+                            actor=registrar)
     return JSON(record.__dict__, status_code=201)
 
 
 @router.post("/{package_id}/process", status_code=202, response_class=JSON,
              responses={202: {"description": "已排队"}})
-def reprocess_package(request: Request, registry: RegistryDep, package_id: PackageId):
-    """重新处理成果包：被退回的成果包在错误全部豁免后由此受理。"""
+def reprocess_package(request: Request, registry: RegistryDep, package_id: PackageId,
+                      registrar: Annotated[Principal, allowed(Permission.WAIVE, "重新处理成果包")]):
+    """重新处理成果包（登记员、管理员）：被退回的成果包在错误全部豁免后由此受理。"""
     state = registry.package(package_id, report=False)
-    request.app.state.worker.submit(package_id)
+    request.app.state.worker.submit(package_id, registrar)
     return JSON(_state(state, report=False), status_code=202)

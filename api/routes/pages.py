@@ -4,11 +4,12 @@ served from ``api/static`` with pinned, vendored browser libraries, so they work
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import JSON
+from api.deps import JSON, RegistryDep, bearer
 from api.routes.ogc import landing
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -31,9 +32,11 @@ def _wants_json(request: Request) -> bool:
 
 
 @router.get("/")
-def index(request: Request):
-    """Browsers: the map. JSON clients: the OGC API landing page."""
+async def index(request: Request, registry: RegistryDep, token: Annotated[str | None, Depends(bearer)]):
+    """Browsers: the map (it signs in itself). JSON clients: the OGC API landing page, behind a token like every
+    OGC endpoint."""
     if _wants_json(request):
+        registry.principal(token, source=request.client.host if request.client else None)
         return JSON(landing(request))
     return HTMLResponse(_page("map.html"))
 

@@ -73,7 +73,7 @@ async function showParcel(zddm) {
       <td>${cad.esc(l.reason)}</td></tr>`).join("");
   panel.show(`<div class="card" data-zddm="${cad.esc(p.zddm)}">
     <h2>宗地 <code>${cad.esc(p.zddm)}</code></h2>
-    <table>${row("坐落", cad.esc(c.zl || ""))}${row("宗地面积", cad.num(c.area) + " ㎡（申报 " + cad.num(c.zdmj) + " ㎡）")}
+    <table>${row("坐落", cad.esc(c.zl || ""))}${row("权利人", cad.esc(c.qlr || ""))}${row("宗地面积", cad.num(c.area) + " ㎡（申报 " + cad.num(c.zdmj) + " ㎡）")}
     ${row("用途", cad.esc(c.yt || ""))}${row("权利类型", cad.esc(c.qllx || ""))}${row("权利性质", cad.esc(c.qlxz || ""))}
     ${row("不动产单元代码", "<code>" + cad.esc((p.land_code && p.land_code.code) || "") + "</code>" +
           (p.land_code && p.land_code.retired_at ? "（已注销）" : ""))}
@@ -90,6 +90,7 @@ async function showTable(code) {
   const body = document.getElementById("table-body");
   document.getElementById("table-title").textContent = `楼盘表 ${code}`;
   document.getElementById("table-xlsx").href = `/api/buildings/${code}/table?format=xlsx`;
+  document.getElementById("table-xlsx").setAttribute("download", `${code}.xlsx`);
   document.getElementById("table-html").href = `/api/buildings/${code}/table?format=html`;
   body.innerHTML = "<p class=hint>读取中…</p>";
   dialog.hidden = false;
@@ -148,8 +149,12 @@ async function showFindings(packageId) {
 }
 
 async function start() {
+  await cad.signIn();
   const config = await cad.json("/api/map-config");
   map = new maplibregl.Map({container: "map", style: style(config), attributionControl: false,
+                            // the service's own tiles need the token; a basemap elsewhere gets nothing of it
+                            transformRequest: (url) => url.startsWith(`${location.origin}/tiles/`)
+                              ? {url, headers: cad.authHeaders()} : {url},
                             bounds: config.bounds || [73, 18, 135, 54], fitBoundsOptions: {padding: 40}, maxZoom: 22});
   map.addControl(new maplibregl.NavigationControl({showCompass: false}));
   map.addControl(new maplibregl.ScaleControl({unit: "metric"}));

@@ -8,13 +8,12 @@ const bar = $("progress"), barText = $("progress-text"), barTitle = $("progress-
 function upload(file) {
   const form = new FormData();
   form.append("file", file);
-  const by = $("by").value.trim();
-  if (by) { form.append("submitted_by", by); localStorage.setItem("cadastre.by", by); }
   $("progress-section").hidden = false;
   $("report").hidden = true;
   barTitle.textContent = `上传 ${file.name}`;
   const request = new XMLHttpRequest();
   request.open("POST", "/api/packages");
+  request.setRequestHeader("Authorization", `Bearer ${cad.token()}`);
   request.upload.onprogress = (e) => {
     if (e.lengthComputable) { bar.value = 30 * e.loaded / e.total; barText.textContent = `已上传 ${(100 * e.loaded / e.total).toFixed(0)}%`; }
   };
@@ -65,7 +64,7 @@ function showReport(state) {
     <p>文件 ${cad.esc(state.filename || "")}，阶段 ${cad.esc(cad.stageNames[state.package_stage] || state.package_stage || "")}，
     项目 ${cad.esc(state.project_name || "")}。错误 ${counts.error || 0} 处，警告 ${counts.warning || 0} 处，提示 ${counts.info || 0} 处。
     ${units.length ? `编码 ${units.length} 户。` : ""}
-    <a href="/api/packages/${state.id}/report.html" target="_blank" id="report-link">查看完整报告（HTML）</a> ·
+    <a href="/api/packages/${state.id}/report.html" data-authed id="report-link">查看完整报告（HTML）</a> ·
     <a href="/?package=${state.id}">在地图上查看</a></p>
     <div id="finding-map"></div>
     <table class="findings" id="findings-table"><tr><th>级别</th><th>规则</th><th>图层</th><th>要素</th><th>说明</th></tr>${rows || "<tr><td colspan=5>没有发现问题</td></tr>"}</table>`;
@@ -92,9 +91,8 @@ function drawFindings(findings) {
 }
 
 async function listPackages() {
-  const by = $("by").value.trim();
   let data;
-  try { data = await cad.json(`/api/packages?limit=50${by ? "&submitted_by=" + encodeURIComponent(by) : ""}`); } catch (e) { return; }
+  try { data = await cad.json("/api/packages?limit=50"); } catch (e) { return; }
   $("packages").innerHTML = `<tr><th>编号</th><th>文件</th><th>阶段</th><th>状态</th><th>接收时间</th><th></th></tr>` +
     data.packages.map((p) => `<tr><td>${p.id}</td><td>${cad.esc(p.filename || "")}</td>
       <td>${cad.esc(cad.stageNames[p.package_stage] || "")}</td>
@@ -116,6 +114,7 @@ drop.addEventListener("drop", (e) => {
   e.preventDefault(); drop.classList.remove("over");
   if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]);
 });
-$("by").value = localStorage.getItem("cadastre.by") || "";
-$("by").addEventListener("change", listPackages);
-listPackages();
+cad.signIn().then((me) => {
+  $("who").textContent = me.role === "surveyor" ? `提交人：${me.name}` : `提交人：${me.name}（列表含全部成果包）`;
+  listPackages();
+});

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cadastre.errors import NotFoundError
 from cadastre.features import Collection, transformer
-from cadastre.store.spatial import envelope, index_filter, read_frame
+from cadastre.store.spatial import envelope, index_filter, query_frame, read_frame
 from cadastre.tiles import TileLayer
 
 __all__ = ["feature_rows", "one_feature", "tile_rows", "tile_mvt"]
 
 
+def _columns(properties: dict[str, str]) -> str:
+    """``expression AS "name"`` for each property of a collection or tile layer."""
+    return ", ".join(f'{expression} AS "{name}"' for expression, name in properties.items())
+
+
 def _select(collection: Collection) -> str:
-    columns = ", ".join(f'{expression} AS "{name}"' for expression, name in collection.properties.items())
+    columns = _columns(collection.properties)
     geometry = "ST_AsBinary(t.geom) AS wkb" if collection.geometry else "t.lon, t.lat"
     return (f"SELECT {collection.id_sql} AS id, {columns}, {geometry} "
             f"FROM {collection.table} t {collection.joins}")
@@ -62,8 +66,7 @@ def feature_rows(connection: Connection, collection: Collection, srid: int, *, b
            + f" ORDER BY {', '.join(columns)} LIMIT :limit")
     if collection.geometry:
         return read_frame(connection, sql, params, srid=srid)
-    result = connection.execute(sa.text(sql), params)
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    frame = query_frame(connection, sql, **params)
     lon, lat = frame.pop("lon").to_numpy(float), frame.pop("lat").to_numpy(float)
     points = shapely.points(lon, lat)
     points = np.where(np.isnan(lon) | np.isnan(lat), None, points)
@@ -83,8 +86,7 @@ def one_feature(connection: Connection, collection: Collection, srid: int, key: 
 def tile_rows(connection: Connection, layer: TileLayer, srid: int, bounds) -> gpd.GeoDataFrame:
     """The current rows of ``layer`` whose bounding box meets ``bounds`` (storage CRS)."""
     frame = envelope(connection)
-    columns = ", ".join(f"{expression} AS {name}" for expression, name in layer.properties.items())
-    sql = (f"SELECT t.id AS fid, {columns}, ST_AsBinary(t.geom) AS wkb FROM {layer.table} t "
+    sql = (f"SELECT t.id AS fid, {_columns(layer.properties)}, ST_AsBinary(t.geom) AS wkb FROM {layer.table} t "
            f"WHERE t.valid_to IS NULL AND {index_filter(connection, layer.table, 't', frame)}")
     params = dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bounds), strict=True), srid=srid)
     return read_frame(connection, sql, params, srid=srid)
@@ -92,9 +94,8 @@ def tile_rows(connection: Connection, layer: TileLayer, srid: int, bounds) -> gp
 
 def tile_mvt(connection: Connection, layer: TileLayer, srid: int, bounds, z: int, x: int, y: int) -> bytes:
     """PostGIS: one layer of tile z/x/y encoded by ``ST_AsMVT`` (rows found through ``bounds`` in storage CRS)."""
-    columns = ", ".join(f"{expression} AS {name}" for expression, name in layer.properties.items())
     sql = (f"SELECT ST_AsMVT(q, :layer, {layer.extent}, 'geom', 'fid') FROM ("
-           f"SELECT t.id AS fid, {columns}, ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope(:z, :x, :y), "
+           f"SELECT t.id AS fid, {_columns(layer.properties)}, ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope(:z, :x, :y), "
            f"{layer.extent}, {layer.buffer}, true) AS geom FROM {layer.table} t "
            f"WHERE t.valid_to IS NULL AND t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, :srid)) q "
            "WHERE q.geom IS NOT NULL")

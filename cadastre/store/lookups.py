@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cadastre.codes import prefix_range
 from cadastre.errors import NotFoundError
-from cadastre.store.spatial import index_filter, read_frame
+from cadastre.store.spatial import index_filter, query_records, read_frame
 
 __all__ = ["unit_rows", "lineage", "parcel_codes_at", "search_rows"]
 
 
-def _frame(connection: Connection, sql: str, **params) -> pd.DataFrame:
-    result = connection.execute(sa.text(sql), params)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
-
-def lineage(connection: Connection, code: str) -> pd.DataFrame:
+def lineage(connection: Connection, code: str) -> list[dict]:
     """Every lineage link reachable from ``code``: its predecessors (``direction`` = ``from``) and successors
     (``to``), transitively, in order of time."""
     sql = """
@@ -38,21 +34,21 @@ def lineage(connection: Connection, code: str) -> pd.DataFrame:
     UNION ALL
     SELECT 'to', old_code, new_code, reason, package_id, created_at, depth FROM fwd
     ORDER BY created_at, direction, depth"""
-    return _frame(connection, sql, c=code)
+    return query_records(connection, sql, c=code)
 
 
-def unit_rows(connection: Connection, bdcdyh: str) -> dict[str, pd.DataFrame]:
+def unit_rows(connection: Connection, bdcdyh: str) -> dict[str, list[dict]]:
     """Every version of unit ``bdcdyh`` (pre-sale and as-built), its issued code and its lineage."""
-    versions = _frame(connection, "SELECT u.id, u.bdcdyh, u.stage, u.sjc, u.myc, u.dyh, u.hh, u.shbw, u.fwyt, "
+    versions = query_records(connection, "SELECT u.id, u.bdcdyh, u.stage, u.sjc, u.myc, u.dyh, u.hh, u.shbw, u.fwyt, "
                                   "u.fwlx, u.fwxz, u.ycjzmj, u.yctnjzmj, u.ycftjzmj, u.scjzmj, u.sctnjzmj, u.scftjzmj, "
                                   "u.valid_from, u.valid_to, u.end_reason, u.package_id, "
                                   "b.zddm || 'F' || b.zrzh AS building, b.jzwmc, p.zl "
                                   "FROM unit u JOIN building b ON b.id = u.building_id "
                                   "JOIN parcel p ON p.id = b.parcel_id WHERE u.bdcdyh = :c "
                                   "ORDER BY u.valid_from, u.id", c=bdcdyh)
-    code = _frame(connection, "SELECT code, kind, issued_at, package_id, retired_at, retired_reason "
+    code = query_records(connection, "SELECT code, kind, issued_at, package_id, retired_at, retired_reason "
                               "FROM issued_code WHERE code = :c", c=bdcdyh)
-    if versions.empty and code.empty:
+    if not versions and not code:
         raise NotFoundError(f"没有不动产单元 {bdcdyh}", f"no unit {bdcdyh}")
     return {"versions": versions, "code": code, "lineage": lineage(connection, bdcdyh)}
 
@@ -76,19 +72,20 @@ def search_rows(connection: Connection, srid: int, text: str, limit: int = 20):
     params = {"limit": int(limit), "srid": srid}
     parts = []
     if _CODE.match(upper) and len(upper) >= 6:
-        params["prefix"] = upper[:19] + "%"
+        # code prefixes as key ranges, which the code indexes serve
+        params["lo"], params["hi"] = prefix_range(upper[:19])
         parts.append("SELECT 'parcel' AS kind, p.zddm AS code, p.zl AS label, p.zl AS zl, "
                      "ST_AsBinary(ST_Envelope(p.geom)) AS wkb FROM parcel p "
-                     "WHERE p.valid_to IS NULL AND p.zddm LIKE :prefix")
+                     "WHERE p.valid_to IS NULL AND p.zddm >= :lo AND p.zddm < :hi")
         if len(upper) > 19:
             params["building"] = upper[:24]
-            params["unit"] = upper + "%"
+            params["unit_lo"], params["unit_hi"] = prefix_range(upper)
             parts.append("SELECT 'building', b.zddm || 'F' || b.zrzh, b.jzwmc, p.zl, ST_AsBinary(ST_Envelope(b.geom)) "
                          "FROM building b JOIN parcel p ON p.id = b.parcel_id WHERE b.valid_to IS NULL "
                          "AND b.zddm = substr(:building, 1, 19) AND b.zrzh = substr(:building, 21, 4)")
             parts.append("SELECT 'unit', u.bdcdyh, u.shbw, p.zl, ST_AsBinary(ST_Envelope(b.geom)) FROM unit u "
                          "JOIN building b ON b.id = u.building_id JOIN parcel p ON p.id = b.parcel_id "
-                         "WHERE u.valid_to IS NULL AND u.bdcdyh LIKE :unit")
+                         "WHERE u.valid_to IS NULL AND u.bdcdyh >= :unit_lo AND u.bdcdyh < :unit_hi")
     else:
         params["words"] = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
         parts.append("SELECT 'parcel' AS kind, p.zddm AS code, p.zl AS label, p.zl AS zl, "

@@ -248,7 +248,8 @@ class Parcel(Versioned, Base):
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="other fields of the package, kept")
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=False)
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
-    __table_args__ = (current_unique("uq_parcel_current", "zddm"),)
+    # the partial index keeps one current row per code; the plain one serves history (every version of a code)
+    __table_args__ = (current_unique("uq_parcel_current", "zddm"), Index("ix_parcel_zddm", "zddm"))
 
 
 class BoundaryPoint(Versioned, Base):
@@ -349,7 +350,7 @@ class Unit(Versioned, Base):
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=True)
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
-    __table_args__ = (current_unique("uq_unit_current", "bdcdyh"),)
+    __table_args__ = (current_unique("uq_unit_current", "bdcdyh"), Index("ix_unit_bdcdyh", "bdcdyh"))
 
 
 # ------------------------------------------------------------------------------------------------------------- codes
@@ -399,3 +400,49 @@ GEOMETRY_COLUMNS: dict[str, tuple[str, bool]] = {
     for table in Base.metadata.sorted_tables
     if "geom" in table.c
 }
+
+
+# ------------------------------------------------------------------------------------------ accounts and audit
+
+
+class Account(Base):
+    """A person or system allowed to use the service (``cadastre user add``). Never deleted: disabled."""
+
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(String(16), doc="surveyor | registrar | planner | analyst | admin")
+    password_hash: Mapped[str | None] = mapped_column(Text, doc="Argon2id; NULL: tokens only (a system)")
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class AccessToken(Base):
+    """A bearer token: from the password login (``session``, short-lived) or made for a system (``api``). Only
+    the token's SHA-256 is kept. Never deleted: revoked."""
+
+    __tablename__ = "access_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(8), doc="session | api")
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only: every write and every read of owners' names, with who, when, what and from where. Triggers
+    refuse UPDATE and DELETE on both engines (migration 0005)."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(Text, index=True)
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32), doc="e.g. package.upload, finding.waive, owners.read")
+    target: Mapped[str | None] = mapped_column(Text, doc="what it touched: a package id, a code, an account")
+    source: Mapped[str | None] = mapped_column(Text, doc="client address, or cli / local")
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

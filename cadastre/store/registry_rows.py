@@ -11,6 +11,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cadastre.codes import prefix_range
 from cadastre.errors import AllocationError, DatabaseError
 from cadastre.geometry import as_multi
 from cadastre.store import pgcopy
@@ -227,5 +228,6 @@ def current_units(connection: Connection, building_ids: list[int]) -> pd.DataFra
 
 
 def code_exists_with_prefix(connection: Connection, prefix: str) -> bool:
-    return connection.execute(sa.text("SELECT 1 FROM issued_code WHERE code LIKE :p"),
-                              {"p": prefix + "%"}).first() is not None
+    lo, hi = prefix_range(prefix)  # a key range rather than LIKE: the unique index on code serves it
+    return connection.execute(sa.text("SELECT 1 FROM issued_code WHERE code >= :lo AND code < :hi"),
+                              {"lo": lo, "hi": hi}).first() is not None

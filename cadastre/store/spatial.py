@@ -15,7 +15,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["to_wkb", "read_frame", "index_filter", "geometry_param", "envelope"]
+__all__ = ["to_wkb", "query_records", "query_frame", "read_frame", "index_filter", "geometry_param", "envelope"]
 
 
 def to_wkb(geometries) -> list[bytes | None]:
@@ -30,11 +30,31 @@ def geometry_param(name: str = "wkb", srid_param: str = "srid", *, multi: bool =
     return f"ST_Multi({expression})" if multi else expression
 
 
+def query_records(connection: Connection, sql: str, **params) -> list[dict]:
+    """Run ``sql`` with bound ``params`` and return its rows as dicts: for point lookups, where building a
+    DataFrame would cost ten times the query."""
+    return [dict(row) for row in connection.execute(sa.text(sql), params).mappings()]
+
+
+def query_frame(connection: Connection, sql: str, **params) -> pd.DataFrame:
+    """Run ``sql`` with bound ``params`` and return its rows as a DataFrame (columns in select order)."""
+    return _to_frame(connection.execute(sa.text(sql), params))
+
+
+def _to_frame(result) -> pd.DataFrame:
+    """A result's rows as a DataFrame, built column by column (from Row objects pandas probes each row's
+    attributes: ten times slower on 10^4 rows)."""
+    columns = list(result.keys())
+    rows = result.fetchall()
+    if not rows:
+        return pd.DataFrame(columns=columns)  # object columns, as before (empty lists would make them float)
+    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)), columns=columns)
+
+
 def read_frame(connection: Connection, sql: str | sa.TextClause, params: dict | None = None, *, srid: int,
                geometry_column: str = "wkb") -> gpd.GeoDataFrame:
     """Run ``sql`` (which selects ``ST_AsBinary(geom) AS wkb``) and return a GeoDataFrame in ``srid``."""
-    result = connection.execute(sa.text(sql) if isinstance(sql, str) else sql, params or {})
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    frame = _to_frame(connection.execute(sa.text(sql) if isinstance(sql, str) else sql, params or {}))
     wkb = frame.pop(geometry_column).to_numpy(dtype=object) if len(frame) else np.array([], dtype=object)
     wkb = np.array([None if w is None else bytes(w) for w in wkb], dtype=object)
     return gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(wkb), crs=srid)

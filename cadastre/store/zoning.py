@@ -15,6 +15,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cadastre.codes import prefix_range
 from cadastre.errors import ZoningError
 from cadastre.findings import Finding
 from cadastre.store.originals import StoredOriginal
@@ -141,8 +142,8 @@ def _refuse_ending_used(connection: Connection, subdistricts: list[str], distric
         return
     used = []
     for prefix in prefixes:
-        n = connection.execute(sa.text("SELECT count(*) FROM parcel WHERE valid_to IS NULL AND zddm LIKE :p"),
-                               {"p": prefix + "%"}).scalar_one()
+        n = connection.execute(sa.text("SELECT count(*) FROM parcel WHERE valid_to IS NULL AND zddm >= :lo "
+                                       "AND zddm < :hi"), dict(zip(("lo", "hi"), prefix_range(prefix), strict=True))).scalar_one()
         if n:
             used.append((prefix, n))
     if used:

@@ -68,7 +68,7 @@ def test_items_are_lon_lat_and_bbox_filters(client):
     first = shapely.geometry.shape(features[0]["geometry"])
     lon, lat = first.centroid.x, first.centroid.y
     assert 110 < lon < 111.5 and 36 < lat < 37.5  # 隰县, lon/lat order (RFC 7946)
-    assert features[0]["properties"]["zl"] and "qlr" not in features[0]["properties"]
+    assert features[0]["properties"]["zl"] and "*" not in features[0]["properties"]["qlr"]  # an admin reads names
     box = ",".join(map(str, first.bounds))
     inside = client.get(f"/collections/parcels/items?bbox={box}&limit=100").json()["features"]
     assert features[0]["id"] in {f["id"] for f in inside} and len(inside) < len(features) + 1
@@ -194,7 +194,7 @@ def test_summary_and_map_config(client):
     assert summary["units"] == 84 and summary["parcels"] >= 3
     config = client.get("/api/map-config").json()
     assert config["basemap"]["url"] is None and len(config["bounds"]) == 4
-    assert config["layers"]["parcels"]["minzoom"] == 13
+    assert config["layers"]["parcels"]["minzoom"] == 15
 
 
 def test_permits_recorded_and_versioned_over_http(client, loaded_registry):
@@ -237,15 +237,14 @@ def test_package_status_report_original_findings(client, loaded_registry, sample
 
 def test_upload_is_processed_in_the_background_with_progress(fresh_client, sample_files):
     with sample_files["cadastral"].open("rb") as f:
-        response = fresh_client.post("/api/packages", files={"file": ("141031-cadastral.zip", f, "application/zip")},
-                                     data={"submitted_by": "测绘一队"})
+        response = fresh_client.post("/api/packages", files={"file": ("141031-cadastral.zip", f, "application/zip")})
     assert response.status_code == 202, response.text
     body = response.json()
     assert response.headers["location"] == f"/api/packages/{body['id']}" and body["duplicate"] is False
     fresh_client.worker.wait(120)
     state = fresh_client.get(f"/api/packages/{body['id']}").json()
     assert state["status"] == "accepted" and state["stage"] == "done" and state["percent"] == 100
-    assert state["submitted_by"] == "测绘一队" and state["filename"] == "141031-cadastral.zip"
+    assert state["submitted_by"] == "test-surveyor" and state["filename"] == "141031-cadastral.zip"  # who signed in
     assert state["report"]["assigned"]["parcels"]
     with sample_files["cadastral"].open("rb") as f:
         again = fresh_client.post("/api/packages", files={"file": ("copy.zip", f, "application/zip")})
@@ -261,10 +260,14 @@ def test_rejected_upload_is_waived_then_accepted(fresh_client, sample_files, tmp
     assert state["status"] in ("rejected", "refused") and state["report"]["counts"]["error"] > 0
     if state["status"] == "rejected":
         error = next(f for f in state["report"]["findings"] if f["severity"] == "error")
-        waiver = {"rule": error["rule"], "feature": error["feature"], "by": "张科长", "reason": "测试"}
-        assert fresh_client.post(f"/api/packages/{body['id']}/waivers", json=waiver).status_code == 201
-        assert_problem(fresh_client.post(f"/api/packages/{body['id']}/waivers", json=waiver), 409)
-    assert_problem(fresh_client.post(f"/api/packages/{body['id']}/waivers", json={"rule": "X"}), 400)
+        waiver = {"rule": error["rule"], "feature": error["feature"], "reason": "测试"}
+        registrar = {"Authorization": f"Bearer {fresh_client.tokens['registrar']}"}
+        assert_problem(fresh_client.post(f"/api/packages/{body['id']}/waivers", json=waiver), 403)  # a surveyor
+        made = fresh_client.post(f"/api/packages/{body['id']}/waivers", json=waiver, headers=registrar)
+        assert made.status_code == 201 and made.json()["waived_by"] == "test-registrar"
+        assert_problem(fresh_client.post(f"/api/packages/{body['id']}/waivers", json=waiver, headers=registrar), 409)
+    assert_problem(fresh_client.post(f"/api/packages/{body['id']}/waivers", json={"rule": "X"},
+                                     headers={"Authorization": f"Bearer {fresh_client.tokens['registrar']}"}), 400)
     assert_problem(fresh_client.get(f"/api/packages/{body['id']}/waivers"), 405)
 
 

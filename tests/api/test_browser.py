@@ -67,12 +67,22 @@ def page(browser, request):
     assert not errors, errors
 
 
+def _sign_in(page, name: str = "test-registrar"):
+    """Fill in the pages' login form (the accounts come from cadastre.testing.role_tokens)."""
+    page.wait_for_selector("#login-form", timeout=15_000)
+    page.fill("#login-name", name)
+    page.fill("#login-password", f"{name}-password")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#sign-out", timeout=15_000)
+
+
 def _wait_for_map(page):
     page.wait_for_function("window.cadastreMapReady === true && window.cadastreMap.areTilesLoaded()", timeout=30_000)
 
 
 def test_map_draws_parcels_and_a_click_opens_the_card(page, server):
     page.goto(server + "/")
+    _sign_in(page)
     _wait_for_map(page)
     page.wait_for_function("window.cadastreMap.queryRenderedFeatures({layers: ['parcels-fill']}).length > 0",
                            timeout=20_000)
@@ -97,6 +107,7 @@ def test_map_draws_parcels_and_a_click_opens_the_card(page, server):
 
 def test_search_finds_a_parcel_and_opens_its_building_table(page, server):
     page.goto(server + "/")
+    _sign_in(page)
     _wait_for_map(page)
     page.fill("#q", "府前街2号")
     page.click("#search button")
@@ -110,6 +121,7 @@ def test_search_finds_a_parcel_and_opens_its_building_table(page, server):
 def test_findings_of_a_package_are_drawn(page, server, loaded_registry):
     asbuilt = next(p for p in loaded_registry.packages() if p.package_stage == "asbuilt")
     page.goto(f"{server}/?package={asbuilt.id}")
+    _sign_in(page, "test-analyst")
     _wait_for_map(page)
     page.wait_for_selector(".findings table", timeout=10_000)
     assert "PLN-009" in page.inner_text(".findings")
@@ -124,7 +136,8 @@ def test_upload_page_shows_progress_then_the_report(page, server, tmp_path):
     manifest = {**sample_manifest("cadastral"), "project_name": "浏览器上传测试"}
     package = write_package(tmp_path / "upload-test.zip", sample_cadastral(), manifest=manifest)
     page.goto(server + "/upload")
-    page.fill("#by", "浏览器测试")
+    _sign_in(page, "test-surveyor")
+    assert "test-surveyor" in page.inner_text("#who")
     page.set_input_files("#file", str(package))
     page.wait_for_selector("#verdict", timeout=60_000)
     assert page.locator("#progress").evaluate("p => p.value") == 100
@@ -132,3 +145,7 @@ def test_upload_page_shows_progress_then_the_report(page, server, tmp_path):
     assert page.locator("#report-link").get_attribute("href").endswith("/report.html")
     page.wait_for_function("document.querySelectorAll('#packages tr').length > 1", timeout=10_000)
     assert "upload-test.zip" in page.inner_text("#packages")
+    with page.context.expect_page() as report:  # the report opens with the token, in a new tab
+        page.click("#report-link")
+    report.value.wait_for_load_state()
+    assert "质检报告" in report.value.content()

@@ -1,5 +1,6 @@
 """Schemathesis: property-based requests generated from the OpenAPI document; every response must be documented
-(status, content type, schema) and no request may cause a server error. Runs on SpatiaLite with the sample county;
+(status, content type, schema) and no request may cause a server error. Runs on SpatiaLite with the sample county,
+signed in as an administrator (the authorization matrix is test_auth.py);
 the POST routes that change data are covered by test_api.py.
 
 One check is left out: ``positive_data_acceptance`` (a request the schema allows must not get a 4xx). The schema
@@ -24,6 +25,7 @@ SEMANTIC = [positive_data_acceptance]
 @pytest.mark.parametrize("loaded_registry", ["spatialite"], indirect=True)
 def test_api_conforms_to_its_openapi_document(loaded_registry):
     app = create_app(loaded_registry, ServiceSettings())
+    headers = {"Authorization": f"Bearer {loaded_registry.tokens_by_role['admin']}"}
     with TestClient(app):  # runs the lifespan: registry and worker on app.state
         schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(method="GET")
         checked = []
@@ -33,7 +35,7 @@ def test_api_conforms_to_its_openapi_document(loaded_registry):
             @given(case=operation.as_strategy())
             @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
             def run(case):
-                case.call_and_validate(excluded_checks=SEMANTIC)
+                case.call_and_validate(headers=headers, excluded_checks=SEMANTIC)
 
             run()
             checked.append(operation.label)

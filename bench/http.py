@@ -1,0 +1,209 @@
+"""The HTTP service on a county-scale registry, with a load generator on loopback (``wrk``, a Debian package),
+on SpatiaLite and on PostGIS.
+
+Served by ``cadastre serve --workers 2`` exactly as a county would run it; ``wrk`` shares the machine's two cores.
+Each figure comes from one ``wrk`` run over random codes of the county (a Lua script cycles through them):
+
+- point lookup ``GET /api/parcels/{zddm}`` with an API token (the token's check, then the parcel card: current
+  version, buildings, history, lineage, readiness: three queries) and ``GET /api/units/{bdcdyh}``, at one connection (latency with nothing queued) and
+  at eight (throughput, and the latency a client then sees);
+- the baseline, measured in the same run on the same database: a plain FastAPI endpoint running one raw SQL
+  query (``bench/baseline_app.py``), also with two workers; the ratio of throughputs is the service's overhead;
+- vector tiles at the busiest zoom, the parcels layer's ``minzoom`` (each tile there holds the most parcels),
+  every tile of the county at that zoom in turn, one connection: p95 latency and the largest tile's size.
+
+Goals (issue 7): lookup p50 ≤ 2 ms, p99 ≤ 10 ms, ≥ 1 000 requests/s; tile p95 ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench import county
+from bench.common import save
+
+GOALS = {"p50_ms": 2.0, "p99_ms": 10.0, "requests_per_s": 1000.0, "tile_p95_ms": 50.0}
+WORKERS = 2
+SERVER_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "maintenance_work_mem": "512MB"}
+
+WRK_SCRIPT = r"""
+local paths = {}
+local n = 0
+local headers = {}
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  if args[2] then headers["Authorization"] = "Bearer " .. args[2] end
+end
+function request()
+  n = n + 1
+  return wrk.format("GET", paths[(n % #paths) + 1], headers)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, '
+    .. '"max_us": %d, "socket_errors": %d, "non_2xx": %d}\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@contextmanager
+def _server(command: list[str], env: dict, probe: str):
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        _wait(probe)
+        yield
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(30)
+
+
+def _wrk(base: str, paths: list[str], workdir: Path, *, connections: int, seconds: int, token: str = "") -> dict:
+    """One wrk run over ``paths`` (cycled); latency percentiles in ms and requests per second."""
+    script, listing = workdir / "paths.lua", workdir / "paths.txt"
+    script.write_text(WRK_SCRIPT)
+    listing.write_text("\n".join(paths) + "\n")
+    # one wrk thread: the load generator shares the two cores with the two workers, and one thread drives eight
+    # connections without waiting on itself
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+                          "-s", str(script), base, "--", str(listing), *([token] if token else [])],
+                         capture_output=True, text=True, check=True)
+    line = next(line for line in out.stdout.splitlines() if line.startswith("WRK "))
+    raw = json.loads(line[4:])
+    return {"connections": connections, "seconds": seconds, "requests": raw["requests"],
+            "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+            **{f"{k}_ms": round(raw[f"{k}_us"] / 1000, 3) for k in ("p50", "p95", "p99", "max")},
+            "errors": raw["socket_errors"] + raw["non_2xx"]}
+
+
+def _tiles(extent: list[float], zoom: int) -> list[tuple[int, int, int]]:
+    """Every XYZ tile at ``zoom`` meeting the lon/lat ``extent``."""
+    def xy(lon: float, lat: float) -> tuple[int, int]:
+        n = 2 ** zoom
+        y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+        return int((lon + 180) / 360 * n), int(y)
+
+    (x0, y1), (x1, y0) = xy(extent[0], extent[1]), xy(extent[2], extent[3])
+    return [(zoom, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def _engine_run(name: str, url: str, workdir: Path, sizes: dict, seconds: int) -> dict:
+    from cadastre.registry import open_registry
+    from cadastre.tiles import TILE_LAYERS
+
+    build = county.build(url, workdir, **sizes)
+    codes = county.sample_codes(url, 20_000)
+    with open_registry(url) as registry:
+        extent = registry.extent()
+        # another office's system reading the registry: an API token, owners' names masked (nothing to audit)
+        registry.add_user("bench-system", "analyst")
+        token = registry.issue_token("bench-system", label="bench").token
+    zoom = TILE_LAYERS["parcels"].minzoom
+    tiles = [f"/tiles/parcels/{z}/{x}/{y}.pbf" for z, x, y in _tiles(extent, zoom)]
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    result: dict = {"data": build}
+    cli = str(Path(sys.executable).with_name("cadastre"))
+    with _server([cli, "--db", url, "serve", "--port", str(port), "--workers", str(WORKERS)], {},
+                 f"{base}/openapi.json"):
+        parcels = [f"/api/parcels/{c}" for c in codes["parcels"]]
+        units = [f"/api/units/{c}" for c in codes["units"]]
+        _wrk(base, parcels, workdir, connections=4, seconds=3, token=token)  # warm-up: page cache, pools
+        result["parcel_lookup"] = {"latency": _wrk(base, parcels, workdir, connections=1, seconds=seconds, token=token),
+                                   "load": _wrk(base, parcels, workdir, connections=8, seconds=seconds, token=token)}
+        result["unit_lookup"] = {"latency": _wrk(base, units, workdir, connections=1, seconds=seconds, token=token),
+                                 "load": _wrk(base, units, workdir, connections=8, seconds=seconds, token=token)}
+        sizes_kb = []
+        for path in tiles:
+            request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(request) as response:
+                sizes_kb.append(len(response.read()) / 1024)
+        result["tiles"] = {"zoom": zoom, "count": len(tiles), "largest_kb": round(max(sizes_kb), 1),
+                           **_wrk(base, tiles, workdir, connections=1, seconds=seconds, token=token)}
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    uvicorn = [sys.executable, "-m", "uvicorn", "bench.baseline_app:app_from_env", "--factory", "--port", str(port),
+               "--workers", str(WORKERS), "--log-level", "warning"]
+    with _server(uvicorn, {"CADASTRE_DB": url}, f"{base}/parcel/{codes['parcels'][0]}"):
+        baseline = [f"/parcel/{c}" for c in codes["parcels"]]
+        _wrk(base, baseline, workdir, connections=4, seconds=3)
+        result["baseline"] = {"latency": _wrk(base, baseline, workdir, connections=1, seconds=seconds),
+                              "load": _wrk(base, baseline, workdir, connections=8, seconds=seconds)}
+    ours, theirs = result["parcel_lookup"]["load"], result["baseline"]["load"]
+    result["throughput_vs_baseline"] = round(ours["requests_per_s"] / theirs["requests_per_s"], 3)
+    latency = result["parcel_lookup"]["latency"]
+    result["met"] = {"p50_ms": latency["p50_ms"] <= GOALS["p50_ms"], "p99_ms": latency["p99_ms"] <= GOALS["p99_ms"],
+                     "requests_per_s": ours["requests_per_s"] >= GOALS["requests_per_s"],
+                     "tile_p95_ms": result["tiles"]["p95_ms"] <= GOALS["tile_p95_ms"]}
+    return result
+
+
+def run(*, parcels: int, buildings: int, units: int, seconds: int = 10) -> dict:
+    from cadastre.testing import TemporaryPostgres
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: `make bench` installs it (Debian package wrk)")
+    sizes = {"parcels": parcels, "buildings": buildings, "units": units}
+    engines = {}
+    with tempfile.TemporaryDirectory(prefix="cadastre-http-") as tmp, TemporaryPostgres(SERVER_SETTINGS) as pg:
+        for name, url in (("SpatiaLite", f"sqlite:///{Path(tmp) / 'county.sqlite'}"),
+                          ("PostGIS", pg.create_database("county"))):
+            workdir = Path(tmp) / name
+            workdir.mkdir()
+            engines[name] = _engine_run(name, url, workdir, sizes, seconds)
+    result = {"workers": WORKERS, "load_generator": "wrk on loopback, same machine", "goals": GOALS,
+              "engines": engines}
+    save("http", result)
+    return result
+
+
+def report(result: dict) -> str:
+    lines = []
+    for name, r in result["engines"].items():
+        met = {k: "met" if v else "MISSED" for k, v in r["met"].items()}
+        g = result["goals"]
+        for what in ("parcel_lookup", "unit_lookup", "baseline"):
+            lat, load = r[what]["latency"], r[what]["load"]
+            label = {"parcel_lookup": "GET /api/parcels/{zddm}", "unit_lookup": "GET /api/units/{bdcdyh}",
+                     "baseline": "baseline: one raw SQL query"}[what]
+            lines.append(f"http {name} {label}: 1 connection p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms; "
+                         f"8 connections {load['requests_per_s']:.0f} req/s (p50 {load['p50_ms']:.2f} ms, "
+                         f"p99 {load['p99_ms']:.2f} ms){'; errors ' + str(lat['errors'] + load['errors']) if lat['errors'] + load['errors'] else ''}")
+        lines.append(f"  goals: p50 ≤ {g['p50_ms']} ms {met['p50_ms']}, p99 ≤ {g['p99_ms']} ms {met['p99_ms']}, "
+                     f"≥ {g['requests_per_s']:.0f} req/s {met['requests_per_s']}; throughput vs baseline "
+                     f"{r['throughput_vs_baseline']:.2f}")
+        t = r["tiles"]
+        lines.append(f"  tiles z{t['zoom']} ({t['count']} tiles, largest {t['largest_kb']} KB): p50 {t['p50_ms']:.1f} ms, "
+                     f"p95 {t['p95_ms']:.1f} ms (goal ≤ {g['tile_p95_ms']} ms: {met['tile_p95_ms']})")
+    return "\n".join(lines)

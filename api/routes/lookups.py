@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import JSON, READ, PrincipalDep, RegistryDep, SettingsDep, allowed
+from api.deps import JSON, READ, PrincipalDep, RegistryDep, SettingsDep, allowed, quick
 from api.problems import PROBLEM_RESPONSES
 from cadastre.auth import Permission, Principal
 from cadastre.buildingtable import table_html, write_table_xlsx
@@ -43,20 +43,18 @@ def find_parcels(registry: RegistryDep, principal: PrincipalDep,
     return {"parcels": [h for h in registry.search(q, limit=limit) if h["kind"] == "parcel"]}
 
 
-# Point lookups run on the event loop rather than in the thread pool: they take well under a millisecond, less than
-# the hand-off to a thread, and under load the pool's threads would contend for the GIL (p99 75 ms against 7 ms
-# with eight clients, bench/http.py). Everything that can take longer (search, tiles, pages, tables) stays in the pool.
+# point lookups: see api.deps.quick (on the loop with SQLite, in the thread pool with PostgreSQL)
 @router.get("/parcels/{zddm}", response_class=JSON, tags=["宗地"])
 async def get_parcel(registry: RegistryDep, principal: PrincipalDep, zddm: str):
     """宗地卡片：现势信息、自然幢、历史版本、代码沿革、能否办理首次登记。权利人（qlr）仅登记员和管理员可见，其他角色
     看到的是遮蔽后的姓名。"""
-    return registry.parcel(str(ParcelCode.parse(zddm)), viewer=principal)
+    return await quick(registry, registry.parcel, str(ParcelCode.parse(zddm)), viewer=principal)
 
 
 @router.get("/units/{bdcdyh}", response_class=JSON, tags=["户"])
 async def get_unit(registry: RegistryDep, bdcdyh: str):
     """户：现势版本、预测到实测的各版本、代码及其沿革（前后两个方向）。"""
-    return registry.unit(str(UnitCode.parse(bdcdyh)))
+    return await quick(registry, registry.unit, str(UnitCode.parse(bdcdyh)))
 
 
 def _building_code(code: str) -> str:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from api.deps import JSON, PrincipalDep, RegistryDep, allowed
 from api.problems import PROBLEM_RESPONSES, problem_response
 from cadastre.auth import Permission, Principal
-from cadastre.errors import InputError, NotFoundError
+from cadastre.errors import ConflictError, InputError, NotFoundError
 from cadastre.progress import STAGE_NAMES
 from cadastre.report import SEVERITY_NAMES
 
@@ -75,8 +75,11 @@ async def upload_package(request: Request, registry: RegistryDep,
             await run_in_threadpool(shutil.copyfileobj, file.file, out, 1 << 20)
         received = await run_in_threadpool(registry.receive, target, filename=name, submitted_by=surveyor.name,
                                            actor=surveyor)
-    request.app.state.worker.submit(received.package_id, surveyor)
     state = await run_in_threadpool(registry.package, received.package_id, report=False)
+    if received.duplicate and state.submitted_by != surveyor.name and not surveyor.can(Permission.READ_ALL_PACKAGES):
+        raise ConflictError(f"同一文件（SHA-256 {received.sha256[:12]}…）已由其他单位提交，成果包不再重复接收",
+                            "the same bytes were submitted by someone else")
+    request.app.state.worker.submit(received.package_id, surveyor)
     body = {**_state(state, report=False), "duplicate": received.duplicate}
     return JSON(body, status_code=202, headers={"Location": f"/api/packages/{received.package_id}"})
 

@@ -195,6 +195,9 @@ def test_a_surveyor_sees_only_their_own_packages(fresh_client, sample_files):
     assert fresh_client.get(f"/api/packages/{theirs['id']}").status_code == 404  # as if it did not exist
     assert fresh_client.get(f"/api/packages/{theirs['id']}/original").status_code == 404
     assert fresh_client.get("/api/packages").json()["packages"] == []
+    with sample_files["cadastral"].open("rb") as f:  # the same bytes again: says so, shows nothing of theirs
+        again = fresh_client.post("/api/packages", files={"file": ("mine.zip", f)})
+    assert again.status_code == 409 and "其他单位" in again.json()["detail"] and "id" not in again.json()
     analyst = {"Authorization": f"Bearer {fresh_client.tokens['analyst']}"}
     assert fresh_client.get(f"/api/packages/{theirs['id']}", headers=analyst).status_code == 200
     assert fresh_client.get(f"/api/packages/{theirs['id']}/original", headers=analyst).status_code == 403

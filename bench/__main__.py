@@ -1,10 +1,11 @@
-"""``python -m bench [--quick]``: run the benchmarks and print one line each (results in bench/results/)."""
+"""``python -m bench [--quick] [--only NAME]``: run the benchmarks, print one line each, and write
+``bench/results/latest.json`` and ``docs/benchmarks.md`` (see ``bench/report.py``)."""
 
 from __future__ import annotations
 
 import argparse
 
-from bench import checks, http, read, store
+from bench import checks, http, read, report, store
 
 
 def main() -> None:
@@ -15,13 +16,18 @@ def main() -> None:
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     sizes = {"parcels": 100_000 // scale, "buildings": 10_000 // scale, "units": 500_000 // scale}
+    ran = []
     for name, module in (("read", read), ("checks", checks)):
         if args.only in (None, name):
             print(module.report(module.run(**sizes, runs=args.runs)), flush=True)
+            ran.append(name)
     if args.only in (None, "store"):
         print(store.report(store.run(units=1_000_000 // scale, runs=args.runs)), flush=True)
+        ran.append("store")
     if args.only in (None, "http"):
-        print(http.report(http.run(**sizes, seconds=3 if args.quick else 10)), flush=True)
+        print(http.report(http.run(**sizes, seconds=2 if args.quick else 10)), flush=True)
+        ran.append("http")
+    print(f"results: {report.write(ran, quick=args.quick)}, bench/results/latest.json")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""Storing units with their codes and geometry, on SpatiaLite and on PostGIS, through the path ingest uses
-(``store.registry_rows.insert_rows``). Baseline: the same rows without geometry, in the same run.
+"""Allocating codes for units and storing them with their geometry, on SpatiaLite and on PostGIS, through the
+paths ingest uses: 户号 reserved from the code counters (``store.counters.reserve``, one scope per building), rows
+written by ``store.registry_rows.insert_rows``. Baseline: the same rows without geometry, in the same run. Then
+the same million by four writer processes at once, reserving from the same counters: wall time, and a check that
+no code was issued twice.
 
-Goal (issue 5): 1 000 000 units in at most 20 s on each engine.
+Goal (issues 5 and 9): 1 000 000 units in at most 20 s on each engine; no duplicates with concurrent writers.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from bench.common import Timing, save
+from bench.common import Timing, peak_rss_mb, save
+from cadastre.store.counters import reserve
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.registry_rows import insert_rows
 from cadastre.store.schema import init_database
 
 GOAL_PER_MILLION = 20.0
+WRITERS = 4
 # a server set up for bulk loads, as a county's production server would be (the defaults, 128 MB of shared buffers
 # and 1 GB of WAL between checkpoints, make a million-row load checkpoint several times)
 SERVER_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min",
@@ -41,21 +46,61 @@ def _prepare(engine) -> None:
             c.execute(sa.text(sql).bindparams(sa.bindparam("n", type_=_TS)), {"n": now})
 
 
-def _store(engine, n: int, with_geometry: bool) -> float:
-    i = np.arange(n)
+BUILDINGS = 101  # 9 999 户号 per building: a million units need 101 buildings' scopes
+
+
+def _allocate_and_store(engine, n: int, with_geometry: bool, offset: int = 0) -> float:
+    """Reserve ``n`` codes spread over the buildings' scopes and store the units; seconds taken."""
+    i = np.arange(offset, offset + n)
     x, y = 37_480_000 + (i % 1000) * 20.0, 4_060_000 + (i // 1000) * 20.0
     geoms = shapely.box(x, y, x + 10, y + 10) if with_geometry else None
-    codes = np.array([f"141031001002GB00001F{k // 9999 + 1:04d}{k % 9999 + 1:04d}" for k in i], dtype=object)
+    # building by building, as ingest stores a package's units; every writer takes numbers in every building
+    building = np.arange(n) * BUILDINGS // n
+    per_building = np.bincount(building, minlength=BUILDINGS)
     start = time.perf_counter()
     with write_transaction(engine) as c:
+        codes = np.empty(n, dtype=object)
+        for b in np.flatnonzero(per_building):
+            prefix = f"141031001002GB00001F{b + 1:04d}"
+            numbers = reserve(c, prefix, int(per_building[b]))
+            codes[building == b] = [f"{prefix}{k:04d}" for k in numbers]
         insert_rows(c, "unit", {"bdcdyh": codes, "building_id": np.ones(n, int), "stage": np.full(n, "asbuilt", object),
                                 "sjc": (i % 30) + 1, "shbw": i.astype(str).astype(object),
                                 "scjzmj": np.full(n, 98.5)},
                     geoms, 4525, package_id=1, now=datetime.now(UTC))
-    elapsed = time.perf_counter() - start
-    with write_transaction(engine) as c:  # empty the table again, so that every run starts from the same state
-        c.execute(sa.text("TRUNCATE unit" if c.dialect.name == "postgresql" else "DELETE FROM unit"))
-    return elapsed
+    return time.perf_counter() - start
+
+
+def _empty(engine) -> None:
+    """Units and counters gone again, so that every run starts from the same state (a benchmark database only)."""
+    with write_transaction(engine) as c:
+        for table in ("unit", "code_counter"):
+            c.execute(sa.text(f"TRUNCATE {table}" if c.dialect.name == "postgresql" else f"DELETE FROM {table}"))
+
+
+def writer(url: str, n: int, offset: int) -> float:
+    """One of the concurrent writers (a module-level function, for spawned processes)."""
+    engine = create_engine(url)
+    try:
+        return _allocate_and_store(engine, n, True, offset)
+    finally:
+        engine.dispose()
+
+
+def _concurrent(engine, url: str, n: int, writers: int) -> dict:
+    import multiprocessing
+
+    share = n // writers
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(writers) as pool:
+        start = time.perf_counter()
+        times = pool.starmap(writer, [(url, share, k * share) for k in range(writers)])
+        wall = time.perf_counter() - start
+    with engine.connect() as c:
+        total, distinct = c.execute(sa.text("SELECT count(*), count(DISTINCT bdcdyh) FROM unit")).one()
+    _empty(engine)
+    return {"writers": writers, "wall_s": round(wall, 2), "slowest_writer_s": round(max(times), 2),
+            "codes": int(total), "duplicates": int(total) - int(distinct)}
 
 
 def run(*, units: int, runs: int) -> dict:
@@ -70,13 +115,17 @@ def run(*, units: int, runs: int) -> dict:
             _prepare(engine)
             plain, full = [], []
             for _ in range(runs):
-                plain.append(_store(engine, units, False))
-                full.append(_store(engine, units, True))
+                plain.append(_allocate_and_store(engine, units, False))
+                _empty(engine)
+                full.append(_allocate_and_store(engine, units, True))
+                _empty(engine)
+            concurrent = _concurrent(engine, url, units, WRITERS)
             engine.dispose()
             timing = Timing(name, float(np.median(full)), min(full), max(full), runs)
             per_million = timing.median_s * 1_000_000 / units
             results[name] = {"with_geometry": timing, "without_geometry_s": round(float(np.median(plain)), 2),
-                             "per_million_s": round(per_million, 1), "met": per_million <= GOAL_PER_MILLION}
+                             "per_million_s": round(per_million, 1), "met": per_million <= GOAL_PER_MILLION,
+                             "concurrent": concurrent, "peak_mb": round(peak_rss_mb())}
     result = {"units": units, "goal_per_million_s": GOAL_PER_MILLION, "engines": results}
     save("store", result)
     return result
@@ -86,7 +135,9 @@ def report(result: dict) -> str:
     lines = []
     for name, r in result["engines"].items():
         verdict = "met" if r["met"] else "MISSED"
-        lines.append(f"store {result['units']} units on {name}: {r['with_geometry'].median_s:.2f} s with geometry "
-                     f"({r['without_geometry_s']:.2f} s without) → {r['per_million_s']:.1f} s per million "
-                     f"(goal ≤ {result['goal_per_million_s']} s: {verdict})")
+        c = r["concurrent"]
+        lines.append(f"allocate + store {result['units']} units on {name}: {r['with_geometry'].median_s:.2f} s with "
+                     f"geometry ({r['without_geometry_s']:.2f} s without) → {r['per_million_s']:.1f} s per million "
+                     f"(goal ≤ {result['goal_per_million_s']} s: {verdict}); {c['writers']} writers at once: "
+                     f"{c['wall_s']:.2f} s wall, {c['duplicates']} duplicate codes of {c['codes']}")
     return "\n".join(lines)

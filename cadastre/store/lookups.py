@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from cadastre.codes import prefix_range
 from cadastre.errors import NotFoundError
+from cadastre.store.models import versions_where
 from cadastre.store.spatial import index_filter, query_records, read_frame
 
 __all__ = ["unit_rows", "lineage", "parcel_codes_at", "search_rows"]
@@ -44,7 +45,7 @@ def unit_rows(connection: Connection, bdcdyh: str) -> dict[str, list[dict]]:
                                   "u.valid_from, u.valid_to, u.end_reason, u.package_id, "
                                   "b.zddm || 'F' || b.zrzh AS building, b.jzwmc, p.zl "
                                   "FROM unit u JOIN building b ON b.id = u.building_id "
-                                  "JOIN parcel p ON p.id = b.parcel_id WHERE u.bdcdyh = :c "
+                                  f"JOIN parcel p ON p.id = b.parcel_id WHERE u.id IN ({versions_where('unit', 'bdcdyh', 'c')}) "
                                   "ORDER BY u.valid_from, u.id", c=bdcdyh)
     code = query_records(connection, "SELECT code, kind, issued_at, package_id, retired_at, retired_reason "
                               "FROM issued_code WHERE code = :c", c=bdcdyh)

@@ -46,6 +46,7 @@ NAMING = {
 }
 
 CURRENT = text("valid_to IS NULL")
+ENDED = text("valid_to IS NOT NULL")
 
 
 def geometry(kind: str) -> Geometry:
@@ -56,6 +57,19 @@ def geometry(kind: str) -> Geometry:
 def current_unique(name: str, *columns: str) -> Index:
     """At most one current row per key (partial unique index on both engines)."""
     return Index(name, *columns, unique=True, sqlite_where=CURRENT, postgresql_where=CURRENT)
+
+
+def ended_index(name: str, *columns: str) -> Index:
+    """The ended (history) rows by key: with :func:`current_unique` every version of a key is found through an
+    index, while a bulk insert of new (current) rows maintains only the one index (``versions_where``)."""
+    return Index(name, *columns, sqlite_where=ENDED, postgresql_where=ENDED)
+
+
+def versions_where(table: str, column: str, param: str) -> str:
+    """SQL for the ids of every version of ``table`` whose ``column`` is ``:param``, through both partial indexes
+    (a predicate without ``valid_to`` could use neither)."""
+    return (f"SELECT id FROM {table} WHERE {column} = :{param} AND valid_to IS NULL UNION ALL "
+            f"SELECT id FROM {table} WHERE {column} = :{param} AND valid_to IS NOT NULL")
 
 
 class Base(DeclarativeBase):
@@ -248,8 +262,7 @@ class Parcel(Versioned, Base):
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="other fields of the package, kept")
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=False)
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
-    # the partial index keeps one current row per code; the plain one serves history (every version of a code)
-    __table_args__ = (current_unique("uq_parcel_current", "zddm"), Index("ix_parcel_zddm", "zddm"))
+    __table_args__ = (current_unique("uq_parcel_current", "zddm"), ended_index("ix_parcel_zddm_ended", "zddm"))
 
 
 class BoundaryPoint(Versioned, Base):
@@ -350,7 +363,7 @@ class Unit(Versioned, Base):
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=True)
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
-    __table_args__ = (current_unique("uq_unit_current", "bdcdyh"), Index("ix_unit_bdcdyh", "bdcdyh"))
+    __table_args__ = (current_unique("uq_unit_current", "bdcdyh"), ended_index("ix_unit_bdcdyh_ended", "bdcdyh"))
 
 
 # ------------------------------------------------------------------------------------------------------------- codes

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from cadastre.codes import prefix_range
 from cadastre.errors import NotFoundError
-from cadastre.store.models import Package
+from cadastre.store.models import Package, versions_where
 from cadastre.store.spatial import query_frame, query_records
 
 __all__ = ["building_rows", "parcel_rows"]
@@ -49,10 +49,11 @@ def parcel_rows(connection: Connection, zddm: str) -> dict[str, list[dict]]:
                     "i.retired_at AS land_retired_at, i.retired_reason AS land_retired_reason, "
                     "(SELECT count(*) FROM finding f LEFT JOIN waiver w ON w.finding_id = f.id "
                     " WHERE f.severity = 'error' AND w.id IS NULL AND f.package_id IN "
-                    " (SELECT package_id FROM parcel WHERE zddm = :z)) AS open_errors "
+                    f" (SELECT package_id FROM parcel WHERE id IN ({versions_where('parcel', 'zddm', 'z')}))) AS open_errors "
                     "FROM parcel p JOIN package pk ON pk.id = p.package_id "
                     "LEFT JOIN issued_code i ON i.code = :land "
-                    "WHERE p.zddm = :z ORDER BY p.valid_from", z=zddm, land=f"{zddm}W00000000")
+                    f"WHERE p.id IN ({versions_where('parcel', 'zddm', 'z')}) ORDER BY p.valid_from",
+                    z=zddm, land=f"{zddm}W00000000")
     # the parcel's own code and the unit codes under it: a key range, which the code indexes serve
     lo, hi = prefix_range(zddm)
     lineage = query_records(connection, "SELECT old_code, new_code, reason, package_id, created_at FROM code_lineage "

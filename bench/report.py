@@ -1,0 +1,108 @@
+"""The benchmarks' results as one file and one table: ``bench/results/latest.json`` and ``docs/benchmarks.md``.
+
+Written by ``python -m bench`` after the benchmarks it ran (from their ``bench/results/<name>.json``), never by
+hand. Every row gives our figure (median, with min and max where repeated), the baseline measured in the same
+run, the ratio, the goal, and whether it was met — a missed goal says so plainly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.common import RESULTS, machine
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+ORDER = ("read", "checks", "store", "http")
+
+
+def _s(t: dict) -> str:
+    return f"{t['median_s']:.2f} s ({t['min_s']:.2f}–{t['max_s']:.2f}, {t['runs']} runs)"
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def _read(r: dict) -> list[list[str]]:
+    return [["read + normalise the county package", _s(r["measured"]), f"`pyogrio.read_dataframe`: {_s(r['baseline'])}",
+             f"{r['ratio']:.2f}", f"≤ {r['goal']}×: {_verdict(r['met'])}", f"{r['peak_rss_mb']} MB"]]
+
+
+def _checks(r: dict) -> list[list[str]]:
+    g, met = r["goals"], r["met"]
+    return [
+        ["read + every rule", _s(r["read_and_checks"]), "—", "—",
+         f"≤ {g['read_and_check_s']:.0f} s: {_verdict(met['read_and_check_s'])}; ≤ {g['peak_mb']} MB: "
+         f"{_verdict(met['peak_mb'])}", f"{r['peak_mb']} MB"],
+        ["the SQL baseline's six checks, ours", _s(r["equivalent_checks"]),
+         f"PostGIS SQL after {r['baseline_load_s']} s of loading: {_s(r['baseline_sql'])}", f"{r['ratio']:.2f}",
+         f"≤ {g['ratio']}×: {_verdict(met['ratio'])}", "—"],
+    ]
+
+
+def _store(r: dict) -> list[list[str]]:
+    rows = []
+    for name, e in r["engines"].items():
+        rows.append([f"allocate codes + store {r['units']:,} units with geometry, {name}", _s(e["with_geometry"]),
+                     f"the same rows without geometry: {e['without_geometry_s']:.2f} s", "—",
+                     f"≤ {r['goal_per_million_s']:.0f} s per million: {_verdict(e['met'])}",
+                     f"{e['peak_mb']} MB" if "peak_mb" in e else "—"])
+        c = e.get("concurrent")
+        if c:
+            rows.append([f"the same with {c['writers']} concurrent writers, {name}", f"{c['wall_s']:.2f} s (wall)",
+                         f"one writer: {e['with_geometry']['median_s']:.2f} s", f"{c['wall_s'] / e['with_geometry']['median_s']:.2f}",
+                         f"no duplicate code: {_verdict(c['duplicates'] == 0)} ({c['codes']:,} codes)", "—"])
+    return rows
+
+
+def _http(r: dict) -> list[list[str]]:
+    rows, g = [], r["goals"]
+    for name, e in r["engines"].items():
+        lat, load, base = e["parcel_lookup"]["latency"], e["parcel_lookup"]["load"], e["baseline"]["load"]
+        met = e["met"]
+        rows.append([f"HTTP point lookup `GET /api/parcels/{{zddm}}`, {r['workers']} workers, {name}",
+                     f"1 client: p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms; 8 clients: "
+                     f"{load['requests_per_s']:,.0f} req/s (p99 {load['p99_ms']:.1f} ms)",
+                     f"plain FastAPI + one SQL query: {base['requests_per_s']:,.0f} req/s",
+                     f"{e['throughput_vs_baseline']:.2f}",
+                     f"p50 ≤ {g['p50_ms']} ms: {_verdict(met['p50_ms'])}; p99 ≤ {g['p99_ms']} ms: "
+                     f"{_verdict(met['p99_ms'])}; ≥ {g['requests_per_s']:,.0f} req/s: {_verdict(met['requests_per_s'])}",
+                     "—"])
+        t = e["tiles"]
+        rows.append([f"vector tile, parcels at zoom {t['zoom']} (the busiest), {t['count']} tiles, {name}",
+                     f"p50 {t['p50_ms']:.1f} ms, p95 {t['p95_ms']:.1f} ms (largest {t['largest_kb']} KB)", "—", "—",
+                     f"p95 ≤ {g['tile_p95_ms']:.0f} ms: {_verdict(met['tile_p95_ms'])}", "—"])
+    return rows
+
+
+ROWS = {"read": _read, "checks": _checks, "store": _store, "http": _http}
+
+
+def write(ran: list[str], *, quick: bool) -> Path:
+    """Gather the results of the benchmarks run now (and the latest of the others) into latest.json and
+    docs/benchmarks.md."""
+    results = {}
+    for name in ORDER:
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            results[name] = json.loads(path.read_text())
+    (RESULTS / "latest.json").write_text(json.dumps(
+        {"machine": machine(), "quick": quick, "ran": ran, "results": results}, ensure_ascii=False, indent=2))
+    m = machine()
+    lines = ["# Benchmarks", "",
+             "Written by `make bench` (`python -m bench`) from `bench/results/*.json`; do not edit by hand. "
+             "Each figure is a median over repeated runs (min–max in brackets) with its baseline measured in the same "
+             "run.", "",
+             f"Machine: {m['platform']}, Python {m['python']}, GDAL {m['gdal']}, GEOS {m['geos']}, shapely "
+             f"{m['shapely']}, geopandas {m['geopandas']}, pyogrio {m['pyogrio']}. Written {m['date']}"
+             f"{' (QUICK: a tenth of the data)' if quick else ''}.", "",
+             "| what | ours | baseline | ratio | goal | peak memory | measured |", "|---|---|---|---|---|---|---|"]
+    for name in ORDER:
+        if name in results:
+            when = results[name]["machine"]["date"][:16].replace("T", " ")
+            for row in ROWS[name](results[name]):
+                lines.append("| " + " | ".join([*row, when]) + " |")
+    DOCS.parent.mkdir(exist_ok=True)
+    DOCS.write_text("\n".join(lines) + "\n")
+    return DOCS

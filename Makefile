@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CADASTRE := $(BIN)/cadastre
 SAMPLES := data/samples
+BASELINES := .venv-baselines
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -59,10 +60,18 @@ serve: install
 test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# wrk is the HTTP load generator; the benchmarks start their own PostgreSQL like the tests do
-bench: test-deps
+# the benchmarks start their own PostgreSQL like the tests do; wrk is the HTTP load generator
+bench: install $(BASELINES)/.installed
+	@tools/ensure-postgis
 	@tools/ensure-debian-packages wrk
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+# tipg, the HTTP benchmark's outside baseline, in a venv of its own so that its pins never touch ours
+$(BASELINES)/.installed:
+	@test -x $(BASELINES)/bin/python || $(PYTHON) -m venv $(BASELINES)
+	$(BASELINES)/bin/python -m pip install -q 'tipg>=1.6,<2' 'uvicorn>=0.30' || \
+	  echo "tipg does not install here: the HTTP benchmark runs without that baseline"
+	@touch $@
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import checks, http, read, report, store
+from bench import checks, common, http, read, report, store
 
 
 def main() -> None:
@@ -15,6 +15,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["read", "checks", "store", "http"], help="run one benchmark")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
+    if args.quick:  # a tenth of the data: its results apart from the full run's
+        common.RESULTS = common.RESULTS / "quick"
     sizes = {"parcels": 100_000 // scale, "buildings": 10_000 // scale, "units": 500_000 // scale}
     ran = []
     for name, module in (("read", read), ("checks", checks)):
@@ -27,7 +29,7 @@ def main() -> None:
     if args.only in (None, "http"):
         print(http.report(http.run(**sizes, seconds=2 if args.quick else 10)), flush=True)
         ran.append("http")
-    print(f"results: {report.write(ran, quick=args.quick)}, bench/results/latest.json")
+    print(f"results: {report.write(ran, quick=args.quick)}, {common.RESULTS / 'latest.json'}")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def machine() -> dict:
 
 
 def save(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **payload}, ensure_ascii=False, indent=2, default=asdict))
     return path

@@ -101,12 +101,13 @@ def _buildings_and_units(registry: Registry, package_id: int, layers: dict, zddm
 
 
 def sample_codes(url: str, n: int, seed: int = 7) -> dict[str, list[str]]:
-    """``n`` random current parcel codes and unit codes, and the parcels' lon/lat centres."""
+    """``n`` random current parcel codes (and the same parcels' row ids) and unit codes."""
     from cadastre.registry import open_registry
 
     rng = np.random.default_rng(seed)
     with open_registry(url) as registry, registry.engine.connect() as connection:
-        parcels = [r[0] for r in connection.execute(sa.text("SELECT zddm FROM parcel WHERE valid_to IS NULL"))]
+        parcels = connection.execute(sa.text("SELECT zddm, id FROM parcel WHERE valid_to IS NULL")).all()
         units = [r[0] for r in connection.execute(sa.text("SELECT bdcdyh FROM unit WHERE valid_to IS NULL"))]
-    return {"parcels": [parcels[i] for i in rng.integers(0, len(parcels), n)],
+    picked = [parcels[i] for i in rng.integers(0, len(parcels), n)]
+    return {"parcels": [p[0] for p in picked], "parcel_ids": [p[1] for p in picked],
             "units": [units[i] for i in rng.integers(0, len(units), n)]}

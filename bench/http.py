@@ -9,6 +9,9 @@ Each figure comes from one ``wrk`` run over random codes of the county (a Lua sc
   at eight (throughput, and the latency a client then sees);
 - the baseline, measured in the same run on the same database: a plain FastAPI endpoint running one raw SQL
   query (``bench/baseline_app.py``), also with two workers; the ratio of throughputs is the service's overhead;
+- on PostGIS, tipg (developmentseed's OGC Features server for PostGIS, installed by ``make bench`` into its own
+  ``.venv-baselines`` so its pins never touch ours) serving the same ``parcel`` table, one feature by its row id,
+  two workers — the established tool's throughput for the same point lookup;
 - vector tiles at the busiest zoom, the parcels layer's ``minzoom`` (each tile there holds the most parcels),
   every tile of the county at that zoom in turn, one connection: p95 latency and the largest tile's size.
 
@@ -34,6 +37,7 @@ from bench import county
 from bench.common import save
 
 GOALS = {"p50_ms": 2.0, "p99_ms": 10.0, "requests_per_s": 1000.0, "tile_p95_ms": 50.0}
+BASELINES = Path(__file__).resolve().parent.parent / ".venv-baselines" / "bin"
 WORKERS = 2
 SERVER_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "maintenance_work_mem": "512MB"}
 
@@ -160,13 +164,36 @@ def _engine_run(name: str, url: str, workdir: Path, sizes: dict, seconds: int) -
         _wrk(base, baseline, workdir, connections=4, seconds=3)
         result["baseline"] = {"latency": _wrk(base, baseline, workdir, connections=1, seconds=seconds),
                               "load": _wrk(base, baseline, workdir, connections=8, seconds=seconds)}
+    if name == "PostGIS":
+        result["tipg"] = _tipg(url, codes["parcel_ids"], workdir, seconds)
     ours, theirs = result["parcel_lookup"]["load"], result["baseline"]["load"]
     result["throughput_vs_baseline"] = round(ours["requests_per_s"] / theirs["requests_per_s"], 3)
+    if result.get("tipg", {}).get("load"):
+        result["throughput_vs_tipg"] = round(ours["requests_per_s"] / result["tipg"]["load"]["requests_per_s"], 3)
     latency = result["parcel_lookup"]["latency"]
     result["met"] = {"p50_ms": latency["p50_ms"] <= GOALS["p50_ms"], "p99_ms": latency["p99_ms"] <= GOALS["p99_ms"],
                      "requests_per_s": ours["requests_per_s"] >= GOALS["requests_per_s"],
                      "tile_p95_ms": result["tiles"]["p95_ms"] <= GOALS["tile_p95_ms"]}
     return result
+
+
+def _tipg(url: str, ids: list[int], workdir: Path, seconds: int) -> dict:
+    """tipg on the same PostGIS table, when ``make bench`` could install it: one parcel by its row id."""
+    uvicorn = BASELINES / "uvicorn"
+    if not uvicorn.exists():
+        return {"installed": False}
+    version = subprocess.run([str(BASELINES / "python"), "-c", "import tipg; print(tipg.__version__)"],
+                             capture_output=True, text=True).stdout.strip()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    paths = [f"/collections/public.parcel/items/{i}" for i in ids]
+    env = {"DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["public"]', "TIPG_DB_TABLES": '["public.parcel"]'}
+    with _server([str(uvicorn), "tipg.main:app", "--port", str(port), "--workers", str(WORKERS),
+                  "--log-level", "warning"], env, f"{base}{paths[0]}"):
+        _wrk(base, paths, workdir, connections=4, seconds=3)
+        return {"installed": True, "version": version,
+                "latency": _wrk(base, paths, workdir, connections=1, seconds=seconds),
+                "load": _wrk(base, paths, workdir, connections=8, seconds=seconds)}
 
 
 def run(*, parcels: int, buildings: int, units: int, seconds: int = 10) -> dict:
@@ -200,6 +227,11 @@ def report(result: dict) -> str:
             lines.append(f"http {name} {label}: 1 connection p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms; "
                          f"8 connections {load['requests_per_s']:.0f} req/s (p50 {load['p50_ms']:.2f} ms, "
                          f"p99 {load['p99_ms']:.2f} ms){'; errors ' + str(lat['errors'] + load['errors']) if lat['errors'] + load['errors'] else ''}")
+        tipg = r.get("tipg") or {}
+        if tipg.get("installed"):
+            lines.append(f"http {name} tipg {tipg['version']} /collections/public.parcel/items/{{id}}: 1 connection p50 "
+                         f"{tipg['latency']['p50_ms']:.2f} ms; 8 connections {tipg['load']['requests_per_s']:.0f} req/s; "
+                         f"ours vs tipg {r['throughput_vs_tipg']:.2f}")
         lines.append(f"  goals: p50 ≤ {g['p50_ms']} ms {met['p50_ms']}, p99 ≤ {g['p99_ms']} ms {met['p99_ms']}, "
                      f"≥ {g['requests_per_s']:.0f} req/s {met['requests_per_s']}; throughput vs baseline "
                      f"{r['throughput_vs_baseline']:.2f}")

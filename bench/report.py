@@ -1,4 +1,5 @@
-"""The benchmarks' results as one file and one table: ``bench/results/latest.json`` and ``docs/benchmarks.md``.
+"""The benchmarks' results as one file and one table: ``bench/results/latest.json`` and ``docs/benchmarks.md``
+(a quick run writes ``bench/results/quick/`` instead, and leaves the full run's table alone).
 
 Written by ``python -m bench`` after the benchmarks it ran (from their ``bench/results/<name>.json``), never by
 hand. Every row gives our figure (median, with min and max where repeated), the baseline measured in the same
@@ -10,9 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.common import RESULTS, machine
+from bench import common
+from bench.common import machine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+QUICK_DOCS = common.RESULTS / "quick" / "benchmarks.md"  # a quick run's table: not the one the README links
 ORDER = ("read", "checks", "store", "http")
 
 
@@ -69,6 +72,12 @@ def _http(r: dict) -> list[list[str]]:
                      f"p50 ≤ {g['p50_ms']} ms: {_verdict(met['p50_ms'])}; p99 ≤ {g['p99_ms']} ms: "
                      f"{_verdict(met['p99_ms'])}; ≥ {g['requests_per_s']:,.0f} req/s: {_verdict(met['requests_per_s'])}",
                      "—"])
+        tipg = e.get("tipg") or {}
+        if tipg.get("installed"):
+            rows.append([f"the same lookup served by tipg {tipg['version']} (one feature by row id), {name}",
+                         f"ours: {load['requests_per_s']:,.0f} req/s", f"tipg: {tipg['load']['requests_per_s']:,.0f} req/s "
+                         f"(1 client p50 {tipg['latency']['p50_ms']:.2f} ms)", f"{e['throughput_vs_tipg']:.2f}",
+                         f"at least their throughput: {_verdict(e['throughput_vs_tipg'] >= 1)}", "—"])
         t = e["tiles"]
         rows.append([f"vector tile, parcels at zoom {t['zoom']} (the busiest), {t['count']} tiles, {name}",
                      f"p50 {t['p50_ms']:.1f} ms, p95 {t['p95_ms']:.1f} ms (largest {t['largest_kb']} KB)", "—", "—",
@@ -84,10 +93,10 @@ def write(ran: list[str], *, quick: bool) -> Path:
     docs/benchmarks.md."""
     results = {}
     for name in ORDER:
-        path = RESULTS / f"{name}.json"
+        path = common.RESULTS / f"{name}.json"
         if path.exists():
             results[name] = json.loads(path.read_text())
-    (RESULTS / "latest.json").write_text(json.dumps(
+    (common.RESULTS / "latest.json").write_text(json.dumps(
         {"machine": machine(), "quick": quick, "ran": ran, "results": results}, ensure_ascii=False, indent=2))
     m = machine()
     lines = ["# Benchmarks", "",
@@ -103,6 +112,7 @@ def write(ran: list[str], *, quick: bool) -> Path:
             when = results[name]["machine"]["date"][:16].replace("T", " ")
             for row in ROWS[name](results[name]):
                 lines.append("| " + " | ".join([*row, when]) + " |")
-    DOCS.parent.mkdir(exist_ok=True)
-    DOCS.write_text("\n".join(lines) + "\n")
-    return DOCS
+    target = QUICK_DOCS if quick else DOCS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines) + "\n")
+    return target

@@ -47,12 +47,14 @@ bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False,
                               description="POST /api/token（用户名、密码）取得令牌；系统用 `cadastre token create` 生成的令牌")
 
 
-async def quick(registry: Registry, function, *args, **kwargs):
+async def quick(registry: Registry, function, *args, writes: bool = False, **kwargs):
     """Run a quick registry call (a point lookup): on the event loop with the embedded database, where it is
     in-process work shorter than the hand-off to a thread (and threads would contend for the GIL: p99 75 ms
     against 7 ms with eight clients, bench/http.py); in the thread pool with PostgreSQL, where the call mostly
-    waits on the network and the loop must stay free for other requests meanwhile."""
-    if registry.info.dialect == "sqlite":
+    waits on the network and the loop must stay free for other requests meanwhile. A call that ``writes`` (an
+    audited read of owners' names) goes to the pool on both: on SQLite it may wait for the write lock an ingest
+    holds, and the loop must not wait with it."""
+    if registry.info.dialect == "sqlite" and not writes:
         return function(*args, **kwargs)
     return await run_in_threadpool(function, *args, **kwargs)
 

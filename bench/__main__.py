@@ -27,7 +27,7 @@ def main() -> None:
         print(store.report(store.run(units=1_000_000 // scale, runs=args.runs)), flush=True)
         ran.append("store")
     if args.only in (None, "http"):
-        print(http.report(http.run(**sizes, seconds=2 if args.quick else 10)), flush=True)
+        print(http.report(http.run(**sizes, seconds=1 if args.quick else 10)), flush=True)
         ran.append("http")
     print(f"results: {report.write(ran, quick=args.quick)}, {common.RESULTS / 'latest.json'}")
 

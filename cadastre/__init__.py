@@ -31,6 +31,6 @@ def init(url: str | None = None, counties=()):
 
 def check(path, *, county: str | None = None, permit=None):
     """Read and check a survey package without storing anything; returns a :class:`cadastre.report.Report`."""
-    from cadastre.check import check_package
+    from cadastre.checking import check_package
 
     return check_package(path, county=county, permit=permit)

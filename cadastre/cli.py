@@ -194,7 +194,7 @@ def samples_write(directory: Path, county: str) -> None:
 def check(ctx: click.Context, package: Path, as_json: bool, county: str | None, permit_file: Path | None,
           html: Path | None, xlsx: Path | None) -> None:
     """检查成果包（不入库）。退出码 0：无错误；1：有错误；2：拒收或无法读取。"""
-    from cadastre.check import check_package
+    from cadastre.checking import check_package
 
     registry = _existing_registry(ctx)
     try:

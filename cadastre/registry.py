@@ -200,7 +200,7 @@ class Registry:
     def check(self, path: str | os.PathLike, *, permit=None, progress: Progress | None = None,
               span: tuple[float, float] = (0.0, 1.0)):
         """Check a package against this registry (nothing stored)."""
-        from cadastre.check import check_package
+        from cadastre.checking import check_package
 
         county = self.info.counties[0] if len(self.info.counties) == 1 else None
         return check_package(path, county=county, permit=permit, registry=self, progress=progress, span=span)
@@ -512,6 +512,45 @@ class Registry:
             self.audit("owners.read", ids.iat[0] if len(ids) == 1 else f"{ids.iat[0]}…{ids.iat[-1]}", actor=viewer,
                        detail={"via": what, "features": len(frame)})
         return frame
+
+    # ------------------------------------------------------------------------------------- layers for analysts
+    def parcels(self, *, subdistrict: str | None = None, bbox: Sequence[float] | None = None,
+                as_of: datetime | str | None = None, viewer: Principal | None = None):
+        """The parcels current now — or at ``as_of`` (a datetime or ISO date), from the history — within a
+        地籍子区 (``subdistrict``: its 12-digit code) and a bbox in the storage CRS, as a GeoDataFrame in the storage
+        CRS (one row per parcel version; ``qlr`` masked for a ``viewer`` who may not read owners' names)."""
+        return self._layer("parcel", subdistrict, bbox, as_of, viewer)
+
+    def buildings(self, *, subdistrict: str | None = None, bbox: Sequence[float] | None = None,
+                  as_of: datetime | str | None = None):
+        """The buildings (自然幢), current or at ``as_of``, as :meth:`parcels` does."""
+        return self._layer("building", subdistrict, bbox, as_of, None)
+
+    def units(self, *, subdistrict: str | None = None, bbox: Sequence[float] | None = None,
+              as_of: datetime | str | None = None):
+        """The units (户), current or at ``as_of``, as :meth:`parcels` does (``subdistrict`` matches the start
+        of 不动产单元代码)."""
+        return self._layer("unit", subdistrict, bbox, as_of, None)
+
+    def _layer(self, table: str, subdistrict, bbox, as_of, viewer):
+        from cadastre.store.queries import layer_frame
+
+        if subdistrict is not None and not (str(subdistrict).isdigit() and len(str(subdistrict)) in (6, 9, 12)):
+            raise InputError(f"地籍子区代码 {subdistrict} 应为 6、9 或 12 位数字（县、地籍区、地籍子区）",
+                             f"bad subdistrict {subdistrict}")
+        if isinstance(as_of, str):
+            try:
+                as_of = datetime.fromisoformat(as_of)
+            except ValueError:
+                raise InputError(f"时间 {as_of} 应为 ISO 8601，如 2026-11-01", f"bad as_of {as_of}") from None
+        if as_of is not None and as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=UTC)
+        if bbox is not None and len(bbox) != 4:
+            raise InputError("bbox 应有 4 个数：最小x,最小y,最大x,最大y", "bbox needs 4 numbers")
+        with self.engine.connect() as connection:
+            frame = layer_frame(connection, table, self.storage_srid, subdistrict=subdistrict, bbox=bbox,
+                                as_of=as_of)
+        return self._owners(frame, viewer, table) if table == "parcel" else frame
 
     def tile(self, layer: str, z: int, x: int, y: int) -> bytes:
         """One layer of the XYZ vector tile z/x/y (Mapbox Vector Tile bytes; empty below the layer's minzoom or

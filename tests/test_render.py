@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from shapely import affinity
 
-from cadastre.check import check_package
+from cadastre.checking import check_package
 from cadastre.render import write_html, write_xlsx
 from cadastre.samples import Quirks, sample_manifest, sample_project, write_package
 

@@ -66,3 +66,37 @@ def parcel_rows(connection: Connection, zddm: str) -> dict[str, list[dict]]:
                                           "WHERE b.valid_to IS NULL AND b.zddm = :z GROUP BY b.id, b.zrzh, b.jzwmc, b.stage, "
                                           "b.package_id ORDER BY b.zrzh", z=zddm)
     return {"versions": versions, "lineage": lineage, "buildings": buildings}
+
+
+def layer_frame(connection: Connection, table: str, srid: int, *, subdistrict: str | None = None,
+                bbox=None, as_of=None) -> pd.DataFrame:
+    """Every row of ``table`` (``parcel``, ``building`` or ``unit``) current now, or at ``as_of`` (from the
+    history: valid_from ≤ as_of < valid_to), within a 地籍子区 (its 12-digit code, a code prefix) and a bbox in the
+    storage CRS; a GeoDataFrame in the storage CRS."""
+    import sqlalchemy as sa
+
+    from cadastre.store.models import Base
+    from cadastre.store.spatial import envelope, index_filter, read_frame
+
+    code = {"parcel": "zddm", "building": "zddm", "unit": "bdcdyh"}[table]
+    columns = [c.name for c in Base.metadata.tables[table].columns if c.name != "geom"]
+    where, params = [], {"srid": srid}
+    if as_of is None:
+        where.append("t.valid_to IS NULL")
+    else:
+        where.append("t.valid_from <= :as_of AND (t.valid_to IS NULL OR t.valid_to > :as_of)")
+        params["as_of"] = as_of
+    if subdistrict:
+        where.append(f"t.{code} >= :lo AND t.{code} < :hi")
+        params["lo"], params["hi"] = prefix_range(subdistrict)
+    if bbox is not None:
+        frame = envelope(connection)
+        where.append(index_filter(connection, table, "t", frame))
+        where.append(f"ST_Intersects(t.geom, {frame})")
+        params.update(dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bbox), strict=True)))
+    sql = (f"SELECT {', '.join('t.' + c for c in columns)}, ST_AsBinary(t.geom) AS wkb FROM {table} t "
+           f"WHERE {' AND '.join(where)} ORDER BY t.{code}, t.valid_from")
+    statement = sa.text(sql)
+    if as_of is not None:
+        statement = statement.bindparams(sa.bindparam("as_of", type_=sa.DateTime(timezone=True)))
+    return read_frame(connection, statement, params, srid=srid)

@@ -10,7 +10,7 @@ import pytest
 import shapely
 from shapely import affinity
 
-from cadastre.check import check_package
+from cadastre.checking import check_package
 from cadastre.checks import RULES, load_rules
 from cadastre.rules import CATALOGUE
 from cadastre.samples import (

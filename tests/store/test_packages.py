@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from shapely import affinity
 
-from cadastre.check import check_package
+from cadastre.checking import check_package
 from cadastre.cli import cli
 from cadastre.errors import ConflictError, InputError, NotFoundError
 from cadastre.samples import Quirks, sample_manifest, sample_project, write_package

@@ -1,0 +1,72 @@
+"""The registry's layers as GeoDataFrames for analysts: current or as of a time, by sub-district and bbox."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+import cadastre
+from cadastre.auth import Principal, Role
+from cadastre.errors import InputError
+
+
+@pytest.fixture
+def history(registry, sample_files):
+    """The sample county ingested stage by stage, with the moment between pre-sale and as-built."""
+    registry.ingest(sample_files["cadastral"])
+    registry.ingest(sample_files["presale"])
+    time.sleep(0.01)
+    between = datetime.now(UTC)
+    time.sleep(0.01)
+    registry.ingest(sample_files["asbuilt"])
+    return registry, between
+
+
+def test_current_layers_are_geodataframes_in_the_storage_crs(history):
+    registry, _ = history
+    parcels, buildings, units = registry.parcels(), registry.buildings(), registry.units()
+    assert len(parcels) == 6 and parcels.crs.to_epsg() == 4525 and parcels.geometry.is_valid.all()
+    assert {"zddm", "zl", "yt", "qlr", "valid_from"} <= set(parcels.columns)
+    assert parcels["valid_to"].isna().all() and parcels["zddm"].is_monotonic_increasing
+    assert len(buildings) == 3 and set(units["stage"]) == {"asbuilt"} and len(units) == 84
+    assert (units.geometry.area > 0).all()
+
+
+def test_as_of_reads_the_history(history):
+    registry, between = history
+    before = registry.units(as_of=between)
+    assert len(before) == 84 and set(before["stage"]) == {"presale"}
+    assert len(registry.units(as_of="2000-01-01")) == 0
+    assert len(registry.buildings(as_of=between.isoformat())) == 3
+    with pytest.raises(InputError, match="ISO 8601"):
+        registry.units(as_of="yesterday")
+
+
+def test_filters_by_subdistrict_and_bbox(history):
+    registry, _ = history
+    parcels = registry.parcels()
+    sub = parcels["zddm"].iat[0][:12]
+    assert len(registry.parcels(subdistrict=sub)) == len(parcels[parcels["zddm"].str.startswith(sub)])
+    assert len(registry.parcels(subdistrict="141031004003")) == 0
+    assert len(registry.units(subdistrict=sub)) == 84
+    first = parcels.geometry.iat[0]
+    inside = registry.parcels(bbox=first.buffer(-1).bounds)
+    assert parcels["zddm"].iat[0] in set(inside["zddm"]) and len(inside) < len(parcels)
+    with pytest.raises(InputError, match="地籍子区"):
+        registry.parcels(subdistrict="14103100100")
+
+
+def test_owner_names_are_masked_for_an_analyst_viewer(history):
+    registry, _ = history
+    full = registry.parcels()
+    masked = registry.parcels(viewer=Principal("分析员", Role.ANALYST))
+    assert (masked["qlr"] == full["qlr"].map(lambda n: n[0] + "*" * min(max(len(n) - 1, 1), 3))).all()
+
+
+def test_open_and_check_are_the_library_entry_points(history, sample_files, db_url):
+    with cadastre.open(db_url) as registry:
+        assert len(registry.parcels()) == 6
+    report = cadastre.check(sample_files["cadastral"])
+    assert not report.refused and report.counts()["error"] == 0

@@ -112,8 +112,8 @@ class Collection:
                 raise InputError(f"自然幢代码 {text} 应为 24 位：宗地代码 + F + 幢号", f"bad building code {text}")
             return text[:19], text[20:]
         if self.id == "findings":
-            if not text.isdigit():
-                raise InputError(f"问题编号 {text} 应为数字", f"bad finding id {text}")
+            if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+                raise InputError(f"问题编号 {text} 应为 1–2147483647 的整数", f"bad finding id {text}")
             return (int(text),)
         return (text,)
 

@@ -97,6 +97,8 @@ def test_single_features_and_errors(client):
     assert client.get(f"/collections/findings/items/{finding['id']}").json()["properties"]["rule"]
     assert_problem(client.get("/collections/parcels/items/141031001002GB09999"), 404)
     assert_problem(client.get("/collections/buildings/items/123"), 422)
+    assert_problem(client.get("/collections/findings/items/9223372036854775808"), 422)  # found by schemathesis
+    assert_problem(client.get("/collections/findings/items/０"), 422)  # a full-width digit is not a number here
     assert_problem(client.get("/collections/rivers/items"), 400)
     assert_problem(client.get("/collections/parcels/items?limit=10001"), 400)
     assert_problem(client.get("/collections/parcels/items?bbox=1,2,3"), 422)

@@ -16,7 +16,7 @@ from fastapi.security import OAuth2PasswordBearer
 from cadastre.auth import Permission, Principal
 from cadastre.registry import Registry
 
-__all__ = ["ServiceSettings", "RegistryDep", "SettingsDep", "PrincipalDep", "allowed", "READ", "quick", "JSON", "to_json"]
+__all__ = ["ServiceSettings", "RegistryDep", "SettingsDep", "PrincipalDep", "allowed", "READ", "quick", "client_address", "JSON", "to_json"]
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,15 @@ async def quick(registry: Registry, function, *args, writes: bool = False, **kwa
     return await run_in_threadpool(function, *args, **kwargs)
 
 
+def client_address(request: Request) -> str | None:
+    """Where a request comes from, for the audit log."""
+    return request.client.host if request.client else None
+
+
 async def get_principal(request: Request, registry: RegistryDep,
                         token: Annotated[str | None, Depends(bearer)]) -> Principal:
     """Who is asking, from the bearer token (401 when missing, unknown, expired or revoked)."""
-    return await quick(registry, registry.principal, token,
-                       source=request.client.host if request.client else None)
+    return await quick(registry, registry.principal, token, source=client_address(request))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

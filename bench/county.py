@@ -73,8 +73,9 @@ def _buildings_and_units(registry: Registry, package_id: int, layers: dict, zddm
     zrz, h = layers["ZRZ"], layers["H"]
     now = datetime.now(UTC)
     with write_transaction(registry.engine) as connection:
-        stored = dict(connection.execute(sa.text("SELECT bsm, id FROM parcel WHERE valid_to IS NULL")).all())
-        codes = dict(connection.execute(sa.text("SELECT bsm, zddm FROM parcel WHERE valid_to IS NULL")).all())
+        rows = connection.execute(sa.text("SELECT bsm, id, zddm FROM parcel WHERE valid_to IS NULL")).all()
+        stored = {bsm: parcel_id for bsm, parcel_id, _ in rows}
+        codes = {bsm: zddm for bsm, _, zddm in rows}
         # the synthetic buildings name their parcel by the code the generator gave it: back to the parcel's BSM
         bsm_of = dict(zip(zddm_supplied, layers["ZDJBXX"]["BSM"], strict=True))
         owner_bsm = np.array([bsm_of[code[:19]] for code in zrz["ZRZH"]], dtype=object)

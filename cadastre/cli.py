@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from cadastre import __version__, settings
+from cadastre.auth import Role
 from cadastre.codes import ParcelCode, UnitCode
 from cadastre.errors import CadastreError, FindingsError
 from cadastre.report import SEVERITY_NAMES
@@ -502,6 +503,10 @@ def explain(code: str, as_json: bool) -> None:
 # ------------------------------------------------------------------------------------ accounts, tokens, audit
 
 
+#: the roles, as cadastre.auth names them
+ROLES = click.Choice([role.value for role in Role])
+
+
 @cli.group()
 def user() -> None:
     """用户与角色：surveyor 测绘单位、registrar 登记员、planner 规划、analyst 分析（权利人遮蔽）、admin 管理员。"""
@@ -519,7 +524,7 @@ def _new_password(password_stdin: bool, generate: bool = False) -> str:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["surveyor", "registrar", "planner", "analyst", "admin"]))
+@click.option("--role", required=True, type=ROLES)
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（一行）")
 @click.option("--generate-password", is_flag=True, help="生成随机密码并打印")
 @click.option("--no-password", is_flag=True, help="不设密码：只用令牌的系统账户")
@@ -535,7 +540,7 @@ def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool, gen
 
 @user.command("set")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["surveyor", "registrar", "planner", "analyst", "admin"]))
+@click.option("--role", type=ROLES)
 @click.option("--password", "new_password", is_flag=True, help="设置新密码（提示输入）")
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码")
 @click.option("--generate-password", is_flag=True, help="生成随机新密码并打印")
@@ -569,7 +574,7 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--user", "name", required=True, help="用户名")
-@click.option("--role", type=click.Choice(["surveyor", "registrar", "planner", "analyst", "admin"]),
+@click.option("--role", type=ROLES,
               help="令牌的角色（默认用户的角色；管理员可为系统领取较低角色的令牌）")
 @click.option("--days", type=click.IntRange(1, 3650), help="有效天数（默认长期有效，直到吊销）")
 @click.option("--label", help="用途说明，如“税务局接口”")

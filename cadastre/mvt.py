@@ -32,9 +32,7 @@ def varints(values: np.ndarray) -> bytes:
     values = np.asarray(values, dtype=np.uint64)
     if not len(values):
         return b""
-    size = np.ones(len(values), dtype=np.int64)
-    for k in range(1, 10):
-        size += values >= np.uint64(1 << (7 * k))
+    size = _sizes(values)
     end = np.cumsum(size)
     start = end - size
     out = np.empty(int(end[-1]), dtype=np.uint8)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 
-from api.deps import JSON, PrincipalDep, RegistryDep, allowed
+from api.deps import JSON, PrincipalDep, RegistryDep, allowed, client_address
 from api.problems import PROBLEM_RESPONSES
 from cadastre.auth import ROLE_PERMISSIONS, Permission, Principal
 
@@ -19,7 +19,7 @@ def sign_in(request: Request, registry: RegistryDep,
             username: Annotated[str, Form(min_length=1, max_length=64)],
             password: Annotated[str, Form(min_length=1, max_length=256)]):
     """登录（OAuth2 密码模式）：用户名和密码换取短期令牌（8 小时），之后以 `Authorization: Bearer 令牌` 访问。"""
-    issued = registry.login(username, password, source=request.client.host if request.client else None)
+    issued = registry.login(username, password, source=client_address(request))
     lifetime = (issued.expires_at - datetime.now(issued.expires_at.tzinfo)).total_seconds()
     return {**issued.to_dict(), "expires_in": int(lifetime)}
 

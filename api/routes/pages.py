@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import JSON, RegistryDep, bearer, quick
+from api.deps import JSON, RegistryDep, bearer, client_address, quick
 from api.routes.ogc import landing
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -36,7 +36,7 @@ async def index(request: Request, registry: RegistryDep, token: Annotated[str | 
     """Browsers: the map (it signs in itself). JSON clients: the OGC API landing page, behind a token like every
     OGC endpoint."""
     if _wants_json(request):
-        await quick(registry, registry.principal, token, source=request.client.host if request.client else None)
+        await quick(registry, registry.principal, token, source=client_address(request))
         return JSON(landing(request))
     return HTMLResponse(_page("map.html"))
 

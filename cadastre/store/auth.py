@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from cadastre.errors import ConflictError, NotFoundError
 from cadastre.store.models import AccessToken, Account, AuditEvent
-from cadastre.store.spatial import query_frame
+from cadastre.store.spatial import query_frame, result_frame
 
 __all__ = ["insert_account", "account_row", "update_account", "accounts", "insert_token", "token_principal",
            "revoke_token", "tokens", "append_audit", "record", "audit_rows"]
@@ -116,6 +116,5 @@ def audit_rows(connection: Connection, *, since: datetime | None = None, actor: 
         query = query.where(AuditEvent.actor == actor)
     if action:
         query = query.where(AuditEvent.action == action)
-    result = connection.execute(query.order_by(AuditEvent.id.desc()).limit(int(limit)))
-    frame = pd.DataFrame([dict(r) for r in result.mappings()], columns=list(result.keys()))
+    frame = result_frame(connection.execute(query.order_by(AuditEvent.id.desc()).limit(int(limit))))
     return frame.iloc[::-1].reset_index(drop=True)

@@ -22,6 +22,7 @@ from cadastre.errors import ConflictError, InputError, NotFoundError
 from cadastre.rules import PLANNING_PREFIX
 from cadastre.store.models import Finding, Original, Package, PackageProgress, Waiver
 from cadastre.store.originals import StoredOriginal
+from cadastre.store.spatial import result_frame
 
 __all__ = ["WaiverRecord", "save_package", "package_findings", "blocking_findings", "add_waiver",
            "receive_package", "claim_package", "set_progress", "package_state", "package_list", "unclaimed_packages"]
@@ -88,8 +89,7 @@ def package_findings(connection: Connection, package_id: int) -> pd.DataFrame:
                        Waiver.reason.label("waiver_reason"), Waiver.created_at.label("waived_at"))
              .outerjoin(Waiver, Waiver.finding_id == Finding.id)
              .where(Finding.package_id == package_id).order_by(Finding.id))
-    result = connection.execute(query)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return result_frame(connection.execute(query))
 
 
 def blocking_findings(connection: Connection, package_id: int) -> pd.DataFrame:

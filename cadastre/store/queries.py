@@ -8,8 +8,8 @@ from sqlalchemy.engine import Connection
 
 from cadastre.codes import prefix_range
 from cadastre.errors import NotFoundError
-from cadastre.store.models import Package, versions_where
-from cadastre.store.spatial import query_frame, query_records
+from cadastre.store.models import Base, Package, versions_where
+from cadastre.store.spatial import envelope, index_filter, query_frame, query_records, read_frame
 
 __all__ = ["building_rows", "parcel_rows"]
 
@@ -73,11 +73,6 @@ def layer_frame(connection: Connection, table: str, srid: int, *, subdistrict: s
     """Every row of ``table`` (``parcel``, ``building`` or ``unit``) current now, or at ``as_of`` (from the
     history: valid_from ≤ as_of < valid_to), within a 地籍子区 (its 12-digit code, a code prefix) and a bbox in the
     storage CRS; a GeoDataFrame in the storage CRS."""
-    import sqlalchemy as sa
-
-    from cadastre.store.models import Base
-    from cadastre.store.spatial import envelope, index_filter, read_frame
-
     code = {"parcel": "zddm", "building": "zddm", "unit": "bdcdyh"}[table]
     columns = [c.name for c in Base.metadata.tables[table].columns if c.name != "geom"]
     where, params = [], {"srid": srid}

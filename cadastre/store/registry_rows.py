@@ -15,7 +15,7 @@ from cadastre.codes import prefix_range
 from cadastre.errors import AllocationError, DatabaseError
 from cadastre.geometry import as_multi
 from cadastre.store import pgcopy
-from cadastre.store.spatial import read_frame, to_wkb
+from cadastre.store.spatial import read_frame, result_frame, to_wkb
 
 __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_units", "current_buildings",
            "current_parcels", "parcel_row", "code_exists_with_prefix"]
@@ -212,7 +212,7 @@ def parcel_row(connection: Connection, zddm: str, srid: int):
 def current_buildings(connection: Connection, zddm: str) -> pd.DataFrame:
     result = connection.execute(sa.text("SELECT id, zrzh, stage FROM building WHERE valid_to IS NULL AND zddm = :z"),
                                 {"z": zddm})
-    return pd.DataFrame(result.fetchall(), columns=["id", "zrzh", "stage"])
+    return result_frame(result)
 
 
 def current_units(connection: Connection, building_ids: list[int]) -> pd.DataFrame:
@@ -224,7 +224,7 @@ def current_units(connection: Connection, building_ids: list[int]) -> pd.DataFra
         "SELECT u.id, u.bdcdyh, u.building_id, b.zrzh, u.sjc, u.shbw, u.ycjzmj, u.scjzmj FROM unit u "
         "JOIN building b ON b.id = u.building_id WHERE u.valid_to IS NULL AND u.building_id IN :ids").bindparams(
         sa.bindparam("ids", expanding=True)), {"ids": list(building_ids)})
-    return pd.DataFrame(result.fetchall(), columns=columns)
+    return result_frame(result)
 
 
 def code_exists_with_prefix(connection: Connection, prefix: str) -> bool:

@@ -15,7 +15,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["to_wkb", "query_records", "query_frame", "read_frame", "index_filter", "geometry_param", "envelope"]
+__all__ = ["to_wkb", "query_records", "query_frame", "result_frame", "read_frame", "index_filter", "geometry_param", "envelope"]
 
 
 def to_wkb(geometries) -> list[bytes | None]:
@@ -38,10 +38,10 @@ def query_records(connection: Connection, sql: str, **params) -> list[dict]:
 
 def query_frame(connection: Connection, sql: str, **params) -> pd.DataFrame:
     """Run ``sql`` with bound ``params`` and return its rows as a DataFrame (columns in select order)."""
-    return _to_frame(connection.execute(sa.text(sql), params))
+    return result_frame(connection.execute(sa.text(sql), params))
 
 
-def _to_frame(result) -> pd.DataFrame:
+def result_frame(result) -> pd.DataFrame:
     """A result's rows as a DataFrame, built column by column (from Row objects pandas probes each row's
     attributes: ten times slower on 10^4 rows)."""
     columns = list(result.keys())
@@ -54,7 +54,7 @@ def _to_frame(result) -> pd.DataFrame:
 def read_frame(connection: Connection, sql: str | sa.TextClause, params: dict | None = None, *, srid: int,
                geometry_column: str = "wkb") -> gpd.GeoDataFrame:
     """Run ``sql`` (which selects ``ST_AsBinary(geom) AS wkb``) and return a GeoDataFrame in ``srid``."""
-    frame = _to_frame(connection.execute(sa.text(sql) if isinstance(sql, str) else sql, params or {}))
+    frame = result_frame(connection.execute(sa.text(sql) if isinstance(sql, str) else sql, params or {}))
     wkb = frame.pop(geometry_column).to_numpy(dtype=object) if len(frame) else np.array([], dtype=object)
     wkb = np.array([None if w is None else bytes(w) for w in wkb], dtype=object)
     return gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(wkb), crs=srid)

@@ -8,13 +8,14 @@ BASELINES := .venv-baselines
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps test-deps demo serve test bench clean
+.PHONY: help install system-deps test-deps demo serve test bench notebooks clean
 
 help:
 	@echo "make demo    set up .venv and the embedded database, load the sample county, serve the map on http://127.0.0.1:8000/"
 	@echo "make serve   serve the current database (HOST=, PORT=)"
 	@echo "make test    install test dependencies (PostgreSQL + PostGIS) and run the suite on SpatiaLite and PostGIS"
 	@echo "make bench   run the benchmarks (QUICK=1: a tenth of the data); not part of make test"
+	@echo "make notebooks  JupyterLab on the analysts' notebooks and the sample registry (var/sample-registry.sqlite)"
 
 # Debian packages the library needs at run time: SpatiaLite for the embedded database, venv for .venv.
 system-deps:
@@ -72,6 +73,14 @@ $(BASELINES)/.installed:
 	$(BASELINES)/bin/python -m pip install -q 'tipg>=1.6,<2' 'uvicorn>=0.30' || \
 	  echo "tipg does not install here: the HTTP benchmark runs without that baseline"
 	@touch $@
+
+# JupyterLab for analysts: the notebooks in notebooks/, on the sample registry (built on first use; set
+# CADASTRE_DB to explore another registry), with a CJK font for the plots
+notebooks: install
+	@tools/ensure-debian-packages fonts-wqy-microhei
+	$(BIN)/python -m pip install -q -e '.[api,test,notebooks]'
+	$(BIN)/python -c "from cadastre.samples import sample_registry; sample_registry('var/sample-registry.sqlite').close()"
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(or $(PORT),8888) --no-browser
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

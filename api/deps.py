@@ -66,8 +66,11 @@ def client_address(request: Request) -> str | None:
 
 async def get_principal(request: Request, registry: RegistryDep,
                         token: Annotated[str | None, Depends(bearer)]) -> Principal:
-    """Who is asking, from the bearer token (401 when missing, unknown, expired or revoked)."""
-    return await quick(registry, registry.principal, token, source=client_address(request))
+    """Who is asking, from the bearer token (401 when missing, unknown, expired or revoked). A token checked in the
+    last seconds is known without the database, here on the event loop (see Registry.principal)."""
+    source = client_address(request)
+    return (registry.cached_principal(token, source=source)
+            or await quick(registry, registry.principal, token, source=source))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -42,6 +42,56 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def in_child(function: Callable, *args):
+    """Run ``function(*args)`` (a module-level function) in a fresh spawned process and return ``(its result, that
+    process's peak resident memory in MB)``: the step's own peak, not whatever the benchmark process held before.
+    A plain process, not a pool worker, so the step may start processes of its own."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(send, function, args))
+    process.start()
+    send.close()
+    try:
+        outcome = receive.recv()
+    except EOFError:
+        outcome = RuntimeError(f"{function.__name__} died")
+    finally:
+        process.join()
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def _child(send, function: Callable, args: tuple) -> None:
+    try:
+        result = function(*args)
+        send.send((result, round(peak_rss_mb())))
+    except BaseException as e:  # reported to the parent, which raises it
+        send.send(e)
+    finally:
+        send.close()
+
+
+def process_group_peak_mb(group: int) -> dict:
+    """Peak resident memory (VmHWM) of every process in process group ``group`` (a server and its workers,
+    started in a session of their own): the largest one's and their sum, in MB."""
+    peaks = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != group:
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return {"largest_mb": round(max(peaks, default=0)), "total_mb": round(sum(peaks)), "processes": len(peaks)}
+
+
 def machine() -> dict:
     import geopandas
     import pyogrio

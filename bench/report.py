@@ -29,7 +29,9 @@ def _verdict(met: bool) -> str:
 
 def _read(r: dict) -> list[list[str]]:
     return [["read + normalise the county package", _s(r["measured"]), f"`pyogrio.read_dataframe`: {_s(r['baseline'])}",
-             f"{r['ratio']:.2f}", f"≤ {r['goal']}×: {_verdict(r['met'])}", f"{r['peak_rss_mb']} MB"]]
+             f"{r['ratio']:.2f}", f"≤ {r['goal']}×: {_verdict(r['met'])}",
+             f"{r['peak_rss_mb']} MB" + (f" (pyogrio alone {r['baseline_peak_rss_mb']} MB)"
+                                         if "baseline_peak_rss_mb" in r else "")]]
 
 
 def _checks(r: dict) -> list[list[str]]:
@@ -59,6 +61,12 @@ def _store(r: dict) -> list[list[str]]:
     return rows
 
 
+def _server_memory(memory: dict | None) -> str:
+    if not memory:
+        return "—"
+    return f"server: {memory['largest_mb']} MB per process at most, {memory['total_mb']} MB in all ({memory['processes']})"
+
+
 def _http(r: dict) -> list[list[str]]:
     rows, g = [], r["goals"]
     for name, e in r["engines"].items():
@@ -71,16 +79,18 @@ def _http(r: dict) -> list[list[str]]:
                      f"{e['throughput_vs_baseline']:.2f}",
                      f"p50 ≤ {g['p50_ms']} ms: {_verdict(met['p50_ms'])}; p99 ≤ {g['p99_ms']} ms: "
                      f"{_verdict(met['p99_ms'])}; ≥ {g['requests_per_s']:,.0f} req/s: {_verdict(met['requests_per_s'])}",
-                     "—"])
+                     _server_memory(e.get("server_memory"))])
         tipg = e.get("tipg") or {}
         if tipg.get("installed"):
             rows.append([f"the same lookup served by tipg {tipg['version']} (one feature by row id), {name}",
                          f"ours: {load['requests_per_s']:,.0f} req/s", f"tipg: {tipg['load']['requests_per_s']:,.0f} req/s "
                          f"(1 client p50 {tipg['latency']['p50_ms']:.2f} ms)", f"{e['throughput_vs_tipg']:.2f}",
                          f"at least their throughput: {_verdict(e['throughput_vs_tipg'] >= 1)}", "—"])
-        t = e["tiles"]
+        t, tb = e["tiles"], e.get("tiles_baseline")
         rows.append([f"vector tile, parcels at zoom {t['zoom']} (the busiest), {t['count']} tiles, {name}",
-                     f"p50 {t['p50_ms']:.1f} ms, p95 {t['p95_ms']:.1f} ms (largest {t['largest_kb']} KB)", "—", "—",
+                     f"p50 {t['p50_ms']:.1f} ms, p95 {t['p95_ms']:.1f} ms (largest {t['largest_kb']} KB)",
+                     f"one `ST_AsMVT` query per tile: p50 {tb['p50_ms']:.1f} ms, p95 {tb['p95_ms']:.1f} ms" if tb else "—",
+                     f"{t['p95_ms'] / tb['p95_ms']:.2f}" if tb else "—",
                      f"p95 ≤ {g['tile_p95_ms']:.0f} ms: {_verdict(met['tile_p95_ms'])}", "—"])
     return rows
 

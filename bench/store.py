@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from bench.common import Timing, peak_rss_mb, save
+from bench.common import Timing, in_child, save
 from cadastre.store.counters import reserve
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.registry_rows import insert_rows
@@ -103,6 +103,24 @@ def _concurrent(engine, url: str, n: int, writers: int) -> dict:
             "codes": int(total), "duplicates": int(total) - int(distinct)}
 
 
+def _engine_step(name: str, url: str, units: int, runs: int) -> dict:
+    engine = create_engine(url)
+    init_database(engine, ["141031"])
+    _prepare(engine)
+    plain, full = [], []
+    for _ in range(runs):
+        plain.append(_allocate_and_store(engine, units, False))
+        _empty(engine)
+        full.append(_allocate_and_store(engine, units, True))
+        _empty(engine)
+    concurrent = _concurrent(engine, url, units, WRITERS)
+    engine.dispose()
+    timing = Timing(name, float(np.median(full)), min(full), max(full), runs)
+    per_million = timing.median_s * 1_000_000 / units
+    return {"with_geometry": timing, "without_geometry_s": round(float(np.median(plain)), 2),
+            "per_million_s": round(per_million, 1), "met": per_million <= GOAL_PER_MILLION, "concurrent": concurrent}
+
+
 def run(*, units: int, runs: int) -> dict:
     from cadastre.testing import TemporaryPostgres
 
@@ -110,22 +128,9 @@ def run(*, units: int, runs: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp, TemporaryPostgres(SERVER_SETTINGS) as pg:
         for name, url in (("SpatiaLite", f"sqlite:///{Path(tmp) / 'store.sqlite'}"),
                           ("PostGIS", pg.create_database("store"))):
-            engine = create_engine(url)
-            init_database(engine, ["141031"])
-            _prepare(engine)
-            plain, full = [], []
-            for _ in range(runs):
-                plain.append(_allocate_and_store(engine, units, False))
-                _empty(engine)
-                full.append(_allocate_and_store(engine, units, True))
-                _empty(engine)
-            concurrent = _concurrent(engine, url, units, WRITERS)
-            engine.dispose()
-            timing = Timing(name, float(np.median(full)), min(full), max(full), runs)
-            per_million = timing.median_s * 1_000_000 / units
-            results[name] = {"with_geometry": timing, "without_geometry_s": round(float(np.median(plain)), 2),
-                             "per_million_s": round(per_million, 1), "met": per_million <= GOAL_PER_MILLION,
-                             "concurrent": concurrent, "peak_mb": round(peak_rss_mb())}
+            # each engine in a process of its own: its peak memory is that engine's step alone
+            results[name], peak = in_child(_engine_step, name, url, units, runs)
+            results[name]["peak_mb"] = peak
     result = {"units": units, "goal_per_million_s": GOAL_PER_MILLION, "engines": results}
     save("store", result)
     return result

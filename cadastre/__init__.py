@@ -16,7 +16,25 @@ __all__ = ["ParcelCode", "UnitCode", "CadastreError", "CodeError", "open", "init
 
 
 def open(url: str | None = None):  # noqa: A001 - cadastre.open(url), as issue 10 names it
-    """Open an initialised registry database (``sqlite:///…`` or ``postgresql://…``)."""
+    """Open an initialised registry database (``sqlite:///…`` or ``postgresql://…``): a
+    :class:`cadastre.registry.Registry`, whose layers, findings and packages come back as (Geo)DataFrames.
+
+    >>> import tempfile, pathlib, cadastre
+    >>> from cadastre.samples import sample_registry
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = pathlib.Path(tmp.name)
+    >>> sample_registry(folder / "sample.sqlite").close()   # the sample county, built once
+    >>> registry = cadastre.open(f"sqlite:///{folder / 'sample.sqlite'}")
+    >>> parcels = registry.parcels(subdistrict="141031001002")
+    >>> len(parcels), parcels.crs.to_epsg(), parcels["zl"].iat[0]
+    (12, 4525, '隰县龙泉镇府前街2号')
+    >>> units = registry.units()
+    >>> units.groupby("zrzh")["scjzmj"].sum().round(2).to_dict()
+    {'0001': 3629.92, '0002': 3774.68, '0003': 3615.08}
+    >>> registry.findings(severity="error").groupby("surveyor")["rule"].agg(list).to_dict()
+    {'临汾市华测地理信息有限公司': ['GEO-001', 'ATT-002', 'TOP-006'], '山西晋图测绘有限公司': ['PLN-009']}
+    >>> registry.close(); tmp.cleanup()
+    """
     from cadastre.registry import open_registry
 
     return open_registry(url)

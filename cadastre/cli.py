@@ -321,6 +321,53 @@ def table_command(ctx: click.Context, building_code: str, as_json: bool, html: P
 
 
 @cli.command()
+@click.argument("layers", nargs=-1, required=True, type=click.Choice(["parcels", "buildings", "units"]))
+@click.option("-o", "--output", "target", required=True, type=click.Path(path_type=Path),
+              help="输出文件：.gpkg、.zip（GBK Shapefile）或 .geojson")
+@click.option("--format", "fmt", type=click.Choice(["gpkg", "shp", "geojson"]), help="默认由文件扩展名决定")
+@click.option("--subdistrict", metavar="CODE", help="地籍子区代码（12 位；6 位为全县，9 位为地籍区）")
+@click.option("--bbox", metavar="MINX,MINY,MAXX,MAXY", help="范围（登记库坐标系）")
+@click.option("--as-of", metavar="TIME", help="某一时刻的数据（ISO 8601，如 2026-11-01）")
+@click.pass_context
+def export(ctx: click.Context, layers: tuple[str, ...], target: Path, fmt: str | None, subdistrict: str | None,
+           bbox: str | None, as_of: str | None) -> None:
+    """导出图层（宗地 parcels、自然幢 buildings、户 units）为 GeoPackage、GBK Shapefile 或 GeoJSON；字段名与成果包
+    一致，可由成果包读取器原样读回。"""
+    box = _bbox(bbox)
+    with _registry(ctx) as reg:
+        path = reg.export(target, layers=layers, fmt=fmt, subdistrict=subdistrict, bbox=box, as_of=as_of)
+    click.echo(f"已导出 {'、'.join(layers)}：{path}")
+
+
+@cli.command("units-list")
+@click.argument("office", type=click.Choice(["housing", "tax"]))
+@click.option("-o", "--output", "target", required=True, type=click.Path(path_type=Path), help="输出 .xlsx 文件")
+@click.option("--subdistrict", metavar="CODE", help="地籍子区代码")
+@click.option("--as-of", metavar="TIME", help="某一时刻的数据（ISO 8601）")
+@click.pass_context
+def units_list(ctx: click.Context, office: str, target: Path, subdistrict: str | None, as_of: str | None) -> None:
+    """户清单 Excel：housing 给住建部门，tax 给税务部门（不动产单元代码、坐落、室号、用途、面积）。"""
+    from cadastre.export import write_unit_list
+
+    with _registry(ctx) as reg:
+        listing = reg.unit_list(office, subdistrict=subdistrict, as_of=as_of)
+    write_unit_list(listing, target, office=office)
+    click.echo(f"户清单（{len(listing)} 户）：{target}")
+
+
+def _bbox(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        box = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4:
+        raise click.BadParameter(f"bbox 应为 4 个数：{text}", param_hint="--bbox")
+    return box
+
+
+@cli.command()
 @click.argument("zddm")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -428,7 +475,7 @@ def findings(ctx: click.Context, package_id: int, as_json: bool) -> None:
     with _registry(ctx) as reg:
         frame = reg.findings(package_id)
     if as_json:
-        _echo_json(frame.drop(columns=["waived_at"]).to_dict("records"))
+        _echo_json(frame.drop(columns=["geometry", "waived_at", "received_at"]).to_dict("records"))
         return
     for row in frame.itertuples():
         waived = f"  【已豁免：{row.waived_by}，{row.waiver_reason}】" if isinstance(row.waived_by, str) else ""

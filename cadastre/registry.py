@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cadastre import settings
-from cadastre.auth import Permission, Principal, mask_name
+from cadastre.auth import Permission, Principal, RecentTokens, Role, mask_name
 from cadastre.errors import (
     AuthenticationError,
     CadastreError,
@@ -36,7 +36,7 @@ from cadastre.findings import blocking, records
 from cadastre.io.files import sha256_of, single_file
 from cadastre.progress import Progress, safe
 from cadastre.settings import County
-from cadastre.store.engine import create_engine, write_transaction
+from cadastre.store.engine import create_engine, lookup_engine, write_transaction
 from cadastre.store.originals import keep_original
 from cadastre.store.schema import RegistryInfo, init_database, registry_info
 from cadastre.store.zoning import ZoningImportResult, current_zoning, save_zoning
@@ -99,11 +99,25 @@ class Summary:
         return asdict(self)
 
 
+def _moment(value: datetime | str | None) -> datetime | None:
+    """A time given by a user: a datetime or an ISO 8601 text (a date alone is its midnight); naive means UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise InputError(f"时间 {value} 应为 ISO 8601，如 2026-11-01", f"bad time {value}") from None
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
 class Registry:
     """A registry database: its counties, zoning, packages, parcels, buildings, units and codes."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.lookups = lookup_engine(engine)  # point lookups: autocommit on PostgreSQL (see lookup_engine)
+        self.recent_tokens = RecentTokens()  # tokens found live in the last seconds (see principal)
         self.info: RegistryInfo = registry_info(engine)
         self._extent: tuple[tuple, list[float] | None] | None = None  # (data version, bounds): see extent()
 
@@ -156,12 +170,42 @@ class Registry:
             return result
 
     # ---------------------------------------------------------------------------------------- findings, waivers
-    def findings(self, package_id: int):
-        """The findings of a stored package, with the waivers given."""
-        from cadastre.store.packages import package_findings
+    def findings(self, package_id: int | None = None, *, rule: str | None = None, severity: str | None = None,
+                 stage: str | None = None, status: str | None = None, surveyor: str | None = None,
+                 since: datetime | str | None = None, until: datetime | str | None = None):
+        """Findings of stored packages as a GeoDataFrame: one row per finding with its waiver (``waived_by``,
+        ``waiver_reason``) and its package's ``stage``, ``status``, ``surveyor`` (the surveying firm),
+        ``project_name`` and ``received_at``; geometry the finding's place in the storage CRS (none for a finding
+        about a whole file). Filters: one package, a rule or rule family (``"GEO"``), severity, package stage and
+        status, firm, and packages received in [``since``, ``until``)."""
+        import geopandas as gpd
+        import numpy as np
+
+        from cadastre.features import transformer
+        from cadastre.store.packages import findings_across
 
         with self.engine.connect() as connection:
-            return package_findings(connection, package_id)
+            if package_id is not None and connection.execute(
+                    sa.text("SELECT 1 FROM package WHERE id = :p"), {"p": int(package_id)}).first() is None:
+                raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} does not exist")
+            frame = findings_across(connection, package_id=package_id, rule=rule, severity=severity, stage=stage,
+                                    status=status, surveyor=surveyor, since=_moment(since), until=_moment(until))
+        lon, lat = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)
+        x, y = transformer(4326, self.storage_srid).transform(lon, lat)
+        points = shapely.points(np.column_stack([x, y])) if len(frame) else np.array([], dtype=object)
+        placed = np.isfinite(x) & np.isfinite(y)
+        return gpd.GeoDataFrame(frame, geometry=np.where(placed, points, None), crs=self.storage_srid)
+
+    def package_summaries(self, *, stage: str | None = None, status: str | None = None,
+                          surveyor: str | None = None, since: datetime | str | None = None,
+                          until: datetime | str | None = None):
+        """Stored packages as a DataFrame, oldest first: stage, status, project, surveying firm, times, and the
+        counts of their errors, warnings, notes (``infos``) and waivers."""
+        from cadastre.store.packages import package_summaries
+
+        with self.engine.connect() as connection:
+            return package_summaries(connection, stage=stage, status=status, surveyor=surveyor,
+                                     since=_moment(since), until=_moment(until))
 
     def waive(self, package_id: int, rule: str, feature: str | None, *, by: str, reason: str,
               actor: Principal | None = None):
@@ -313,16 +357,23 @@ class Registry:
             raise DatabaseError(f"成果包 {package_id} 的原始文件缺失（{row.path}）", f"original of {package_id} missing")
         return OriginalFile(path, row.filename, row.sha256, int(row.size))
 
-    def report_html(self, package_id: int) -> str:
-        """The Chinese HTML report of a stored package (maps drawn from its original)."""
-        from cadastre.package import read_package
-        from cadastre.render import render_html
+    def report(self, package_id: int):
+        """The report of a stored package as a :class:`cadastre.report.Report` (findings, counts, planning
+        indicators, what was accepted and coded); ConflictError while it is still being processed."""
         from cadastre.report import Report
 
         state = self.package(package_id)
         if state.report is None:
             raise ConflictError(f"成果包 {package_id} 尚在处理中，报告还没有生成", f"package {package_id} not processed yet")
-        report = Report.from_dict(state.report)
+        return Report.from_dict(state.report)
+
+    def report_html(self, package_id: int) -> str:
+        """The Chinese HTML report of a stored package (maps drawn from its original)."""
+        from cadastre.package import read_package
+        from cadastre.render import render_html
+
+        report = self.report(package_id)
+        state = self.package(package_id, report=False)
         package = None
         if not report.refused:
             try:
@@ -348,7 +399,7 @@ class Registry:
         (trusted like the database file), names as stored and nothing logged."""
         from cadastre.store.queries import parcel_rows
 
-        with self.engine.connect() as connection:
+        with self.lookups.connect() as connection:
             rows = parcel_rows(connection, zddm)
         land_fields = ("land_code", "land_issued_at", "land_retired_at", "land_retired_reason")
         versions = [{k: v for k, v in row.items() if k not in land_fields and k != "open_errors"}
@@ -387,7 +438,7 @@ class Registry:
         lineage both ways (what it replaced, what replaced it)."""
         from cadastre.store.lookups import unit_rows
 
-        with self.engine.connect() as connection:
+        with self.lookups.connect() as connection:
             rows = unit_rows(connection, bdcdyh)
         versions = rows["versions"]
         current = [v for v in versions if v["valid_to"] is None]
@@ -402,7 +453,7 @@ class Registry:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InputError(f"经纬度 {lon},{lat} 超出范围", f"lon/lat {lon},{lat} out of range")
         x, y = transformer(4326, self.storage_srid).transform(lon, lat)
-        with self.engine.connect() as connection:
+        with self.lookups.connect() as connection:
             codes = parcel_codes_at(connection, self.storage_srid, x, y)
         if not codes:
             raise NotFoundError(f"经纬度 {lon:.6f},{lat:.6f} 处没有现势宗地", f"no current parcel at {lon},{lat}")
@@ -477,7 +528,7 @@ class Registry:
                 from cadastre.features import transformer
 
                 lonlat_box = transformer(self.storage_srid, 4326).transform_bounds(*storage_box)
-        with self.engine.connect() as connection:
+        with self.lookups.connect() as connection:
             frame = feature_rows(connection, spec, self.storage_srid, bbox=storage_box, bbox_lonlat=lonlat_box,
                                  limit=int(limit) + 1, after=None if after is None else spec.split_id(after),
                                  package_id=package)
@@ -493,7 +544,7 @@ class Registry:
 
         spec = _collection(collection)
         epsg = parse_crs(crs, self.storage_srid)
-        with self.engine.connect() as connection:
+        with self.lookups.connect() as connection:
             frame = one_feature(connection, spec, self.storage_srid, spec.split_id(feature_id))
         return FeaturePage(spec, self._owners(frame, viewer, collection), None, self.storage_srid, epsg)
 
@@ -522,40 +573,66 @@ class Registry:
         return self._layer("parcel", subdistrict, bbox, as_of, viewer)
 
     def buildings(self, *, subdistrict: str | None = None, bbox: Sequence[float] | None = None,
-                  as_of: datetime | str | None = None):
-        """The buildings (自然幢), current or at ``as_of``, as :meth:`parcels` does."""
-        return self._layer("building", subdistrict, bbox, as_of, None)
+                  as_of: datetime | str | None = None, stage: str | None = None):
+        """The buildings (自然幢), current or at ``as_of``, as :meth:`parcels` does; ``stage``: only those last
+        surveyed ``presale`` (预测) or ``asbuilt`` (实测)."""
+        return self._layer("building", subdistrict, bbox, as_of, None, stage)
 
     def units(self, *, subdistrict: str | None = None, bbox: Sequence[float] | None = None,
-              as_of: datetime | str | None = None):
+              as_of: datetime | str | None = None, stage: str | None = None):
         """The units (户), current or at ``as_of``, as :meth:`parcels` does (``subdistrict`` matches the start
-        of 不动产单元代码)."""
-        return self._layer("unit", subdistrict, bbox, as_of, None)
+        of 不动产单元代码), with their building's ``zddm`` and ``zrzh``; ``stage`` as for :meth:`buildings`."""
+        return self._layer("unit", subdistrict, bbox, as_of, None, stage)
 
-    def _layer(self, table: str, subdistrict, bbox, as_of, viewer):
+    def export(self, target: str | os.PathLike, *, layers: Sequence[str] = ("parcels",), fmt: str | None = None,
+               subdistrict: str | None = None, bbox: Sequence[float] | None = None,
+               as_of: datetime | str | None = None, viewer: Principal | None = None) -> Path:
+        """Export ``layers`` (parcels, buildings, units) — current or at ``as_of``, within a 地籍子区 and bbox — to
+        ``target`` as GeoPackage, zipped GBK shapefiles or GeoJSON (``fmt``, default from the suffix), in the
+        package's own layer and field names, so the file goes back in through the package reader
+        (:mod:`cadastre.export`). Owners' names are masked for a ``viewer`` who may not read them."""
+        from cadastre.export import LAYERS, export_format, write_layers
+
+        fmt = export_format(fmt, target)
+        unknown = [name for name in layers if name not in LAYERS]
+        if unknown or not layers:
+            raise InputError(f"没有可导出的图层 {', '.join(unknown)}：可用 {', '.join(LAYERS)}",
+                             f"no export layer {unknown}")
+        tables = {"parcels": "parcel", "buildings": "building", "units": "unit"}
+        frames = {name: self._layer(tables[name], subdistrict, bbox, as_of, viewer) for name in layers}
+        county = subdistrict[:6] if subdistrict else (self.info.counties[0] if len(self.info.counties) == 1 else None)
+        return write_layers(frames, target, fmt=fmt, county_code=county)
+
+    def unit_list(self, office: str, *, subdistrict: str | None = None, as_of: datetime | str | None = None):
+        """The units as the housing office (``office="housing"``, 住建) or the tax office (``"tax"``, 税务) lists
+        them: one row per unit with Chinese headings (:func:`cadastre.export.unit_list`); save it with
+        :func:`cadastre.export.write_unit_list`."""
+        from cadastre.export import unit_list
+
+        return unit_list(self._layer("unit", subdistrict, None, as_of, None),
+                         self._layer("building", subdistrict, None, as_of, None),
+                         self._layer("parcel", subdistrict, None, as_of, None), office=office)
+
+    def _layer(self, table: str, subdistrict, bbox, as_of, viewer, stage: str | None = None):
         from cadastre.store.queries import layer_frame
 
+        if stage is not None and stage not in ("presale", "asbuilt"):
+            raise InputError(f"测绘阶段 {stage} 应为 presale（预测）或 asbuilt（实测）", f"bad stage {stage}")
         if subdistrict is not None and not (str(subdistrict).isdigit() and len(str(subdistrict)) in (6, 9, 12)):
             raise InputError(f"地籍子区代码 {subdistrict} 应为 6、9 或 12 位数字（县、地籍区、地籍子区）",
                              f"bad subdistrict {subdistrict}")
-        if isinstance(as_of, str):
-            try:
-                as_of = datetime.fromisoformat(as_of)
-            except ValueError:
-                raise InputError(f"时间 {as_of} 应为 ISO 8601，如 2026-11-01", f"bad as_of {as_of}") from None
-        if as_of is not None and as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=UTC)
+        as_of = _moment(as_of)
         if bbox is not None and len(bbox) != 4:
             raise InputError("bbox 应有 4 个数：最小x,最小y,最大x,最大y", "bbox needs 4 numbers")
         with self.engine.connect() as connection:
             frame = layer_frame(connection, table, self.storage_srid, subdistrict=subdistrict, bbox=bbox,
-                                as_of=as_of)
+                                as_of=as_of, stage=stage)
         return self._owners(frame, viewer, table) if table == "parcel" else frame
 
     def tile(self, layer: str, z: int, x: int, y: int) -> bytes:
         """One layer of the XYZ vector tile z/x/y (Mapbox Vector Tile bytes; empty below the layer's minzoom or
         where it has nothing)."""
-        from cadastre.store.features import tile_mvt, tile_rows
+        from cadastre.store.features import tile_rows
         from cadastre.tiles import check_tile, encode_tile, tile_bounds, tile_layer
 
         spec = tile_layer(layer)
@@ -563,16 +640,14 @@ class Registry:
         if z < spec.minzoom:
             return b""
         bounds = tile_bounds(z, x, y, self.storage_srid)
-        with self.engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                return tile_mvt(connection, spec, self.storage_srid, bounds, z, x, y)
+        with self.lookups.connect() as connection:
             frame = tile_rows(connection, spec, self.storage_srid, bounds)
         return encode_tile({spec.name: frame}, z, x, y)
 
     # ------------------------------------------------------------------------------- accounts, tokens, audit
     def add_user(self, name: str, role: str, *, password: str | None = None, actor: Principal | None = None) -> None:
         """An account for a person (with a password, for the login) or a system (tokens only)."""
-        from cadastre.auth import Role, hash_password
+        from cadastre.auth import hash_password
         from cadastre.store.auth import insert_account, record
 
         name = _account_name(name)
@@ -585,7 +660,7 @@ class Registry:
     def update_user(self, name: str, *, role: str | None = None, password: str | None = None,
                     disabled: bool | None = None, actor: Principal | None = None) -> None:
         """Change an account's role or password, or disable it (its tokens stop working) or enable it again."""
-        from cadastre.auth import Role, hash_password
+        from cadastre.auth import hash_password
         from cadastre.store.auth import record, update_account
 
         values: dict = {}
@@ -602,6 +677,7 @@ class Registry:
             record(connection, actor, "user.update", name,
                    {k: (v if k == "role" else True) for k, v in values.items() if k != "disabled_at"}
                    | ({"disabled": disabled} if disabled is not None else {}))
+        self.recent_tokens.clear()
 
     def users(self):
         from cadastre.store.auth import accounts
@@ -614,7 +690,7 @@ class Registry:
                     actor: Principal | None = None) -> IssuedToken:
         """A bearer token for account ``name``, carrying its role (an admin's account may carry any role, for a
         system that needs less); ``lifetime`` None: until revoked."""
-        from cadastre.auth import Role, new_token, token_digest
+        from cadastre.auth import new_token, token_digest
         from cadastre.store.auth import account_row, insert_token, record
 
         now = datetime.now(UTC)
@@ -638,7 +714,7 @@ class Registry:
     def login(self, name: str, password: str, *, source: str | None = None) -> IssuedToken:
         """The OAuth2 password flow: a session token (:data:`cadastre.auth.SESSION_LIFETIME`) for a right name
         and password. A wrong one is recorded in the audit log and answered with the same message either way."""
-        from cadastre.auth import SESSION_LIFETIME, Principal, Role, verify_password
+        from cadastre.auth import SESSION_LIFETIME, verify_password
         from cadastre.store.auth import account_row, append_audit
 
         with self.engine.connect() as connection:
@@ -658,6 +734,7 @@ class Registry:
         with write_transaction(self.engine) as connection:
             name = revoke_token(connection, int(token_id), datetime.now(UTC))
             record(connection, actor, "token.revoke", name, {"token": int(token_id)})
+        self.recent_tokens.clear()
 
     def tokens(self, name: str | None = None):
         from cadastre.store.auth import tokens
@@ -666,18 +743,35 @@ class Registry:
             return tokens(connection, name)
 
     def principal(self, token: str | None, *, source: str | None = None) -> Principal:
-        """Who holds ``token``: :class:`AuthenticationError` unless it is known, live and its account enabled."""
-        from cadastre.auth import Principal, Role, token_digest
+        """Who holds ``token``: :class:`AuthenticationError` unless it is known, live and its account enabled.
+
+        A token found live is trusted for :attr:`recent_tokens` ``.seconds`` (5) without asking the database again:
+        a revocation, a disabled account or a new role takes effect at once in this process and within those
+        seconds in the service's other worker processes."""
+        from cadastre.auth import token_digest
         from cadastre.store.auth import token_principal
 
         if not token:
             raise AuthenticationError("请先登录（需要 Authorization: Bearer 令牌）", "no bearer token")
-        with self.engine.connect() as connection:
-            found = token_principal(connection, token_digest(token), datetime.now(UTC))
+        known = self.cached_principal(token, source=source)
+        if known is not None:
+            return known
+        digest = token_digest(token)
+        with self.lookups.connect() as connection:
+            found = token_principal(connection, digest, datetime.now(UTC))
         if found is None:
             raise AuthenticationError("令牌无效、已过期或已吊销，请重新登录", "invalid, expired or revoked token")
-        name, role, token_id = found
+        name, role, token_id, expires_at = found
+        self.recent_tokens.put(digest, (name, role, token_id), expires_at=expires_at)
         return Principal(name, Role(role), source, token_id)
+
+    def cached_principal(self, token: str | None, *, source: str | None = None) -> Principal | None:
+        """The holder of ``token`` if it was found live in the last few seconds, without touching the database
+        (the service checks this on its event loop); None: ask :meth:`principal`."""
+        from cadastre.auth import token_digest
+
+        found = self.recent_tokens.get(token_digest(token)) if token else None
+        return None if found is None else Principal(found[0], Role(found[1]), source, found[2])
 
     def audit(self, action: str, target: object = None, *, actor: Principal | None = None,
               detail: dict | None = None) -> None:
@@ -697,7 +791,6 @@ class Registry:
 
     def _submitter(self, name: str | None) -> Principal:
         """The uploader of a package, as the actor of its processing (the service worker acts for them)."""
-        from cadastre.auth import Principal, Role
         from cadastre.store.auth import account_row
 
         with self.engine.connect() as connection:

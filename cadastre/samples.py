@@ -140,11 +140,13 @@ def _block_origin(county_code: str) -> tuple[float, float]:
     return origin
 
 
-def sample_cadastral(county_code: str = "141031") -> dict[str, gpd.GeoDataFrame]:
+def sample_cadastral(county_code: str = "141031", block: int = 0) -> dict[str, gpd.GeoDataFrame]:
     """A block of 3 × 2 adjacent parcels sharing edges (parcel BSM 1 is the residential project's), with a boundary
-    point on every vertex and a boundary line on every edge."""
+    point on every vertex and a boundary line on every edge. ``block`` 1, 2, … are the blocks further east along
+    the same street (house numbers go on)."""
     crs = settings.county(county_code).storage_epsg
     x0, y0 = _block_origin(county_code)
+    x0 += block * BLOCK[0] * PARCEL_SIZE[0]
     parcels, lines = [], []
     points: dict[tuple[float, float], str] = {}
     uses = ["0701", "0701", "0901", "0701", "0801", "0701"]
@@ -156,11 +158,11 @@ def sample_cadastral(county_code: str = "141031") -> dict[str, gpd.GeoDataFrame]
             ring = [(x, y), (x + PARCEL_SIZE[0] / 2, y), (x + PARCEL_SIZE[0], y), (x + PARCEL_SIZE[0], y + PARCEL_SIZE[1]),
                     (x + PARCEL_SIZE[0] / 2, y + PARCEL_SIZE[1]), (x, y + PARCEL_SIZE[1])]
             polygon = shapely.Polygon(ring)
-            project = n == 1
+            project = n == 1 and block == 0
             parcels.append({
-                "BSM": str(n), "ZL": f"隰县龙泉镇府前街{n * 2}号", "ZDMJ": round(polygon.area, 2), "YT": uses[n - 1],
+                "BSM": str(n), "ZL": f"隰县龙泉镇府前街{(block * BLOCK[0] * BLOCK[1] + n) * 2}号", "ZDMJ": round(polygon.area, 2), "YT": uses[n - 1],
                 "QLLX": "3", "QLXZ": "102", "QLSDFS": "2", "RJL": 2.5 if project else None,
-                "QLR": DEVELOPER if project else f"隰县第{n}宗地使用权人", "geometry": polygon,
+                "QLR": DEVELOPER if project and not block else f"隰县第{block * 6 + n}宗地使用权人", "geometry": polygon,
             })
             for k, corner in enumerate(ring):
                 if corner not in points:
@@ -421,6 +423,58 @@ def write_sample_packages(directory: str | Path, county_code: str = "141031") ->
                                    manifest=sample_manifest(stage, county_code),
                                    permit=sample_permit(county_code) if stage == "asbuilt" else None, county_code=county_code)
     return out
+
+
+#: the second surveying firm of the sample county, whose first submission has mistakes
+SECOND_SURVEYOR = "临汾市华测地理信息有限公司"
+
+
+def write_second_survey(directory: str | Path, county_code: str = "141031") -> dict[str, Path]:
+    """Another firm's cadastral survey of the next block along 府前街, twice: first with mistakes (a parcel without
+    its 坐落, a parcel whose outline crosses itself: rejected), then corrected. Survey history for analysts."""
+    directory = Path(directory)
+    manifest = {**sample_manifest("cadastral", county_code), "surveyor": SECOND_SURVEYOR,
+                "project_name": "府前街东段权籍调查", "survey_date": "2025-09-15"}
+    layers = sample_cadastral(county_code, block=1)
+    flawed = {name: frame.copy() for name, frame in layers.items()}
+    parcels = flawed["ZDJBXX"]
+    parcels.loc[1, "ZL"] = None
+    ring = list(parcels.geometry.iat[4].exterior.coords)[:-1]
+    ring[2], ring[3] = ring[3], ring[2]  # two corners swapped: the outline crosses itself
+    parcels.loc[4, "geometry"] = shapely.Polygon(ring)
+    return {
+        "flawed": write_package(directory / f"{county_code}-cadastral-east-1.zip", flawed, manifest=manifest,
+                                county_code=county_code),
+        "corrected": write_package(directory / f"{county_code}-cadastral-east-2.zip", layers,
+                                   manifest={**manifest, "survey_date": "2025-09-28"}, county_code=county_code),
+    }
+
+
+def sample_registry(path: str | Path = "var/sample-registry.sqlite", county_code: str = "141031"):
+    """The sample county as a registry for notebooks and trials, built at ``path`` (SpatiaLite) the first time:
+    zoning, 府前街's cadastral survey, 龙泉苑's pre-sale and as-built surveys, and a second firm's survey of the
+    next block (rejected once, then accepted). Returns the open :class:`cadastre.registry.Registry`."""
+    from cadastre.registry import init_registry, open_registry
+
+    path = Path(path)
+    if path.exists():  # built before: brought up to the current schema if it is older
+        return init_registry(f"sqlite:///{path}", [county_code])
+    building = path.with_name(path.name + ".building")
+    building.unlink(missing_ok=True)
+    url = f"sqlite:///{building}"
+    with tempfile.TemporaryDirectory(prefix="cadastre-samples-") as tmp:
+        files = write_sample_packages(tmp, county_code)
+        second = write_second_survey(tmp, county_code)
+        registry = init_registry(url, [county_code])
+        try:
+            registry.import_zoning(files["zoning"])
+            for package in (files["cadastral"], files["presale"], files["asbuilt"], second["flawed"],
+                            second["corrected"]):
+                registry.ingest(package, submitted_by="sample-surveyor")
+        finally:
+            registry.close()
+    building.rename(path)  # only a complete registry takes the name
+    return open_registry(f"sqlite:///{path}")
 
 
 def write_hostile_package(target: str | Path, kind: str) -> Path:

@@ -9,7 +9,8 @@ import pytest
 
 import cadastre
 from cadastre.auth import Principal, Role
-from cadastre.errors import InputError
+from cadastre.errors import InputError, NotFoundError
+from cadastre.samples import SECOND_SURVEYOR, write_second_survey
 
 
 @pytest.fixture
@@ -39,6 +40,10 @@ def test_as_of_reads_the_history(history):
     before = registry.units(as_of=between)
     assert len(before) == 84 and set(before["stage"]) == {"presale"}
     assert len(registry.units(as_of="2000-01-01")) == 0
+    assert len(registry.units(as_of=between, stage="presale")) == 84
+    assert len(registry.units(as_of=between, stage="asbuilt")) == 0 and len(registry.buildings(stage="asbuilt")) == 3
+    with pytest.raises(InputError, match="测绘阶段"):
+        registry.units(stage="final")
     assert len(registry.buildings(as_of=between.isoformat())) == 3
     with pytest.raises(InputError, match="ISO 8601"):
         registry.units(as_of="yesterday")
@@ -70,3 +75,56 @@ def test_open_and_check_are_the_library_entry_points(history, sample_files, db_u
         assert len(registry.parcels()) == 6
     report = cadastre.check(sample_files["cadastral"])
     assert not report.refused and report.counts()["error"] == 0
+
+
+def test_findings_across_packages_as_a_geodataframe(history, tmp_path):
+    registry, between = history
+    flawed = write_second_survey(tmp_path)["flawed"]
+    assert registry.ingest(flawed).status == "rejected"
+    findings = registry.findings()
+    assert findings.crs.to_epsg() == registry.storage_srid
+    assert {"rule", "severity", "message", "surveyor", "stage", "status", "received_at", "waived_by"} <= set(findings)
+    assert findings["package_id"].nunique() == 2 and findings["received_at"].is_monotonic_increasing
+    theirs = registry.findings(surveyor=SECOND_SURVEYOR)
+    assert set(theirs["status"]) == {"rejected"} and {"GEO-001", "ATT-002"} <= set(theirs["rule"])
+    assert set(registry.findings(severity="error", rule="GEO")["rule"]) == {"GEO-001"}
+    planning = registry.findings(rule="PLN")
+    assert len(planning) and planning["rule"].str.startswith("PLN-").all()
+    assert set(registry.findings(rule="PLN-009")["rule"]) == {"PLN-009"}
+    asbuilt = registry.findings(stage="asbuilt")
+    assert set(asbuilt["stage"]) == {"asbuilt"} and len(asbuilt) < len(findings)
+    assert len(registry.findings(status="rejected")) == len(theirs)
+    assert registry.findings(since=between)["received_at"].min() >= between
+    placed = findings[findings.geometry.notna()]
+    assert len(placed) and registry.parcels().union_all().buffer(500).contains(placed.geometry).all()
+    one = registry.findings(int(findings["package_id"].iat[0]))
+    assert set(one["package_id"]) == {findings["package_id"].iat[0]}
+    with pytest.raises(NotFoundError):
+        registry.findings(9999)
+    assert len(registry.findings(surveyor="没有这家测绘公司")) == 0
+
+
+def test_package_summaries_count_findings_per_package(history):
+    registry, _ = history
+    summaries = registry.package_summaries()
+    assert list(summaries["stage"]) == ["cadastral", "presale", "asbuilt"]
+    assert set(summaries["status"]) == {"accepted"}
+    findings = registry.findings()
+    for row in summaries.itertuples():
+        mine = findings[findings["package_id"] == row.id]
+        assert row.errors == (mine["severity"] == "error").sum()
+        assert row.warnings == (mine["severity"] == "warning").sum()
+    assert len(registry.package_summaries(stage="presale")) == 1
+
+
+def test_the_sample_registry_is_built_once_and_only_whole(tmp_path):
+    from cadastre.samples import sample_registry
+
+    path = tmp_path / "var" / "sample.sqlite"
+    with sample_registry(path) as registry:
+        summaries = registry.package_summaries()
+        assert list(summaries["status"]) == ["accepted", "accepted", "accepted", "rejected", "accepted"]
+        assert summaries["surveyor"].nunique() == 2 and len(registry.parcels()) == 12
+    assert not path.with_name(path.name + ".building").exists()
+    with sample_registry(path) as again:  # opened, not rebuilt: the same packages received at the same times
+        assert again.package_summaries()["received_at"].equals(summaries["received_at"])

@@ -218,3 +218,22 @@ def test_users_tokens_and_the_audit_log(run, db_url):
     assert all(e["source"] == "cli" for e in events[:5]) and events[0]["target"] == "李登记"
     assert "李登记" in run("audit", "--action", "user.add").output
     assert run("audit", "--user", "nobody").output == ""
+
+
+def test_export_layers_and_unit_lists(run, samples_dir, tmp_path):
+    import geopandas as gpd
+    from openpyxl import load_workbook
+
+    assert run("init", "--county", "141031").exit_code == 0
+    assert run("zones", "import", str(samples_dir / "141031-zoning.zip")).exit_code == 0
+    for stage in ("cadastral", "presale", "asbuilt"):
+        assert run("ingest", "--json", str(samples_dir / f"141031-{stage}.zip")).exit_code == 0
+    result = run("export", "parcels", "units", "-o", str(tmp_path / "registry.gpkg"))
+    assert result.exit_code == 0 and "已导出" in result.output
+    assert len(gpd.read_file(tmp_path / "registry.gpkg", layer="H")) == 84
+    assert run("export", "parcels", "-o", str(tmp_path / "宗地.zip"), "--subdistrict", "141031001002").exit_code == 0
+    assert run("export", "parcels", "-o", str(tmp_path / "x.dwg")).exit_code == 2  # a Chinese message, no traceback
+    assert run("export", "parcels", "-o", str(tmp_path / "x.gpkg"), "--bbox", "1,2").exit_code == 2
+    listing = run("units-list", "housing", "-o", str(tmp_path / "住建.xlsx"))
+    assert listing.exit_code == 0 and "84 户" in listing.output
+    assert load_workbook(tmp_path / "住建.xlsx").active.cell(2, 1).value == "不动产单元代码"

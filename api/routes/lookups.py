@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.background import BackgroundTask
 
 from api.deps import JSON, READ, PrincipalDep, RegistryDep, SettingsDep, allowed, quick
 from api.problems import PROBLEM_RESPONSES
@@ -88,6 +93,53 @@ def building_readiness(registry: RegistryDep, code: str):
     """自然幢能否办理首次登记，及不能的原因。"""
     table = registry.building_table(_building_code(code))
     return {"code": table.code, "ready": table.ready, "not_ready_because": table.not_ready_because}
+
+
+EXPORT_TYPES = {"gpkg": "application/geopackage+sqlite3", "shp": "application/zip",
+                "geojson": "application/geo+json", "xlsx": XLSX}
+
+
+@router.get("/export/{layer}", tags=["导出"],
+            responses={200: {"content": {media: {} for media in EXPORT_TYPES.values()},
+                             "description": "导出文件（附件）"}})
+def export_layer(registry: RegistryDep, principal: PrincipalDep,
+                 layer: Annotated[str, PathParam(pattern="^(parcels|buildings|units)$")],
+                 format: Annotated[str, Query(pattern="^(gpkg|shp|geojson|xlsx)$",
+                                              description="gpkg、shp（GBK Shapefile 的 zip）、geojson（经纬度）、"
+                                                          "xlsx（户清单，仅 units）")] = "gpkg",
+                 office: Annotated[str, Query(pattern="^(housing|tax)$",
+                                              description="xlsx 户清单的用途：housing 住建、tax 税务")] = "housing",
+                 subdistrict: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$",
+                                                          description="地籍子区代码（12 位）")] = None,
+                 bbox: Annotated[str | None, Query(max_length=200, description="经纬度范围：最小经度,最小纬度,最大经度,最大纬度")] = None,
+                 as_of: Annotated[str | None, Query(max_length=40, description="某一时刻的数据（ISO 8601）")] = None):
+    """导出图层：GeoPackage、GBK Shapefile（zip）、GeoJSON；字段名与成果包一致，可重新读入。units 还可导出 xlsx 户清单
+    （office=housing 住建 / tax 税务）。权利人姓名按角色遮蔽。"""
+    from cadastre.export import FORMATS, write_unit_list
+    from cadastre.features import bbox_in_storage
+
+    box = None
+    if bbox is not None:
+        try:
+            box = bbox_in_storage(tuple(float(v) for v in bbox.split(",")), 4326, registry.storage_srid)
+        except ValueError:
+            raise InputError(f"bbox 应为 4 个数：{bbox}", f"bad bbox {bbox}") from None
+    folder = Path(tempfile.mkdtemp(prefix="cadastre-export-"))
+    target = folder / f"{layer}{FORMATS[format][0]}"
+    try:
+        if format == "xlsx":
+            if layer != "units":
+                raise InputError("xlsx 户清单只能由 units 导出", "xlsx is a unit list: layer units")
+            write_unit_list(registry.unit_list(office, subdistrict=subdistrict, as_of=as_of), target, office=office)
+            target = target.rename(folder / f"units-{office}.xlsx")
+        else:
+            registry.export(target, layers=(layer,), fmt=format, subdistrict=subdistrict, bbox=box, as_of=as_of,
+                            viewer=principal)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(target, media_type=EXPORT_TYPES[format], filename=target.name,
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
 
 
 @router.get("/search", response_class=JSON, tags=["查询"])

@@ -127,7 +127,7 @@ def package_original(registry: RegistryDep, principal: PrincipalDep, package_id:
 def package_findings(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId):
     """成果包的全部问题及豁免情况。"""
     _visible(registry, principal, package_id)
-    frame = registry.findings(package_id)
+    frame = registry.findings(package_id).drop(columns="geometry")
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for r in records:
         r["severity_name"] = SEVERITY_NAMES.get(r["severity"], r["severity"])

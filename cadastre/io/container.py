@@ -100,10 +100,11 @@ class Container:
                 vectors.append(LayerSource(code, self.root / member, "shapefile", member))
             elif suffix in TABLE_SUFFIXES and suffix != ".xlsx":
                 tables.append(LayerSource(code, self.root / member, suffix[1:], member))
-        for gpkg in self.members_with_suffix(".gpkg"):
-            for name in self.sublayers(gpkg):
-                if name.casefold() in spec.names:
-                    vectors.append(LayerSource(code, self.root / gpkg, "gpkg", f"{gpkg}:{name}", name))
+        for kind in ("gpkg", "geojson"):  # a GeoJSON's layer is its "name" member, else its file name
+            for member in self.members_with_suffix(f".{kind}"):
+                for name in self.sublayers(member):
+                    if name.casefold() in spec.names:
+                        vectors.append(LayerSource(code, self.root / member, kind, f"{member}:{name}", name))
         for workbook in self.members_with_suffix(".xlsx"):
             for name in self.sublayers(workbook):
                 if name.strip().casefold() in spec.names:
@@ -251,12 +252,12 @@ def open_container(path: str | os.PathLike, limits: Limits | None = None) -> Ite
         raise UnsafeArchiveError(f"文件 {source.name} 大小 {size} 字节，超过上传上限 {limits.max_upload_bytes} 字节",
                                  f"{source.name} is {size} bytes, upload limit {limits.max_upload_bytes}")
     suffix = source.suffix.lower()
-    if suffix == ".gpkg":
-        yield Container(source, source.parent, "gpkg", [source.name])
+    if suffix in (".gpkg", ".geojson"):
+        yield Container(source, source.parent, suffix[1:], [source.name])
         return
     if suffix != ".zip" and not zipfile.is_zipfile(source):
-        raise InputError(f"无法识别的文件类型：{source.name}（应为 .zip 压缩包、文件夹或 .gpkg）",
-                         f"unrecognised container {source.name} (expected .zip, folder or .gpkg)")
+        raise InputError(f"无法识别的文件类型：{source.name}（应为 .zip 压缩包、文件夹、.gpkg 或 .geojson）",
+                         f"unrecognised container {source.name} (expected .zip, folder, .gpkg or .geojson)")
     with tempfile.TemporaryDirectory(prefix="cadastre-pkg-") as tmp:
         try:
             with zipfile.ZipFile(source) as zf:

@@ -23,7 +23,7 @@ import shapely
 
 from cadastre.errors import InputError
 from cadastre.io.container import LayerSource
-from cadastre.io.crs import CRSDecision, decide_crs
+from cadastre.io.crs import GEOGRAPHIC_EPSG, CRSDecision, decide_crs
 from cadastre.io.encoding import UTF8, EncodingDecision, decide_dbf_encoding, decide_text_encoding
 from cadastre.io.layers import layer_specs
 from cadastre.settings import County
@@ -147,7 +147,7 @@ def load_layer(source: LayerSource) -> RawLayer:
                                      rule="PKG-002", layer=source.layer)
             encoding = _dbf_encoding(source, source.sidecar(".dbf"))
             frame = pyogrio.read_dataframe(source.path, encoding=encoding.encoding, use_arrow=True)
-        elif source.kind == "gpkg":
+        elif source.kind in ("gpkg", "geojson"):
             frame = pyogrio.read_dataframe(source.path, layer=source.sublayer, use_arrow=True)
         elif source.kind == "dbf":
             encoding = _dbf_encoding(source, source.path)
@@ -211,7 +211,11 @@ def decide_layer_crs(raw: RawLayer, county: County, declared_crs: str | None = N
     if declared_crs is not None:
         declared, how = declared_crs, "manifest"
     elif frame.crs is not None:
-        declared, how = frame.crs, ("gpkg" if raw.info.kind == "gpkg" else "prj")
+        declared, how = frame.crs, raw.info.kind if raw.info.kind in ("gpkg", "geojson") else "prj"
+        if how == "geojson" and frame.crs.to_epsg() == 4326:
+            # RFC 7946 says WGS 84 lon/lat; registry exports (and Chinese GIS) write CGCS2000 lon/lat under it,
+            # the two within centimetres: read as CGCS2000, and the report says so
+            declared = GEOGRAPHIC_EPSG
     else:
         declared, how = None, "inferred"
     geoms = np.asarray(frame.geometry.values, dtype=object)

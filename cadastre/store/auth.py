@@ -48,15 +48,17 @@ def insert_token(connection: Connection, account_id: int, *, role: str, kind: st
 
 
 def token_principal(connection: Connection, digest: str, now: datetime):
-    """(account name, role, token id) of a live token: known, not revoked, not expired, its account enabled."""
+    """(account name, role, token id, expiry or None) of a live token: known, not revoked, not expired, its account
+    enabled."""
     row = connection.execute(sa.text(
         "SELECT a.name, t.role, t.id, t.expires_at, t.revoked_at, a.disabled_at FROM access_token t "
         "JOIN account a ON a.id = t.account_id WHERE t.digest = :d"), {"d": digest}).first()
     if row is None or row.revoked_at is not None or row.disabled_at is not None:
         return None
-    if row.expires_at is not None and _aware(row.expires_at) <= now:
+    expires_at = None if row.expires_at is None else _aware(row.expires_at)
+    if expires_at is not None and expires_at <= now:
         return None
-    return row.name, row.role, row.id
+    return row.name, row.role, row.id, expires_at
 
 
 def _aware(value) -> datetime:

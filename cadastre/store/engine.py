@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from cadastre.errors import DatabaseError
 
-__all__ = ["DEFAULT_URL", "database_url", "create_engine", "write_transaction", "is_sqlite", "redact"]
+__all__ = ["DEFAULT_URL", "database_url", "create_engine", "lookup_engine", "write_transaction", "is_sqlite", "redact"]
 
 DEFAULT_URL = "sqlite:///var/cadastre.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -63,7 +63,7 @@ def create_engine(url: str | None = None, *, must_exist: bool = False, **kwargs)
         return _sqlite_engine(parsed, **kwargs)
     if backend in ("postgresql", "postgis"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_pre_ping=True, **kwargs)
+        return sa.create_engine(parsed, **{"pool_pre_ping": True, **kwargs})
     raise DatabaseError(f"不支持的数据库类型 {backend}（支持 sqlite 与 postgresql）",
                         f"unsupported database {backend!r} (use sqlite or postgresql)")
 
@@ -110,6 +110,19 @@ def _sqlite_engine(url: sa.URL, **kwargs) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def lookup_engine(engine: Engine) -> Engine:
+    """The engine point lookups read through (a parcel card, a token's check, a tile, a feature page).
+
+    On PostgreSQL its connections (from the same pool) run in autocommit: each statement is its own snapshot, and
+    a lookup pays no ``BEGIN`` and no ``ROLLBACK`` round trip when the connection goes back to the pool — a parcel
+    card took 2.0 ms with them and 1.1 ms without (bench/http.py). Only reads whose statements stand on their own
+    go through it: a parcel card's readiness is decided inside its first statement, and a card read while an
+    ingest commits can at worst show the buildings of the moment after its versions. On SQLite, where a
+    transaction costs nothing but a function call, it is the engine itself.
+    """
+    return engine if is_sqlite(engine) else engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @contextmanager

@@ -1,9 +1,8 @@
 """Feature pages and vector tiles read from the registry's current rows, on both engines.
 
 Pages are keyset-paginated in the order of the collection's natural key (which a partial unique index serves);
-a bbox goes through the spatial index (``store.spatial.index_filter``). Tiles: PostGIS encodes them itself
-(``ST_AsMVT``); on SpatiaLite the rows of the tile are read through the R*Tree and :mod:`cadastre.tiles` encodes
-them.
+a bbox goes through the spatial index (``store.spatial.index_filter``). Tiles: the rows of a tile are read
+through the spatial index on both engines and :mod:`cadastre.tiles` encodes them.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cadastre.errors import NotFoundError
@@ -19,7 +17,7 @@ from cadastre.features import Collection, transformer
 from cadastre.store.spatial import envelope, index_filter, query_frame, read_frame
 from cadastre.tiles import TileLayer
 
-__all__ = ["feature_rows", "one_feature", "tile_rows", "tile_mvt"]
+__all__ = ["feature_rows", "one_feature", "tile_rows"]
 
 
 def _columns(properties: dict[str, str]) -> str:
@@ -90,16 +88,3 @@ def tile_rows(connection: Connection, layer: TileLayer, srid: int, bounds) -> gp
            f"WHERE t.valid_to IS NULL AND {index_filter(connection, layer.table, 't', frame)}")
     params = dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bounds), strict=True), srid=srid)
     return read_frame(connection, sql, params, srid=srid)
-
-
-def tile_mvt(connection: Connection, layer: TileLayer, srid: int, bounds, z: int, x: int, y: int) -> bytes:
-    """PostGIS: one layer of tile z/x/y encoded by ``ST_AsMVT`` (rows found through ``bounds`` in storage CRS)."""
-    sql = (f"SELECT ST_AsMVT(q, :layer, {layer.extent}, 'geom', 'fid') FROM ("
-           f"SELECT t.id AS fid, {_columns(layer.properties)}, ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope(:z, :x, :y), "
-           f"{layer.extent}, {layer.buffer}, true) AS geom FROM {layer.table} t "
-           f"WHERE t.valid_to IS NULL AND t.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, :srid)) q "
-           "WHERE q.geom IS NOT NULL")
-    params = dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bounds), strict=True), srid=srid,
-                  layer=layer.name, z=z, x=x, y=y)
-    data = connection.execute(sa.text(sql), params).scalar()
-    return bytes(data) if data else b""

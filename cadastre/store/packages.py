@@ -22,9 +22,10 @@ from cadastre.errors import ConflictError, InputError, NotFoundError
 from cadastre.rules import PLANNING_PREFIX
 from cadastre.store.models import Finding, Original, Package, PackageProgress, Waiver
 from cadastre.store.originals import StoredOriginal
-from cadastre.store.spatial import result_frame
+from cadastre.store.spatial import result_frame, utc_times
 
-__all__ = ["WaiverRecord", "save_package", "package_findings", "blocking_findings", "add_waiver",
+__all__ = ["WaiverRecord", "save_package", "package_findings", "findings_across", "package_summaries",
+           "blocking_findings", "add_waiver",
            "receive_package", "claim_package", "set_progress", "package_state", "package_list", "unclaimed_packages"]
 
 
@@ -90,6 +91,60 @@ def package_findings(connection: Connection, package_id: int) -> pd.DataFrame:
              .outerjoin(Waiver, Waiver.finding_id == Finding.id)
              .where(Finding.package_id == package_id).order_by(Finding.id))
     return result_frame(connection.execute(query))
+
+
+def findings_across(connection: Connection, *, package_id: int | None = None, rule: str | None = None,
+                    severity: str | None = None, stage: str | None = None, status: str | None = None,
+                    surveyor: str | None = None, since: datetime | None = None,
+                    until: datetime | None = None) -> pd.DataFrame:
+    """Findings of every stored package matching the filters (``rule`` may be a prefix such as ``GEO``), each
+    with its package's stage, status, surveying firm and times and its waiver if any; oldest package first."""
+    query = (sa.select(Finding.id, Finding.package_id, Finding.rule, Finding.severity, Finding.layer,
+                       Finding.feature, Finding.message, Finding.lon, Finding.lat, Finding.measured, Finding.limit,
+                       Waiver.waived_by, Waiver.reason.label("waiver_reason"), Waiver.created_at.label("waived_at"),
+                       Package.stage, Package.status, Package.surveyor, Package.project_name, Package.submitted_by,
+                       Package.received_at)
+             .join(Package, Package.id == Finding.package_id)
+             .outerjoin(Waiver, Waiver.finding_id == Finding.id)
+             .order_by(Package.received_at, Finding.id))
+    if package_id is not None:
+        query = query.where(Finding.package_id == package_id)
+    if rule:
+        query = query.where(sa.or_(Finding.rule == rule, Finding.rule.startswith(rule.rstrip("-") + "-")))
+    for column, value in ((Finding.severity, severity), (Package.stage, stage), (Package.status, status),
+                          (Package.surveyor, surveyor)):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(Package.received_at >= since)
+    if until is not None:
+        query = query.where(Package.received_at < until)
+    return utc_times(result_frame(connection.execute(query)), "received_at", "waived_at")
+
+
+def package_summaries(connection: Connection, *, stage: str | None = None, status: str | None = None,
+                      surveyor: str | None = None, since: datetime | None = None,
+                      until: datetime | None = None) -> pd.DataFrame:
+    """One row per stored package (oldest first) with its counts of errors, warnings and notes and of waivers."""
+    counts = (sa.select(Finding.package_id,
+                        *(sa.func.sum(sa.case((Finding.severity == s, 1), else_=0)).label(f"{s}s")
+                          for s in ("error", "warning", "info")),
+                        sa.func.count(Waiver.id).label("waived"))
+              .outerjoin(Waiver, Waiver.finding_id == Finding.id)
+              .group_by(Finding.package_id).subquery())
+    query = (sa.select(Package.id, Package.county, Package.stage, Package.status, Package.project_name,
+                       Package.surveyor, Package.survey_date, Package.permit_number, Package.parcel_code,
+                       Package.submitted_by, Package.filename, Package.received_at, Package.decided_at,
+                       *(sa.func.coalesce(counts.c[c], 0).label(c) for c in ("errors", "warnings", "infos", "waived")))
+             .outerjoin(counts, counts.c.package_id == Package.id).order_by(Package.received_at, Package.id))
+    for column, value in ((Package.stage, stage), (Package.status, status), (Package.surveyor, surveyor)):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(Package.received_at >= since)
+    if until is not None:
+        query = query.where(Package.received_at < until)
+    return utc_times(result_frame(connection.execute(query)), "received_at", "decided_at")
 
 
 def blocking_findings(connection: Connection, package_id: int) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from cadastre.codes import prefix_range
 from cadastre.errors import NotFoundError
 from cadastre.store.models import Base, Package, versions_where
-from cadastre.store.spatial import envelope, index_filter, query_frame, query_records, read_frame
+from cadastre.store.spatial import envelope, index_filter, query_frame, query_records, read_frame, utc_times
 
 __all__ = ["building_rows", "parcel_rows"]
 
@@ -69,10 +69,10 @@ def parcel_rows(connection: Connection, zddm: str) -> dict[str, list[dict]]:
 
 
 def layer_frame(connection: Connection, table: str, srid: int, *, subdistrict: str | None = None,
-                bbox=None, as_of=None) -> pd.DataFrame:
+                bbox=None, as_of=None, stage: str | None = None) -> pd.DataFrame:
     """Every row of ``table`` (``parcel``, ``building`` or ``unit``) current now, or at ``as_of`` (from the
     history: valid_from ≤ as_of < valid_to), within a 地籍子区 (its 12-digit code, a code prefix) and a bbox in the
-    storage CRS; a GeoDataFrame in the storage CRS."""
+    storage CRS; a GeoDataFrame in the storage CRS. Units also carry their building's ``zddm`` and ``zrzh``."""
     code = {"parcel": "zddm", "building": "zddm", "unit": "bdcdyh"}[table]
     columns = [c.name for c in Base.metadata.tables[table].columns if c.name != "geom"]
     where, params = [], {"srid": srid}
@@ -81,6 +81,9 @@ def layer_frame(connection: Connection, table: str, srid: int, *, subdistrict: s
     else:
         where.append("t.valid_from <= :as_of AND (t.valid_to IS NULL OR t.valid_to > :as_of)")
         params["as_of"] = as_of
+    if stage is not None:  # buildings and units: presale | asbuilt
+        where.append("t.stage = :stage")
+        params["stage"] = stage
     if subdistrict:
         where.append(f"t.{code} >= :lo AND t.{code} < :hi")
         params["lo"], params["hi"] = prefix_range(subdistrict)
@@ -89,9 +92,13 @@ def layer_frame(connection: Connection, table: str, srid: int, *, subdistrict: s
         where.append(index_filter(connection, table, "t", frame))
         where.append(f"ST_Intersects(t.geom, {frame})")
         params.update(dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bbox), strict=True)))
-    sql = (f"SELECT {', '.join('t.' + c for c in columns)}, ST_AsBinary(t.geom) AS wkb FROM {table} t "
+    selected, joined = ", ".join("t." + c for c in columns), ""
+    if table == "unit":  # a unit's parcel and building codes, as the package's H layer carries them
+        selected += ", b.zddm, b.zrzh"
+        joined = " LEFT JOIN building b ON b.id = t.building_id"
+    sql = (f"SELECT {selected}, ST_AsBinary(t.geom) AS wkb FROM {table} t{joined} "
            f"WHERE {' AND '.join(where)} ORDER BY t.{code}, t.valid_from")
     statement = sa.text(sql)
     if as_of is not None:
         statement = statement.bindparams(sa.bindparam("as_of", type_=sa.DateTime(timezone=True)))
-    return read_frame(connection, statement, params, srid=srid)
+    return utc_times(read_frame(connection, statement, params, srid=srid), "valid_from", "valid_to")

@@ -34,7 +34,7 @@ def insert_rows(connection: Connection, table: str, columns: dict[str, object], 
 
     Ids are reserved first (a PostgreSQL sequence, or SQLite's next rowids under the write lock the transaction
     holds) and written explicitly, so nothing has to be read back. Then the bulk path of each engine: PostgreSQL
-    ``COPY`` of CSV that Arrow writes (geometry as hex EWKB); SQLite one ``executemany`` with SpatiaLite's per-row
+    binary ``COPY`` built column by column (:mod:`cadastre.store.pgcopy`); SQLite one ``executemany`` with SpatiaLite's per-row
     triggers suspended inside the transaction (see :func:`_sqlite_insert`).
     """
     n = len(next(iter(columns.values()))) if columns else len(geometry)

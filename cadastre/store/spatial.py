@@ -51,6 +51,15 @@ def result_frame(result) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)), columns=columns)
 
 
+def utc_times(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """``columns`` as UTC timestamps on both engines (SQLite hands text queries' times back as text, and naive;
+    PostgreSQL as aware datetimes): what analysts compare and plot."""
+    for column in columns:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
+
+
 def read_frame(connection: Connection, sql: str | sa.TextClause, params: dict | None = None, *, srid: int,
                geometry_column: str = "wkb") -> gpd.GeoDataFrame:
     """Run ``sql`` (which selects ``ST_AsBinary(geom) AS wkb``) and return a GeoDataFrame in ``srid``."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from cadastre.auth import Role, mask_name
+from cadastre.auth import Role, mask_name, token_digest
 from cadastre.samples import write_hostile_package
 
 PARCEL = "141031001002GB00001"
@@ -47,6 +47,7 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("get", "/api/buildings/{code}/table"): EVERYONE,
     ("get", "/api/buildings/{code}/readiness"): EVERYONE,
     ("get", "/api/search"): EVERYONE,
+    ("get", "/api/export/{layer}"): EVERYONE,
     ("post", "/api/permits"): {"planner", "admin"},
     ("get", "/api/permits/{number}"): EVERYONE,
     ("get", "/api/summary"): EVERYONE,
@@ -136,6 +137,36 @@ def test_tokens_expire_and_can_be_revoked_and_die_with_their_account(loaded_regi
     with registry.engine.connect() as c:
         stored = [r[0] for r in c.execute(sa.text("SELECT digest FROM access_token"))]
     assert other.token not in stored and all(len(d) == 64 for d in stored)
+
+
+def test_another_process_sees_a_revocation_within_the_token_cache_time(loaded_registry):
+    """Each server process trusts a token found live for a few seconds (RecentTokens); a revocation made by one
+    process is seen by the others once that time has passed, never later."""
+    from cadastre.auth import RecentTokens
+    from cadastre.errors import AuthenticationError
+    from cadastre.registry import Registry
+
+    now = [0.0]
+    other = Registry(loaded_registry.engine)  # a second worker process: its own cache
+    other.recent_tokens = RecentTokens(seconds=5, clock=lambda: now[0])
+    loaded_registry.add_user("system-housing", "analyst")
+    issued = loaded_registry.issue_token("system-housing")
+    assert other.principal(issued.token).name == "system-housing"
+    assert other.cached_principal(issued.token).name == "system-housing"
+    loaded_registry.revoke_token(issued.id)
+    with pytest.raises(AuthenticationError):
+        loaded_registry.principal(issued.token)  # the process that revoked it: at once
+    now[0] = 4.9
+    assert other.principal(issued.token).name == "system-housing"  # the other: still trusted within 5 s
+    now[0] = 5.0
+    assert other.cached_principal(issued.token) is None
+    with pytest.raises(AuthenticationError):
+        other.principal(issued.token)
+    # an entry never outlives the token itself
+    short = loaded_registry.issue_token("test-analyst", lifetime=timedelta(seconds=1))
+    now[0] = 10.0
+    other.principal(short.token)
+    assert other.recent_tokens._entries[token_digest(short.token)][1] <= 11.0
 
 
 def test_a_token_carries_its_accounts_role_unless_an_admin_gives_less(loaded_registry):

@@ -126,3 +126,24 @@ def test_write_transactions_take_the_sqlite_write_lock_up_front(tmp_path):
             other.execute("BEGIN IMMEDIATE")
         other.close()
     engine.dispose()
+
+
+def test_point_lookups_read_in_autocommit_on_postgresql_and_leave_no_transaction(engine):
+    from cadastre.store.engine import lookup_engine
+
+    lookups = lookup_engine(engine)
+    if engine.dialect.name == "sqlite":
+        assert lookups is engine
+        return
+    with lookups.connect() as connection:
+        assert connection.connection.driver_connection.autocommit
+        from psycopg.pq import TransactionStatus
+
+        connection.execute(sa.text("SELECT 1"))
+        assert connection.connection.driver_connection.info.transaction_status == TransactionStatus.IDLE
+        # a statement that fails does not poison the connection for the next lookup
+        with pytest.raises(sa.exc.ProgrammingError):
+            connection.execute(sa.text("SELECT no_such_column FROM parcel"))
+        assert connection.execute(sa.text("SELECT 1")).scalar() == 1
+    with engine.connect() as connection:  # the pool's connections go back to transactions for everyone else
+        assert not connection.connection.driver_connection.autocommit

@@ -11,23 +11,26 @@ from bench import checks, common, http, read, report, store
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="a tenth of the data, for a run under a minute")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, help="repeated runs of each timing (default 3; 2 with --quick)")
     parser.add_argument("--only", choices=["read", "checks", "store", "http"], help="run one benchmark")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     if args.quick:  # a tenth of the data: its results apart from the full run's
         common.RESULTS = common.RESULTS / "quick"
+    runs = args.runs or (2 if args.quick else 3)
     sizes = {"parcels": 100_000 // scale, "buildings": 10_000 // scale, "units": 500_000 // scale}
     ran = []
-    for name, module in (("read", read), ("checks", checks)):
-        if args.only in (None, name):
-            print(module.report(module.run(**sizes, runs=args.runs)), flush=True)
-            ran.append(name)
+    if args.only in (None, "read", "checks"):
+        with common.county_package(**sizes) as county:  # written once for both
+            for name, module in (("read", read), ("checks", checks)):
+                if args.only in (None, name):
+                    print(module.report(module.run(**sizes, runs=runs, county=county)), flush=True)
+                    ran.append(name)
     if args.only in (None, "store"):
-        print(store.report(store.run(units=1_000_000 // scale, runs=args.runs)), flush=True)
+        print(store.report(store.run(units=1_000_000 // scale, runs=runs)), flush=True)
         ran.append("store")
     if args.only in (None, "http"):
-        print(http.report(http.run(**sizes, seconds=1 if args.quick else 10)), flush=True)
+        print(http.report(http.run(**sizes, seconds=1 if args.quick else 10, quick=args.quick)), flush=True)
         ran.append("http")
     print(f"results: {report.write(ran, quick=args.quick)}, {common.RESULTS / 'latest.json'}")
 

@@ -11,14 +11,12 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import shapely
 
-from bench.common import Timing, save
-from cadastre.samples import Quirks, synthetic_county, write_package
+from bench.common import Timing, county_package, save
 
 GOALS = {"read_and_check_s": 20.0, "peak_mb": 2048, "ratio": 0.35}
 
@@ -127,13 +125,10 @@ def _timing(name: str, values: list[float]) -> Timing:
     return Timing(name, statistics.median(values), min(values), max(values), len(values))
 
 
-def run(*, parcels: int, buildings: int, units: int, runs: int) -> dict:
+def run(*, parcels: int, buildings: int, units: int, runs: int, county: tuple | None = None) -> dict:
     from cadastre.testing import TemporaryPostgres
 
-    layers = synthetic_county(parcels, buildings, units)
-    with tempfile.TemporaryDirectory(prefix="cadastre-bench-") as tmp:
-        package = write_package(Path(tmp) / "county", layers, quirks=Quirks(container="folder", folder=""),
-                                manifest={"county_code": "141031", "stage": "asbuilt"})
+    with county_package(parcels, buildings, units, county) as (layers, package):
         settings = {"shared_buffers": "1GB", "work_mem": "64MB", "maintenance_work_mem": "512MB"}
         with TemporaryPostgres(settings) as pg:
             url = pg.create_database("bench")

@@ -7,8 +7,10 @@ import json
 import platform
 import resource
 import statistics
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,21 @@ class Timing:
     min_s: float
     max_s: float
     runs: int
+
+
+@contextmanager
+def county_package(parcels: int, buildings: int, units: int, given: tuple | None = None) -> Iterator[tuple]:
+    """(layers, package folder): the synthetic county written as a package of GBK shapefiles in zone 37, or
+    ``given`` (the read and checks benchmarks of one run share one)."""
+    if given is not None:
+        yield given
+        return
+    from cadastre.samples import Quirks, synthetic_county, write_package
+
+    layers = synthetic_county(parcels, buildings, units)
+    with tempfile.TemporaryDirectory(prefix="cadastre-bench-") as tmp:
+        yield layers, write_package(Path(tmp) / "county", layers, quirks=Quirks(container="folder", folder=""),
+                                    manifest={"county_code": "141031", "stage": "asbuilt"})
 
 
 def measure(functions: dict[str, Callable[[], object]], runs: int) -> dict[str, Timing]:

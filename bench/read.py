@@ -5,14 +5,12 @@ Goal (issue 3): read + normalise ≤ 1.5 × the baseline, on 100 000 parcels and
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pyogrio
 
-from bench.common import in_child, measure, save
+from bench.common import county_package, in_child, measure, save
 from cadastre.package import read_package
-from cadastre.samples import Quirks, synthetic_county, write_package
 
 GOAL = 1.5
 
@@ -26,11 +24,8 @@ def _ours(package: Path) -> None:
     read_package(package)
 
 
-def run(*, parcels: int, buildings: int, units: int, runs: int) -> dict:
-    layers = synthetic_county(parcels, buildings, units)
-    with tempfile.TemporaryDirectory(prefix="cadastre-bench-") as tmp:
-        package = write_package(Path(tmp) / "county", layers, quirks=Quirks(container="folder", folder=""),
-                                manifest={"county_code": "141031", "stage": "asbuilt"})
+def run(*, parcels: int, buildings: int, units: int, runs: int, county: tuple | None = None) -> dict:
+    with county_package(parcels, buildings, units, county) as (layers, package):
         files = sorted(package.glob("*.shp"))
 
         _baseline(files)  # warm the page cache and GDAL once before timing either

@@ -9,6 +9,7 @@ Goal (issues 5 and 9): 1 000 000 units in at most 20 s on each engine; no duplic
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -71,11 +72,20 @@ def _allocate_and_store(engine, n: int, with_geometry: bool, offset: int = 0) ->
     return time.perf_counter() - start
 
 
-def _empty(engine) -> None:
-    """Units and counters gone again, so that every run starts from the same state (a benchmark database only)."""
+def _empty(engine, pristine: Path | None = None) -> None:
+    """Units and counters gone again, so that every run starts from the same state (a benchmark database only).
+    SQLite: the file is put back from ``pristine``, its copy taken once prepared (deleting 10^6 rows through the
+    R*Tree's triggers takes longer than inserting them)."""
+    if pristine is not None:
+        engine.dispose()
+        database = Path(engine.url.database)
+        for leftover in (database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        shutil.copyfile(pristine, database)
+        return
     with write_transaction(engine) as c:
         for table in ("unit", "code_counter"):
-            c.execute(sa.text(f"TRUNCATE {table}" if c.dialect.name == "postgresql" else f"DELETE FROM {table}"))
+            c.execute(sa.text(f"TRUNCATE {table}"))
 
 
 def writer(url: str, n: int, offset: int) -> float:
@@ -87,18 +97,20 @@ def writer(url: str, n: int, offset: int) -> float:
         engine.dispose()
 
 
-def _concurrent(engine, url: str, n: int, writers: int) -> dict:
+def _concurrent(engine, url: str, n: int, writers: int, pristine: Path | None) -> dict:
     import multiprocessing
 
     share = n // writers
-    context = multiprocessing.get_context("spawn")
+    # fresh processes (no inherited connections), forked from a server that imported this module once
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     with context.Pool(writers) as pool:
         start = time.perf_counter()
         times = pool.starmap(writer, [(url, share, k * share) for k in range(writers)])
         wall = time.perf_counter() - start
     with engine.connect() as c:
         total, distinct = c.execute(sa.text("SELECT count(*), count(DISTINCT bdcdyh) FROM unit")).one()
-    _empty(engine)
+    _empty(engine, pristine)
     return {"writers": writers, "wall_s": round(wall, 2), "slowest_writer_s": round(max(times), 2),
             "codes": int(total), "duplicates": int(total) - int(distinct)}
 
@@ -107,13 +119,18 @@ def _engine_step(name: str, url: str, units: int, runs: int) -> dict:
     engine = create_engine(url)
     init_database(engine, ["141031"])
     _prepare(engine)
+    pristine = None
+    if engine.dialect.name == "sqlite":
+        engine.dispose()  # the last connection's close checkpoints the WAL into the file
+        pristine = Path(engine.url.database).with_suffix(".pristine")
+        shutil.copyfile(engine.url.database, pristine)
     plain, full = [], []
     for _ in range(runs):
         plain.append(_allocate_and_store(engine, units, False))
-        _empty(engine)
+        _empty(engine, pristine)
         full.append(_allocate_and_store(engine, units, True))
-        _empty(engine)
-    concurrent = _concurrent(engine, url, units, WRITERS)
+        _empty(engine, pristine)
+    concurrent = _concurrent(engine, url, units, WRITERS, pristine)
     engine.dispose()
     timing = Timing(name, float(np.median(full)), min(full), max(full), runs)
     per_million = timing.median_s * 1_000_000 / units

@@ -43,8 +43,9 @@ SQL_CHECKS = {
 EQUIVALENT = {"TOP-001", "TOP-003", "TOP-004", "TOP-005", "TOP-006"}
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import numpy as np, shapely
+from bench.common import peak_rss_mb
 from cadastre.package import read_package
 from cadastre.checks import RULES, CheckContext, load_rules, run_checks
 load_rules()
@@ -69,13 +70,13 @@ for stage in ("cadastral", "asbuilt"):
     done |= todo
 t4 = time.perf_counter()
 print(json.dumps({"read": t2 - t1, "checks": t3 - t2, "equivalent": t4 - t3, "findings": found,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": peak_rss_mb()}))
 """
 
 
 def _ours(package: Path) -> dict:
     result = subprocess.run([sys.executable, "-c", CHILD, str(package), ",".join(sorted(EQUIVALENT))],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

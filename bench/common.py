@@ -56,6 +56,14 @@ def measure(functions: dict[str, Callable[[], object]], runs: int) -> dict[str, 
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak resident memory, MB: Linux's VmHWM, which starts afresh at exec. (``getrusage``'s
+    ``ru_maxrss`` does not: a process spawned by a big parent reports the parent's size, taken at the fork.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

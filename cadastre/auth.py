@@ -135,7 +135,7 @@ def token_digest(token: str) -> str:
 class RecentTokens:
     """Tokens found live in the last ``seconds``, by digest, so that a client's every request does not cost a
     database round trip (on PostgreSQL that round trip and its thread hand-off were a third of a parcel card's
-    time: 750 → 1 150 requests/s, bench/http.py).
+    time: 750 → about 1 100 requests/s, bench/http.py).
 
     A revocation, a disabled account or a changed role empties the cache of the process that made the change at
     once; other server processes see it within ``seconds``. An entry never outlives the token's own expiry.

@@ -42,6 +42,7 @@ __all__ = ["LAYERS", "FORMATS", "OFFICES", "ExportLayer", "package_layer", "writ
 @dataclass(frozen=True)
 class ExportLayer:
     name: str  # the registry's word: parcels, buildings, units
+    table: str  # the registry's table
     layer: str  # the package's layer code
     title: str
     #: registry columns whose package field name is not simply the column in capitals
@@ -49,9 +50,9 @@ class ExportLayer:
 
 
 LAYERS: dict[str, ExportLayer] = {e.name: e for e in (
-    ExportLayer("parcels", "ZDJBXX", "宗地"),
-    ExportLayer("buildings", "ZRZ", "自然幢"),
-    ExportLayer("units", "H", "户", renamed=(("fwyt", "FWYT1"),)),
+    ExportLayer("parcels", "parcel", "ZDJBXX", "宗地"),
+    ExportLayer("buildings", "building", "ZRZ", "自然幢"),
+    ExportLayer("units", "unit", "H", "户", renamed=(("fwyt", "FWYT1"),)),
 )}
 
 #: format → (file suffix, what it is, in Chinese)
@@ -60,12 +61,11 @@ FORMATS = {"gpkg": (".gpkg", "GeoPackage"), "shp": (".zip", "Shapefile（GBK 编
 
 
 def export_format(fmt: str | None, path: str | os.PathLike | None = None) -> str:
-    """The export format named, or read from the target's suffix (``.gpkg``, ``.zip``/``.shp``, ``.geojson``/
-    ``.json``, ``.xlsx``)."""
+    """The export format named, or read from the target's suffix (``.gpkg``, ``.zip`` for shapefiles,
+    ``.geojson``/``.json``, ``.xlsx``)."""
     if fmt is None and path is not None:
         suffix = Path(path).suffix.lower()
-        fmt = {".gpkg": "gpkg", ".zip": "shp", ".shp": "shp", ".geojson": "geojson", ".json": "geojson",
-               ".xlsx": "xlsx"}.get(suffix)
+        fmt = {".gpkg": "gpkg", ".zip": "shp", ".geojson": "geojson", ".json": "geojson", ".xlsx": "xlsx"}.get(suffix)
     if fmt not in FORMATS:
         raise InputError(f"导出格式 {fmt} 不支持：可用 {', '.join(FORMATS)}", f"unsupported export format {fmt!r}")
     return fmt
@@ -130,6 +130,7 @@ def write_layers(layers: dict[str, gpd.GeoDataFrame], target: str | os.PathLike,
         folder = Path(tmp)
         epsg = None
         for layer, frame in frames.items():
+            _check_gbk(frame, layer)
             with warnings.catch_warnings():  # GDAL's notes on field widths
                 warnings.simplefilter("ignore", RuntimeWarning)
                 frame.to_file(folder / f"{layer}.shp", driver="ESRI Shapefile", engine="pyogrio", encoding="GBK")
@@ -144,6 +145,24 @@ def write_layers(layers: dict[str, gpd.GeoDataFrame], target: str | os.PathLike,
             for file in sorted(folder.iterdir()):
                 zf.write(file, file.name)
     return target
+
+
+def _check_gbk(frame: pd.DataFrame, layer: str) -> None:
+    """Every text value must be representable in GBK: GDAL would silently drop what is not."""
+    spec = layer_specs()[layer]
+    for column in frame.columns:
+        if column == frame.geometry.name or frame[column].dtype.kind not in "OUT":
+            continue
+        for row, value in enumerate(frame[column].to_numpy(object)):
+            if not isinstance(value, str):
+                continue
+            try:
+                value.encode("gbk")
+            except UnicodeEncodeError as e:
+                key = next((str(frame[k].iat[row]) for k in (*spec.key, "BDCDYH", "ZDDM") if k in frame), str(row))
+                raise InputError(f"{spec.title} {key} 的 {column}“{value}”含 GBK 无法表示的字符“{value[e.start:e.end]}”，"
+                                 "Shapefile 存不下；请导出为 GeoPackage 或 GeoJSON",
+                                 f"{layer} {key} {column}: {value!r} is not representable in GBK") from None
 
 
 #: office → the unit list's columns: (heading, source column)

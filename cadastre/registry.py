@@ -185,9 +185,6 @@ class Registry:
         from cadastre.store.packages import findings_across
 
         with self.engine.connect() as connection:
-            if package_id is not None and connection.execute(
-                    sa.text("SELECT 1 FROM package WHERE id = :p"), {"p": int(package_id)}).first() is None:
-                raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} does not exist")
             frame = findings_across(connection, package_id=package_id, rule=rule, severity=severity, stage=stage,
                                     status=status, surveyor=surveyor, since=_moment(since), until=_moment(until))
         lon, lat = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)
@@ -598,8 +595,7 @@ class Registry:
         if unknown or not layers:
             raise InputError(f"没有可导出的图层 {', '.join(unknown)}：可用 {', '.join(LAYERS)}",
                              f"no export layer {unknown}")
-        tables = {"parcels": "parcel", "buildings": "building", "units": "unit"}
-        frames = {name: self._layer(tables[name], subdistrict, bbox, as_of, viewer) for name in layers}
+        frames = {name: self._layer(LAYERS[name].table, subdistrict, bbox, as_of, viewer) for name in layers}
         county = subdistrict[:6] if subdistrict else (self.info.counties[0] if len(self.info.counties) == 1 else None)
         return write_layers(frames, target, fmt=fmt, county_code=county)
 

@@ -96,6 +96,19 @@ def test_owner_names_are_masked_in_exports_for_roles_without_them(loaded, tmp_pa
     assert not any(n.endswith("*") for n in full)
 
 
+def test_text_gbk_cannot_hold_is_refused_for_shapefiles_but_kept_in_geopackage(tmp_path):
+    import geopandas as gpd
+
+    from cadastre.export import write_layers
+
+    parcels = gpd.GeoDataFrame({"zddm": ["141031001002GB00001"], "zl": ["隰县吉𠮷巷1号"]},
+                               geometry=[shapely.box(0, 0, 10, 10)], crs=4525)
+    with pytest.raises(InputError, match="141031001002GB00001 的 ZL.*GBK 无法表示的字符“𠮷”"):
+        write_layers({"parcels": parcels}, tmp_path / "x.zip")
+    kept = write_layers({"parcels": parcels}, tmp_path / "x.gpkg")
+    assert gpd.read_file(kept, layer="ZDJBXX")["ZL"].iat[0] == "隰县吉𠮷巷1号"
+
+
 def test_export_refuses_what_it_cannot_write(loaded, tmp_path):
     with pytest.raises(InputError, match="格式"):
         loaded.export(tmp_path / "x.dwg")

@@ -98,7 +98,11 @@ def findings_across(connection: Connection, *, package_id: int | None = None, ru
                     surveyor: str | None = None, since: datetime | None = None,
                     until: datetime | None = None) -> pd.DataFrame:
     """Findings of every stored package matching the filters (``rule`` may be a prefix such as ``GEO``), each
-    with its package's stage, status, surveying firm and times and its waiver if any; oldest package first."""
+    with its package's stage, status, surveying firm and times and its waiver if any; oldest package first.
+    A ``package_id`` that does not exist is a :class:`NotFoundError`."""
+    if package_id is not None and connection.execute(
+            sa.select(Package.id).where(Package.id == package_id)).first() is None:
+        raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} does not exist")
     query = (sa.select(Finding.id, Finding.package_id, Finding.rule, Finding.severity, Finding.layer,
                        Finding.feature, Finding.message, Finding.lon, Finding.lat, Finding.measured, Finding.limit,
                        Waiver.waived_by, Waiver.reason.label("waiver_reason"), Waiver.created_at.label("waived_at"),

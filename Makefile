@@ -80,7 +80,8 @@ notebooks: install
 	@tools/ensure-debian-packages fonts-wqy-microhei
 	$(BIN)/python -m pip install -q -e '.[api,test,notebooks]'
 	$(BIN)/python -c "from cadastre.samples import sample_registry; sample_registry('var/sample-registry.sqlite').close()"
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(or $(PORT),8888) --no-browser
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(or $(PORT),8888) --no-browser \
+	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

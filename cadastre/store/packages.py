@@ -115,14 +115,9 @@ def findings_across(connection: Connection, *, package_id: int | None = None, ru
         query = query.where(Finding.package_id == package_id)
     if rule:
         query = query.where(sa.or_(Finding.rule == rule, Finding.rule.startswith(rule.rstrip("-") + "-")))
-    for column, value in ((Finding.severity, severity), (Package.stage, stage), (Package.status, status),
-                          (Package.surveyor, surveyor)):
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(Package.received_at >= since)
-    if until is not None:
-        query = query.where(Package.received_at < until)
+    if severity is not None:
+        query = query.where(Finding.severity == severity)
+    query = _packages_where(query, stage=stage, status=status, surveyor=surveyor, since=since, until=until)
     return utc_times(result_frame(connection.execute(query)), "received_at", "waived_at")
 
 
@@ -141,6 +136,12 @@ def package_summaries(connection: Connection, *, stage: str | None = None, statu
                        Package.submitted_by, Package.filename, Package.received_at, Package.decided_at,
                        *(sa.func.coalesce(counts.c[c], 0).label(c) for c in ("errors", "warnings", "infos", "waived")))
              .outerjoin(counts, counts.c.package_id == Package.id).order_by(Package.received_at, Package.id))
+    query = _packages_where(query, stage=stage, status=status, surveyor=surveyor, since=since, until=until)
+    return utc_times(result_frame(connection.execute(query)), "received_at", "decided_at")
+
+
+def _packages_where(query, *, stage, status, surveyor, since, until):
+    """``query`` narrowed to packages of a stage, status and surveying firm, received in [since, until)."""
     for column, value in ((Package.stage, stage), (Package.status, status), (Package.surveyor, surveyor)):
         if value is not None:
             query = query.where(column == value)
@@ -148,7 +149,7 @@ def package_summaries(connection: Connection, *, stage: str | None = None, statu
         query = query.where(Package.received_at >= since)
     if until is not None:
         query = query.where(Package.received_at < until)
-    return utc_times(result_frame(connection.execute(query)), "received_at", "decided_at")
+    return query
 
 
 def blocking_findings(connection: Connection, package_id: int) -> pd.DataFrame:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from bench import checks, common, http, read, report, store
 
@@ -20,19 +21,24 @@ def main() -> None:
     runs = args.runs or (2 if args.quick else 3)
     sizes = {"parcels": 100_000 // scale, "buildings": 10_000 // scale, "units": 500_000 // scale}
     ran = []
+    started = time.perf_counter()
+    def step(name: str, module, **kwargs) -> None:
+        start = time.perf_counter()
+        print(module.report(module.run(**kwargs)), flush=True)
+        print(f"  ({name}: {time.perf_counter() - start:.0f} s)", flush=True)
+        ran.append(name)
+
     if args.only in (None, "read", "checks"):
         with common.county_package(**sizes) as county:  # written once for both
             for name, module in (("read", read), ("checks", checks)):
                 if args.only in (None, name):
-                    print(module.report(module.run(**sizes, runs=runs, county=county)), flush=True)
-                    ran.append(name)
+                    step(name, module, **sizes, runs=runs, county=county)
     if args.only in (None, "store"):
-        print(store.report(store.run(units=1_000_000 // scale, runs=runs)), flush=True)
-        ran.append("store")
+        step("store", store, units=1_000_000 // scale, runs=runs)
     if args.only in (None, "http"):
-        print(http.report(http.run(**sizes, seconds=1 if args.quick else 10, quick=args.quick)), flush=True)
-        ran.append("http")
-    print(f"results: {report.write(ran, quick=args.quick)}, {common.RESULTS / 'latest.json'}")
+        step("http", http, **sizes, seconds=1 if args.quick else 10, quick=args.quick)
+    print(f"results: {report.write(ran, quick=args.quick)}, {common.RESULTS / 'latest.json'} "
+          f"({time.perf_counter() - started:.0f} s in all)")
 
 
 if __name__ == "__main__":

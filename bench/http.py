@@ -2,6 +2,8 @@
 on SpatiaLite and on PostGIS.
 
 Served by ``cadastre serve --workers 2`` exactly as a county would run it; ``wrk`` shares the machine's two cores.
+The servers compared (ours, the baseline, tipg) start together and are measured one after the other: an idle
+server takes no CPU from the one under load.
 Each figure comes from one ``wrk`` run over random codes of the county (a Lua script cycles through them):
 
 - point lookup ``GET /api/parcels/{zddm}`` with an API token (the token's check, then the parcel card: current
@@ -82,15 +84,23 @@ def _wait(url: str, timeout: float = 60.0) -> None:
 
 
 @contextmanager
-def _server(command: list[str], env: dict, probe: str):
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, start_new_session=True)
+def _servers(*servers: tuple[list[str], dict, str]):
+    """Start servers, each ``(command, environment, probe URL)``, all at once: their start-ups overlap, and once up
+    and idle they take no CPU from the one being measured. Each runs in a session of its own, so that it and its
+    workers are stopped together."""
+    processes = []
     try:
-        _wait(probe)
-        yield process
+        for command, env, _ in servers:
+            processes.append(subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.PIPE, start_new_session=True))
+        for _, _, probe in servers:
+            _wait(probe)
+        yield processes
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(30)
+        for process in processes:
+            os.killpg(process.pid, 15)
+        for process in processes:
+            process.wait(30)
 
 
 def _wrk(base: str, paths: list[str], workdir: Path, *, connections: int, seconds: int, token: str = "") -> dict:
@@ -135,70 +145,66 @@ def _engine_run(name: str, url: str, workdir: Path, sizes: dict, seconds: int, q
         token = registry.issue_token("bench-system", label="bench").token
     zoom = TILE_LAYERS["parcels"].minzoom
     tiles = [f"/tiles/parcels/{z}/{x}/{y}.pbf" for z, x, y in _tiles(extent, zoom)]
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    ours, plain, tipg = (f"http://127.0.0.1:{_free_port()}" for _ in range(3))
+    servers = [([str(Path(sys.executable).with_name("cadastre")), "--db", url, "serve", "--port", ours.rsplit(":", 1)[1],
+                 "--workers", str(WORKERS)], {}, f"{ours}/openapi.json"),
+               ([sys.executable, "-m", "uvicorn", "bench.baseline_app:app_from_env", "--factory", "--port",
+                 plain.rsplit(":", 1)[1], "--workers", str(WORKERS), "--log-level", "warning"], {"CADASTRE_DB": url},
+                f"{plain}/parcel/{codes['parcels'][0]}")]
+    tipg_paths = [f"/collections/public.parcel/items/{i}" for i in codes["parcel_ids"]]
+    with_tipg = name == "PostGIS" and (BASELINES / "uvicorn").exists()
+    if with_tipg:  # developmentseed's OGC Features server on the same table: one parcel by its row id
+        servers.append(([str(BASELINES / "uvicorn"), "tipg.main:app", "--port", tipg.rsplit(":", 1)[1], "--workers",
+                         str(WORKERS), "--log-level", "warning"],
+                        {"DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["public"]', "TIPG_DB_TABLES": '["public.parcel"]'},
+                        f"{tipg}{tipg_paths[0]}"))
     result: dict = {"data": build}
-    cli = str(Path(sys.executable).with_name("cadastre"))
-    with _server([cli, "--db", url, "serve", "--port", str(port), "--workers", str(WORKERS)], {},
-                 f"{base}/openapi.json") as server:
+    with _servers(*servers) as processes:
         parcels = [f"/api/parcels/{c}" for c in codes["parcels"]]
         units = [f"/api/units/{c}" for c in codes["units"]]
-        _wrk(base, parcels, workdir, connections=4, seconds=min(3, seconds), token=token)  # warm-up: page cache, pools
-        result["parcel_lookup"] = {"latency": _wrk(base, parcels, workdir, connections=1, seconds=seconds, token=token),
-                                   "load": _wrk(base, parcels, workdir, connections=8, seconds=seconds, token=token)}
+        _wrk(ours, parcels, workdir, connections=4, seconds=min(3, seconds), token=token)  # warm-up: page cache, pools
+        result["parcel_lookup"] = {"latency": _wrk(ours, parcels, workdir, connections=1, seconds=seconds, token=token),
+                                   "load": _wrk(ours, parcels, workdir, connections=8, seconds=seconds, token=token)}
         if not quick:  # not a goal: left out of a quick run
-            result["unit_lookup"] = {"latency": _wrk(base, units, workdir, connections=1, seconds=seconds, token=token),
-                                     "load": _wrk(base, units, workdir, connections=8, seconds=seconds, token=token)}
+            result["unit_lookup"] = {"latency": _wrk(ours, units, workdir, connections=1, seconds=seconds, token=token),
+                                     "load": _wrk(ours, units, workdir, connections=8, seconds=seconds, token=token)}
         sizes_kb = []
         for path in tiles:
-            request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+            request = urllib.request.Request(ours + path, headers={"Authorization": f"Bearer {token}"})
             with urllib.request.urlopen(request) as response:
                 sizes_kb.append(len(response.read()) / 1024)
         result["tiles"] = {"zoom": zoom, "count": len(tiles), "largest_kb": round(max(sizes_kb), 1),
-                           **_wrk(base, tiles, workdir, connections=1, seconds=seconds, token=token)}
-        result["server_memory"] = process_group_peak_mb(server.pid)  # the server and its workers, at their peak
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    uvicorn = [sys.executable, "-m", "uvicorn", "bench.baseline_app:app_from_env", "--factory", "--port", str(port),
-               "--workers", str(WORKERS), "--log-level", "warning"]
-    with _server(uvicorn, {"CADASTRE_DB": url}, f"{base}/parcel/{codes['parcels'][0]}"):
+                           **_wrk(ours, tiles, workdir, connections=1, seconds=seconds, token=token)}
+        result["server_memory"] = process_group_peak_mb(processes[0].pid)  # our server and its workers, at peak
+
         baseline = [f"/parcel/{c}" for c in codes["parcels"]]
-        _wrk(base, baseline, workdir, connections=4, seconds=min(3, seconds))
-        result["baseline"] = {"latency": _wrk(base, baseline, workdir, connections=1, seconds=seconds),
-                              "load": _wrk(base, baseline, workdir, connections=8, seconds=seconds)}
+        _wrk(plain, baseline, workdir, connections=4, seconds=min(3, seconds))
+        result["baseline"] = {"latency": _wrk(plain, baseline, workdir, connections=1, seconds=seconds),
+                              "load": _wrk(plain, baseline, workdir, connections=8, seconds=seconds)}
         if name == "PostGIS":  # the same tiles, one ST_AsMVT query each
-            result["tiles_baseline"] = _wrk(base, [p.replace("/tiles/parcels/", "/tile/").removesuffix(".pbf")
-                                                   for p in tiles], workdir, connections=1, seconds=seconds)
-    if name == "PostGIS":
-        result["tipg"] = _tipg(url, codes["parcel_ids"], workdir, seconds)
-    ours, theirs = result["parcel_lookup"]["load"], result["baseline"]["load"]
-    result["throughput_vs_baseline"] = round(ours["requests_per_s"] / theirs["requests_per_s"], 3)
+            result["tiles_baseline"] = _wrk(plain, [p.replace("/tiles/parcels/", "/tile/").removesuffix(".pbf")
+                                                    for p in tiles], workdir, connections=1, seconds=seconds)
+        if with_tipg:
+            _wrk(tipg, tipg_paths, workdir, connections=4, seconds=min(3, seconds))
+            result["tipg"] = {"installed": True, "version": _tipg_version(),
+                              "latency": _wrk(tipg, tipg_paths, workdir, connections=1, seconds=seconds),
+                              "load": _wrk(tipg, tipg_paths, workdir, connections=8, seconds=seconds)}
+        elif name == "PostGIS":
+            result["tipg"] = {"installed": False}
+    ours_load, theirs = result["parcel_lookup"]["load"], result["baseline"]["load"]
+    result["throughput_vs_baseline"] = round(ours_load["requests_per_s"] / theirs["requests_per_s"], 3)
     if result.get("tipg", {}).get("load"):
-        result["throughput_vs_tipg"] = round(ours["requests_per_s"] / result["tipg"]["load"]["requests_per_s"], 3)
+        result["throughput_vs_tipg"] = round(ours_load["requests_per_s"] / result["tipg"]["load"]["requests_per_s"], 3)
     latency = result["parcel_lookup"]["latency"]
     result["met"] = {"p50_ms": latency["p50_ms"] <= GOALS["p50_ms"], "p99_ms": latency["p99_ms"] <= GOALS["p99_ms"],
-                     "requests_per_s": ours["requests_per_s"] >= GOALS["requests_per_s"],
+                     "requests_per_s": ours_load["requests_per_s"] >= GOALS["requests_per_s"],
                      "tile_p95_ms": result["tiles"]["p95_ms"] <= GOALS["tile_p95_ms"]}
     return result
 
 
-def _tipg(url: str, ids: list[int], workdir: Path, seconds: int) -> dict:
-    """tipg on the same PostGIS table, when ``make bench`` could install it: one parcel by its row id."""
-    uvicorn = BASELINES / "uvicorn"
-    if not uvicorn.exists():
-        return {"installed": False}
-    version = subprocess.run([str(BASELINES / "python"), "-c", "import tipg; print(tipg.__version__)"],
-                             capture_output=True, text=True).stdout.strip()
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    paths = [f"/collections/public.parcel/items/{i}" for i in ids]
-    env = {"DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["public"]', "TIPG_DB_TABLES": '["public.parcel"]'}
-    with _server([str(uvicorn), "tipg.main:app", "--port", str(port), "--workers", str(WORKERS),
-                  "--log-level", "warning"], env, f"{base}{paths[0]}"):
-        _wrk(base, paths, workdir, connections=4, seconds=min(3, seconds))
-        return {"installed": True, "version": version,
-                "latency": _wrk(base, paths, workdir, connections=1, seconds=seconds),
-                "load": _wrk(base, paths, workdir, connections=8, seconds=seconds)}
+def _tipg_version() -> str:
+    return subprocess.run([str(BASELINES / "python"), "-c", "import tipg; print(tipg.__version__)"],
+                          capture_output=True, text=True).stdout.strip()
 
 
 def run(*, parcels: int, buildings: int, units: int, seconds: int = 10, quick: bool = False) -> dict:

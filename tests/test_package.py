@@ -276,3 +276,25 @@ def test_permit_json_is_parsed_and_bad_permits_reported(tmp_path):
     pkg = read_package(write_package(tmp_path / "b.zip", layers, manifest=sample_manifest("asbuilt"), permit=bad))
     assert_findings(pkg.findings, [("PKG-007", "permit.json")])
     assert "far_max 应为数字" in pkg.findings["message"].iat[0]
+
+
+def test_geojson_layers_are_read_and_unrelated_broken_geojson_is_only_listed(tmp_path):
+    layers = sample_cadastral()
+    folder = write_package(tmp_path / "pkg", {"JZD": layers["JZD"]}, quirks=Quirks(container="folder"),
+                           manifest=sample_manifest("cadastral"))
+    # the parcels as GeoJSON in lon/lat under another file name: found by the collection's name
+    layers["ZDJBXX"].to_crs(4326).to_file(folder / "宗地导出.geojson", driver="GeoJSON", layer="ZDJBXX",
+                                          RFC7946="YES", COORDINATE_PRECISION=9)
+    (folder / "notes.geojson").write_text("{ not json")  # somebody's scratch file
+    package = read_package(folder)
+    parcels = package.layers["ZDJBXX"]
+    assert len(parcels) == len(layers["ZDJBXX"])
+    assert package.raw["ZDJBXX"].info.kind == "geojson"
+    original = np.asarray(layers["ZDJBXX"].geometry.values)
+    assert shapely.hausdorff_distance(np.asarray(parcels.geometry.values), original).max() < 1e-3
+    assert any(f.member.endswith("notes.geojson") for f in package.files)
+    assert not len(package.findings) or "notes.geojson" not in " ".join(package.findings["message"])
+    (folder / "ZRZ.geojson").write_text("{ not json")  # named as a layer but unreadable: said plainly
+    findings = read_package(folder).findings
+    said = findings[findings["rule"] == "PKG-002"]
+    assert len(said) == 1 and said["severity"].iat[0] == "error" and "无法读取 ZRZ.geojson" in said["message"].iat[0]

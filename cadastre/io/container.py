@@ -123,7 +123,7 @@ class Container:
         return [m for m in self.files if m.lower().endswith(suffix)]
 
     def sublayers(self, member: str) -> list[str]:
-        """Layer names of a GeoPackage, or sheet names of a workbook (cached)."""
+        """Layer names of a GeoPackage or GeoJSON, or sheet names of a workbook (cached)."""
         if member not in self._sublayers:
             path = self.root / member
             try:
@@ -136,6 +136,11 @@ class Container:
                 else:
                     self._sublayers[member] = [str(name) for name, _ in pyogrio.list_layers(path)]
             except Exception as e:  # corrupt workbook or GeoPackage: the library's own exception classes
+                if member.lower().endswith(".geojson"):
+                    # a GeoJSON is one layer: named by its file, it is a layer file only if that name is a layer's,
+                    # and then reading it says what is wrong; any other unreadable .geojson is just another file
+                    self._sublayers[member] = [PurePosixPath(member).stem]
+                    return self._sublayers[member]
                 raise InputError(f"无法读取 {member}：{e}", f"cannot read {member}: {e}", rule="PKG-002") from None
         return self._sublayers[member]
 

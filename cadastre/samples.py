@@ -162,7 +162,7 @@ def sample_cadastral(county_code: str = "141031", block: int = 0) -> dict[str, g
             parcels.append({
                 "BSM": str(n), "ZL": f"隰县龙泉镇府前街{(block * BLOCK[0] * BLOCK[1] + n) * 2}号", "ZDMJ": round(polygon.area, 2), "YT": uses[n - 1],
                 "QLLX": "3", "QLXZ": "102", "QLSDFS": "2", "RJL": 2.5 if project else None,
-                "QLR": DEVELOPER if project and not block else f"隰县第{block * 6 + n}宗地使用权人", "geometry": polygon,
+                "QLR": DEVELOPER if project else f"隰县第{block * BLOCK[0] * BLOCK[1] + n}宗地使用权人", "geometry": polygon,
             })
             for k, corner in enumerate(ring):
                 if corner not in points:

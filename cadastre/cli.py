@@ -333,7 +333,9 @@ def export(ctx: click.Context, layers: tuple[str, ...], target: Path, fmt: str |
            bbox: str | None, as_of: str | None) -> None:
     """导出图层（宗地 parcels、自然幢 buildings、户 units）为 GeoPackage、GBK Shapefile 或 GeoJSON；字段名与成果包
     一致，可由成果包读取器原样读回。"""
-    box = _bbox(bbox)
+    from cadastre.features import parse_bbox
+
+    box = parse_bbox(bbox)
     with _registry(ctx) as reg:
         path = reg.export(target, layers=layers, fmt=fmt, subdistrict=subdistrict, bbox=box, as_of=as_of)
     click.echo(f"已导出 {'、'.join(layers)}：{path}")
@@ -353,18 +355,6 @@ def units_list(ctx: click.Context, office: str, target: Path, subdistrict: str |
         listing = reg.unit_list(office, subdistrict=subdistrict, as_of=as_of)
     write_unit_list(listing, target, office=office)
     click.echo(f"户清单（{len(listing)} 户）：{target}")
-
-
-def _bbox(text: str | None) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        box = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        box = ()
-    if len(box) != 4:
-        raise click.BadParameter(f"bbox 应为 4 个数：{text}", param_hint="--bbox")
-    return box
 
 
 @cli.command()

@@ -11,6 +11,7 @@ pandas, geometries by shapely.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -22,7 +23,7 @@ from pyproj import CRS, Transformer
 
 from cadastre.errors import InputError
 
-__all__ = ["CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "to_geojson",
+__all__ = ["CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "to_geojson",
            "bbox_in_storage", "MAX_LIMIT", "DEFAULT_LIMIT"]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -70,6 +71,23 @@ def output_coordinates(geometries: np.ndarray, storage_srid: int, epsg: int) -> 
         return xy[:, ::-1] if swap else xy
 
     return shapely.transform(geometries, move)
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """A bbox written as ``minx,miny,maxx,maxy`` (a query parameter, a command-line option): four finite numbers.
+
+    >>> parse_bbox("110.5,36.6,110.7,36.8")
+    (110.5, 36.6, 110.7, 36.8)
+    """
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"bbox 应为 4 个数：{text}", f"bad bbox {text}") from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InputError(f"bbox 应为 4 个有限数：{text}", f"bad bbox {text}")
+    return values
 
 
 def bbox_in_storage(bbox: tuple[float, float, float, float], bbox_epsg: int, storage_srid: int):

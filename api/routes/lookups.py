@@ -116,14 +116,9 @@ def export_layer(registry: RegistryDep, principal: PrincipalDep,
     """导出图层：GeoPackage、GBK Shapefile（zip）、GeoJSON；字段名与成果包一致，可重新读入。units 还可导出 xlsx 户清单
     （office=housing 住建 / tax 税务）。权利人姓名按角色遮蔽。"""
     from cadastre.export import FORMATS, write_unit_list
-    from cadastre.features import bbox_in_storage
+    from cadastre.features import bbox_in_storage, parse_bbox
 
-    box = None
-    if bbox is not None:
-        try:
-            box = bbox_in_storage(tuple(float(v) for v in bbox.split(",")), 4326, registry.storage_srid)
-        except ValueError:
-            raise InputError(f"bbox 应为 4 个数：{bbox}", f"bad bbox {bbox}") from None
+    box = None if bbox is None else bbox_in_storage(parse_bbox(bbox), 4326, registry.storage_srid)
     folder = Path(tempfile.mkdtemp(prefix="cadastre-export-"))
     target = folder / f"{layer}{FORMATS[format][0]}"
     try:

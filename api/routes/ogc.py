@@ -14,8 +14,7 @@ from fastapi.responses import Response
 
 from api.deps import JSON, READ, PrincipalDep, RegistryDep
 from api.problems import PROBLEM_RESPONSES
-from cadastre.errors import InputError
-from cadastre.features import COLLECTIONS, CRS84, DEFAULT_LIMIT, MAX_LIMIT, crs_uri, to_geojson
+from cadastre.features import COLLECTIONS, CRS84, DEFAULT_LIMIT, MAX_LIMIT, crs_uri, parse_bbox, to_geojson
 from cadastre.tiles import MAX_ZOOM, TILE_LAYERS
 
 #: every OGC endpoint needs a signed-in role; owners' names in GeoJSON are masked per role
@@ -80,18 +79,6 @@ def collection(request: Request, registry: RegistryDep, collection_id: Collectio
     return _collection(request, registry, COLLECTIONS[collection_id])
 
 
-def _bbox(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise InputError(f"bbox 应为 4 个数：{text}", f"bad bbox {text}") from None
-    if len(values) != 4 or any(v != v or v in (float("inf"), float("-inf")) for v in values):
-        raise InputError(f"bbox 应为 4 个有限数：{text}", f"bad bbox {text}")
-    return values
-
-
 def _geojson(body: str, crs: str) -> Response:
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs}>"})
 
@@ -106,7 +93,7 @@ def items(request: Request, registry: RegistryDep, principal: PrincipalDep, coll
           after: Annotated[str | None, Query(description="翻页：上一页最后一个要素的编号", max_length=40)] = None,
           package: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="只看某成果包的问题（findings）")] = None):
     """要素（GeoJSON，RFC 7946）；按要素编号排序，next 链接翻页。"""
-    page = registry.features(collection_id, bbox=_bbox(bbox), bbox_crs=bbox_crs, limit=limit, after=after,
+    page = registry.features(collection_id, bbox=parse_bbox(bbox), bbox_crs=bbox_crs, limit=limit, after=after,
                              crs=crs, package=package, viewer=principal)
     links = [{"rel": "self", "type": GEOJSON, "href": str(request.url)}]
     if page.next_key is not None:

@@ -111,6 +111,15 @@ def _moment(value: datetime | str | None) -> datetime | None:
     return value
 
 
+def _report_of(state):
+    """The :class:`cadastre.report.Report` of a stored package's state; ConflictError while it is processed."""
+    from cadastre.report import Report
+
+    if state.report is None:
+        raise ConflictError(f"成果包 {state.id} 尚在处理中，报告还没有生成", f"package {state.id} not processed yet")
+    return Report.from_dict(state.report)
+
+
 class Registry:
     """A registry database: its counties, zoning, packages, parcels, buildings, units and codes."""
 
@@ -357,20 +366,15 @@ class Registry:
     def report(self, package_id: int):
         """The report of a stored package as a :class:`cadastre.report.Report` (findings, counts, planning
         indicators, what was accepted and coded); ConflictError while it is still being processed."""
-        from cadastre.report import Report
-
-        state = self.package(package_id)
-        if state.report is None:
-            raise ConflictError(f"成果包 {package_id} 尚在处理中，报告还没有生成", f"package {package_id} not processed yet")
-        return Report.from_dict(state.report)
+        return _report_of(self.package(package_id))
 
     def report_html(self, package_id: int) -> str:
         """The Chinese HTML report of a stored package (maps drawn from its original)."""
         from cadastre.package import read_package
         from cadastre.render import render_html
 
-        report = self.report(package_id)
-        state = self.package(package_id, report=False)
+        state = self.package(package_id)
+        report = _report_of(state)
         package = None
         if not report.refused:
             try:

@@ -23,7 +23,7 @@ from pyproj import CRS, Transformer
 
 from cadastre.errors import InputError
 
-__all__ = ["CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "to_geojson",
+__all__ = ["CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "lonlat_points", "to_geojson",
            "bbox_in_storage", "MAX_LIMIT", "DEFAULT_LIMIT"]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -71,6 +71,14 @@ def output_coordinates(geometries: np.ndarray, storage_srid: int, epsg: int) -> 
         return xy[:, ::-1] if swap else xy
 
     return shapely.transform(geometries, move)
+
+
+def lonlat_points(lon, lat, srid: int) -> np.ndarray:
+    """Points at lon/lat (CGCS2000 ≈ WGS 84) in ``srid``, None where either is missing: findings' places."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    x, y = transformer(4326, srid).transform(lon, lat)
+    points = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.where(np.isfinite(x) & np.isfinite(y), points, None)
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:

@@ -188,19 +188,15 @@ class Registry:
         about a whole file). Filters: one package, a rule or rule family (``"GEO"``), severity, package stage and
         status, firm, and packages received in [``since``, ``until``)."""
         import geopandas as gpd
-        import numpy as np
 
-        from cadastre.features import transformer
+        from cadastre.features import lonlat_points
         from cadastre.store.packages import findings_across
 
         with self.engine.connect() as connection:
             frame = findings_across(connection, package_id=package_id, rule=rule, severity=severity, stage=stage,
                                     status=status, surveyor=surveyor, since=_moment(since), until=_moment(until))
-        lon, lat = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)
-        x, y = transformer(4326, self.storage_srid).transform(lon, lat)
-        points = shapely.points(np.column_stack([x, y])) if len(frame) else np.array([], dtype=object)
-        placed = np.isfinite(x) & np.isfinite(y)
-        return gpd.GeoDataFrame(frame, geometry=np.where(placed, points, None), crs=self.storage_srid)
+        return gpd.GeoDataFrame(frame, geometry=lonlat_points(frame["lon"], frame["lat"], self.storage_srid),
+                                crs=self.storage_srid)
 
     def package_summaries(self, *, stage: str | None = None, status: str | None = None,
                           surveyor: str | None = None, since: datetime | str | None = None,

@@ -8,12 +8,10 @@ through the spatial index on both engines and :mod:`cadastre.tiles` encodes them
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
-import shapely
 from sqlalchemy.engine import Connection
 
 from cadastre.errors import NotFoundError
-from cadastre.features import Collection, transformer
+from cadastre.features import Collection, lonlat_points
 from cadastre.store.spatial import envelope, index_filter, query_frame, read_frame
 from cadastre.tiles import TileLayer
 
@@ -65,12 +63,8 @@ def feature_rows(connection: Connection, collection: Collection, srid: int, *, b
     if collection.geometry:
         return read_frame(connection, sql, params, srid=srid)
     frame = query_frame(connection, sql, **params)
-    lon, lat = frame.pop("lon").to_numpy(float), frame.pop("lat").to_numpy(float)
-    points = shapely.points(lon, lat)
-    points = np.where(np.isnan(lon) | np.isnan(lat), None, points)
     # findings are placed in lon/lat; a page is kept in the storage CRS like every other collection
-    return gpd.GeoDataFrame(frame, geometry=shapely.transform(points, lambda xy: np.column_stack(
-        transformer(4326, srid).transform(xy[:, 0], xy[:, 1]))), crs=srid)
+    return gpd.GeoDataFrame(frame, geometry=lonlat_points(frame.pop("lon"), frame.pop("lat"), srid), crs=srid)
 
 
 def one_feature(connection: Connection, collection: Collection, srid: int, key: tuple) -> gpd.GeoDataFrame:

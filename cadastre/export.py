@@ -35,7 +35,7 @@ from cadastre.codetables import table
 from cadastre.errors import InputError
 from cadastre.io.layers import layer_specs
 
-__all__ = ["LAYERS", "FORMATS", "OFFICES", "ExportLayer", "package_layer", "write_layers", "unit_list",
+__all__ = ["LAYERS", "FORMATS", "OFFICES", "ExportLayer", "named_layer", "package_layer", "write_layers", "unit_list",
            "write_unit_list", "export_format"]
 
 
@@ -71,7 +71,8 @@ def export_format(fmt: str | None, path: str | os.PathLike | None = None) -> str
     return fmt
 
 
-def _layer(name: str) -> ExportLayer:
+def named_layer(name: str) -> ExportLayer:
+    """The export layer ``name`` (parcels, buildings, units); InputError for any other."""
     try:
         return LAYERS[name]
     except KeyError:
@@ -82,7 +83,8 @@ def package_layer(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
     """A registry layer (``Registry.parcels()`` / ``buildings()`` / ``units()``) as the package layer it came from:
     the layer's fields in its order, named as the standard names them; the registry's own columns (row ids,
     history, package) left out."""
-    spec, export = layer_specs()[_layer(name).layer], _layer(name)
+    export = named_layer(name)
+    spec = layer_specs()[export.layer]
     renamed = dict(export.renamed)
     columns = {}
     for column in frame.columns:
@@ -110,7 +112,7 @@ def write_layers(layers: dict[str, gpd.GeoDataFrame], target: str | os.PathLike,
     fmt = export_format(fmt, target)
     if fmt == "xlsx":
         raise InputError("户清单请用 write_unit_list 导出为 xlsx", "use write_unit_list for xlsx")
-    frames = {_layer(name).layer: package_layer(frame, name) for name, frame in layers.items()}
+    frames = {named_layer(name).layer: package_layer(frame, name) for name, frame in layers.items()}
     target.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "geojson":
         if len(frames) != 1:

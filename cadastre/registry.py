@@ -588,14 +588,13 @@ class Registry:
         ``target`` as GeoPackage, zipped GBK shapefiles or GeoJSON (``fmt``, default from the suffix), in the
         package's own layer and field names, so the file goes back in through the package reader
         (:mod:`cadastre.export`). Owners' names are masked for a ``viewer`` who may not read them."""
-        from cadastre.export import LAYERS, export_format, write_layers
+        from cadastre.export import LAYERS, export_format, named_layer, write_layers
 
         fmt = export_format(fmt, target)
-        unknown = [name for name in layers if name not in LAYERS]
-        if unknown or not layers:
-            raise InputError(f"没有可导出的图层 {', '.join(unknown)}：可用 {', '.join(LAYERS)}",
-                             f"no export layer {unknown}")
-        frames = {name: self._layer(LAYERS[name].table, subdistrict, bbox, as_of, viewer) for name in layers}
+        if not layers:
+            raise InputError(f"请指定要导出的图层：{', '.join(LAYERS)}", "no layer to export")
+        tables = {name: named_layer(name).table for name in layers}  # an unknown name is refused before any reading
+        frames = {name: self._layer(table, subdistrict, bbox, as_of, viewer) for name, table in tables.items()}
         county = subdistrict[:6] if subdistrict else (self.info.counties[0] if len(self.info.counties) == 1 else None)
         return write_layers(frames, target, fmt=fmt, county_code=county)
 

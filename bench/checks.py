@@ -2,21 +2,18 @@
 as SQL (ST_IsValid, self-joins with the GiST index, ST_Within, boundary points by ST_DWithin).
 
 Goals (issue 4): read + all checks ≤ 20 s and ≤ 2 GB peak; our checks ≤ 0.35 × the SQL checks' time.
-Our side runs in a fresh process per run, so its peak memory is its own.
+Our side runs in a fresh process per run (``bench.common.in_child``), so its peak memory is its own.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import shapely
 
-from bench.common import Timing, county_package, save
+from bench.common import Timing, county_package, database, in_child, postgres, save
 
 GOALS = {"read_and_check_s": 20.0, "peak_mb": 2048, "ratio": 0.35}
 
@@ -42,42 +39,41 @@ SQL_CHECKS = {
 #: our rules that do what SQL_CHECKS do (validity is checked while reading: GEO-001)
 EQUIVALENT = {"TOP-001", "TOP-003", "TOP-004", "TOP-005", "TOP-006"}
 
-CHILD = """
-import json, sys, time
-import numpy as np, shapely
-from bench.common import peak_rss_mb
-from cadastre.package import read_package
-from cadastre.checks import RULES, CheckContext, load_rules, run_checks
-load_rules()
-t1 = time.perf_counter()
-package = read_package(sys.argv[1])
-t2 = time.perf_counter()
-found, done = 0, set()
-for stage in ("cadastral", "asbuilt"):  # the county package carries both kinds of layers: run every rule once
-    package.stage = stage
-    todo = {r for r, spec in RULES.items() if stage in spec.stages} - done
-    findings, _ = run_checks(CheckContext(package, package.county.rules, None), only=todo)
-    found += len(findings)
-    done |= todo
-t3 = time.perf_counter()
-for code in ("ZDJBXX", "ZRZ", "H"):  # the same checks as the SQL baseline, timed alone
-    shapely.is_valid(np.asarray(package.layers[code].geometry.values, dtype=object))
-done = set()
-for stage in ("cadastral", "asbuilt"):
-    package.stage = stage
-    todo = {r for r in sys.argv[2].split(",") if stage in RULES[r].stages} - done
-    run_checks(CheckContext(package, package.county.rules, None), only=todo)
-    done |= todo
-t4 = time.perf_counter()
-print(json.dumps({"read": t2 - t1, "checks": t3 - t2, "equivalent": t4 - t3, "findings": found,
-                  "peak_mb": peak_rss_mb()}))
-"""
+def _read_and_check(package: str, equivalent: list[str]) -> dict:
+    """One run of our side (in a fresh process, :func:`bench.common.in_child`): read the package, run every rule,
+    then the rules that do what the SQL baseline does, timed alone. Seconds of each, and the findings' count."""
+    import numpy as np
+
+    from cadastre.checks import RULES, CheckContext, load_rules, run_checks
+    from cadastre.package import read_package
+
+    load_rules()
+
+    def check(rules: set[str]) -> int:
+        found, done = 0, set()
+        for stage in ("cadastral", "asbuilt"):  # the county package carries both kinds of layers: each rule once
+            loaded.stage = stage
+            todo = {r for r in rules if stage in RULES[r].stages} - done
+            findings, _ = run_checks(CheckContext(loaded, loaded.county.rules, None), only=todo)
+            found += len(findings)
+            done |= todo
+        return found
+
+    t1 = time.perf_counter()
+    loaded = read_package(package)
+    t2 = time.perf_counter()
+    found = check(set(RULES))
+    t3 = time.perf_counter()
+    for code in ("ZDJBXX", "ZRZ", "H"):  # validity: checked while reading (GEO-001), so timed here on its own
+        shapely.is_valid(np.asarray(loaded.layers[code].geometry.values, dtype=object))
+    check(set(equivalent))
+    t4 = time.perf_counter()
+    return {"read": t2 - t1, "checks": t3 - t2, "equivalent": t4 - t3, "findings": found}
 
 
 def _ours(package: Path) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, str(package), ",".join(sorted(EQUIVALENT))],
-                            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    result, peak = in_child(_read_and_check, str(package), sorted(EQUIVALENT))
+    return {**result, "peak_mb": peak}
 
 
 def _load(url: str, layers) -> float:
@@ -126,13 +122,9 @@ def _timing(name: str, values: list[float]) -> Timing:
     return Timing(name, statistics.median(values), min(values), max(values), len(values))
 
 
-def run(*, parcels: int, buildings: int, units: int, runs: int, county: tuple | None = None) -> dict:
-    from cadastre.testing import TemporaryPostgres
-
+def run(*, parcels: int, buildings: int, units: int, runs: int, county: tuple | None = None, pg=None) -> dict:
     with county_package(parcels, buildings, units, county) as (layers, package):
-        settings = {"shared_buffers": "1GB", "work_mem": "64MB", "maintenance_work_mem": "512MB"}
-        with TemporaryPostgres(settings) as pg:
-            url = pg.create_database("bench")
+        with postgres(pg) as server, database(server, "checks") as url:
             load = _load(url, layers)
             ours, theirs = [], []
             for _ in range(runs):  # interleaved

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -42,6 +43,42 @@ def county_package(parcels: int, buildings: int, units: int, given: tuple | None
                                     manifest={"county_code": "141031", "stage": "asbuilt"})
 
 
+#: the PostgreSQL server every benchmark of a run shares, set up for bulk loads as a county's production server
+#: would be (the defaults, 128 MB of shared buffers and 1 GB of WAL between checkpoints, make a million-row load
+#: checkpoint several times), with memory for the SQL baseline's joins
+SERVER_SETTINGS = {"shared_buffers": "1GB", "work_mem": "64MB", "maintenance_work_mem": "512MB", "max_wal_size": "8GB",
+                   "checkpoint_timeout": "30min", "wal_buffers": "64MB"}
+
+
+@contextmanager
+def postgres(given=None) -> Iterator:
+    """The run's PostgreSQL server: ``given`` (``python -m bench`` starts one for all the benchmarks it runs), or a
+    throwaway one (:class:`cadastre.testing.TemporaryPostgres`) for a benchmark run on its own."""
+    if given is not None:
+        yield given
+        return
+    from cadastre.testing import TemporaryPostgres
+
+    with TemporaryPostgres(SERVER_SETTINGS) as pg:
+        yield pg
+
+
+@contextmanager
+def database(pg, name: str) -> Iterator[str]:
+    """A new PostGIS database ``name`` on ``pg`` for one benchmark (its URL), dropped afterwards and the server
+    checkpointed, so that the next benchmark finds it as this one did (no checkpoint of these writes still spread
+    over the next one's measurements)."""
+    import psycopg
+
+    url = pg.create_database(name)
+    try:
+        yield url
+    finally:
+        pg.drop_database(name)
+        with psycopg.connect(pg.url(), autocommit=True) as connection:
+            connection.execute("CHECKPOINT")
+
+
 def measure(functions: dict[str, Callable[[], object]], runs: int) -> dict[str, Timing]:
     """Time each function ``runs`` times, interleaved (a, b, a, b …) so that drift in the machine's speed falls on
     both alike; median, min and max per function."""
@@ -67,31 +104,77 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def in_child(function: Callable, *args):
-    """Run ``function(*args)`` (a module-level function) in a fresh spawned process and return ``(its result, that
-    process's peak resident memory in MB)``: the step's own peak, not whatever the benchmark process held before.
-    A plain process, not a pool worker, so the step may start processes of its own."""
+#: what the server behind :func:`in_child` imports once, so that each step's process starts with it loaded: the
+#: geospatial stack every step needs, the read baseline's pyogrio alone too; nothing of ours, so that a baseline's
+#: peak memory does not carry our modules
+PRELOAD = ["geopandas", "pyogrio"]
+
+
+def start_forkserver() -> Callable[[], None]:
+    """Start :func:`in_children`'s forkserver now: it imports :data:`PRELOAD` in the background, so its start-up
+    overlaps the caller's own set-up. Returns a function that waits until the server has started a process (call
+    it before measuring anything)."""
+    import multiprocessing
+    import os
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    forkserver.ensure_running()
+
+    def ready() -> None:
+        in_child(os.getpid)  # answered once the server has imported PRELOAD
+
+    return ready
+
+
+def in_child(function: Callable, *args, **kwargs):
+    """Run ``function(*args, **kwargs)`` (a module-level function) in a fresh process and return ``(its result, that
+    process's peak resident memory in MB)``: the step's own peak, not whatever the benchmark process held before."""
+    return in_children([partial(function, *args, **kwargs)])[0]
+
+
+def in_children(calls: list[Callable], *, fork: bool = False) -> list[tuple[object, int]]:
+    """Run the calls (partials of module-level functions) at once, each in a fresh process, and return each one's
+    ``(result, peak resident memory in MB)`` in order. The first exception raised in a child is raised here.
+
+    The processes are forked from multiprocessing's forkserver, which has imported :data:`PRELOAD` once, rather than
+    spawned: a spawned interpreter spends a second importing the geospatial stack before it does anything. A forked
+    process's VmHWM starts at its size at the fork, the preloaded modules, so its peak is still its own. Plain
+    processes, not pool workers, so a step may start processes of its own.
+
+    ``fork=True`` forks from this process instead, for set-up work whose memory is not reported: the children
+    start with everything this process has imported, and take their arguments without pickling them."""
     import multiprocessing
 
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(send, function, args))
-    process.start()
-    send.close()
-    try:
-        outcome = receive.recv()
-    except EOFError:
-        outcome = RuntimeError(f"{function.__name__} died")
-    finally:
-        process.join()
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
+    if fork:
+        context = multiprocessing.get_context("fork")
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)  # has effect only before the server's first start
+    started = []
+    for call in calls:
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=_child, args=(send, call))
+        process.start()
+        send.close()
+        started.append((process, receive, call))
+    outcomes = []
+    for process, receive, call in started:
+        try:
+            outcomes.append(receive.recv())
+        except EOFError:
+            outcomes.append(RuntimeError(f"{call.func.__name__} died"))
+        finally:
+            process.join()
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes
 
 
-def _child(send, function: Callable, args: tuple) -> None:
+def _child(send, call: Callable) -> None:
     try:
-        result = function(*args)
+        result = call()
         send.send((result, round(peak_rss_mb())))
     except BaseException as e:  # reported to the parent, which raises it
         send.send(e)

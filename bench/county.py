@@ -25,16 +25,25 @@ from cadastre.store.registry_rows import insert_rows
 COUNTY = "141031"
 
 
-def build(url: str, workdir: Path, *, parcels: int, buildings: int, units: int) -> dict:
-    """Create the registry at ``url`` and load the county; returns sizes and timings."""
-    layers = _inside_subdistricts(synthetic_county(parcels, buildings, units))
-    zddm_supplied = layers["ZDJBXX"]["ZDDM"].copy()
-    layers["ZDJBXX"]["ZDDM"] = ""  # a first survey: the registry assigns the codes
-    package = workdir / "county-cadastral"
-    if not package.exists():
-        write_package(package, {"ZDJBXX": layers["ZDJBXX"], "JZD": layers["JZD"]},
-                      manifest={"county_code": COUNTY, "stage": "cadastral"})
-    zoning = write_zoning_package(workdir, COUNTY)
+def layers(*, parcels: int, buildings: int, units: int) -> dict:
+    """The synthetic county without what lies across a sub-district boundary; its parcels with the generator's
+    宗地代码, which name the buildings' parcels."""
+    return _inside_subdistricts(synthetic_county(parcels, buildings, units))
+
+
+def write_packages(workdir: Path, county: dict) -> tuple[Path, Path]:
+    """The county's cadastral package (blank 宗地代码: a first survey, the registry assigns the codes) and the
+    sample zoning package, written in ``workdir`` once for every registry built from them."""
+    parcels = county["ZDJBXX"].copy()
+    parcels["ZDDM"] = ""
+    package = write_package(workdir / "county-cadastral", {"ZDJBXX": parcels, "JZD": county["JZD"]},
+                            manifest={"county_code": COUNTY, "stage": "cadastral"})
+    return package, write_zoning_package(workdir, COUNTY)
+
+
+def build(url: str, county: dict, package: Path, zoning: Path) -> dict:
+    """Create the registry at ``url``, import the zoning, ingest the county's package (from
+    :func:`write_packages`) and store the buildings and units of ``county``; returns sizes and timings."""
     registry = init_registry(url, [COUNTY])
     try:
         registry.import_zoning(zoning)
@@ -44,8 +53,9 @@ def build(url: str, workdir: Path, *, parcels: int, buildings: int, units: int) 
         if result.status != "accepted":
             raise RuntimeError(f"the county package was {result.status}: {result.report.get('summary')}")
         start = time.perf_counter()
-        _buildings_and_units(registry, result.package_id, layers, zddm_supplied)
-        return {"parcels": len(layers["ZDJBXX"]), "buildings": len(layers["ZRZ"]), "units": len(layers["H"]),
+        _buildings_and_units(registry, result.package_id, county)
+        _vacuum(registry.engine)
+        return {"parcels": len(county["ZDJBXX"]), "buildings": len(county["ZRZ"]), "units": len(county["H"]),
                 "ingest_parcels_s": round(ingest_s, 1), "bulk_buildings_units_s": round(time.perf_counter() - start, 1)}
     finally:
         registry.close()
@@ -69,7 +79,7 @@ def _inside_subdistricts(layers: dict) -> dict:
             "ZRZ": zrz.reset_index(drop=True), "H": h.reset_index(drop=True)}
 
 
-def _buildings_and_units(registry: Registry, package_id: int, layers: dict, zddm_supplied) -> None:
+def _buildings_and_units(registry: Registry, package_id: int, layers: dict) -> None:
     zrz, h = layers["ZRZ"], layers["H"]
     now = datetime.now(UTC)
     with write_transaction(registry.engine) as connection:
@@ -77,7 +87,7 @@ def _buildings_and_units(registry: Registry, package_id: int, layers: dict, zddm
         stored = {bsm: parcel_id for bsm, parcel_id, _ in rows}
         codes = {bsm: zddm for bsm, _, zddm in rows}
         # the synthetic buildings name their parcel by the code the generator gave it: back to the parcel's BSM
-        bsm_of = dict(zip(zddm_supplied, layers["ZDJBXX"]["BSM"], strict=True))
+        bsm_of = dict(zip(layers["ZDJBXX"]["ZDDM"], layers["ZDJBXX"]["BSM"], strict=True))
         owner_bsm = np.array([bsm_of[code[:19]] for code in zrz["ZRZH"]], dtype=object)
         owner_zddm = np.array([codes[b] for b in owner_bsm], dtype=object)
         building_ids = insert_rows(connection, "building", {
@@ -98,7 +108,17 @@ def _buildings_and_units(registry: Registry, package_id: int, layers: dict, zddm
             "fwyt": h["FWYT1"].to_numpy(object), "scjzmj": h["SCJZMJ"].to_numpy(),
             "sctnjzmj": h["SCTNJZMJ"].to_numpy(), "scftjzmj": h["SCFTJZMJ"].to_numpy(),
         }, h.geometry.values, registry.storage_srid, package_id=package_id, now=now)
-        connection.execute(sa.text("ANALYZE"))
+
+
+def _vacuum(engine) -> None:
+    """Statistics for the planner, and on PostgreSQL the freshly loaded tables vacuumed now, as a county's server
+    would have them: left to autovacuum, the vacuum of a million new rows would run during the measurements."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM (ANALYZE)")
+    else:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
 
 
 def sample_codes(url: str, n: int, seed: int = 7) -> dict[str, list[str]]:

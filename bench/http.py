@@ -2,8 +2,9 @@
 on SpatiaLite and on PostGIS.
 
 Served by ``cadastre serve --workers 2`` exactly as a county would run it; ``wrk`` shares the machine's two cores.
-The servers compared (ours, the baseline, tipg) start together and are measured one after the other: an idle
-server takes no CPU from the one under load.
+Both registries are built at once and vacuumed (set-up, not measured). Then, engine by engine, the servers compared
+(ours, the baseline, tipg) start together and are warmed up together, and are measured one after the other: an
+idle server takes no CPU from the one under load.
 Each figure comes from one ``wrk`` run over random codes of the county (a Lua script cycles through them):
 
 - point lookup ``GET /api/parcels/{zddm}`` with an API token (the token's check, then the parcel card: current
@@ -26,6 +27,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,15 +35,15 @@ import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from bench import county
-from bench.common import process_group_peak_mb, save
+from bench.common import database, in_children, postgres, process_group_peak_mb, save
 
 GOALS = {"p50_ms": 2.0, "p99_ms": 10.0, "requests_per_s": 1000.0, "tile_p95_ms": 50.0}
 BASELINES = Path(__file__).resolve().parent.parent / ".venv-baselines" / "bin"
 WORKERS = 2
-SERVER_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "maintenance_work_mem": "512MB"}
 
 WRK_SCRIPT = r"""
 local paths = {}
@@ -71,54 +73,80 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, timeout: float = 60.0) -> None:
+def _wait(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Until ``url`` answers; an OSError if ``process`` exits first or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
+            if process.poll() is not None:
+                raise OSError(f"exited with status {process.returncode}") from None
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.2)
+            time.sleep(0.05)
 
 
 @contextmanager
 def _servers(*servers: tuple[list[str], dict, str]):
     """Start servers, each ``(command, environment, probe URL)``, all at once: their start-ups overlap, and once up
     and idle they take no CPU from the one being measured. Each runs in a session of its own, so that it and its
-    workers are stopped together."""
-    processes = []
+    workers are stopped together, at once (SIGKILL: nothing is measured after, and a graceful stop of each
+    server's workers took a second). A server that does not come up is reported with the end of its stderr."""
+    processes, logs = [], []
     try:
         for command, env, _ in servers:
+            logs.append(tempfile.TemporaryFile())
             processes.append(subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.PIPE, start_new_session=True))
-        for _, _, probe in servers:
-            _wait(probe)
+                                              stderr=logs[-1], start_new_session=True))
+        for (command, _, probe), process, log in zip(servers, processes, logs, strict=True):
+            try:
+                _wait(probe, process)
+            except OSError as e:
+                log.seek(0)
+                raise RuntimeError(f"{' '.join(command)} did not come up ({e}):\n"
+                                   f"{log.read().decode(errors='replace')[-2000:]}") from None
         yield processes
     finally:
         for process in processes:
-            os.killpg(process.pid, 15)
+            os.killpg(process.pid, signal.SIGKILL)
         for process in processes:
             process.wait(30)
+        for log in logs:
+            log.close()
 
 
-def _wrk(base: str, paths: list[str], workdir: Path, *, connections: int, seconds: int, token: str = "") -> dict:
-    """One wrk run over ``paths`` (cycled); latency percentiles in ms and requests per second."""
+def _wrk_start(base: str, paths: list[str], workdir: Path, *, connections: int, seconds: int,
+               token: str = "") -> subprocess.Popen:
+    """Start one wrk run over ``paths`` (cycled), its script and list of paths in ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
     script, listing = workdir / "paths.lua", workdir / "paths.txt"
     script.write_text(WRK_SCRIPT)
     listing.write_text("\n".join(paths) + "\n")
     # one wrk thread: the load generator shares the two cores with the two workers, and one thread drives eight
     # connections without waiting on itself
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-                          "-s", str(script), base, "--", str(listing), *([token] if token else [])],
-                         capture_output=True, text=True, check=True)
-    line = next(line for line in out.stdout.splitlines() if line.startswith("WRK "))
+    return subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script),
+                             base, "--", str(listing), *([token] if token else [])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wrk_result(process: subprocess.Popen) -> dict:
+    """A finished wrk run's latency percentiles in ms, requests per second and errors."""
+    out, err = process.communicate()
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, process.args, out, err)
+    line = next(line for line in out.splitlines() if line.startswith("WRK "))
     raw = json.loads(line[4:])
-    return {"connections": connections, "seconds": seconds, "requests": raw["requests"],
-            "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+    return {"requests": raw["requests"], "requests_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
             **{f"{k}_ms": round(raw[f"{k}_us"] / 1000, 3) for k in ("p50", "p95", "p99", "max")},
             "errors": raw["socket_errors"] + raw["non_2xx"]}
+
+
+def _wrk(base: str, paths: list[str], workdir: Path, *, connections: int, seconds: int, token: str = "") -> dict:
+    """One wrk run, measured alone."""
+    result = _wrk_result(_wrk_start(base, paths, workdir, connections=connections, seconds=seconds, token=token))
+    return {"connections": connections, "seconds": seconds, **result}
 
 
 def _tiles(extent: list[float], zoom: int) -> list[tuple[int, int, int]]:
@@ -132,11 +160,12 @@ def _tiles(extent: list[float], zoom: int) -> list[tuple[int, int, int]]:
     return [(zoom, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
 
 
-def _engine_run(name: str, url: str, workdir: Path, sizes: dict, seconds: int, quick: bool) -> dict:
+def _setup(name: str, url: str, workdir: Path) -> dict:
+    """What one engine's measurements need, from its built registry: codes to ask for, an API token, the busiest
+    zoom's tiles, and its servers (ours, the plain baseline and on PostGIS tipg), not yet started."""
     from cadastre.registry import open_registry
     from cadastre.tiles import TILE_LAYERS
 
-    build = county.build(url, workdir.parent, **sizes)  # the package is written once, for both engines
     codes = county.sample_codes(url, 20_000)
     with open_registry(url) as registry:
         extent = registry.extent()
@@ -144,53 +173,71 @@ def _engine_run(name: str, url: str, workdir: Path, sizes: dict, seconds: int, q
         registry.add_user("bench-system", "analyst")
         token = registry.issue_token("bench-system", label="bench").token
     zoom = TILE_LAYERS["parcels"].minzoom
-    tiles = [f"/tiles/parcels/{z}/{x}/{y}.pbf" for z, x, y in _tiles(extent, zoom)]
     ours, plain, tipg = (f"http://127.0.0.1:{_free_port()}" for _ in range(3))
-    servers = [([str(Path(sys.executable).with_name("cadastre")), "--db", url, "serve", "--port", ours.rsplit(":", 1)[1],
-                 "--workers", str(WORKERS)], {}, f"{ours}/openapi.json"),
-               ([sys.executable, "-m", "uvicorn", "bench.baseline_app:app_from_env", "--factory", "--port",
-                 plain.rsplit(":", 1)[1], "--workers", str(WORKERS), "--log-level", "warning"], {"CADASTRE_DB": url},
-                f"{plain}/parcel/{codes['parcels'][0]}")]
-    tipg_paths = [f"/collections/public.parcel/items/{i}" for i in codes["parcel_ids"]]
-    with_tipg = name == "PostGIS" and (BASELINES / "uvicorn").exists()
-    if with_tipg:  # developmentseed's OGC Features server on the same table: one parcel by its row id
-        servers.append(([str(BASELINES / "uvicorn"), "tipg.main:app", "--port", tipg.rsplit(":", 1)[1], "--workers",
-                         str(WORKERS), "--log-level", "warning"],
-                        {"DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["public"]', "TIPG_DB_TABLES": '["public.parcel"]'},
-                        f"{tipg}{tipg_paths[0]}"))
-    result: dict = {"data": build}
-    with _servers(*servers) as processes:
-        parcels = [f"/api/parcels/{c}" for c in codes["parcels"]]
-        units = [f"/api/units/{c}" for c in codes["units"]]
-        _wrk(ours, parcels, workdir, connections=4, seconds=min(3, seconds), token=token)  # warm-up: page cache, pools
-        result["parcel_lookup"] = {"latency": _wrk(ours, parcels, workdir, connections=1, seconds=seconds, token=token),
-                                   "load": _wrk(ours, parcels, workdir, connections=8, seconds=seconds, token=token)}
-        if not quick:  # not a goal: left out of a quick run
-            result["unit_lookup"] = {"latency": _wrk(ours, units, workdir, connections=1, seconds=seconds, token=token),
-                                     "load": _wrk(ours, units, workdir, connections=8, seconds=seconds, token=token)}
-        sizes_kb = []
-        for path in tiles:
-            request = urllib.request.Request(ours + path, headers={"Authorization": f"Bearer {token}"})
-            with urllib.request.urlopen(request) as response:
-                sizes_kb.append(len(response.read()) / 1024)
-        result["tiles"] = {"zoom": zoom, "count": len(tiles), "largest_kb": round(max(sizes_kb), 1),
-                           **_wrk(ours, tiles, workdir, connections=1, seconds=seconds, token=token)}
-        result["server_memory"] = process_group_peak_mb(processes[0].pid)  # our server and its workers, at peak
+    setup = {"name": name, "workdir": workdir, "token": token, "zoom": zoom, "ours": ours, "plain": plain,
+             "tiles": [f"/tiles/parcels/{z}/{x}/{y}.pbf" for z, x, y in _tiles(extent, zoom)],
+             "parcels": [f"/api/parcels/{c}" for c in codes["parcels"]],
+             "units": [f"/api/units/{c}" for c in codes["units"]],
+             "baseline": [f"/parcel/{c}" for c in codes["parcels"]],
+             "servers": [([str(Path(sys.executable).with_name("cadastre")), "--db", url, "serve", "--port",
+                           ours.rsplit(":", 1)[1], "--workers", str(WORKERS)], {}, f"{ours}/openapi.json"),
+                         ([sys.executable, "-m", "uvicorn", "bench.baseline_app:app_from_env", "--factory", "--port",
+                           plain.rsplit(":", 1)[1], "--workers", str(WORKERS), "--log-level", "warning"],
+                          {"CADASTRE_DB": url}, f"{plain}/parcel/{codes['parcels'][0]}")]}
+    if name == "PostGIS" and (BASELINES / "uvicorn").exists():
+        # developmentseed's OGC Features server on the same table: one parcel by its row id
+        setup["tipg"] = tipg
+        setup["tipg_paths"] = [f"/collections/public.parcel/items/{i}" for i in codes["parcel_ids"]]
+        setup["servers"].append(
+            ([str(BASELINES / "uvicorn"), "tipg.main:app", "--port", tipg.rsplit(":", 1)[1], "--workers",
+              str(WORKERS), "--log-level", "warning"],
+             {"DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["public"]', "TIPG_DB_TABLES": '["public.parcel"]'},
+             f"{tipg}{setup['tipg_paths'][0]}"))
+    return setup
 
-        baseline = [f"/parcel/{c}" for c in codes["parcels"]]
-        _wrk(plain, baseline, workdir, connections=4, seconds=min(3, seconds))
-        result["baseline"] = {"latency": _wrk(plain, baseline, workdir, connections=1, seconds=seconds),
-                              "load": _wrk(plain, baseline, workdir, connections=8, seconds=seconds)}
-        if name == "PostGIS":  # the same tiles, one ST_AsMVT query each
-            result["tiles_baseline"] = _wrk(plain, [p.replace("/tiles/parcels/", "/tile/").removesuffix(".pbf")
-                                                    for p in tiles], workdir, connections=1, seconds=seconds)
-        if with_tipg:
-            _wrk(tipg, tipg_paths, workdir, connections=4, seconds=min(3, seconds))
-            result["tipg"] = {"installed": True, "version": _tipg_version(),
-                              "latency": _wrk(tipg, tipg_paths, workdir, connections=1, seconds=seconds),
-                              "load": _wrk(tipg, tipg_paths, workdir, connections=8, seconds=seconds)}
-        elif name == "PostGIS":
-            result["tipg"] = {"installed": False}
+
+def _warm_up(s: dict, seconds: int) -> None:
+    """Each of an engine's servers under load, all at once, for a few seconds before any is measured: workers'
+    connection pools filled, lazily loaded code loaded, the tables in the page cache and PostgreSQL's buffers."""
+    runs = [(s["ours"], s["parcels"], s["token"]), (s["plain"], s["baseline"], "")]
+    if "tipg" in s:
+        runs.append((s["tipg"], s["tipg_paths"], ""))
+    processes = [_wrk_start(base, paths, s["workdir"] / f"warm-{k}", connections=4, seconds=seconds, token=token)
+                 for k, (base, paths, token) in enumerate(runs)]
+    for process in processes:
+        _wrk_result(process)
+
+
+def _measure(s: dict, server, seconds: int, quick: bool) -> dict:
+    """One engine's figures, its servers up and warm."""
+    name, ours, workdir, token, tiles = s["name"], s["ours"], s["workdir"], s["token"], s["tiles"]
+    result: dict = {}
+    result["parcel_lookup"] = {"latency": _wrk(ours, s["parcels"], workdir, connections=1, seconds=seconds, token=token),
+                               "load": _wrk(ours, s["parcels"], workdir, connections=8, seconds=seconds, token=token)}
+    if not quick:  # not a goal: left out of a quick run
+        result["unit_lookup"] = {"latency": _wrk(ours, s["units"], workdir, connections=1, seconds=seconds, token=token),
+                                 "load": _wrk(ours, s["units"], workdir, connections=8, seconds=seconds, token=token)}
+    sizes_kb = []
+    for path in tiles:
+        request = urllib.request.Request(ours + path, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request) as response:
+            sizes_kb.append(len(response.read()) / 1024)
+    result["tiles"] = {"zoom": s["zoom"], "count": len(tiles), "largest_kb": round(max(sizes_kb), 1),
+                       **_wrk(ours, tiles, workdir, connections=1, seconds=seconds, token=token)}
+    result["server_memory"] = process_group_peak_mb(server.pid)  # our server and its workers, at peak
+
+    plain = s["plain"]
+    result["baseline"] = {"latency": _wrk(plain, s["baseline"], workdir, connections=1, seconds=seconds),
+                          "load": _wrk(plain, s["baseline"], workdir, connections=8, seconds=seconds)}
+    if name == "PostGIS":  # the same tiles, one ST_AsMVT query each
+        result["tiles_baseline"] = _wrk(plain, [p.replace("/tiles/parcels/", "/tile/").removesuffix(".pbf")
+                                                for p in tiles], workdir, connections=1, seconds=seconds)
+    if "tipg" in s:
+        result["tipg"] = {"installed": True, "version": _tipg_version(),
+                          "latency": _wrk(s["tipg"], s["tipg_paths"], workdir, connections=1, seconds=seconds),
+                          "load": _wrk(s["tipg"], s["tipg_paths"], workdir, connections=8, seconds=seconds)}
+    elif name == "PostGIS":
+        result["tipg"] = {"installed": False}
     ours_load, theirs = result["parcel_lookup"]["load"], result["baseline"]["load"]
     result["throughput_vs_baseline"] = round(ours_load["requests_per_s"] / theirs["requests_per_s"], 3)
     if result.get("tipg", {}).get("load"):
@@ -207,19 +254,27 @@ def _tipg_version() -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
-def run(*, parcels: int, buildings: int, units: int, seconds: int = 10, quick: bool = False) -> dict:
-    from cadastre.testing import TemporaryPostgres
-
+def run(*, parcels: int, buildings: int, units: int, seconds: int = 10, quick: bool = False, pg=None) -> dict:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: `make bench` installs it (Debian package wrk)")
     sizes = {"parcels": parcels, "buildings": buildings, "units": units}
-    engines = {}
-    with tempfile.TemporaryDirectory(prefix="cadastre-http-") as tmp, TemporaryPostgres(SERVER_SETTINGS) as pg:
-        for name, url in (("SpatiaLite", f"sqlite:///{Path(tmp) / 'county.sqlite'}"),
-                          ("PostGIS", pg.create_database("county"))):
-            workdir = Path(tmp) / name
-            workdir.mkdir()
-            engines[name] = _engine_run(name, url, workdir, sizes, seconds, quick)
+    with (tempfile.TemporaryDirectory(prefix="cadastre-http-") as tmp, postgres(pg) as server,
+          database(server, "county") as pg_url):
+        urls = {"SpatiaLite": f"sqlite:///{Path(tmp) / 'county.sqlite'}", "PostGIS": pg_url}
+        layers = county.layers(**sizes)
+        package, zoning = county.write_packages(Path(tmp), layers)
+        # both registries built at once, each in a process of its own: set-up, not measured
+        built = in_children([partial(county.build, url, layers, package, zoning) for url in urls.values()], fork=True)
+        setups = []
+        for name, url in urls.items():
+            (Path(tmp) / name).mkdir()
+            setups.append(_setup(name, url, Path(tmp) / name))
+        engines = {}
+        for s, (data, _) in zip(setups, built, strict=True):
+            # the engine's servers up at once (their start-ups overlap; idle, they take no CPU from the one measured)
+            with _servers(*s["servers"]) as processes:
+                _warm_up(s, min(3, seconds))
+                engines[s["name"]] = {"data": data, **_measure(s, processes[0], seconds, quick)}
     result = {"workers": WORKERS, "load_generator": "wrk on loopback, same machine", "goals": GOALS,
               "engines": engines}
     save("http", result)

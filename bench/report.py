@@ -20,6 +20,8 @@ ORDER = ("read", "checks", "store", "http")
 
 
 def _s(t: dict) -> str:
+    if t["runs"] == 1:
+        return f"{t['median_s']:.2f} s (1 run)"
     return f"{t['median_s']:.2f} s ({t['min_s']:.2f}–{t['max_s']:.2f}, {t['runs']} runs)"
 
 

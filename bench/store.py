@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from bench.common import Timing, in_child, save
+from bench.common import Timing, database, in_child, postgres, save
 from cadastre.store.counters import reserve
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.registry_rows import insert_rows
@@ -27,10 +27,6 @@ from cadastre.store.schema import init_database
 
 GOAL_PER_MILLION = 20.0
 WRITERS = 4
-# a server set up for bulk loads, as a county's production server would be (the defaults, 128 MB of shared buffers
-# and 1 GB of WAL between checkpoints, make a million-row load checkpoint several times)
-SERVER_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min",
-                   "wal_buffers": "64MB", "maintenance_work_mem": "512MB"}
 _TS = sa.DateTime(timezone=True)
 
 
@@ -101,10 +97,9 @@ def _concurrent(engine, url: str, n: int, writers: int, pristine: Path | None) -
     import multiprocessing
 
     share = n // writers
-    # fresh processes (no inherited connections), forked from a server that imported this module once
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    with context.Pool(writers) as pool:
+    # forked from this process, with no connection to inherit: each writer opens its own
+    engine.dispose()
+    with multiprocessing.get_context("fork").Pool(writers) as pool:
         start = time.perf_counter()
         times = pool.starmap(writer, [(url, share, k * share) for k in range(writers)])
         wall = time.perf_counter() - start
@@ -138,13 +133,10 @@ def _engine_step(name: str, url: str, units: int, runs: int) -> dict:
             "per_million_s": round(per_million, 1), "met": per_million <= GOAL_PER_MILLION, "concurrent": concurrent}
 
 
-def run(*, units: int, runs: int) -> dict:
-    from cadastre.testing import TemporaryPostgres
-
+def run(*, units: int, runs: int, pg=None) -> dict:
     results = {}
-    with tempfile.TemporaryDirectory() as tmp, TemporaryPostgres(SERVER_SETTINGS) as pg:
-        for name, url in (("SpatiaLite", f"sqlite:///{Path(tmp) / 'store.sqlite'}"),
-                          ("PostGIS", pg.create_database("store"))):
+    with tempfile.TemporaryDirectory() as tmp, postgres(pg) as server, database(server, "store") as pg_url:
+        for name, url in (("SpatiaLite", f"sqlite:///{Path(tmp) / 'store.sqlite'}"), ("PostGIS", pg_url)):
             # each engine in a process of its own: its peak memory is that engine's step alone
             results[name], peak = in_child(_engine_step, name, url, units, runs)
             results[name]["peak_mb"] = peak

@@ -1,4 +1,5 @@
-"""Timing helpers shared by the benchmarks: repeated runs, median / min / max, peak memory."""
+"""Helpers shared by the benchmarks: repeated runs with median / min / max, peak memory, the run's PostgreSQL server
+and the fresh processes each step runs in."""
 
 from __future__ import annotations
 

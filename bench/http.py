@@ -198,11 +198,13 @@ def _setup(name: str, url: str, workdir: Path) -> dict:
 
 def _warm_up(s: dict, seconds: int) -> None:
     """Each of an engine's servers under load, all at once, for a few seconds before any is measured: workers'
-    connection pools filled, lazily loaded code loaded, the tables in the page cache and PostgreSQL's buffers."""
+    connection pools filled, lazily loaded code loaded, the tables in the page cache and PostgreSQL's buffers.
+    Eight connections, as many as any measurement opens: a pool that grew during a measurement would start
+    PostgreSQL backends there, each loading PostGIS on its first query."""
     runs = [(s["ours"], s["parcels"], s["token"]), (s["plain"], s["baseline"], "")]
     if "tipg" in s:
         runs.append((s["tipg"], s["tipg_paths"], ""))
-    processes = [_wrk_start(base, paths, s["workdir"] / f"warm-{k}", connections=4, seconds=seconds, token=token)
+    processes = [_wrk_start(base, paths, s["workdir"] / f"warm-{k}", connections=8, seconds=seconds, token=token)
                  for k, (base, paths, token) in enumerate(runs)]
     for process in processes:
         _wrk_result(process)

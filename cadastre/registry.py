@@ -748,10 +748,10 @@ class Registry:
 
         if not token:
             raise AuthenticationError("请先登录（需要 Authorization: Bearer 令牌）", "no bearer token")
-        known = self.cached_principal(token, source=source)
+        digest = token_digest(token)
+        known = self._recent_principal(digest, source)
         if known is not None:
             return known
-        digest = token_digest(token)
         with self.lookups.connect() as connection:
             found = token_principal(connection, digest, datetime.now(UTC))
         if found is None:
@@ -765,7 +765,10 @@ class Registry:
         (the service checks this on its event loop); None: ask :meth:`principal`."""
         from cadastre.auth import token_digest
 
-        found = self.recent_tokens.get(token_digest(token)) if token else None
+        return self._recent_principal(token_digest(token), source) if token else None
+
+    def _recent_principal(self, digest: str, source: str | None) -> Principal | None:
+        found = self.recent_tokens.get(digest)
         return None if found is None else Principal(found[0], Role(found[1]), source, found[2])
 
     def audit(self, action: str, target: object = None, *, actor: Principal | None = None,

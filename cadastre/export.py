@@ -155,7 +155,13 @@ def _check_gbk(frame: pd.DataFrame, layer: str) -> None:
     for column in frame.columns:
         if column == frame.geometry.name or frame[column].dtype.kind not in "OUT":
             continue
-        for row, value in enumerate(frame[column].to_numpy(object)):
+        values = frame[column].to_numpy(object)
+        try:  # the whole column at once; value by value only to name the one that fails
+            "\n".join(v for v in values if isinstance(v, str)).encode("gbk")
+            continue
+        except UnicodeEncodeError:
+            pass
+        for row, value in enumerate(values):
             if not isinstance(value, str):
                 continue
             try:

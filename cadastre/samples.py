@@ -153,6 +153,7 @@ def sample_cadastral(county_code: str = "141031", block: int = 0) -> dict[str, g
     for j in range(BLOCK[1]):
         for i in range(BLOCK[0]):
             n = j * BLOCK[0] + i + 1
+            number = block * BLOCK[0] * BLOCK[1] + n  # along the street, over the blocks before this one
             x, y = x0 + i * PARCEL_SIZE[0], y0 + j * PARCEL_SIZE[1]
             # counter-clockwise from the south-west corner, with a midpoint on the shared north/south edges
             ring = [(x, y), (x + PARCEL_SIZE[0] / 2, y), (x + PARCEL_SIZE[0], y), (x + PARCEL_SIZE[0], y + PARCEL_SIZE[1]),
@@ -160,9 +161,9 @@ def sample_cadastral(county_code: str = "141031", block: int = 0) -> dict[str, g
             polygon = shapely.Polygon(ring)
             project = n == 1 and block == 0
             parcels.append({
-                "BSM": str(n), "ZL": f"隰县龙泉镇府前街{(block * BLOCK[0] * BLOCK[1] + n) * 2}号", "ZDMJ": round(polygon.area, 2), "YT": uses[n - 1],
+                "BSM": str(n), "ZL": f"隰县龙泉镇府前街{number * 2}号", "ZDMJ": round(polygon.area, 2), "YT": uses[n - 1],
                 "QLLX": "3", "QLXZ": "102", "QLSDFS": "2", "RJL": 2.5 if project else None,
-                "QLR": DEVELOPER if project else f"隰县第{block * BLOCK[0] * BLOCK[1] + n}宗地使用权人", "geometry": polygon,
+                "QLR": DEVELOPER if project else f"隰县第{number}宗地使用权人", "geometry": polygon,
             })
             for k, corner in enumerate(ring):
                 if corner not in points:

@@ -28,17 +28,20 @@ from cadastre.allocation import (
     plan_scopes,
     unit_order,
 )
+from cadastre.checking import READ_SHARE, check_against_registry, check_package_alone
 from cadastre.checks.base import building_keys
-from cadastre.errors import AllocationError
+from cadastre.errors import AllocationError, InputError
 from cadastre.io.files import sha256_of, single_file
+from cadastre.package import read_package
 from cadastre.progress import Progress, safe
 from cadastre.report import Report
 from cadastre.store.auth import record
+from cadastre.store.context import check_facts
 from cadastre.store.counters import raise_to, reserve, scope_maximum
-from cadastre.store.engine import write_transaction
+from cadastre.store.engine import serialise, write_transaction
 from cadastre.store.models import Package
 from cadastre.store.originals import keep_original
-from cadastre.store.packages import blocking_findings, save_package
+from cadastre.store.packages import add_findings, package_findings, save_package
 from cadastre.store.registry_rows import (
     code_exists_with_prefix,
     current_buildings,
@@ -70,10 +73,9 @@ class IngestResult:
         return {"accepted": EXIT_ACCEPTED, "rejected": EXIT_REJECTED}.get(self.status, EXIT_REFUSED)
 
 
-def _existing(registry, sha256: str):
-    with registry.engine.connect() as c:
-        return c.execute(sa.select(Package.id, Package.status, Package.report).where(Package.sha256 == sha256)
-                         .order_by(Package.id)).first()
+def _existing(connection, sha256: str):
+    return connection.execute(sa.select(Package.id, Package.status, Package.report).where(Package.sha256 == sha256)
+                              .order_by(Package.id)).first()
 
 
 #: share of the whole ingest taken by reading and checking (storing and coding take the rest)
@@ -84,28 +86,46 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
                    package_id: int | None = None, progress: Progress | None = None, actor=None) -> IngestResult:
     """Check, store and (when clean) accept a survey package into ``registry``.
 
+    The package is read and its rules over the package alone run first, outside any lock. Then one write
+    transaction takes the lock of the package's county (``store.engine.serialise``), runs again everything that
+    depends on the registry's current state — the registry phase of the check (TOP-002 against registered land,
+    TOP-007 zoning, ATT-008 codes, the parcel the buildings stand on, planning against the recorded permit) — and
+    accepts or rejects on that, so that of packages claiming the same land at the same moment exactly one is
+    accepted and the others are rejected by TOP-002 naming the parcel that won.
+
     ``package_id`` names a package already *received* (``Registry.receive``) whose original is ``path``: its row
     gets the outcome, refused included. ``progress`` hears ``reading`` / ``checking`` / ``storing``. The outcome
     is written to the audit log in the same transaction, for ``actor`` (a :class:`cadastre.auth.Principal`)."""
     progress = safe(progress)
     path = Path(path)
-    existing = _existing(registry, sha256_of(path)) if package_id is None and path.exists() else None
-    if existing is not None and existing.status == "accepted":
-        return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
-                            assigned=existing.report.get("assigned", {}))
-    report = registry.check(path, progress=progress, span=(0.0, CHECK_SHARE))
-    if report.refused:
-        if package_id is not None:
-            with write_transaction(registry.engine) as connection:
-                save_package(connection, None, report, "refused", package_id=package_id)
-                record(connection, actor, "package.refused", package_id,
-                       {"reason": report.findings_list()[0]["message"] if report.findings_list() else None})
-        return IngestResult(package_id, "refused", report.to_dict())
+    if package_id is None and path.exists():  # a quick answer for bytes accepted before (decided again below)
+        with registry.engine.connect() as connection:
+            existing = _existing(connection, sha256_of(path))
+        if existing is not None and existing.status == "accepted":
+            return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
+                                assigned=existing.report.get("assigned", {}))
+    progress("reading", 0.0)
+    county = registry.info.counties[0] if len(registry.info.counties) == 1 else None
+    try:
+        package = read_package(path, county=county, storage_epsg=registry.storage_srid)
+    except InputError as e:
+        return _refuse(registry, Report.refusal(path.name, e), package_id, actor)
+    middle = CHECK_SHARE * READ_SHARE
+    progress("checking", middle)
+    alone = check_package_alone(package, progress=progress, span=(middle, CHECK_SHARE))
     progress("storing", CHECK_SHARE)
     with write_transaction(registry.engine) as connection:
+        serialise(connection, f"county:{package.county.code}", f"package:{package.sha256}")
+        data, permit = check_facts(connection, registry.storage_srid, package)
+        report = check_against_registry(alone, registry=data, permit=permit)
+        existing = _existing(connection, package.sha256) if package_id is None else None
+        if existing is not None and existing.status == "accepted":
+            return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
+                                assigned=existing.report.get("assigned", {}))
         if existing is not None:  # rejected before: accept only if staff have waived every error since
             package_id = existing.id
-            if len(blocking_findings(connection, package_id)):
+            unwaived = _unwaived_errors(connection, package_id, report)
+            if len(unwaived):
                 return IngestResult(package_id, "rejected", existing.report, duplicate=True)
         else:
             status = "rejected" if len(report.survey_errors) else "accepted"
@@ -129,6 +149,33 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
         record(connection, actor, "package.accept", package_id,
                {kind: len(assigned.get(kind) or []) for kind in ("parcels", "units", "retired")}, now)
     return IngestResult(package_id, "accepted", document, duplicate=existing is not None, assigned=assigned)
+
+
+def _refuse(registry, report: Report, package_id: int | None, actor) -> IngestResult:
+    """A package that cannot be read as a whole: a received one records the refusal; nothing else is stored."""
+    if package_id is not None:
+        with write_transaction(registry.engine) as connection:
+            save_package(connection, None, report, "refused", package_id=package_id)
+            record(connection, actor, "package.refused", package_id,
+                   {"reason": report.findings_list()[0]["message"] if report.findings_list() else None})
+    return IngestResult(package_id, "refused", report.to_dict())
+
+
+def _unwaived_errors(connection, package_id: int, report: Report) -> pd.DataFrame:
+    """The survey errors of ``report`` (checked again now) that no waiver of the stored package covers; the ones
+    the stored package did not have yet (the registry changed since) are added to its findings, so staff see
+    why it still cannot be accepted."""
+    stored = package_findings(connection, package_id)
+    waived = set(zip(stored["rule"][stored["waived_by"].notna()], stored["feature"][stored["waived_by"].notna()]))
+    errors = report.survey_errors
+    keys = list(zip(errors["rule"], errors["feature"].where(errors["feature"].notna(), None)))
+    unwaived = errors[[key not in waived for key in keys]]
+    known = set(zip(stored["rule"], stored["feature"].where(stored["feature"].notna(), None), stored["message"]))
+    new = unwaived[[(r, f if isinstance(f, str) else None, m) not in known
+                    for r, f, m in zip(unwaived["rule"], unwaived["feature"], unwaived["message"])]]
+    if len(new):
+        add_findings(connection, package_id, new)
+    return unwaived
 
 
 def _accept(connection, registry, report: Report, package_id: int, now: datetime):

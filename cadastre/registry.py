@@ -36,7 +36,7 @@ from cadastre.findings import blocking, records
 from cadastre.io.files import sha256_of, single_file
 from cadastre.progress import Progress, safe
 from cadastre.settings import County
-from cadastre.store.engine import create_engine, lookup_engine, write_transaction
+from cadastre.store.engine import create_engine, lookup_engine, serialise, write_transaction
 from cadastre.store.originals import keep_original
 from cadastre.store.schema import RegistryInfo, init_database, registry_info
 from cadastre.store.zoning import ZoningImportResult, current_zoning, save_zoning
@@ -172,6 +172,7 @@ class Registry:
         from cadastre.store.auth import record
 
         with single_file(path) as upload, write_transaction(self.engine) as connection:
+            serialise(connection, *(f"county:{county.code}" for county in self.counties))
             original = keep_original(connection, upload, path.name + ("/" if path.is_dir() else ""))
             result = save_zoning(connection, zoning, original, self.storage_srid, imported_by)
             record(connection, actor, "zoning.import", result.import_id, {"status": result.status,
@@ -272,6 +273,7 @@ class Registry:
         path = Path(path)
         digest = sha256_of(path)
         with write_transaction(self.engine) as connection:
+            serialise(connection, f"package:{digest}")  # the same bytes uploaded at once: one package
             known = connection.execute(sa.select(Package.id).where(Package.sha256 == digest)
                                        .order_by(Package.id)).scalar()
             if known is not None:

@@ -140,3 +140,41 @@ def test_a_corrected_presale_survey_replaces_the_earlier_one(registry, tmp_path)
     assert scalar(registry, "SELECT count(*) FROM building WHERE valid_to IS NULL") == 3
     assert scalar(registry, "SELECT count(*) FROM unit WHERE valid_to IS NULL") == 84
     assert scalar(registry, "SELECT jzwmc FROM building WHERE valid_to IS NULL AND zrzh = '0001'") == "龙泉苑1号楼（修正）"
+
+
+def test_concurrent_packages_claiming_the_same_land_accept_exactly_one(registry, db_url, tmp_path):
+    """Four surveyors' cadastral packages cover the same six parcels and are ingested at the same moment by four
+    ``cadastre ingest`` processes: one is accepted, the other three are rejected by TOP-002 naming the parcels that
+    won, and no land is current twice (issue 18: the registry checks ran before the write lock, so all four were
+    accepted)."""
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+
+    paths = []
+    for k in range(4):
+        manifest = {**sample_manifest("cadastral"), "project_name": f"府前街地块权籍调查（第 {k + 1} 家测绘单位）"}
+        paths.append(write_package(tmp_path / f"same-land-{k}.zip", sample_cadastral(), manifest=manifest,
+                                   quirks=Quirks()))
+    env = {**os.environ, "CADASTRE_DB": db_url}
+    processes = [subprocess.Popen([sys.executable, "-m", "cadastre", "ingest", "--json", str(p)], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in paths]
+    outcomes = []
+    for process in processes:
+        out, err = process.communicate(timeout=240)
+        assert process.returncode in (0, 1), err
+        outcomes.append(json.loads(out))
+    accepted = [o for o in outcomes if o["accepted"]]
+    assert len(accepted) == 1, [(o["package_id"], o["accepted"]) for o in outcomes]
+    winners = {p["zddm"] for p in accepted[0]["assigned"]["parcels"]}
+    for outcome in outcomes:
+        if outcome["accepted"]:
+            continue
+        errors = [f for f in outcome["findings"] if f["severity"] == "error"]
+        assert {f["rule"] for f in errors} == {"TOP-002"}
+        assert {re.search(r"现势宗地 (\w{19})", f["message"]).group(1) for f in errors} <= winners
+        assert {f["feature"] for f in errors} == {str(n) for n in range(1, 7)}
+    assert scalar(registry, "SELECT count(*) FROM parcel WHERE valid_to IS NULL") == 6
+    assert scalar(registry, "SELECT count(*) FROM issued_code") == 12

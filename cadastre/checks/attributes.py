@@ -175,7 +175,7 @@ def _supplied(ctx: CheckContext) -> list[tuple[str, str, str]]:
             ("H", "BDCDYH", "unit")]
 
 
-@rule("ATT-008", layers=())
+@rule("ATT-008", layers=(), uses_registry=True)
 def supplied_codes(ctx: CheckContext):
     parts = []
     status = ctx.registry.code_status if ctx.registry is not None else None

@@ -6,7 +6,9 @@ to, the tolerance settings it reads and whether it needs data from the registry.
 whose inputs are present and says which were not run and why.
 
 Rules are pure: everything they need from the database (registered parcels nearby, zoning, the status of supplied
-codes) is fetched by the pipeline beforehand and handed in as :class:`RegistryData`.
+codes) is fetched by the pipeline beforehand and handed in as :class:`RegistryData`. A rule that reads it at all
+(``uses_registry``) belongs to the *registry phase*: ingest runs that phase again inside the write transaction
+that accepts, so what it decided still holds at commit (``run_checks(..., phase=...)``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from cadastre import findings as fnd
 from cadastre.rules import CATALOGUE
 
 __all__ = ["CheckContext", "RegistryData", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit",
-           "building_keys"]
+           "building_keys", "PACKAGE_PHASE", "REGISTRY_PHASE", "rule_order"]
 
 
 @dataclass
@@ -75,7 +77,8 @@ class RuleSpec:
     layers: tuple[str, ...]  # all must be present
     stages: tuple[str, ...]
     tolerances: tuple[str, ...]  # dotted keys into the rules file
-    needs_registry: bool = False
+    needs_registry: bool = False  # cannot run at all without the registry
+    uses_registry: bool = False  # reads the registry when there is one (always true when it needs it)
 
     @property
     def severity(self) -> str:
@@ -91,13 +94,16 @@ ALL_STAGES = ("cadastral", "presale", "asbuilt")
 
 
 def rule(rule_id: str, *, layers: tuple[str, ...], stages: tuple[str, ...] = ALL_STAGES,
-         tolerances: tuple[str, ...] = (), needs_registry: bool = False):
-    """Register a check function under ``rule_id`` (which must be in the catalogue)."""
+         tolerances: tuple[str, ...] = (), needs_registry: bool = False, uses_registry: bool = False):
+    """Register a check function under ``rule_id`` (which must be in the catalogue). ``needs_registry``: the rule
+    cannot run without registry data; ``uses_registry``: it reads that data when given (both put it in the
+    registry phase)."""
     if rule_id not in CATALOGUE:
         raise KeyError(f"{rule_id} is not in the rule catalogue")
 
     def register(function):
-        RULES[rule_id] = RuleSpec(rule_id, function, layers, stages, tolerances, needs_registry)
+        RULES[rule_id] = RuleSpec(rule_id, function, layers, stages, tolerances, needs_registry,
+                                  needs_registry or uses_registry)
         return function
 
     return register
@@ -108,6 +114,18 @@ def building_keys(frame: pd.DataFrame) -> np.ndarray:
     covering several parcels needs both; without a 宗地代码 the package's single parcel is meant)."""
     zddm = frame["ZDDM"].astype("str").fillna("") if "ZDDM" in frame else pd.Series("", index=frame.index)
     return (zddm + "F" + frame["ZRZH"].astype("str").fillna("")).to_numpy(object)
+
+
+def rule_order(findings: pd.DataFrame | list[dict]) -> pd.DataFrame | list[dict]:
+    """Findings (a frame) or notes on rules not run (a list of dicts with ``rule``) of both phases in the order
+    the rules are registered (stable within a rule), as one run of every rule would have given them."""
+    position = {rule_id: i for i, rule_id in enumerate(RULES)}
+    if isinstance(findings, list):
+        return sorted(findings, key=lambda note: position.get(note["rule"], len(position)))
+    if findings.empty:
+        return findings
+    keys = findings["rule"].map(position).fillna(len(position))
+    return findings.iloc[np.argsort(keys.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def tolerance(rules: dict[str, Any], key: str) -> Any:
@@ -123,16 +141,24 @@ def area_limit(rules: dict[str, Any], area: np.ndarray) -> np.ndarray:
     return a * np.sqrt(area) + b * area
 
 
+#: the two phases of a check: rules over the package alone, and rules that compare it with the registry
+PACKAGE_PHASE, REGISTRY_PHASE = "package", "registry"
+
+
 def run_checks(ctx: CheckContext, only: set[str] | None = None,
-               progress: Callable[[float], None] | None = None) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+               progress: Callable[[float], None] | None = None,
+               phase: str | None = None) -> tuple[pd.DataFrame, list[dict[str, str]]]:
     """Run every applicable rule; returns (findings, rules not run with the reason in Chinese).
 
-    ``progress`` is called with the fraction of rules done after each one."""
+    ``phase``: only the rules over the package alone (:data:`PACKAGE_PHASE`), or only those that read the
+    registry (:data:`REGISTRY_PHASE`); None runs both. ``progress`` is called with the fraction of rules done
+    after each one."""
     from cadastre.checks import load_rules
 
     load_rules()
     parts, skipped = [], []
-    specs = list(RULES.values())
+    specs = [spec for spec in RULES.values()
+             if phase is None or spec.uses_registry == (phase == REGISTRY_PHASE)]
     for done, spec in enumerate(specs, start=1):
         if progress is not None:
             progress((done - 1) / len(specs))

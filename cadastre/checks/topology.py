@@ -105,7 +105,8 @@ def _outside(parts: np.ndarray, containers: np.ndarray, tol: float, buffered: np
     return outside, area, distance
 
 
-@rule("TOP-003", layers=("ZRZ",), stages=("presale", "asbuilt"), tolerances=("geometry.vertex_tolerance",))
+@rule("TOP-003", layers=("ZRZ",), stages=("presale", "asbuilt"), tolerances=("geometry.vertex_tolerance",),
+      uses_registry=True)
 def building_within_parcel(ctx: CheckContext):
     parcels = _project_parcels(ctx)
     if parcels is None:

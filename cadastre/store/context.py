@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from cadastre.checks.base import RegistryData
 from cadastre.store.spatial import envelope, index_filter, read_frame
 
-__all__ = ["registry_data", "package_extent"]
+__all__ = ["registry_data", "package_extent", "check_facts"]
 
 SEARCH_MARGIN = 100.0  # m around the package's extent
 CHUNK = 10_000
@@ -96,3 +96,18 @@ def registry_data(connection: Connection, srid: int, package) -> RegistryData:
         "SELECT count(*) FROM cadastral_subdistrict WHERE valid_to IS NULL")).scalar_one() > 0
     return RegistryData(parcels, zones if has_zoning else None, _code_status(connection, _supplied_codes(package)),
                         _project_parcel(connection, package, parcels, srid))
+
+
+def check_facts(connection: Connection, srid: int, package, permit=None):
+    """What a check compares a package with, read in one place: the registry around it
+    (:func:`registry_data`) and, for a building package, the recorded planning permit (``permit`` when the caller
+    gives one, else the one the package names or the one recorded for its parcel). Returns (data, permit)."""
+    from cadastre.store.permits import recorded_permit_for
+
+    data = registry_data(connection, srid, package)
+    if permit is None and package.stage in ("presale", "asbuilt"):
+        parcel = data.project_parcel
+        permit = recorded_permit_for(
+            connection, package.manifest.permit_number or (package.permit.number if package.permit else None),
+            None if parcel is None or not len(parcel) else parcel["zddm"].iat[0])
+    return data, permit

@@ -23,7 +23,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from cadastre.errors import DatabaseError
 
-__all__ = ["DEFAULT_URL", "database_url", "create_engine", "lookup_engine", "write_transaction", "is_sqlite", "redact"]
+__all__ = ["DEFAULT_URL", "database_url", "create_engine", "lookup_engine", "write_transaction", "is_sqlite", "redact",
+           "serialise"]
 
 DEFAULT_URL = "sqlite:///var/cadastre.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -138,3 +139,20 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         connection.execution_options(immediate=True)
         with connection.begin():
             yield connection
+
+
+def serialise(connection: Connection, *names: str) -> None:
+    """Make the caller's write transaction the only one holding ``names`` until it ends (commit or rollback).
+
+    Decisions that depend on the registry's current state — no land registered twice, the parcel a building
+    stands on, one package per checksum — must be taken under the same lock as the write that acts on them. On
+    PostgreSQL each name is a transaction-level advisory lock (``pg_advisory_xact_lock`` on a 64-bit hash of the
+    name), taken in sorted order so that two callers never deadlock; statements after it see everything the
+    previous holder committed (READ COMMITTED). On SQLite ``BEGIN IMMEDIATE`` (:func:`write_transaction`) already
+    serialises every writer, so there is nothing more to take.
+    """
+    if is_sqlite(connection):
+        return
+    for name in sorted(set(names)):
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                           {"name": f"cadastre:{name}"})

@@ -52,24 +52,32 @@ def keep_original(connection: Connection, source: Path, filename: str | None = N
     target = original_path(root, digest)
     size = source.stat().st_size
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        _write_atomically(source, target)
+    elif target.stat().st_size != size or sha256_of(target) != digest:
+        raise DatabaseError(f"原始文件库中的 {target} 已损坏（校验和不符）",
+                            f"stored original {target} is corrupt (checksum mismatch)")
+    name = filename or source.name
+    # two uploads of the same bytes at once both get here: one row, and neither fails on the other's
+    inserted = connection.execute(
+        sa.text("INSERT INTO original (sha256, filename, size, path, received_at) "
+                "VALUES (:h, :name, :size, :path, :now) ON CONFLICT (sha256) DO NOTHING"),
+        {"h": digest, "name": name, "size": size, "path": str(target.relative_to(root)), "now": datetime.now(UTC)},
+    ).rowcount
+    return StoredOriginal(digest, name, size, target, inserted == 1)
+
+
+def _write_atomically(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` through a temporary file in the same folder, renamed when complete and on
+    disk: readers see the whole file or none. A failed copy (a full disk) leaves no temporary file behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
             shutil.copyfileobj(src, out, CHUNK)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
-    elif target.stat().st_size != size or sha256_of(target) != digest:
-        raise DatabaseError(f"原始文件库中的 {target} 已损坏（校验和不符）",
-                            f"stored original {target} is corrupt (checksum mismatch)")
-    name = filename or source.name
-    existing = connection.execute(sa.text("SELECT 1 FROM original WHERE sha256 = :h"), {"h": digest}).first()
-    if existing is None:
-        connection.execute(
-            sa.text("INSERT INTO original (sha256, filename, size, path, received_at) "
-                    "VALUES (:h, :name, :size, :path, :now)"),
-            {"h": digest, "name": name, "size": size, "path": str(target.relative_to(root)),
-             "now": datetime.now(UTC)},
-        )
-    return StoredOriginal(digest, name, size, target, existing is None)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 

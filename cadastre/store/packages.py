@@ -24,7 +24,7 @@ from cadastre.store.models import Finding, Original, Package, PackageProgress, W
 from cadastre.store.originals import StoredOriginal
 from cadastre.store.spatial import result_frame, utc_times
 
-__all__ = ["WaiverRecord", "save_package", "package_findings", "findings_across", "package_summaries",
+__all__ = ["WaiverRecord", "save_package", "add_findings", "package_findings", "findings_across", "package_summaries",
            "blocking_findings", "add_waiver",
            "receive_package", "claim_package", "set_progress", "package_state", "package_list", "unclaimed_packages"]
 
@@ -69,16 +69,21 @@ def save_package(connection: Connection, original: StoredOriginal | None, report
         if moved != 1:
             raise ConflictError(f"成果包 {package_id} 已处理过，不能再次保存结果",
                                 f"package {package_id} is no longer in status received")
+    add_findings(connection, package_id, report.findings)
+    return package_id
+
+
+def add_findings(connection: Connection, package_id: int, findings: pd.DataFrame) -> None:
+    """Store findings (a findings frame) of package ``package_id``."""
     rows = [
         {"package_id": package_id, "rule": f["rule"], "severity": f["severity"], "layer": f["layer"],
          "feature": _clean(f["feature"]), "message": f["message"], "lon": _clean(f["lon"]), "lat": _clean(f["lat"]),
          "measured": _clean(f["measured"]), "limit": _clean(f["limit"]),
          "figures": f["figures"] if isinstance(f["figures"], dict) and f["figures"] else None}
-        for f in report.findings.to_dict("records")
+        for f in findings.to_dict("records")
     ]
     if rows:
         connection.execute(sa.insert(Finding), rows)
-    return package_id
 
 
 def package_findings(connection: Connection, package_id: int) -> pd.DataFrame:

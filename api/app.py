@@ -43,7 +43,7 @@ def create_app(registry: Registry | str | None = None, settings: ServiceSettings
         reg = open_registry(registry) if owned else registry
         app.state.registry = reg
         app.state.worker = IngestWorker(reg)
-        app.state.worker.resume()
+        app.state.worker.start()
         # Everything loaded so far (pandas, shapely, pyproj, the routes) lives as long as the process: keep it out
         # of the cyclic garbage collector's full passes, which otherwise stall a request for 100 ms now and then
         # (tile p95 110 ms → 20 ms, bench/http.py).

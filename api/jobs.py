@@ -1,54 +1,97 @@
 """Background processing of uploaded packages: the upload answers at once; a worker thread ingests.
 
 Each server process runs one worker thread (ingests write under one lock anyway), so a big package never holds a
-request. Workers *claim* a package in the database before touching it, so with several server processes each
-package is processed once; packages left received by a process that stopped are taken up when a server starts.
+request. Workers *claim* a package in the database before touching it and keep the claim alive while they work
+(``cadastre.workers``), so with several server processes each package is processed once. A sweeper thread looks
+every few seconds for packages due — never taken, their worker dead (a killed server: at once on the same host),
+or their next try after a transient failure due — and takes them up; when a server starts it sweeps first.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from cadastre.auth import Principal
+from cadastre.errors import CadastreError
 from cadastre.registry import Registry
 
 log = logging.getLogger("cadastre.api.jobs")
 
 __all__ = ["IngestWorker"]
 
+#: how often the sweeper looks for packages due (seconds)
+SWEEP_S = 5.0
+
 
 class IngestWorker:
-    def __init__(self, registry: Registry, threads: int = 1) -> None:
+    def __init__(self, registry: Registry, threads: int = 1, *, sweep_s: float = SWEEP_S) -> None:
         self.registry = registry
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cadastre-ingest")
         self._futures: dict[int, Future] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sweep_s = sweep_s
+        self._sweeper: threading.Thread | None = None
 
-    def submit(self, package_id: int, actor: Principal | None = None) -> Future:
-        """Queue ``package_id``; its outcome is audited for ``actor`` (None: its uploader)."""
-        future = self._pool.submit(self._run, package_id, actor)
-        self._futures[package_id] = future
-        future.add_done_callback(lambda _f, pid=package_id: self._futures.pop(pid, None))
+    def start(self) -> list[int]:
+        """Take up what is due now, then keep sweeping in the background; returns the packages queued now."""
+        queued = self.resume()
+        self._sweeper = threading.Thread(target=self._sweep, daemon=True, name="cadastre-sweeper")
+        self._sweeper.start()
+        return queued
+
+    def submit(self, package_id: int, actor: Principal | None = None, *, retry: bool = False) -> Future:
+        """Queue ``package_id`` (once: a package already queued here is not queued twice); its outcome is audited
+        for ``actor`` (None: its uploader). ``retry``: try a failed or waiting package now."""
+        with self._lock:
+            queued = self._futures.get(package_id)
+            if queued is not None and not queued.done():
+                return queued
+            future = self._pool.submit(self._run, package_id, actor, retry)
+            self._futures[package_id] = future
+        future.add_done_callback(lambda f, pid=package_id: self._forget(pid, f))
         return future
 
+    def _forget(self, package_id: int, future: Future) -> None:
+        with self._lock:
+            if self._futures.get(package_id) is future:
+                del self._futures[package_id]
+
     def resume(self) -> list[int]:
-        """Queue every received package that no live worker holds."""
-        pending = self.registry.unclaimed()
+        """Queue every received package that is due (see module docstring)."""
+        pending = self.registry.packages_due()
         for package_id in pending:
             self.submit(package_id)
         return pending
 
-    def _run(self, package_id: int, actor: Principal | None):
+    def _sweep(self) -> None:
+        while not self._stop.wait(self._sweep_s):
+            try:
+                self.resume()
+            except CadastreError:  # the database is away: the engine logs the outage once; sweep again later
+                continue
+            except Exception:
+                log.exception("sweeping for packages due failed")
+
+    def _run(self, package_id: int, actor: Principal | None, retry: bool):
         try:
-            return self.registry.process(package_id, actor=actor)
-        except Exception:  # recorded on the package's progress row by Registry.process; logged here for staff
+            return self.registry.process(package_id, actor=actor, retry=retry)
+        except CadastreError as e:  # recorded on the package's progress row by Registry.process
+            log.warning("processing package %s failed: %s", package_id, e.message_en)
+            return None
+        except Exception:  # a bug: recorded on the package, logged here in full for staff
             log.exception("processing package %s failed", package_id)
             return None
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the queued work (tests, shutdown)."""
-        for future in list(self._futures.values()):
+        with self._lock:
+            futures = list(self._futures.values())
+        for future in futures:
             future.result(timeout)
 
     def shutdown(self) -> None:
+        self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=False)

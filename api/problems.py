@@ -41,6 +41,9 @@ STATUS: dict[type[errors.CadastreError], tuple[int, str]] = {
     errors.AllocationError: (409, "无法分配代码"),
     errors.ConfigError: (500, "服务配置错误"),
     errors.DatabaseError: (503, "数据库不可用"),
+    errors.DatabaseUnavailable: (503, "数据库暂时不可用"),
+    errors.StorageFull: (507, "存储空间不足"),
+    errors.CorruptOriginal: (500, "原始文件损坏或缺失"),
 }
 
 
@@ -78,8 +81,11 @@ def from_domain(error: errors.CadastreError, instance: str | None = None) -> JSO
         extra["findings"] = [f.__dict__ if hasattr(f, "__dict__") else dict(f) for f in error.findings]
     if isinstance(error, errors.CodeError):
         extra.update(text=error.text, position=error.position)
-    # RFC 6750: a 401 names the scheme the client should use
-    headers = {"WWW-Authenticate": 'Bearer realm="cadastre"'} if status == 401 else None
+    headers = None
+    if status == 401:  # RFC 6750: a 401 names the scheme the client should use
+        headers = {"WWW-Authenticate": 'Bearer realm="cadastre"'}
+    elif isinstance(error, errors.DatabaseUnavailable):  # RFC 9110: when to try again
+        headers = {"Retry-After": str(error.retry_after_s)}
     return problem(status, title, error.kind, error.message_zh, instance=instance, detail_en=error.message_en,
                    headers=headers, **extra)
 
@@ -120,4 +126,5 @@ def problem_response(status: int, description: str) -> dict:
 #: problem responses to document on routes: ``responses=PROBLEM_RESPONSES`` (OpenAPI)
 PROBLEM_RESPONSES = {400: problem_response(400, "请求参数有误"), 401: problem_response(401, "未登录或令牌无效"),
                      403: problem_response(403, "无权操作"), 404: problem_response(404, "未找到"),
-                     422: problem_response(422, "输入数据有误"), 500: problem_response(500, "服务内部错误")}
+                     422: problem_response(422, "输入数据有误"), 500: problem_response(500, "服务内部错误"),
+                     503: problem_response(503, "数据库暂时不可用（附 Retry-After，稍后重试）")}

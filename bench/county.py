@@ -18,7 +18,7 @@ import shapely
 import sqlalchemy as sa
 
 from cadastre.registry import Registry, init_registry
-from cadastre.samples import sample_zoning, synthetic_county, write_package, write_zoning_package
+from cadastre.samples import inside_subdistricts, synthetic_county, write_package, write_zoning_package
 from cadastre.store.engine import write_transaction
 from cadastre.store.registry_rows import insert_rows
 
@@ -28,7 +28,7 @@ COUNTY = "141031"
 def layers(*, parcels: int, buildings: int, units: int) -> dict:
     """The synthetic county without what lies across a sub-district boundary; its parcels with the generator's
     宗地代码, which name the buildings' parcels."""
-    return _inside_subdistricts(synthetic_county(parcels, buildings, units))
+    return inside_subdistricts(synthetic_county(parcels, buildings, units), COUNTY)
 
 
 def write_packages(workdir: Path, county: dict) -> tuple[Path, Path]:
@@ -59,24 +59,6 @@ def build(url: str, county: dict, package: Path, zoning: Path) -> dict:
                 "ingest_parcels_s": round(ingest_s, 1), "bulk_buildings_units_s": round(time.perf_counter() - start, 1)}
     finally:
         registry.close()
-
-
-def _inside_subdistricts(layers: dict) -> dict:
-    """Without the parcels (and their buildings and units) that the synthetic grid lays across a sub-district
-    boundary of the sample zoning: the registry rightly rejects those (TOP-007)."""
-    _, subdistricts = sample_zoning(COUNTY)
-    parcels = layers["ZDJBXX"]
-    tree = shapely.STRtree(subdistricts.geometry.values)
-    inside = np.zeros(len(parcels), bool)
-    inside[tree.query(parcels.geometry.values, predicate="within")[0]] = True
-    kept = set(parcels["ZDDM"][inside])
-    zrz = layers["ZRZ"][layers["ZRZ"]["ZRZH"].str[:19].isin(kept)]
-    h = layers["H"][layers["H"]["ZRZH"].isin(set(zrz["ZRZH"]))]
-    corners = np.round(shapely.get_coordinates(parcels.geometry.values[inside]), 3) @ np.array([1, 1j])
-    points = np.round(shapely.get_coordinates(layers["JZD"].geometry.values), 3) @ np.array([1, 1j])
-    jzd = layers["JZD"][np.isin(points, corners)]
-    return {"ZDJBXX": parcels[inside].reset_index(drop=True), "JZD": jzd.reset_index(drop=True),
-            "ZRZ": zrz.reset_index(drop=True), "H": h.reset_index(drop=True)}
 
 
 def _buildings_and_units(registry: Registry, package_id: int, layers: dict) -> None:

@@ -56,6 +56,28 @@ class DatabaseError(CadastreError):
     kind = "database"
 
 
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached now (stopped, restarting, the network, too many connections, busy): the same
+    request may succeed a little later. The service answers 503 with ``Retry-After`` and recovers by itself."""
+
+    kind = "database-unavailable"
+
+    #: how long a client should wait before trying again (HTTP ``Retry-After``), in seconds
+    retry_after_s = 5
+
+
+class StorageFull(DatabaseError):
+    """The disk under the database or the originals store is full: nothing was saved."""
+
+    kind = "storage-full"
+
+
+class CorruptOriginal(DatabaseError):
+    """A stored original is missing or its bytes no longer match their SHA-256: it is not served."""
+
+    kind = "corrupt-original"
+
+
 class NotFoundError(CadastreError, LookupError):
     """A parcel, unit, package … that was asked for does not exist."""
 

@@ -10,17 +10,21 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cadastre import settings
+from cadastre import settings, workers
 from cadastre.auth import Permission, Principal, RecentTokens, Role, mask_name
 from cadastre.errors import (
     AuthenticationError,
@@ -43,6 +47,8 @@ from cadastre.store.zoning import ZoningImportResult, current_zoning, save_zonin
 from cadastre.zoning import Zoning, read_zoning, validate_zoning
 
 __all__ = ["Registry", "Summary", "Received", "OriginalFile", "open_registry", "init_registry"]
+
+log = logging.getLogger("cadastre.registry")
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,11 @@ def _moment(value: datetime | str | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value
+
+
+def _time(value) -> datetime | None:
+    """A timestamp from a frame (NaT → None)."""
+    return None if value is None or value is pd.NaT or (isinstance(value, float) and value != value) else value
 
 
 def _report_of(state):
@@ -284,12 +295,19 @@ class Registry:
                                                                      "sha256": digest, "size": original.size})
             return Received(package_id, digest, duplicate=False)
 
-    def process(self, package_id: int, *, progress: Progress | None = None, actor: Principal | None = None):
+    def process(self, package_id: int, *, progress: Progress | None = None, actor: Principal | None = None,
+                retry: bool = False):
         """Process a received package (check, store, accept when clean) and record its progress as it goes, so
-        that :meth:`package` shows it. Returns the :class:`~cadastre.ingest.IngestResult`, or None when another
-        worker holds the package or it was decided already (a rejected one is looked at again for waivers)."""
+        that :meth:`package` shows it. Returns the :class:`~cadastre.ingest.IngestResult`, or None when a live
+        worker holds the package, it is waiting for its next try, or it was decided already (a rejected one is
+        looked at again for waivers).
+
+        The claim carries this process's identity and a heartbeat (:mod:`cadastre.workers`): if the process dies,
+        another worker takes the package up (at once on the same host). A transient failure (the database away,
+        a full disk) schedules another try with growing delays; any other failure waits for a person.
+        ``retry``: try a failed or waiting package now (a registrar's request, or the same bytes uploaded again)."""
         from cadastre.ingest import ingest_package
-        from cadastre.store.packages import claim_package, set_progress
+        from cadastre.store.packages import claim_package, claims, release_package, set_progress
 
         state = self.package(package_id, report=False)
         actor = actor or self._submitter(state.submitted_by)
@@ -297,8 +315,17 @@ class Registry:
             return self.ingest(self.original(package_id).path, progress=progress, actor=actor)
         if state.status != "received":
             return None
+        me, now = workers.identity(), datetime.now(UTC)
         with write_transaction(self.engine) as connection:
-            if not claim_package(connection, package_id):
+            found = claims(connection, [package_id])
+            if found.empty:
+                return None
+            row = found.iloc[0]
+            previous = row["claimed_by"] if isinstance(row["claimed_by"], str) else None
+            if not workers.due(row["stage"], previous, _time(row["heartbeat_at"]), _time(row["retry_at"]), now,
+                               retry=retry):
+                return None
+            if not claim_package(connection, package_id, me, previous, now):
                 return None
         shown = safe(progress)
         last = {"stage": None, "percent": -1.0}
@@ -311,24 +338,67 @@ class Registry:
                 last.update(stage=stage, percent=100 * fraction)
 
         try:
-            result = ingest_package(self, self.original(package_id).path, package_id=package_id,
-                                    progress=safe(record), actor=actor)
+            with self._claim_kept(package_id, me):
+                result = ingest_package(self, self.original(package_id).path, package_id=package_id,
+                                        progress=safe(record), actor=actor)
         except Exception as e:
-            message = e.message_zh if isinstance(e, CadastreError) else f"内部错误：{type(e).__name__}"
-            with write_transaction(self.engine) as c:
-                set_progress(c, package_id, "failed", 1.0, error=message)
+            self._release_failed(package_id, me, int(row["attempts"]) + 1, e)
             raise
         with write_transaction(self.engine) as c:
             set_progress(c, package_id, "done", 1.0)
         shown("done", 1.0)
         return result
 
-    def unclaimed(self) -> list[int]:
-        """Received packages no worker is processing (never taken, or their worker died): to be processed."""
-        from cadastre.store.packages import unclaimed_packages
+    @contextmanager
+    def _claim_kept(self, package_id: int, worker: str):
+        """Refresh the claim's heartbeat from a thread of its own while the body works (see cadastre.workers)."""
+        from cadastre.store.packages import heartbeat
 
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(workers.HEARTBEAT_S):
+                try:
+                    with write_transaction(self.engine) as c:
+                        heartbeat(c, package_id, worker, datetime.now(UTC))
+                except CadastreError:  # the database is away: the claim lapses if it stays away
+                    continue
+
+        thread = threading.Thread(target=beat, daemon=True, name=f"cadastre-claim-{package_id}")
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()  # not joined: a heartbeat waiting for the SQLite write lock ends by itself
+
+    def _release_failed(self, package_id: int, worker: str, attempts: int, error: Exception) -> None:
+        """Let a package go after a failed attempt, saying why in Chinese and when it is tried again."""
+        from cadastre.store.packages import release_package
+
+        message = error.message_zh if isinstance(error, CadastreError) else f"内部错误：{type(error).__name__}"
+        delay = workers.retry_delay(attempts) if workers.transient(error) else None
+        retry_at = None if delay is None else datetime.now(UTC) + timedelta(seconds=delay)
+        if retry_at is not None:
+            message += f"；将于 {retry_at.astimezone():%H:%M:%S} 自动重试（已失败 {attempts} 次）"
+        elif workers.transient(error):
+            message += f"；已自动重试 {attempts} 次仍未成功，请登记员重新处理"
+        try:
+            with write_transaction(self.engine) as c:
+                release_package(c, package_id, worker, stage="waiting" if retry_at else "failed", error=message,
+                                attempts=attempts, retry_at=retry_at)
+        except CadastreError:  # the database is still away: the claim lapses and the package is taken up again
+            log.warning("package %s: could not record the failed attempt", package_id)
+
+    def packages_due(self) -> list[int]:
+        """Received packages a worker may take now: never taken, their worker gone, or their next try due."""
+        from cadastre.store.packages import claims
+
+        now = datetime.now(UTC)
         with self.engine.connect() as connection:
-            return unclaimed_packages(connection)
+            frame = claims(connection)
+        return [int(r.package_id) for r in frame.itertuples()
+                if workers.due(r.stage, r.claimed_by if isinstance(r.claimed_by, str) else None,
+                               _time(r.heartbeat_at), _time(r.retry_at), now)]
 
     def package(self, package_id: int, *, report: bool = True):
         """A stored package: status, processing stage and percent, and (with ``report``) its report."""

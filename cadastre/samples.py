@@ -581,3 +581,22 @@ def synthetic_county(parcels: int = 100_000, buildings: int = 10_000, units: int
         "FWYT1": "11", "SCJZMJ": np.round(inner * 1.15, 2), "SCTNJZMJ": inner, "SCFTJZMJ": np.round(inner * 0.15, 2),
     }, geometry=outlines, crs=county.storage_epsg)
     return {"ZDJBXX": zdjbxx, "JZD": jzd, "ZRZ": zrz, "H": h}
+
+
+def inside_subdistricts(layers: dict[str, gpd.GeoDataFrame], county_code: str = "141031") -> dict:
+    """``layers`` of :func:`synthetic_county` without the parcels (and their boundary points, buildings and units)
+    that the grid lays across a sub-district boundary of the sample zoning: the registry rightly rejects those
+    (TOP-007)."""
+    _, subdistricts = sample_zoning(county_code)
+    parcels = layers["ZDJBXX"]
+    tree = shapely.STRtree(subdistricts.geometry.values)
+    inside = np.zeros(len(parcels), bool)
+    inside[tree.query(parcels.geometry.values, predicate="within")[0]] = True
+    kept = set(parcels["ZDDM"][inside])
+    zrz = layers["ZRZ"][layers["ZRZ"]["ZRZH"].str[:19].isin(kept)]
+    h = layers["H"][layers["H"]["ZRZH"].isin(set(zrz["ZRZH"]))]
+    corners = np.round(shapely.get_coordinates(parcels.geometry.values[inside]), 3) @ np.array([1, 1j])
+    points = np.round(shapely.get_coordinates(layers["JZD"].geometry.values), 3) @ np.array([1, 1j])
+    jzd = layers["JZD"][np.isin(points, corners)]
+    return {"ZDJBXX": parcels[inside].reset_index(drop=True), "JZD": jzd.reset_index(drop=True),
+            "ZRZ": zrz.reset_index(drop=True), "H": h.reset_index(drop=True)}

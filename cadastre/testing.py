@@ -3,6 +3,7 @@
 - :class:`TemporaryPostgres`: a throwaway PostgreSQL + PostGIS cluster on a free 127.0.0.1 port, for tests and
   benchmarks that need the production engine without touching any system service.
 - :func:`assert_findings`: compare a findings frame with the rules and features expected.
+- :class:`ServiceProcess`: ``cadastre serve`` as a real process on a free port, to be killed and started again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-__all__ = ["TemporaryPostgres", "postgres_bindir", "assert_findings", "role_tokens"]
+__all__ = ["TemporaryPostgres", "postgres_bindir", "assert_findings", "role_tokens", "ServiceProcess"]
 
 
 def postgres_bindir() -> Path:
@@ -172,3 +173,76 @@ def role_tokens(registry, prefix: str = "test-") -> dict[str, str]:
         registry.add_user(name, role.value, password=f"{name}-password")
         tokens[role.value] = registry.issue_token(name, label="tests").token
     return tokens
+
+
+class ServiceProcess:
+    """``cadastre serve`` on a free 127.0.0.1 port in a process group of its own: a real server for tests of
+    what only real processes show (a server killed mid-work, an outage, several workers).
+
+    Example::
+
+        with ServiceProcess(url, workers=2) as service:
+            httpx.get(service.url + "/api/summary", headers=...)
+            service.kill()          # SIGKILL to the whole group, as a crash or the OOM killer would
+    """
+
+    def __init__(self, db_url: str, *, workers: int = 1, env: dict[str, str] | None = None,
+                 timeout: float = 60.0) -> None:
+        self.db_url, self.workers, self.timeout = db_url, workers, timeout
+        self.env = {**os.environ, "CADASTRE_DB": db_url, **(env or {})}
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.log = Path(tempfile.mkstemp(prefix="cadastre-serve-", suffix=".log")[1])
+
+    def start(self) -> ServiceProcess:
+        import sys
+        import time
+        import urllib.error
+        import urllib.request
+
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "cadastre", "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"cadastre serve exited with {self.process.returncode}:\n{self.output()[-3000:]}")
+            try:
+                urllib.request.urlopen(self.url + "/upload", timeout=1).read()
+                return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"cadastre serve did not answer within {self.timeout} s:\n{self.output()[-3000:]}")
+
+    def output(self) -> str:
+        """What the server printed (stdout and stderr) so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the server and its workers: no shutdown handler runs."""
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        """Stop the server as Ctrl+C would (SIGINT), then make sure it is gone."""
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        self.log.unlink(missing_ok=True)

@@ -165,3 +165,30 @@ def fresh_client(registry):
         c.tokens = tokens
         c.headers["Authorization"] = f"Bearer {tokens['surveyor']}"
         yield c
+
+
+@pytest.fixture
+def tiny_disk():
+    """A folder on a filesystem of its own that fills up: ``tiny_disk(bytes)`` mounts a tmpfs of that size and
+    returns its path, which other users (the PostgreSQL server's) may reach (root only, as ``make test`` runs in
+    CI; skipped where mounting is not allowed)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    mounted = []
+
+    def mount(size: int) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="cadastre-disk-"))
+        folder.chmod(0o755)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small filesystem here: {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -79,7 +79,8 @@ async def upload_package(request: Request, registry: RegistryDep,
     if received.duplicate and state.submitted_by != surveyor.name and not surveyor.can(Permission.READ_ALL_PACKAGES):
         raise ConflictError(f"同一文件（SHA-256 {received.sha256[:12]}…）已由其他单位提交，成果包不再重复接收",
                             "the same bytes were submitted by someone else")
-    request.app.state.worker.submit(received.package_id, surveyor)
+    # the same bytes again: a package whose processing failed is tried again now
+    request.app.state.worker.submit(received.package_id, surveyor, retry=received.duplicate)
     body = {**_state(state, report=False), "duplicate": received.duplicate}
     return JSON(body, status_code=202, headers={"Location": f"/api/packages/{received.package_id}"})
 
@@ -151,10 +152,13 @@ def waive_finding(registry: RegistryDep, package_id: PackageId, waiver: WaiverIn
 
 
 @router.post("/{package_id}/process", status_code=202, response_class=JSON,
-             responses={202: {"description": "已排队"}})
+             responses={202: {"description": "已排队"}, 409: problem_response(409, "已受理或已拒收，不能重新处理")})
 def reprocess_package(request: Request, registry: RegistryDep, package_id: PackageId,
                       registrar: Annotated[Principal, allowed(Permission.WAIVE, "重新处理成果包")]):
-    """重新处理成果包（登记员、管理员）：被退回的成果包在错误全部豁免后由此受理。"""
+    """重新处理成果包（登记员、管理员）：被退回的成果包在错误全部豁免后由此受理；处理失败或等待重试的成果包立即重试。"""
     state = registry.package(package_id, report=False)
-    request.app.state.worker.submit(package_id, registrar)
+    if state.status in ("accepted", "refused"):
+        what = "已受理" if state.status == "accepted" else "已拒收"
+        raise ConflictError(f"成果包 {package_id} {what}，不能重新处理", f"package {package_id} is {state.status}")
+    request.app.state.worker.submit(package_id, registrar, retry=True)
     return JSON(_state(state, report=False), status_code=202)

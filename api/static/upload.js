@@ -38,6 +38,12 @@ async function follow(id) {
     try { state = await cad.json(`/api/packages/${id}`); } catch (e) { barText.textContent = e.message; return; }
     bar.value = 30 + 0.7 * state.percent;
     barText.textContent = `${state.stage_name}（${state.percent.toFixed(0)}%）`;
+    if (state.status === "received" && state.stage === "waiting") {
+      // a transient failure (the database away, a full disk): the server tries again by itself
+      barText.innerHTML = `<span class="warning">处理中断：${cad.esc(state.error || "")}</span>`;
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      continue;
+    }
     if (state.status !== "received" || state.stage === "failed") {
       bar.value = 100;
       if (state.stage === "failed") barText.innerHTML = `<span class="error">处理失败：${cad.esc(state.error || "")}</span>`;

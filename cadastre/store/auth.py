@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from cadastre.errors import ConflictError, NotFoundError
 from cadastre.store.models import AccessToken, Account, AuditEvent
-from cadastre.store.spatial import query_frame, result_frame
+from cadastre.store.spatial import aware, query_frame, result_frame
 
 __all__ = ["insert_account", "account_row", "update_account", "accounts", "insert_token", "token_principal",
            "revoke_token", "tokens", "append_audit", "record", "audit_rows"]
@@ -55,19 +55,10 @@ def token_principal(connection: Connection, digest: str, now: datetime):
         "JOIN account a ON a.id = t.account_id WHERE t.digest = :d"), {"d": digest}).first()
     if row is None or row.revoked_at is not None or row.disabled_at is not None:
         return None
-    expires_at = None if row.expires_at is None else _aware(row.expires_at)
+    expires_at = aware(row.expires_at)
     if expires_at is not None and expires_at <= now:
         return None
     return row.name, row.role, row.id, expires_at
-
-
-def _aware(value) -> datetime:
-    """SQLite hands timestamps back as text through ``sa.text``; PostgreSQL as aware datetimes."""
-    from datetime import UTC
-
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def revoke_token(connection: Connection, token_id: int, now: datetime) -> str:

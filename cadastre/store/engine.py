@@ -12,7 +12,10 @@ The URL comes from the ``--db`` option, else the ``CADASTRE_DB`` environment var
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from cadastre.errors import DatabaseError
+from cadastre.errors import DatabaseError, DatabaseUnavailable, InputError, StorageFull
+
+log = logging.getLogger("cadastre.store")
 
 __all__ = ["DEFAULT_URL", "database_url", "create_engine", "lookup_engine", "write_transaction", "is_sqlite", "redact",
            "serialise"]
@@ -56,17 +61,78 @@ def create_engine(url: str | None = None, *, must_exist: bool = False, **kwargs)
     except sa.exc.ArgumentError:
         raise DatabaseError(f"数据库地址无法解析：{url}", f"cannot parse database URL {url!r}") from None
     backend = parsed.get_backend_name()
+    # never put statement parameters into error messages: they carry owners' names (权利人), and a name read from
+    # a log is a read the audit log never saw
+    kwargs.setdefault("hide_parameters", True)
     if backend == "sqlite":
         database = parsed.database or ""
         if must_exist and database not in ("", ":memory:") and not Path(database).exists():
             raise DatabaseError(f"数据库文件 {database} 不存在，请先运行 cadastre init --county 代码",
                                 f"database file {database} does not exist: run cadastre init --county CODE")
-        return _sqlite_engine(parsed, **kwargs)
+        return _translated(_sqlite_engine(parsed, **kwargs))
     if backend in ("postgresql", "postgis"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, **{"pool_pre_ping": True, **kwargs})
+        return _translated(sa.create_engine(parsed, **{"pool_pre_ping": True, **kwargs}))
     raise DatabaseError(f"不支持的数据库类型 {backend}（支持 sqlite 与 postgresql）",
                         f"unsupported database {backend!r} (use sqlite or postgresql)")
+
+
+_SQLITE_FULL, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_CANTOPEN = 13, 5, 6, 10, 14
+
+
+def translate(error: BaseException) -> Exception | None:
+    """The domain error for a driver error whose cause is not a bug of ours, or None.
+
+    Connection-level failures (the server stopped or restarting, the network, too many connections, a SQLite file
+    locked past the busy timeout or unreadable) are :class:`DatabaseUnavailable`; a full disk is
+    :class:`StorageFull`; text PostgreSQL cannot store (a NUL character) is :class:`InputError`. Messages name
+    neither the statement, its parameters nor server paths."""
+    import psycopg
+
+    if isinstance(error, psycopg.errors.DiskFull) or (isinstance(error, OSError) and error.errno == errno.ENOSPC):
+        return StorageFull("存储空间已满，本次操作未保存任何内容；请管理员扩充磁盘后重试",
+                           "no space left on the database's disk: nothing was saved")
+    if isinstance(error, psycopg.DataError) and "NUL" in str(error):
+        return InputError("输入中含有空字符（NUL，\\x00），已拒绝", "input contains a NUL character")
+    if isinstance(error, psycopg.OperationalError):
+        return DatabaseUnavailable("数据库暂时不可用，请稍后重试", f"database unavailable: {type(error).__name__}")
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        primary = code & 0xFF
+        if primary == _SQLITE_FULL:
+            return StorageFull("存储空间已满，本次操作未保存任何内容；请管理员扩充磁盘后重试",
+                               "database or disk is full: nothing was saved")
+        if primary in (_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_CANTOPEN):
+            return DatabaseUnavailable("数据库暂时不可用（正忙或无法读写），请稍后重试",
+                                       f"database unavailable: {getattr(error, 'sqlite_errorname', code)}")
+    return None
+
+
+def _translated(engine: Engine) -> Engine:
+    """``engine`` raising domain errors for driver errors that are not bugs (:func:`translate`), and logging an
+    outage once per process: when it starts and when a statement goes through again (not one traceback per
+    request)."""
+    down_since: list[float] = []
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context):
+        if context.is_pre_ping:  # the pool is testing a connection: it reconnects or reports on its own
+            return
+        error = translate(context.original_exception)
+        if error is None:
+            return
+        if isinstance(error, DatabaseUnavailable) and not down_since:
+            down_since.append(time.monotonic())
+            log.warning("database unavailable (%s): %s", redact(engine.url.render_as_string(False)),
+                        type(context.original_exception).__name__)
+        raise error from None
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _on_success(*_args):
+        if down_since:  # a statement went through: the outage is over
+            log.warning("database available again after %.0f s", time.monotonic() - down_since.pop())
+
+    return engine
 
 
 def _sqlite_engine(url: sa.URL, **kwargs) -> Engine:

@@ -107,6 +107,8 @@ class Original(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str] = mapped_column(Text, doc="path of the bytes, relative to the originals store")
     received_at: Mapped[datetime]
+    purged_at: Mapped[datetime | None] = mapped_column(doc="when the bytes of a refused upload were deleted")
+    purge_reason: Mapped[str | None] = mapped_column(Text)
 
 
 # ------------------------------------------------------------------------------------------------------------ zoning
@@ -179,16 +181,22 @@ class Package(Base):
 
 class PackageProgress(Base):
     """Where the processing of a received package stands: operational state a browser polls, updated in place
-    (the package row itself only ever moves its status forward). ``claimed_at`` is set by the worker that took the
-    package, so two server processes never process the same one."""
+    (the package row itself only ever moves its status forward). The worker that takes the package writes itself
+    into ``claimed_by`` and refreshes ``heartbeat_at`` while it works, so two server processes never process the
+    same one and a claim dies with its process (``cadastre.workers``)."""
 
     __tablename__ = "package_progress"
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), primary_key=True)
-    stage: Mapped[str] = mapped_column(String(16), doc="received | reading | checking | storing | done | failed")
+    stage: Mapped[str] = mapped_column(String(16),
+                                       doc="received | reading | checking | storing | done | waiting | failed")
     percent: Mapped[float] = mapped_column(Float)
     claimed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     error: Mapped[str | None] = mapped_column(Text, doc="why processing failed (Chinese)")
+    claimed_by: Mapped[str | None] = mapped_column(Text, doc="host:pid:start of the worker process holding it")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(doc="when its worker last said it is still at it")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0", doc="failed attempts so far")
+    retry_at: Mapped[datetime | None] = mapped_column(doc="when a failed package is tried again (NULL: not)")
 
 
 class Finding(Base):
@@ -428,6 +436,7 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(Text, doc="Argon2id; NULL: tokens only (a system)")
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    upload_quota_bytes: Mapped[int | None] = mapped_column(BigInteger, doc="bytes per day; NULL: the default")
 
 
 class AccessToken(Base):
@@ -451,6 +460,8 @@ class AuditEvent(Base):
     refuse UPDATE and DELETE on both engines (migration 0005)."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_action_target_at", "action", "target", "at"),
+                      Index("ix_audit_event_action_source_at", "action", "source", "at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(Text, index=True)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from cadastre.errors import DatabaseError
 from cadastre.io.files import CHUNK, sha256_of
+from cadastre.store.engine import translate
 
 __all__ = ["StoredOriginal", "originals_root", "keep_original", "original_path"]
 
@@ -52,7 +53,10 @@ def keep_original(connection: Connection, source: Path, filename: str | None = N
     target = original_path(root, digest)
     size = source.stat().st_size
     if not target.exists():
-        _write_atomically(source, target)
+        try:
+            _write_atomically(source, target)
+        except OSError as e:
+            raise translate(e) or e from None
     elif target.stat().st_size != size or sha256_of(target) != digest:
         raise DatabaseError(f"原始文件库中的 {target} 已损坏（校验和不符）",
                             f"stored original {target} is corrupt (checksum mismatch)")

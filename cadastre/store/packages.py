@@ -2,8 +2,9 @@
 
 A package is stored once with its report and findings (``save_package``); its status moves forward only. The
 service first *receives* a package (``receive_package``: status ``received``, the original kept, a progress row)
-and answers at once; a worker *claims* it (:func:`claim_package`, so only one process works on it), reports its
-progress (:func:`set_progress`) and finally saves its report into the same row. A waiver
+and answers at once; a worker *claims* it (:func:`claim_package`, so only one process works on it, and keeps the
+claim alive with :func:`heartbeat`), reports its progress (:func:`set_progress`) and finally saves its report into
+the same row; a failed attempt lets the package go (:func:`release_package`) to be tried again later. A waiver
 is a staff decision, by name and with a reason, to accept one finding as an exception: waivers are appended, never
 edited or deleted, and a waived error no longer blocks acceptance (:func:`blocking_findings`).
 """
@@ -22,11 +23,12 @@ from cadastre.errors import ConflictError, InputError, NotFoundError
 from cadastre.rules import PLANNING_PREFIX
 from cadastre.store.models import Finding, Original, Package, PackageProgress, Waiver
 from cadastre.store.originals import StoredOriginal
-from cadastre.store.spatial import result_frame, utc_times
+from cadastre.store.spatial import aware, result_frame, utc_times
 
 __all__ = ["WaiverRecord", "save_package", "add_findings", "package_findings", "findings_across", "package_summaries",
            "blocking_findings", "add_waiver",
-           "receive_package", "claim_package", "set_progress", "package_state", "package_list", "unclaimed_packages"]
+           "receive_package", "claims", "claim_package", "heartbeat", "set_progress", "release_package",
+           "package_state", "package_list"]
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,8 @@ class PackageState:
     received_at: datetime
     decided_at: datetime | None
     error: str | None
+    attempts: int
+    retry_at: datetime | None
     report: dict | None
 
     def to_dict(self, *, report: bool = True) -> dict:
@@ -233,46 +237,66 @@ def receive_package(connection: Connection, original: StoredOriginal, submitted_
     return package_id
 
 
-def claim_package(connection: Connection, package_id: int, *, stale_after_s: float = 1800.0) -> bool:
-    """Take a received package for processing: True for the one caller that gets it. A claim whose worker has
-    said nothing for ``stale_after_s`` (a process that died) can be taken again."""
-    now = datetime.now(UTC)
-    stale = datetime.fromtimestamp(now.timestamp() - stale_after_s, UTC)
+def claims(connection: Connection, package_ids: list[int] | None = None) -> pd.DataFrame:
+    """The processing state of received packages (all, or ``package_ids``): ``package_id``, ``stage``,
+    ``claimed_by``, ``heartbeat_at``, ``attempts``, ``retry_at``; what a worker decides to take from."""
+    query = (sa.select(PackageProgress.package_id, PackageProgress.stage, PackageProgress.claimed_by,
+                       PackageProgress.heartbeat_at, PackageProgress.attempts, PackageProgress.retry_at)
+             .join(Package, Package.id == PackageProgress.package_id)
+             .where(Package.status == "received").order_by(PackageProgress.package_id))
+    if package_ids is not None:
+        query = query.where(PackageProgress.package_id.in_(package_ids))
+    return utc_times(result_frame(connection.execute(query)), "heartbeat_at", "retry_at")
+
+
+def claim_package(connection: Connection, package_id: int, worker: str, previous: str | None,
+                  now: datetime) -> bool:
+    """Take a received package for ``worker``: True for the one caller that gets it. ``previous`` is the claimant
+    the caller found (None: unclaimed) and judged gone: the claim changes hands only if it is still that one."""
+    held = (PackageProgress.claimed_by.is_(None) if previous is None else PackageProgress.claimed_by == previous)
     taken = connection.execute(
         sa.update(PackageProgress)
-        .where(PackageProgress.package_id == package_id,
-               PackageProgress.stage.notin_(("done", "failed")),
-               sa.or_(PackageProgress.claimed_at.is_(None), PackageProgress.updated_at < stale),
+        .where(PackageProgress.package_id == package_id, held,
                PackageProgress.package_id.in_(sa.select(Package.id).where(Package.status == "received")))
-        .values(claimed_at=now, updated_at=now)).rowcount
+        .values(claimed_by=worker, claimed_at=now, heartbeat_at=now, updated_at=now, retry_at=None)).rowcount
     return taken == 1
+
+
+def heartbeat(connection: Connection, package_id: int, worker: str, now: datetime) -> None:
+    """Say that ``worker`` is still processing the package."""
+    connection.execute(sa.update(PackageProgress).where(PackageProgress.package_id == package_id,
+                                                        PackageProgress.claimed_by == worker)
+                       .values(heartbeat_at=now))
 
 
 def set_progress(connection: Connection, package_id: int, stage: str, fraction: float,
                  error: str | None = None) -> None:
+    now = datetime.now(UTC)
     connection.execute(sa.update(PackageProgress).where(PackageProgress.package_id == package_id).values(
-        stage=stage, percent=round(100.0 * fraction, 1), updated_at=datetime.now(UTC), error=error))
+        stage=stage, percent=round(100.0 * fraction, 1), updated_at=now, heartbeat_at=now, error=error))
 
 
-def unclaimed_packages(connection: Connection, *, stale_after_s: float = 1800.0) -> list[int]:
-    """Received packages no live worker holds: never claimed, or claimed by a worker silent too long."""
-    stale = datetime.fromtimestamp(datetime.now(UTC).timestamp() - stale_after_s, UTC)
-    rows = connection.execute(
-        sa.select(PackageProgress.package_id).join(Package, Package.id == PackageProgress.package_id)
-        .where(Package.status == "received", PackageProgress.stage.notin_(("done", "failed")),
-               sa.or_(PackageProgress.claimed_at.is_(None), PackageProgress.updated_at < stale))
-        .order_by(PackageProgress.package_id))
-    return [r[0] for r in rows]
+def release_package(connection: Connection, package_id: int, worker: str, *, stage: str, error: str | None,
+                    attempts: int, retry_at: datetime | None) -> None:
+    """``worker`` lets a package go after a failed attempt: its stage (``waiting`` for a retry at ``retry_at``,
+    ``failed`` for a person to decide), the Chinese reason and the count of failed attempts."""
+    connection.execute(sa.update(PackageProgress).where(PackageProgress.package_id == package_id,
+                                                        PackageProgress.claimed_by == worker)
+                       .values(claimed_by=None, heartbeat_at=None, stage=stage, error=error, attempts=attempts,
+                               retry_at=retry_at, updated_at=datetime.now(UTC)))
 
 
 _STATE_COLUMNS = (Package.id, Package.status, PackageProgress.stage, PackageProgress.percent, Package.filename,
                   Package.sha256, Original.size, Package.stage.label("package_stage"), Package.county,
                   Package.project_name, Package.submitted_by, Package.received_at, Package.decided_at,
-                  PackageProgress.error)
+                  PackageProgress.error, sa.func.coalesce(PackageProgress.attempts, 0).label("attempts"),
+                  PackageProgress.retry_at)
 
 
 def _state(values: dict, report: dict | None) -> PackageState:
     values = dict(values)
+    for key in ("received_at", "decided_at", "retry_at"):
+        values[key] = aware(values[key])
     if values["stage"] is None:  # stored by the CLI: never queued, decided at once
         values["stage"], values["percent"] = "done", 100.0
     return PackageState(**values, report=report)

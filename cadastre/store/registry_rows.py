@@ -15,6 +15,7 @@ from cadastre.codes import prefix_range
 from cadastre.errors import AllocationError, DatabaseError
 from cadastre.geometry import as_multi
 from cadastre.store import pgcopy
+from cadastre.store.engine import translate
 from cadastre.store.spatial import read_frame, result_frame, to_wkb
 
 __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_units", "current_buildings",
@@ -92,6 +93,7 @@ def _copy(connection: Connection, table: str, ids: list[int], columns: dict[str,
     """PostgreSQL binary COPY through the connection's own psycopg cursor (inside the same transaction), the data
     built column by column (:mod:`cadastre.store.pgcopy`) in chunks handed to a sending thread, so the server
     loads one chunk while the next is built."""
+    import psycopg
     from psycopg.copy import QueuedLibpqWriter
 
     from cadastre.store.models import Base
@@ -104,12 +106,15 @@ def _copy(connection: Connection, table: str, ids: list[int], columns: dict[str,
               "geom": geoms, "package_id": np.full(n, package_id, dtype=np.int64),
               "valid_from": np.full(n, now, dtype=object)}
     cursor = connection.connection.driver_connection.cursor()
-    with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT binary)",
-                     writer=QueuedLibpqWriter(cursor)) as copy:
-        for start in range(0, n, _COPY_CHUNK):
-            part = slice(start, start + _COPY_CHUNK)
-            fields = [pgcopy.field(values[name][part], types[name].type, srid=srid) for name in names]
-            copy.write(pgcopy.copy_data(fields, header=start == 0, trailer=start + _COPY_CHUNK >= n).tobytes())
+    try:  # the driver's own cursor: its errors do not pass SQLAlchemy's handle_error, so translate them here
+        with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT binary)",
+                         writer=QueuedLibpqWriter(cursor)) as copy:
+            for start in range(0, n, _COPY_CHUNK):
+                part = slice(start, start + _COPY_CHUNK)
+                fields = [pgcopy.field(values[name][part], types[name].type, srid=srid) for name in names]
+                copy.write(pgcopy.copy_data(fields, header=start == 0, trailer=start + _COPY_CHUNK >= n).tobytes())
+    except psycopg.Error as e:
+        raise translate(e) or e from None
 
 
 # SpatiaLite keeps these per geometry column: geometry type/SRID check (before insert), the layer's last-insert time

@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from cadastre import settings
-from cadastre.errors import ConfigError, DatabaseError
+from cadastre.errors import ConfigError, DatabaseError, DatabaseUnavailable
 from cadastre.store.engine import redact, write_transaction
 from cadastre.store.models import Registry
 
@@ -98,9 +98,10 @@ def init_database(engine: Engine, counties: Sequence[str] = ()) -> RegistryInfo:
                 command.upgrade(_alembic_config(connection, srid), "head")
                 if added:
                     connection.execute(sa.update(Registry).values(counties=existing + added))
-    except sa.exc.OperationalError as e:
-        raise DatabaseError(f"无法连接或写入数据库 {redact(engine.url.render_as_string(False))}：{e.orig}",
-                            f"cannot open or write {redact(engine.url.render_as_string(False))}: {e.orig}") from None
+    except (sa.exc.OperationalError, DatabaseUnavailable) as e:
+        reason = getattr(e, "orig", None) or e.message_zh
+        raise DatabaseError(f"无法连接或写入数据库 {redact(engine.url.render_as_string(False))}：{reason}",
+                            f"cannot open or write {redact(engine.url.render_as_string(False))}: {reason}") from None
     return registry_info(engine)
 
 
@@ -111,8 +112,9 @@ def registry_info(engine: Engine) -> RegistryInfo:
         with engine.connect() as connection:
             row = _read_registry(connection)
             revision = MigrationContext.configure(connection).get_current_revision()
-    except sa.exc.OperationalError as e:
-        raise DatabaseError(f"无法连接数据库 {url}：{e.orig}", f"cannot connect to {url}: {e.orig}") from None
+    except (sa.exc.OperationalError, DatabaseUnavailable) as e:
+        reason = getattr(e, "orig", None) or e.message_zh
+        raise DatabaseUnavailable(f"无法连接数据库 {url}：{reason}", f"cannot connect to {url}: {reason}") from None
     if row is None:
         raise DatabaseError(f"数据库 {url} 尚未初始化，请先运行 cadastre init --county 代码",
                             f"database {url} is not initialised: run cadastre init --county CODE")

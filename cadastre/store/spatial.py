@@ -8,6 +8,8 @@ table, which :func:`index_filter` writes.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -49,6 +51,16 @@ def result_frame(result) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=columns)  # object columns, as before (empty lists would make them float)
     return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)), columns=columns)
+
+
+def aware(value):
+    """One time read from either engine as an aware UTC datetime (SQLite gives text or naive datetimes back);
+    None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def utc_times(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:

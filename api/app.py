@@ -13,8 +13,10 @@ from api import problems
 from api.deps import JSON, ServiceSettings
 from api.jobs import IngestWorker
 from api.limits import UploadLimit
+from api.security import SecurityHeaders
 from api.routes import auth, lookups, ogc, packages, pages
 from cadastre import __version__
+from cadastre.settings import service as service_settings
 from cadastre.io.container import Limits
 from cadastre.registry import Registry, open_registry
 
@@ -26,11 +28,13 @@ DESCRIPTION = """不动产测绘成果服务：上传与检查成果包、查询
 
 
 def settings_from_env() -> ServiceSettings:
-    """Service settings from ``CADASTRE_BASEMAP_URL``, ``CADASTRE_BASEMAP_ATTRIBUTION`` and the rules file's upload
-    limit (``[package] max_upload_bytes``)."""
+    """Service settings from ``CADASTRE_BASEMAP_URL``, ``CADASTRE_BASEMAP_ATTRIBUTION``, the rules file's upload
+    limit (``[package] max_upload_bytes``) and ``service.toml``'s ``[http]`` body pace."""
+    http = service_settings()["http"]
     return ServiceSettings(basemap_url=os.environ.get("CADASTRE_BASEMAP_URL") or None,
                            basemap_attribution=os.environ.get("CADASTRE_BASEMAP_ATTRIBUTION") or None,
-                           max_upload_bytes=Limits.from_rules().max_upload_bytes)
+                           max_upload_bytes=Limits.from_rules().max_upload_bytes,
+                           body_timeout_s=float(http["body_timeout_s"]), body_min_rate=float(http["body_min_rate"]))
 
 
 def create_app(registry: Registry | str | None = None, settings: ServiceSettings | None = None) -> FastAPI:
@@ -60,7 +64,9 @@ def create_app(registry: Registry | str | None = None, settings: ServiceSettings
                   default_response_class=JSON, docs_url=None, redoc_url=None)
     app.state.settings = settings
     problems.install(app)
-    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes, timeout_s=settings.body_timeout_s,
+                       min_rate=settings.body_min_rate)
+    app.add_middleware(SecurityHeaders, basemap_url=settings.basemap_url)
     for module in (pages, auth, ogc, packages, lookups):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

@@ -28,6 +28,9 @@ class ServiceSettings:
     basemap_attribution: str | None = None
     #: uploads larger than this are refused while streaming (413)
     max_upload_bytes: int = 1 << 30
+    #: a request body must arrive within this many seconds plus one per ``body_min_rate`` bytes (else 408)
+    body_timeout_s: float = 20.0
+    body_min_rate: float = 1000.0
 
 
 async def get_registry(request: Request) -> Registry:  # async: no thread hop for an attribute

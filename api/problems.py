@@ -25,6 +25,8 @@ log = logging.getLogger("cadastre.api")
 
 TYPE_BASE = "https://cadastre.invalid/problems/"
 MEDIA_TYPE = "application/problem+json"
+#: the longest request path a problem names as its ``instance``
+MAX_INSTANCE = 300
 
 #: domain error class → (HTTP status, Chinese title). Order does not matter: the class's MRO decides.
 STATUS: dict[type[errors.CadastreError], tuple[int, str]] = {
@@ -35,6 +37,7 @@ STATUS: dict[type[errors.CadastreError], tuple[int, str]] = {
     errors.ZoningError: (422, "地籍区划未通过检查"),
     errors.CodeError: (400, "代码格式错误"),
     errors.AuthenticationError: (401, "未登录或凭据无效"),
+    errors.TooManyAttempts: (429, "尝试过于频繁"),
     errors.PermissionDenied: (403, "无权操作"),
     errors.NotFoundError: (404, "未找到"),
     errors.ConflictError: (409, "与已有记录冲突"),
@@ -69,7 +72,7 @@ def _status_of(error: errors.CadastreError) -> tuple[int, str]:
 def problem(status: int, title: str, kind: str, detail: str | None = None, *, instance: str | None = None,
             headers: dict | None = None, **extra) -> JSONResponse:
     body = {"type": TYPE_BASE + kind, "title": title, "status": status, "detail": detail, **extra}
-    if instance:
+    if instance and len(instance) <= MAX_INSTANCE:  # a problem never repeats a 10 000-character path
         body["instance"] = instance
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
@@ -80,11 +83,11 @@ def from_domain(error: errors.CadastreError, instance: str | None = None) -> JSO
     if isinstance(error, errors.FindingsError):
         extra["findings"] = [f.__dict__ if hasattr(f, "__dict__") else dict(f) for f in error.findings]
     if isinstance(error, errors.CodeError):
-        extra.update(text=error.text, position=error.position)
+        extra.update(text=errors.shown(error.text), position=error.position)
     headers = None
     if status == 401:  # RFC 6750: a 401 names the scheme the client should use
         headers = {"WWW-Authenticate": 'Bearer realm="cadastre"'}
-    elif isinstance(error, errors.DatabaseUnavailable):  # RFC 9110: when to try again
+    elif isinstance(error, (errors.DatabaseUnavailable, errors.TooManyAttempts)):  # RFC 9110: when to try again
         headers = {"Retry-After": str(error.retry_after_s)}
     return problem(status, title, error.kind, error.message_zh, instance=instance, detail_en=error.message_en,
                    headers=headers, **extra)

@@ -26,12 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
-from cadastre.errors import AuthenticationError, InputError, PermissionDenied
+from cadastre.errors import AuthenticationError, InputError, PermissionDenied, shown
 
 __all__ = ["Role", "Permission", "ROLE_PERMISSIONS", "Principal", "AuthenticationError", "PermissionDenied",
            "hash_password", "verify_password", "new_token", "token_digest", "mask_name", "SESSION_LIFETIME",
-           "LOCAL", "RecentTokens"]
+           "LOCAL", "RecentTokens", "SignInThrottle", "Failures", "check_password"]
 
 
 class Role(StrEnum):
@@ -46,7 +47,7 @@ class Role(StrEnum):
         try:
             return cls(str(text).strip().lower())
         except ValueError:
-            raise InputError(f"没有角色 {text}：可用 {', '.join(r.value for r in cls)}", f"no role {text}") from None
+            raise InputError(f"没有角色 {shown(text)}：可用 {', '.join(r.value for r in cls)}", f"no role {shown(text)}") from None
 
 
 class Permission(StrEnum):
@@ -117,6 +118,71 @@ def verify_password(stored: str | None, password: str) -> bool:
         return PasswordHasher().verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash no password matches, for names without one: checking it costs what checking a real one costs."""
+    return hash_password(secrets.token_urlsafe(24))
+
+
+def check_password(stored: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``stored`` (None: no account, a disabled one, or a system without a
+    password), taking the same time either way, so that how long a wrong sign-in takes says nothing about
+    whether the name exists (118 ms against 3 ms before)."""
+    return verify_password(stored or _dummy_hash(), password) and stored is not None
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Failed sign-ins counted for one key (an account name, or a client address): how many, and the last."""
+
+    count: int
+    last: datetime | None
+
+
+@dataclass(frozen=True)
+class SignInThrottle:
+    """How failed sign-ins slow the next ones (``service.toml`` ``[sign_in]``).
+
+    Failures are counted over ``window`` since the last successful sign-in, per account name (known or not: an
+    unknown name is throttled like a known one, so throttling says nothing about which names exist) and per client
+    address (across names). Past ``free`` failures of a key, the next attempt must wait ``first_delay_s`` after
+    the last failure, then twice as long after each further failure, up to ``max_delay_s``: a temporary lock.
+
+    >>> throttle = SignInThrottle(free=3, first_delay_s=1, max_delay_s=900)
+    >>> [throttle.delay(n, throttle.free) for n in (2, 3, 4, 5, 20)]
+    [0.0, 1.0, 2.0, 4.0, 900.0]
+    """
+
+    window: timedelta = timedelta(minutes=15)
+    free: int = 3
+    address_free: int = 20
+    first_delay_s: float = 1.0
+    max_delay_s: float = 900.0
+
+    @classmethod
+    def from_settings(cls) -> SignInThrottle:
+        from cadastre.settings import service
+
+        s = service()["sign_in"]
+        return cls(timedelta(minutes=float(s["window_minutes"])), int(s["free_failures"]),
+                   int(s["address_free_failures"]), float(s["first_delay_s"]), float(s["max_delay_s"]))
+
+    def delay(self, failures: int, free: int) -> float:
+        """Seconds an attempt must wait after the last of ``failures`` failures."""
+        if failures < free:
+            return 0.0
+        return min(self.first_delay_s * 2.0 ** min(failures - free, 62), self.max_delay_s)
+
+    def wait(self, account: Failures, address: Failures, now: datetime) -> float:
+        """Seconds before the next attempt may be made (0: now)."""
+        waits = [0.0]
+        for failures, free in ((account, self.free), (address, self.address_free)):
+            if failures.last is not None:
+                ready = failures.last + timedelta(seconds=self.delay(failures.count, free))
+                waits.append((ready - now).total_seconds())
+        return max(waits)
 
 
 TOKEN_PREFIX = "cad_"

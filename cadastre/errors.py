@@ -8,11 +8,33 @@ Chinese message and exits with status 2.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cadastre.findings import Finding
+
+
+#: the longest message an error carries: input a message repeats is cut (see :func:`shown`), and this is the net
+#: under it
+MAX_MESSAGE = 1000
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """User input as an error message repeats it: at most ``limit`` characters, invisible characters written
+    out, and the length said when it was cut — a message never echoes a 10 000-character input.
+
+    >>> shown("141031001002GB00001"), shown("x" * 100, 5), shown("a\x00b")
+    ('141031001002GB00001', 'xxxxx…（共 100 个字符）', 'a\\x00b')
+    """
+    text = str(value)
+    visible = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return visible if len(text) <= limit else f"{visible}…（共 {len(text)} 个字符）"
+
+
+def _bounded(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "…"
 
 
 class CadastreError(Exception):
@@ -22,8 +44,8 @@ class CadastreError(Exception):
     kind = "cadastre-error"
 
     def __init__(self, message_zh: str, message_en: str | None = None, **details: Any) -> None:
-        self.message_zh = message_zh
-        self.message_en = message_en or message_zh
+        self.message_zh = _bounded(message_zh)
+        self.message_en = _bounded(message_en or message_zh)
         self.details = details
         super().__init__(self.__str__())
 
@@ -94,6 +116,17 @@ class AuthenticationError(CadastreError):
     """No valid credentials: a missing, unknown, expired or revoked token, or a wrong name or password."""
 
     kind = "unauthenticated"
+
+
+class TooManyAttempts(AuthenticationError):
+    """Sign-ins refused for a while after repeated failures (per account and per client address): try again after
+    ``retry_after_s`` seconds."""
+
+    kind = "too-many-attempts"
+
+    def __init__(self, message_zh: str, message_en: str, *, retry_after_s: float) -> None:
+        super().__init__(message_zh, message_en)
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
 
 
 class PermissionDenied(CadastreError):

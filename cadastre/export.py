@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from cadastre.codetables import table
-from cadastre.errors import InputError
+from cadastre.errors import InputError, shown
 from cadastre.io.layers import layer_specs
 
 __all__ = ["LAYERS", "FORMATS", "OFFICES", "ExportLayer", "named_layer", "package_layer", "write_layers", "unit_list",
@@ -67,7 +67,7 @@ def export_format(fmt: str | None, path: str | os.PathLike | None = None) -> str
         suffix = Path(path).suffix.lower()
         fmt = {".gpkg": "gpkg", ".zip": "shp", ".geojson": "geojson", ".json": "geojson", ".xlsx": "xlsx"}.get(suffix)
     if fmt not in FORMATS:
-        raise InputError(f"导出格式 {fmt} 不支持：可用 {', '.join(FORMATS)}", f"unsupported export format {fmt!r}")
+        raise InputError(f"导出格式 {shown(fmt)} 不支持：可用 {', '.join(FORMATS)}", f"unsupported export format {fmt!r}")
     return fmt
 
 
@@ -76,7 +76,7 @@ def named_layer(name: str) -> ExportLayer:
     try:
         return LAYERS[name]
     except KeyError:
-        raise InputError(f"没有可导出的图层 {name}：可用 {', '.join(LAYERS)}", f"no export layer {name}") from None
+        raise InputError(f"没有可导出的图层 {shown(name)}：可用 {', '.join(LAYERS)}", f"no export layer {name}") from None
 
 
 def package_layer(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
@@ -197,7 +197,7 @@ def unit_list(units: pd.DataFrame, buildings: pd.DataFrame, parcels: pd.DataFram
     parcel's with the building's name. ``units``/``buildings``/``parcels``: ``Registry.units()`` etc.
     """
     if office not in OFFICES:
-        raise InputError(f"没有部门 {office}：可用 housing（住建）、tax（税务）", f"no office {office}")
+        raise InputError(f"没有部门 {shown(office)}：可用 housing（住建）、tax（税务）", f"no office {shown(office)}")
     out = pd.DataFrame(units.drop(columns=[units.geometry.name] if isinstance(units, gpd.GeoDataFrame) else []))
     out = out.merge(pd.DataFrame(buildings)[["id", "jzwmc"]].rename(columns={"id": "building_id"}),
                     on="building_id", how="left")

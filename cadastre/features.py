@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from cadastre.errors import InputError
+from cadastre.errors import InputError, shown
 
 __all__ = ["CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "lonlat_points", "to_geojson",
            "bbox_in_storage", "MAX_LIMIT", "DEFAULT_LIMIT"]
@@ -92,9 +92,9 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise InputError(f"bbox 应为 4 个数：{text}", f"bad bbox {text}") from None
+        raise InputError(f"bbox 应为 4 个数：{shown(text)}", f"bad bbox {shown(text)}") from None
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise InputError(f"bbox 应为 4 个有限数：{text}", f"bad bbox {text}")
+        raise InputError(f"bbox 应为 4 个有限数：{shown(text)}", f"bad bbox {shown(text)}")
     return values
 
 
@@ -129,17 +129,20 @@ class Collection:
     properties: dict[str, str] = field(default_factory=dict)
     joins: str = ""
     geometry: bool = True  # False: a point made from lon/lat columns (findings)
+    #: for a collection of packages' data (findings): the column naming who submitted the package, so that a
+    #: role that may read only its own packages sees only those
+    submitter: str | None = None
 
     def split_id(self, text: str) -> tuple:
         """A feature id as its key values (an invalid one raises InputError)."""
         text = text.strip()
         if self.id == "buildings":
             if len(text) != 24 or text[19] != "F":
-                raise InputError(f"自然幢代码 {text} 应为 24 位：宗地代码 + F + 幢号", f"bad building code {text}")
+                raise InputError(f"自然幢代码 {shown(text)} 应为 24 位：宗地代码 + F + 幢号", f"bad building code {shown(text)}")
             return text[:19], text[20:]
         if self.id == "findings":
             if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
-                raise InputError(f"问题编号 {text} 应为 1–2147483647 的整数", f"bad finding id {text}")
+                raise InputError(f"问题编号 {shown(text)} 应为 1–2147483647 的整数", f"bad finding id {shown(text)}")
             return (int(text),)
         return (text,)
 
@@ -168,7 +171,8 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
     Collection("units", "户", "现势户（不动产单元代码、室号部位、用途、面积）", "unit", ("bdcdyh",), "t.bdcdyh", _UNIT,
                joins="JOIN building b ON b.id = t.building_id"),
     Collection("findings", "质检问题", "成果包质量检查发现的问题（可按 package 筛选）", "finding", ("id",), "t.id", _FINDING,
-               joins="LEFT JOIN waiver w ON w.finding_id = t.id", geometry=False),
+               joins="JOIN package pk ON pk.id = t.package_id LEFT JOIN waiver w ON w.finding_id = t.id",
+               geometry=False, submitter="pk.submitted_by"),
 )}
 
 

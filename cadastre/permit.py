@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cadastre.errors import InputError
+from cadastre.errors import InputError, shown
 
 __all__ = ["Permit", "PermitBuilding", "parse_permit", "load_permit", "permit_differences", "red_line_geometry"]
 
@@ -51,11 +51,11 @@ class Permit:
 
 def _number(value: Any, where: str, *, integer: bool = False) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{where} 应为数字，实际为 {json.dumps(value, ensure_ascii=False)}",
+        raise InputError(f"{where} 应为数字，实际为 {shown(json.dumps(value, ensure_ascii=False))}",
                          f"{where} must be a number, got {value!r}")
     if integer:
         if float(value) != int(value):
-            raise InputError(f"{where} 应为整数，实际为 {value}", f"{where} must be a whole number, got {value}")
+            raise InputError(f"{where} 应为整数，实际为 {shown(value)}", f"{where} must be a whole number, got {shown(value)}")
         return int(value)
     return float(value)
 

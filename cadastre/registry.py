@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cadastre import settings, workers
-from cadastre.auth import Permission, Principal, RecentTokens, Role, mask_name
+from cadastre.auth import Failures, Permission, Principal, RecentTokens, Role, SignInThrottle, mask_name
 from cadastre.errors import (
     AuthenticationError,
     CadastreError,
@@ -34,7 +35,9 @@ from cadastre.errors import (
     InputError,
     NotFoundError,
     PermissionDenied,
+    TooManyAttempts,
     ZoningError,
+    shown,
 )
 from cadastre.findings import blocking, records
 from cadastre.io.files import sha256_of, single_file
@@ -111,7 +114,7 @@ def _moment(value: datetime | str | None) -> datetime | None:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise InputError(f"时间 {value} 应为 ISO 8601，如 2026-11-01", f"bad time {value}") from None
+            raise InputError(f"时间 {shown(value)} 应为 ISO 8601，如 2026-11-01", f"bad time {shown(value)}") from None
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value
@@ -138,6 +141,7 @@ class Registry:
         self.engine = engine
         self.lookups = lookup_engine(engine)  # point lookups: autocommit on PostgreSQL (see lookup_engine)
         self.recent_tokens = RecentTokens()  # tokens found live in the last seconds (see principal)
+        self.sign_in_throttle = SignInThrottle.from_settings()  # how failed sign-ins slow the next (see login)
         self.info: RegistryInfo = registry_info(engine)
         self._extent: tuple[tuple, list[float] | None] | None = None  # (data version, bounds): see extent()
 
@@ -600,7 +604,7 @@ class Registry:
         with self.lookups.connect() as connection:
             frame = feature_rows(connection, spec, self.storage_srid, bbox=storage_box, bbox_lonlat=lonlat_box,
                                  limit=int(limit) + 1, after=None if after is None else spec.split_id(after),
-                                 package_id=package)
+                                 package_id=package, submitted_by=_own_only(viewer))
         more = len(frame) > int(limit)
         frame = self._owners(frame.iloc[:int(limit)].copy(), viewer, collection)
         return FeaturePage(spec, frame, str(frame["id"].iat[-1]) if more else None, self.storage_srid, epsg)
@@ -614,7 +618,8 @@ class Registry:
         spec = _collection(collection)
         epsg = parse_crs(crs, self.storage_srid)
         with self.lookups.connect() as connection:
-            frame = one_feature(connection, spec, self.storage_srid, spec.split_id(feature_id))
+            frame = one_feature(connection, spec, self.storage_srid, spec.split_id(feature_id),
+                                submitted_by=_own_only(viewer))
         return FeaturePage(spec, self._owners(frame, viewer, collection), None, self.storage_srid, epsg)
 
     def _owners(self, frame, viewer: Principal | None, what: str):
@@ -684,7 +689,7 @@ class Registry:
         from cadastre.store.queries import layer_frame
 
         if stage is not None and stage not in ("presale", "asbuilt"):
-            raise InputError(f"测绘阶段 {stage} 应为 presale（预测）或 asbuilt（实测）", f"bad stage {stage}")
+            raise InputError(f"测绘阶段 {shown(stage)} 应为 presale（预测）或 asbuilt（实测）", f"bad stage {shown(stage)}")
         if subdistrict is not None and not (str(subdistrict).isdigit() and len(str(subdistrict)) in (6, 9, 12)):
             raise InputError(f"地籍子区代码 {subdistrict} 应为 6、9 或 12 位数字（县、地籍区、地籍子区）",
                              f"bad subdistrict {subdistrict}")
@@ -780,17 +785,30 @@ class Registry:
 
     def login(self, name: str, password: str, *, source: str | None = None) -> IssuedToken:
         """The OAuth2 password flow: a session token (:data:`cadastre.auth.SESSION_LIFETIME`) for a right name
-        and password. A wrong one is recorded in the audit log and answered with the same message either way."""
-        from cadastre.auth import SESSION_LIFETIME, verify_password
-        from cadastre.store.auth import account_row, append_audit
+        and password. A wrong one is recorded in the audit log and answered with the same message, in the same
+        time, whether the name exists or not. Repeated failures of a name or from an address slow the next
+        attempts (:attr:`sign_in_throttle`): one made too early raises :class:`TooManyAttempts` without looking
+        at the password."""
+        from cadastre.auth import SESSION_LIFETIME, check_password
+        from cadastre.store.auth import AUDIT_TEXT, account_row, append_audit, sign_in_failures
 
+        name, now = str(name), datetime.now(UTC)
+        throttle = self.sign_in_throttle
         with self.engine.connect() as connection:
-            account = account_row(connection, str(name), missing_ok=True)
-        if account is None or account["disabled_at"] is not None or not verify_password(account["password_hash"],
-                                                                                       password):
+            account_failures, address_failures = sign_in_failures(connection, name, source, now - throttle.window)
+            wait = throttle.wait(account_failures, address_failures, now)
+            if wait > 0:
+                raise TooManyAttempts(f"登录失败次数过多，请 {math.ceil(wait)} 秒后再试",
+                                      f"too many failed sign-ins: wait {wait:.0f} s", retry_after_s=wait)
+            account = account_row(connection, name, missing_ok=True)
+        usable = account is not None and account["disabled_at"] is None
+        if not check_password(account["password_hash"] if usable else None, password):
+            after = Failures(account_failures.count + 1, now), Failures(address_failures.count + 1, now)
+            locked = throttle.wait(*after, now)
             with write_transaction(self.engine) as connection:  # who tried is not known: no role
-                append_audit(connection, actor=str(name)[:100], role=None, action="auth.login_failed",
-                             target=str(name)[:100], source=source, detail=None, now=datetime.now(UTC))
+                append_audit(connection, actor=name[:AUDIT_TEXT], role=None, action="auth.login_failed",
+                             target=name[:AUDIT_TEXT], source=source, now=now,
+                             detail={"wait_s": math.ceil(locked)} if locked > 0 else None)
             raise AuthenticationError("用户名或密码错误", "wrong name or password")
         return self.issue_token(account["name"], kind="session", lifetime=SESSION_LIFETIME,
                                 actor=Principal(account["name"], Role(account["role"]), source))
@@ -880,6 +898,11 @@ class Registry:
                                      "WHERE valid_to IS NULL")).scalar_one()
         return Summary(self.info.counties, self.storage_srid, self.info.dialect,
                        zoned_area_km2=round((area or 0.0) / 1e6, 3), **counts)
+
+
+def _own_only(viewer: Principal | None) -> str | None:
+    """The account whose packages alone ``viewer`` may see (a surveyor: their own), None for every package."""
+    return None if viewer is None or viewer.can(Permission.READ_ALL_PACKAGES) else viewer.name
 
 
 def _collection(name: str):

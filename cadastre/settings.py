@@ -16,7 +16,7 @@ from typing import Any
 
 from cadastre.errors import ConfigError
 
-__all__ = ["County", "data_dir", "county", "counties", "rules", "zone_epsg"]
+__all__ = ["County", "data_dir", "county", "counties", "rules", "service", "zone_epsg"]
 
 
 def data_dir() -> Path:
@@ -133,3 +133,10 @@ def rules(name: str = "default") -> dict[str, Any]:
     """Tolerances of a rules file, laid over ``rules/default.toml``."""
     base = read_toml("rules/default.toml")
     return base if name == "default" else _merge(base, read_toml(f"rules/{name}.toml"))
+
+
+@cache
+def service() -> dict[str, Any]:
+    """Settings of the service as a whole (``service.toml``): sign-in throttling, upload quotas and retention, HTTP
+    body timeouts."""
+    return read_toml("service.toml")

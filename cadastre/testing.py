@@ -81,12 +81,23 @@ class TemporaryPostgres:
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8",
                   "--no-locale", "--no-sync")
+        self._start_server()
+        return self
+
+    def _start_server(self) -> None:
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
                    + "".join(f" -c {k}={v}" for k, v in self.settings.items()))
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
                   str(self.root / "server.log"), "-w", "-t", "60", "start")
-        return self
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: connections are cut), keeping its data: an outage, for tests."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server again after :meth:`halt`, on the same port."""
+        self._start_server()
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

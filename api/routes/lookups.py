@@ -18,7 +18,7 @@ from api.problems import PROBLEM_RESPONSES
 from cadastre.auth import Permission, Principal
 from cadastre.buildingtable import table_html, write_table_xlsx
 from cadastre.codes import ParcelCode, UnitCode
-from cadastre.errors import InputError
+from cadastre.errors import InputError, shown
 from cadastre.permit import parse_permit
 
 #: every lookup needs a signed-in role (any role may read the registry); owners' names are masked per role
@@ -31,7 +31,7 @@ def _lonlat(text: str) -> tuple[float, float]:
     try:
         lon, lat = (float(v) for v in text.split(","))
     except ValueError:
-        raise InputError(f"at 应为“经度,纬度”，收到 {text}", f"at must be LON,LAT, got {text}") from None
+        raise InputError(f"at 应为“经度,纬度”，收到 {shown(text)}", f"at must be LON,LAT, got {shown(text)}") from None
     return lon, lat
 
 
@@ -66,7 +66,7 @@ async def get_unit(registry: RegistryDep, bdcdyh: str):
 def _building_code(code: str) -> str:
     code = code.strip().upper()
     if len(code) != 24 or code[19] != "F" or not code[20:].isdigit():
-        raise InputError(f"自然幢代码 {code} 应为 24 位：宗地代码 + F + 4 位幢号", f"bad building code {code}")
+        raise InputError(f"自然幢代码 {shown(code)} 应为 24 位：宗地代码 + F + 4 位幢号", f"bad building code {shown(code)}")
     ParcelCode.parse(code[:19])
     return code
 

@@ -45,7 +45,7 @@ def _visible(registry, principal: Principal, package_id: int, *, report: bool = 
     others. Someone else's package answers 404 (as if absent: its number says nothing about it)."""
     state = registry.package(package_id, report=report)
     if not principal.can(Permission.READ_ALL_PACKAGES) and state.submitted_by != principal.name:
-        raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} not visible to {principal.name}")
+        raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} does not exist")  # as if absent
     return state
 
 

@@ -8,12 +8,15 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.errors import ConflictError, NotFoundError
+from cadastre.errors import ConflictError, NotFoundError, shown
 from cadastre.store.models import AccessToken, Account, AuditEvent
 from cadastre.store.spatial import aware, query_frame, result_frame
 
 __all__ = ["insert_account", "account_row", "update_account", "accounts", "insert_token", "token_principal",
-           "revoke_token", "tokens", "append_audit", "record", "audit_rows"]
+           "revoke_token", "tokens", "append_audit", "record", "audit_rows", "sign_in_failures", "AUDIT_TEXT"]
+
+#: the longest account name or client address an audit row keeps (longer ones are cut)
+AUDIT_TEXT = 100
 
 
 def insert_account(connection: Connection, name: str, role: str, password_hash: str | None, now: datetime) -> int:
@@ -26,7 +29,7 @@ def insert_account(connection: Connection, name: str, role: str, password_hash: 
 def account_row(connection: Connection, name: str, *, missing_ok: bool = False):
     row = connection.execute(sa.select(Account).where(Account.name == name)).mappings().first()
     if row is None and not missing_ok:
-        raise NotFoundError(f"没有用户 {name}", f"no account {name}")
+        raise NotFoundError(f"没有用户 {shown(name)}", f"no account {shown(name)}")
     return row
 
 
@@ -96,6 +99,25 @@ def record(connection: Connection, actor, action: str, target: object = None, de
     append_audit(connection, actor=actor.name, role=str(actor.role), action=action,
                  target=None if target is None else str(target), source=actor.source, detail=detail,
                  now=now or datetime.now(UTC))
+
+
+def sign_in_failures(connection: Connection, name: str, source: str | None, since: datetime):
+    """Failed sign-ins since ``since`` (:class:`cadastre.auth.Failures`): of account ``name`` after its last
+    successful sign-in, and from client address ``source``. Counted from the audit log, which records both."""
+    from cadastre.auth import Failures
+
+    name = name[:AUDIT_TEXT]
+    last_ok = connection.execute(sa.select(sa.func.max(AuditEvent.at)).where(
+        AuditEvent.action == "auth.login", AuditEvent.target == name, AuditEvent.at >= since)).scalar()
+    start = max(since, aware(last_ok)) if last_ok is not None else since
+
+    def failures(column, value, after) -> Failures:
+        count, last = connection.execute(sa.select(sa.func.count(), sa.func.max(AuditEvent.at)).where(
+            AuditEvent.action == "auth.login_failed", column == value, AuditEvent.at > after)).one()
+        return Failures(int(count), aware(last))
+
+    return (failures(AuditEvent.target, name, start),
+            failures(AuditEvent.source, source, since) if source else Failures(0, None))
 
 
 def audit_rows(connection: Connection, *, since: datetime | None = None, actor: str | None = None,

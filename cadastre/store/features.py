@@ -32,9 +32,10 @@ def _select(collection: Collection) -> str:
 
 def feature_rows(connection: Connection, collection: Collection, srid: int, *, bbox=None, limit: int = 10,
                  after: tuple | None = None, key: tuple | None = None, package_id: int | None = None,
-                 bbox_lonlat=None) -> gpd.GeoDataFrame:
+                 bbox_lonlat=None, submitted_by: str | None = None) -> gpd.GeoDataFrame:
     """Current features of ``collection`` (in key order, after ``after``, at most ``limit``), or the one with
-    ``key``. ``bbox`` is in the storage CRS; findings (points from lon/lat) use ``bbox_lonlat`` instead."""
+    ``key``. ``bbox`` is in the storage CRS; findings (points from lon/lat) use ``bbox_lonlat`` instead.
+    ``submitted_by``: only the data of packages that account submitted (a collection with a ``submitter``)."""
     where, params = [], {"limit": int(limit), "srid": srid}
     if collection.id != "findings":
         where.append("t.valid_to IS NULL")
@@ -58,6 +59,9 @@ def feature_rows(connection: Connection, collection: Collection, srid: int, *, b
     if package_id is not None:
         where.append("t.package_id = :package")
         params["package"] = int(package_id)
+    if submitted_by is not None and collection.submitter:
+        where.append(f"{collection.submitter} = :submitted_by")
+        params["submitted_by"] = submitted_by
     sql = (_select(collection) + (" WHERE " + " AND ".join(where) if where else "")
            + f" ORDER BY {', '.join(columns)} LIMIT :limit")
     if collection.geometry:
@@ -67,8 +71,9 @@ def feature_rows(connection: Connection, collection: Collection, srid: int, *, b
     return gpd.GeoDataFrame(frame, geometry=lonlat_points(frame.pop("lon"), frame.pop("lat"), srid), crs=srid)
 
 
-def one_feature(connection: Connection, collection: Collection, srid: int, key: tuple) -> gpd.GeoDataFrame:
-    frame = feature_rows(connection, collection, srid, key=key, limit=1)
+def one_feature(connection: Connection, collection: Collection, srid: int, key: tuple,
+                submitted_by: str | None = None) -> gpd.GeoDataFrame:
+    frame = feature_rows(connection, collection, srid, key=key, limit=1, submitted_by=submitted_by)
     if frame.empty:
         raise NotFoundError(f"{collection.title} {''.join(map(str, key)) if collection.id != 'buildings' else 'F'.join(key)} "
                             "不存在或已不是现势数据", f"no current feature {key} in {collection.id}")

@@ -64,6 +64,15 @@ def parcel_codes_at(connection: Connection, srid: int, x: float, y: float) -> li
 
 _CODE = re.compile(r"^[0-9A-Z]+$")
 
+#: LIKE patterns escape their wildcards with a backslash (the same clause on both engines)
+LIKE_ESCAPE = "ESCAPE '\\'"
+
+
+def like_literal(text: str) -> str:
+    """``text`` to be matched literally inside a LIKE pattern: ``%``, ``_`` and the escape character itself are
+    characters a clerk typed, not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
 
 def search_rows(connection: Connection, srid: int, text: str, limit: int = 20):
     """Parcels, buildings and units matching ``text``: a code or the start of one (宗地代码, 自然幢代码,
@@ -88,12 +97,12 @@ def search_rows(connection: Connection, srid: int, text: str, limit: int = 20):
                          "JOIN building b ON b.id = u.building_id JOIN parcel p ON p.id = b.parcel_id "
                          "WHERE u.valid_to IS NULL AND u.bdcdyh >= :unit_lo AND u.bdcdyh < :unit_hi")
     else:
-        params["words"] = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        params["words"] = "%" + like_literal(text) + "%"
         parts.append("SELECT 'parcel' AS kind, p.zddm AS code, p.zl AS label, p.zl AS zl, "
                      "ST_AsBinary(ST_Envelope(p.geom)) AS wkb FROM parcel p "
-                     "WHERE p.valid_to IS NULL AND p.zl LIKE :words")
+                     f"WHERE p.valid_to IS NULL AND p.zl LIKE :words {LIKE_ESCAPE}")
         parts.append("SELECT 'building', b.zddm || 'F' || b.zrzh, b.jzwmc, p.zl, ST_AsBinary(ST_Envelope(b.geom)) "
                      "FROM building b JOIN parcel p ON p.id = b.parcel_id "
-                     "WHERE b.valid_to IS NULL AND b.jzwmc LIKE :words")
+                     f"WHERE b.valid_to IS NULL AND b.jzwmc LIKE :words {LIKE_ESCAPE}")
     sql = " UNION ALL ".join(f"SELECT * FROM ({part} LIMIT :limit) s{i}" for i, part in enumerate(parts))
     return read_frame(connection, sql + " ORDER BY 1, 2 LIMIT :limit", params, srid=srid)

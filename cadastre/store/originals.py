@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from cadastre.errors import DatabaseError
+from cadastre.errors import CorruptOriginal
 from cadastre.io.files import CHUNK, sha256_of
 from cadastre.store.engine import translate
 
@@ -58,8 +58,8 @@ def keep_original(connection: Connection, source: Path, filename: str | None = N
         except OSError as e:
             raise translate(e) or e from None
     elif target.stat().st_size != size or sha256_of(target) != digest:
-        raise DatabaseError(f"原始文件库中的 {target} 已损坏（校验和不符）",
-                            f"stored original {target} is corrupt (checksum mismatch)")
+        raise CorruptOriginal(f"原始文件库中 SHA-256 为 {digest[:12]}… 的文件已损坏（校验和不符），请管理员从备份恢复",
+                              f"stored original {digest} is corrupt (checksum mismatch)")
     name = filename or source.name
     # two uploads of the same bytes at once both get here: one row, and neither fails on the other's
     inserted = connection.execute(

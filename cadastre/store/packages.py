@@ -121,7 +121,7 @@ def findings_across(connection: Connection, *, package_id: int | None = None, ru
     if package_id is not None:
         query = query.where(Finding.package_id == package_id)
     if rule:
-        query = query.where(sa.or_(Finding.rule == rule, Finding.rule.startswith(rule.rstrip("-") + "-")))
+        query = query.where(sa.or_(Finding.rule == rule, Finding.rule.startswith(rule.rstrip("-") + "-", autoescape=True)))
     if severity is not None:
         query = query.where(Finding.severity == severity)
     query = _packages_where(query, stage=stage, status=status, surveyor=surveyor, since=since, until=until)

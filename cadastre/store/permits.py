@@ -10,7 +10,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.errors import InputError, NotFoundError
+from cadastre.errors import InputError, NotFoundError, shown
 from cadastre.geometry import as_multipolygons
 from cadastre.permit import Permit, parse_permit, red_line_geometry
 from cadastre.store.models import Permit as PermitRow
@@ -96,6 +96,6 @@ def permit_history(connection: Connection, number: str) -> list[PermitRecord]:
     """Every version of the permit, oldest first."""
     rows = _rows(connection, PermitRow.number == number)
     if not rows:
-        raise NotFoundError(f"没有登记规划许可 {number}", f"no permit {number}")
+        raise NotFoundError(f"没有登记规划许可 {shown(number)}", f"no permit {shown(number)}")
     return [_record(r) for r in rows]
 

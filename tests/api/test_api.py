@@ -304,3 +304,48 @@ def test_openapi_documents_problem_responses_and_docs_are_offline(client):
         html = client.get(page).text
         assert "https://" not in html and "http://" not in html  # nothing fetched from outside
     assert json.loads(client.get("/api/map-config").text)["basemap"]["url"] is None
+
+
+def test_pages_send_security_headers_and_data_is_not_cached(client):
+    """Issue 18: HTML pages sent no CSP, X-Content-Type-Options, X-Frame-Options or Referrer-Policy."""
+    for path in ("/", "/upload", "/docs"):
+        response = client.get(path, headers={"Accept": "text/html"})
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+        assert "frame-ancestors 'none'" in policy and response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert "<script>" not in response.text  # every script is a file of the service's own
+    table = client.get("/api/buildings/141031001002GB00001F0001/table?format=html")
+    assert table.headers["content-security-policy"].startswith("default-src 'none'")
+    for path in ("/api/parcels/141031001002GB00001", "/collections/parcels/items", "/api/search?q=府前街",
+                 "/api/export/parcels?format=geojson"):
+        assert client.get(path).headers["cache-control"] == "no-store", path
+    tile = client.get("/tiles/districts/10/823/401.pbf")
+    assert tile.headers["cache-control"].startswith("private")
+
+
+def test_hostile_text_gives_clear_answers_never_500(client, loaded_registry):
+    """Issue 18: a NUL character gave 500 on PostGIS on seven routes; wildcards searched as wildcards; errors echoed
+    10 000-character inputs."""
+    nul = "a\x00b"
+    dialect = loaded_registry.info.dialect
+    calls = [client.get("/api/search", params={"q": nul}), client.get("/api/packages", params={"submitted_by": nul}),
+             client.get("/api/permits/a%00b"), client.get("/api/audit", params={"user": nul}),
+             client.post("/api/token", data={"username": nul, "password": "whatever-1"}),
+             client.post("/api/packages/1/waivers", json={"rule": "PLN-009", "feature": "0002", "reason": nul}),
+             client.post("/api/permits", json={"number": nul})]
+    for response in calls:
+        assert response.status_code < 500, (response.request.url, response.text)
+        if dialect == "postgresql" and response.status_code == 422:
+            assert "空字符" in response.json()["detail"]
+    if dialect == "postgresql":  # PostgreSQL cannot store the character: refused as input
+        assert [r.status_code for r in calls[:5]] == [422] * 5
+    for text in ("%", "_", "\\", "府前街%", "府_街"):  # literal characters: nothing has them
+        assert client.get("/api/search", params={"q": text}).json()["results"] == [], text
+    long = "9" * 10_000
+    for response in (client.get(f"/api/permits/{long}"), client.get(f"/api/parcels/{long}"),
+                     client.get(f"/api/buildings/{long}/table")):
+        assert response.status_code in (400, 404, 422) and len(response.text) < 2_000, response.text[:200]
+        assert long[:100] not in response.text
+    assert "/var/" not in client.get("/api/packages/999999/original").text

@@ -223,7 +223,11 @@ def test_a_surveyor_sees_only_their_own_packages(fresh_client, sample_files):
     with sample_files["cadastral"].open("rb") as f:
         theirs = fresh_client.post("/api/packages", files={"file": ("c.zip", f)}, headers=admin).json()
     fresh_client.worker.wait(120)
-    assert fresh_client.get(f"/api/packages/{theirs['id']}").status_code == 404  # as if it did not exist
+    hidden = fresh_client.get(f"/api/packages/{theirs['id']}")
+    assert hidden.status_code == 404  # as if it did not exist, in every word of the answer
+    absent = fresh_client.get("/api/packages/999999").json()
+    assert {k: str(v).replace("999999", str(theirs["id"])) for k, v in absent.items()} == {
+        k: str(v) for k, v in hidden.json().items()}
     assert fresh_client.get(f"/api/packages/{theirs['id']}/original").status_code == 404
     assert fresh_client.get("/api/packages").json()["packages"] == []
     with sample_files["cadastral"].open("rb") as f:  # the same bytes again: says so, shows nothing of theirs
@@ -232,6 +236,24 @@ def test_a_surveyor_sees_only_their_own_packages(fresh_client, sample_files):
     analyst = {"Authorization": f"Bearer {fresh_client.tokens['analyst']}"}
     assert fresh_client.get(f"/api/packages/{theirs['id']}", headers=analyst).status_code == 200
     assert fresh_client.get(f"/api/packages/{theirs['id']}/original", headers=analyst).status_code == 403
+
+
+def test_a_surveyor_sees_only_the_findings_of_their_own_packages_in_the_ogc_api(client, loaded_registry):
+    """Issue 18: /collections/findings/items showed a surveyor every other firm's findings."""
+    if "other-surveyor" not in set(loaded_registry.users()["name"]):
+        loaded_registry.add_user("other-surveyor", "surveyor")
+    other = {"Authorization": f"Bearer {loaded_registry.issue_token('other-surveyor').token}"}
+    own = {"Authorization": f"Bearer {client.tokens['surveyor']}"}  # test-surveyor sent every package here
+    everything = client.get("/collections/findings/items?limit=1000").json()["features"]
+    assert everything, "the sample's as-built package has planning findings"
+    package = everything[0]["properties"]["package_id"]
+    assert len(client.get("/collections/findings/items?limit=1000", headers=own).json()["features"]) == len(everything)
+    for query in ("", f"&package={package}"):
+        page = client.get(f"/collections/findings/items?limit=1000{query}", headers=other)
+        assert page.status_code == 200 and page.json()["features"] == []
+    one = client.get(f"/collections/findings/items/{everything[0]['id']}", headers=other)
+    assert one.status_code == 404
+    assert client.get(f"/collections/findings/items/{everything[0]['id']}", headers=own).status_code == 200
 
 
 @pytest.mark.parametrize("kind", ["zip_slip", "absolute", "symlink", "encrypted", "zip_bomb", "oversized_member"])
@@ -306,3 +328,63 @@ def test_request_bodies_and_parameters_are_bounded(client):
     # SQL goes through bound parameters: a quote in a code or a search is just text
     assert client.get("/api/search?q=' OR 1=1 --").status_code == 200
     assert client.get("/api/parcels/141031001002GB0000'").status_code == 400
+
+
+def _sign_in(client, name, password):
+    return client.post("/api/token", data={"username": name, "password": password}, headers={"Authorization": ""})
+
+
+@pytest.fixture
+def quick_throttle(fresh_client):
+    from cadastre.auth import SignInThrottle
+
+    registry = fresh_client.app.state.registry
+    registry.sign_in_throttle = SignInThrottle(free=3, address_free=8, first_delay_s=0.5, max_delay_s=2.0)
+    return fresh_client
+
+
+def test_failed_sign_ins_slow_the_next_ones_until_a_lock_and_a_success_resets_them(quick_throttle):
+    """Issue 18: 8–11 tries per second were accepted for ever, and a right password worked after 259 failures."""
+    import time
+
+    client, name, right = quick_throttle, "test-registrar", "test-registrar-password"
+    assert [_sign_in(client, name, "wrong-password").status_code for _ in range(3)] == [401, 401, 401]
+    early = _sign_in(client, name, right)  # even the right password: it is not looked at
+    assert early.status_code == 429 and int(early.headers["retry-after"]) >= 1
+    assert "秒后再试" in early.json()["detail"]
+    time.sleep(0.6)
+    assert _sign_in(client, name, "wrong-password").status_code == 401  # the 4th: now 1 s
+    assert _sign_in(client, name, right).status_code == 429
+    time.sleep(1.1)
+    assert _sign_in(client, name, right).status_code == 200
+    assert [_sign_in(client, name, "wrong-password").status_code for _ in range(3)] == [401, 401, 401]  # reset
+    audit = client.app.state.registry.audit_log(action="auth.login_failed", user=name)
+    assert len(audit) == 7 and audit["detail"].iloc[-1] == {"wait_s": 1}
+
+
+def test_unknown_names_are_throttled_and_answered_like_known_ones(quick_throttle):
+    import statistics
+    import time
+
+    client = quick_throttle
+
+    def timed(name):
+        start = time.perf_counter()
+        response = _sign_in(client, name, "wrong-password")
+        return time.perf_counter() - start, response
+
+    known = [timed(f"test-{role}") for role in ("analyst", "planner", "surveyor")]
+    unknown = [timed(f"nobody-{i}") for i in range(3)]
+    assert {r.status_code for _, r in known + unknown} == {401}
+    assert {r.json()["detail"] for _, r in known + unknown} == {"用户名或密码错误"}
+    ratio = statistics.median(t for t, _ in unknown) / statistics.median(t for t, _ in known)
+    assert 0.5 < ratio < 2.0, ratio  # was 3 ms against 118 ms
+    for _ in range(3):
+        _sign_in(client, "nobody-0", "wrong-password")
+    assert _sign_in(client, "nobody-0", "wrong-password").status_code == 429  # like a known name
+
+
+def test_failures_from_one_address_across_names_are_throttled(quick_throttle):
+    client = quick_throttle
+    assert {_sign_in(client, f"guess-{i}", "wrong-password").status_code for i in range(8)} == {401}
+    assert _sign_in(client, "guess-new", "wrong-password").status_code == 429

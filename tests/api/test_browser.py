@@ -60,6 +60,8 @@ def page(browser, request):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: errors.append(f"{r.url} {r.failure}"))
+    # the pages must work under their own Content-Security-Policy (api.security): a violation fails the test
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name.split('[')[0]}.png"))
@@ -76,16 +78,24 @@ def _sign_in(page, name: str = "test-registrar"):
     page.wait_for_selector("#sign-out", timeout=15_000)
 
 
+def _until(page, expression: str, timeout: float = 10.0):
+    """Wait until ``expression`` is true in the page. Polled through page.evaluate (DevTools evaluation, which the
+    page's CSP does not govern; Playwright's wait_for_function evaluates strings with eval, which it forbids)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not true after {timeout} s: {expression}"
+        time.sleep(0.1)
+
+
 def _wait_for_map(page):
-    page.wait_for_function("window.cadastreMapReady === true && window.cadastreMap.areTilesLoaded()", timeout=30_000)
+    _until(page, "window.cadastreMapReady === true && window.cadastreMap.areTilesLoaded()", 30)
 
 
 def test_map_draws_parcels_and_a_click_opens_the_card(page, server):
     page.goto(server + "/")
     _sign_in(page)
     _wait_for_map(page)
-    page.wait_for_function("window.cadastreMap.queryRenderedFeatures({layers: ['parcels-fill']}).length > 0",
-                           timeout=20_000)
+    _until(page, "window.cadastreMap.queryRenderedFeatures({layers: ['parcels-fill']}).length > 0", 20)
     codes = page.evaluate("[...new Set(window.cadastreMap.queryRenderedFeatures({layers: ['parcels-fill']})"
                           ".map(f => f.properties.zddm))]")
     assert PARCEL in codes
@@ -125,8 +135,7 @@ def test_findings_of_a_package_are_drawn(page, server, loaded_registry):
     _wait_for_map(page)
     page.wait_for_selector(".findings table", timeout=10_000)
     assert "PLN-009" in page.inner_text(".findings")
-    page.wait_for_function("window.cadastreMap.queryRenderedFeatures({layers: ['findings-point']}).length > 0",
-                           timeout=10_000)
+    _until(page, "window.cadastreMap.queryRenderedFeatures({layers: ['findings-point']}).length > 0")
 
 
 def test_upload_page_shows_progress_then_the_report(page, server, tmp_path):
@@ -143,7 +152,7 @@ def test_upload_page_shows_progress_then_the_report(page, server, tmp_path):
     assert page.locator("#progress").evaluate("p => p.value") == 100
     assert page.locator("#findings-table").count() == 1
     assert page.locator("#report-link").get_attribute("href").endswith("/report.html")
-    page.wait_for_function("document.querySelectorAll('#packages tr').length > 1", timeout=10_000)
+    _until(page, "document.querySelectorAll('#packages tr').length > 1")
     assert "upload-test.zip" in page.inner_text("#packages")
     with page.context.expect_page() as report:  # the report opens with the token, in a new tab
         page.click("#report-link")

@@ -4,16 +4,18 @@ Each server process runs one worker thread (ingests write under one lock anyway)
 request. Workers *claim* a package in the database before touching it and keep the claim alive while they work
 (``cadastre.workers``), so with several server processes each package is processed once. A sweeper thread looks
 every few seconds for packages due — never taken, their worker dead (a killed server: at once on the same host),
-or their next try after a transient failure due — and takes them up; when a server starts it sweeps first.
+or their next try after a transient failure due — and takes them up; when a server starts it sweeps first. Once
+an hour it also deletes the bytes of refused uploads past their retention period (``Registry.purge_refused``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from cadastre.auth import Principal
+from cadastre.auth import Principal, Role
 from cadastre.errors import CadastreError
 from cadastre.registry import Registry
 
@@ -21,8 +23,12 @@ log = logging.getLogger("cadastre.api.jobs")
 
 __all__ = ["IngestWorker"]
 
-#: how often the sweeper looks for packages due (seconds)
+#: who the service's own housekeeping is, in the audit log
+SERVICE = Principal("service", Role.ADMIN, "worker")
+
+#: how often the sweeper looks for packages due (seconds), and deletes refused uploads past their retention
 SWEEP_S = 5.0
+PURGE_S = 3600.0
 
 
 class IngestWorker:
@@ -67,9 +73,13 @@ class IngestWorker:
         return pending
 
     def _sweep(self) -> None:
+        next_purge = 0.0
         while not self._stop.wait(self._sweep_s):
             try:
                 self.resume()
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_S
+                    self.registry.purge_refused(actor=SERVICE)
             except CadastreError:  # the database is away: the engine logs the outage once; sweep again later
                 continue
             except Exception:

@@ -40,6 +40,8 @@ STATUS: dict[type[errors.CadastreError], tuple[int, str]] = {
     errors.TooManyAttempts: (429, "尝试过于频繁"),
     errors.PermissionDenied: (403, "无权操作"),
     errors.NotFoundError: (404, "未找到"),
+    errors.Gone: (410, "已按保留期限删除"),
+    errors.QuotaExceeded: (429, "上传配额已用完"),
     errors.ConflictError: (409, "与已有记录冲突"),
     errors.AllocationError: (409, "无法分配代码"),
     errors.ConfigError: (500, "服务配置错误"),
@@ -87,7 +89,7 @@ def from_domain(error: errors.CadastreError, instance: str | None = None) -> JSO
     headers = None
     if status == 401:  # RFC 6750: a 401 names the scheme the client should use
         headers = {"WWW-Authenticate": 'Bearer realm="cadastre"'}
-    elif isinstance(error, (errors.DatabaseUnavailable, errors.TooManyAttempts)):  # RFC 9110: when to try again
+    elif isinstance(error, (errors.DatabaseUnavailable, errors.TooManyAttempts, errors.QuotaExceeded)):  # RFC 9110
         headers = {"Retry-After": str(error.retry_after_s)}
     return problem(status, title, error.kind, error.message_zh, instance=instance, detail_en=error.message_en,
                    headers=headers, **extra)

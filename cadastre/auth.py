@@ -173,7 +173,7 @@ class SignInThrottle:
         """Seconds an attempt must wait after the last of ``failures`` failures."""
         if failures < free:
             return 0.0
-        return min(self.first_delay_s * 2.0 ** min(failures - free, 62), self.max_delay_s)
+        return float(min(self.first_delay_s * 2.0 ** min(failures - free, 62), self.max_delay_s))
 
     def wait(self, account: Failures, address: Failures, now: datetime) -> float:
         """Seconds before the next attempt may be made (0: now)."""

@@ -582,15 +582,35 @@ def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool, gen
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码")
 @click.option("--generate-password", is_flag=True, help="生成随机新密码并打印")
 @click.option("--disable/--enable", default=None, help="停用（其令牌随即失效）或重新启用")
+@click.option("--upload-quota", metavar="SIZE", help="每 24 小时上传配额，如 20GB、500MB；0 为不限；default 为服务默认值")
 @click.pass_context
 def user_set(ctx: click.Context, name: str, role: str | None, new_password: bool, password_stdin: bool,
-             generate_password: bool, disable: bool | None) -> None:
-    """修改用户的角色、密码，或停用/启用。"""
+             generate_password: bool, disable: bool | None, upload_quota: str | None) -> None:
+    """修改用户的角色、密码、上传配额，或停用/启用。"""
     wanted = new_password or password_stdin or generate_password
     password = _new_password(password_stdin, generate_password) if wanted else None
+    quota = None if upload_quota is None else _bytes(upload_quota)
     with _registry(ctx) as reg:
-        reg.update_user(name, role=role, password=password, disabled=disable, actor=_actor())
+        reg.update_user(name, role=role, password=password, disabled=disable, upload_quota=quota, actor=_actor())
     click.echo(f"已修改用户 {name}" + (f"，新密码：{password}" if generate_password else ""))
+
+
+def _bytes(text: str) -> int | str:
+    """A size as people write it (``20GB``, ``500 MB``, ``1024``), or ``default``."""
+    text = text.strip().upper().replace(" ", "")
+    if text == "DEFAULT":
+        return "default"
+    for unit, factor in (("GB", 1 << 30), ("G", 1 << 30), ("MB", 1 << 20), ("M", 1 << 20), ("KB", 1 << 10),
+                         ("K", 1 << 10), ("B", 1)):
+        if text.endswith(unit):
+            number, factor = text[: -len(unit)], factor
+            break
+    else:
+        number, factor = text, 1
+    try:
+        return int(float(number) * factor)
+    except ValueError:
+        raise click.BadParameter(f"无法识别的大小 {text}（如 20GB、500MB、0、default）") from None
 
 
 @user.command("list")
@@ -601,7 +621,10 @@ def user_list(ctx: click.Context) -> None:
         frame = reg.users()
     for row in frame.itertuples():
         state = "已停用" if row.disabled_at is not None else ("密码登录" if row.has_password else "仅令牌")
-        click.echo(f"{row.name:<24} {row.role:<10} {state}")
+        quota = row.upload_quota_bytes
+        shown = "" if quota is None or quota != quota else ("  上传不限" if quota == 0 else
+                                                             f"  上传配额 {quota / 2**30:.1f} GB/天")
+        click.echo(f"{row.name:<24} {row.role:<10} {state}{shown}")
 
 
 @cli.group()
@@ -672,6 +695,82 @@ def audit(ctx: click.Context, since, name: str | None, action: str | None, limit
         detail = json.dumps(row.detail, ensure_ascii=False) if row.detail else ""
         click.echo(f"{str(row.at)[:19]}  {row.actor:<16} {row.role or '':<9} {row.action:<16} "
                    f"{row.target or '':<28} {row.source or '':<12} {detail}")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, folder: Path) -> None:
+    """备份登记库：数据库的一致快照（SQLite：VACUUM INTO；PostgreSQL：pg_dump）与全部原始文件，附 SHA-256 清单。服务运行时即可执行。"""
+    with _registry(ctx) as reg:
+        result = reg.backup(folder, actor=_actor())
+    m = result.manifest
+    click.echo(f"已备份到 {folder}：数据库 {m['database']['path']}（{m['database']['size'] / 2**20:.1f} MB），"
+               f"原始文件 {len(m['originals'])} 个；成果包 {m['counts']['package']}，宗地 {m['counts']['parcel']}，"
+               f"户 {m['counts']['unit']}，已发放代码 {m['counts']['issued_code']}")
+    for problem in result.problems:
+        click.echo(f"  问题：{problem}", err=True)
+    ctx.exit(1 if result.problems else 0)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--originals", type=click.Path(path_type=Path), help="原始文件目录（默认：数据库所在位置的 originals/）")
+@click.pass_context
+def restore(ctx: click.Context, folder: Path, originals: Path | None) -> None:
+    """把备份恢复到空的位置（--db 指定的新 SQLite 文件或空的 PostgreSQL 数据库），先逐一核对备份文件的校验和，恢复后检查登记库。"""
+    from cadastre.registry import restore_registry
+    from cadastre.store.engine import database_url, redact
+
+    url = database_url(ctx.obj["db"])
+    with restore_registry(folder, url, originals=originals) as reg:
+        problems = reg.verify()
+        s = reg.summary()
+    click.echo(f"已恢复到 {redact(url)}：宗地 {s.parcels}，自然幢 {s.buildings}，户 {s.units}，成果包 {s.packages}，"
+               f"已发放代码 {s.issued_codes}")
+    _print_problems(problems)
+    ctx.exit(1 if problems else 0)
+
+
+def _print_problems(problems) -> None:
+    from cadastre.integrity import CHECKS
+
+    if not problems:
+        click.echo("检查通过：" + "、".join(CHECKS.values()))
+    for problem in problems:
+        click.echo(f"  [{CHECKS[problem.check]}] {problem.message}")
+        for item in problem.items:
+            click.echo(f"      {item}")
+
+
+@cli.command()
+@click.option("--no-originals", is_flag=True, help="不核对原始文件的校验和（大的原始文件库较慢）")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def verify(ctx: click.Context, no_originals: bool, as_json: bool) -> None:
+    """检查登记库的不变量：原始文件校验和、代码唯一且对应、编码高水位、现势宗地不重叠、已受理成果包的数据完整。
+    退出码 0：无问题；1：发现问题（逐条列出）；2：无法检查。"""
+    with _registry(ctx) as reg:
+        problems = reg.verify(originals=not no_originals)
+    if as_json:
+        _echo_json({"ok": not problems, "problems": [p.to_dict() for p in problems]})
+    else:
+        _print_problems(problems)
+    ctx.exit(1 if problems else 0)
+
+
+@cli.command("purge-refused")
+@click.option("--dry-run", is_flag=True, help="只列出，不删除")
+@click.pass_context
+def purge_refused(ctx: click.Context, dry_run: bool) -> None:
+    """删除超过保留期（service.toml 的 refused_retention_days，默认 30 天）的拒收文件；拒收记录保留。服务运行时每小时自动执行。"""
+    with _registry(ctx) as reg:
+        purged = reg.purge_refused(dry_run=dry_run, actor=_actor())
+    total = sum(p["size"] for p in purged)
+    verb = "将删除" if dry_run else "已删除"
+    click.echo(f"{verb}拒收文件 {len(purged)} 个，共 {total / 2**20:.1f} MB")
+    for p in purged:
+        click.echo(f"  {p['sha256'][:12]}…  {p['size']:>12,} 字节  成果包 {', '.join(map(str, p['packages']))}")
 
 
 @cli.command()

@@ -106,6 +106,23 @@ class NotFoundError(CadastreError, LookupError):
     kind = "not-found"
 
 
+class Gone(NotFoundError):
+    """What was asked for existed and was deleted on purpose (the bytes of a refused upload, after their
+    retention period)."""
+
+    kind = "gone"
+
+
+class QuotaExceeded(CadastreError):
+    """An account's upload quota for the last 24 hours is used up; ``retry_after_s``: when enough of it frees."""
+
+    kind = "quota-exceeded"
+
+    def __init__(self, message_zh: str, message_en: str, *, retry_after_s: float) -> None:
+        super().__init__(message_zh, message_en)
+        self.retry_after_s = max(1, math.ceil(retry_after_s))
+
+
 class ConflictError(CadastreError):
     """The request contradicts what is recorded: a finding already waived, a package already processed."""
 

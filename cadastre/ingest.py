@@ -41,7 +41,7 @@ from cadastre.store.counters import raise_to, reserve, scope_maximum
 from cadastre.store.engine import serialise, write_transaction
 from cadastre.store.models import Package
 from cadastre.store.originals import keep_original
-from cadastre.store.packages import add_findings, package_findings, save_package
+from cadastre.store.packages import add_findings, package_by_checksum, package_findings, save_package
 from cadastre.store.registry_rows import (
     code_exists_with_prefix,
     current_buildings,
@@ -73,11 +73,6 @@ class IngestResult:
         return {"accepted": EXIT_ACCEPTED, "rejected": EXIT_REJECTED}.get(self.status, EXIT_REFUSED)
 
 
-def _existing(connection, sha256: str):
-    return connection.execute(sa.select(Package.id, Package.status, Package.report).where(Package.sha256 == sha256)
-                              .order_by(Package.id)).first()
-
-
 #: share of the whole ingest taken by reading and checking (storing and coding take the rest)
 CHECK_SHARE = 0.8
 
@@ -100,7 +95,7 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
     path = Path(path)
     if package_id is None and path.exists():  # a quick answer for bytes accepted before (decided again below)
         with registry.engine.connect() as connection:
-            existing = _existing(connection, sha256_of(path))
+            existing = package_by_checksum(connection, sha256_of(path))
         if existing is not None and existing.status == "accepted":
             return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
                                 assigned=existing.report.get("assigned", {}))
@@ -118,7 +113,7 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
         serialise(connection, f"county:{package.county.code}", f"package:{package.sha256}")
         data, permit = check_facts(connection, registry.storage_srid, package)
         report = check_against_registry(alone, registry=data, permit=permit)
-        existing = _existing(connection, package.sha256) if package_id is None else None
+        existing = package_by_checksum(connection, package.sha256) if package_id is None else None
         if existing is not None and existing.status == "accepted":
             return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
                                 assigned=existing.report.get("assigned", {}))

@@ -31,10 +31,12 @@ from cadastre.errors import (
     AuthenticationError,
     CadastreError,
     ConflictError,
-    DatabaseError,
+    CorruptOriginal,
+    Gone,
     InputError,
     NotFoundError,
     PermissionDenied,
+    QuotaExceeded,
     TooManyAttempts,
     ZoningError,
     shown,
@@ -45,11 +47,12 @@ from cadastre.progress import Progress, safe
 from cadastre.settings import County
 from cadastre.store.engine import create_engine, lookup_engine, serialise, write_transaction
 from cadastre.store.originals import keep_original
+from cadastre.store.spatial import aware as _aware
 from cadastre.store.schema import RegistryInfo, init_database, registry_info
 from cadastre.store.zoning import ZoningImportResult, current_zoning, save_zoning
 from cadastre.zoning import Zoning, read_zoning, validate_zoning
 
-__all__ = ["Registry", "Summary", "Received", "OriginalFile", "open_registry", "init_registry"]
+__all__ = ["Registry", "Summary", "Received", "OriginalFile", "open_registry", "init_registry", "restore_registry"]
 
 log = logging.getLogger("cadastre.registry")
 
@@ -118,6 +121,14 @@ def _moment(value: datetime | str | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value
+
+
+def _size(n: int) -> str:
+    """A byte count as people read it: 4.8 GB, 320 MB."""
+    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} 字节"
 
 
 def _time(value) -> datetime | None:
@@ -280,24 +291,51 @@ class Registry:
                 submitted_by: str | None = None, actor: Principal | None = None) -> Received:
         """Keep an uploaded package and record it as received, to be processed by :meth:`process` (the service
         answers the upload at once with this id). Bytes received before give that package's id back
-        (``duplicate``); processing it again accepts a rejected package whose errors have all been waived since."""
+        (``duplicate``); processing it again accepts a rejected package whose errors have all been waived since.
+
+        New bytes count toward the submitting account's upload quota over the last 24 hours
+        (``service.toml`` ``[uploads]``, or the account's own): past it, :class:`QuotaExceeded`."""
         from cadastre.store.auth import record
-        from cadastre.store.models import Package
-        from cadastre.store.packages import receive_package
+        from cadastre.store.packages import package_by_checksum, receive_package
 
         path = Path(path)
         digest = sha256_of(path)
         with write_transaction(self.engine) as connection:
             serialise(connection, f"package:{digest}")  # the same bytes uploaded at once: one package
-            known = connection.execute(sa.select(Package.id).where(Package.sha256 == digest)
-                                       .order_by(Package.id)).scalar()
+            known = package_by_checksum(connection, digest)
             if known is not None:
-                return Received(int(known), digest, duplicate=True)
+                return Received(int(known.id), digest, duplicate=True)
+            if submitted_by is not None:
+                serialise(connection, f"uploads:{submitted_by}")  # two uploads at once count against one quota
+                self._within_quota(connection, submitted_by, path.stat().st_size, actor)
             original = keep_original(connection, path, filename or path.name)
             package_id = receive_package(connection, original, submitted_by)
             record(connection, actor, "package.upload", package_id, {"filename": filename or path.name,
                                                                      "sha256": digest, "size": original.size})
             return Received(package_id, digest, duplicate=False)
+
+    def _within_quota(self, connection, name: str, size: int, actor: Principal | None) -> None:
+        """Refuse an upload that would take ``name`` past its quota of bytes over the last 24 hours (an
+        administrator's own uploads are not counted)."""
+        from cadastre.store.auth import account_row
+        from cadastre.store.packages import uploaded_bytes
+
+        if actor is not None and actor.can(Permission.ADMINISTER):
+            return
+        account = account_row(connection, name, missing_ok=True)
+        quota = account["upload_quota_bytes"] if account is not None else None
+        if quota is None:
+            quota = int(settings.service()["uploads"]["quota_bytes_per_day"])
+        if quota <= 0:
+            return
+        now = datetime.now(UTC)
+        used, oldest = uploaded_bytes(connection, name, now - timedelta(days=1))
+        if used + size > quota:
+            wait = ((oldest + timedelta(days=1)) - now).total_seconds() if oldest else 86400.0
+            raise QuotaExceeded(
+                f"{name} 近 24 小时已上传 {_size(used)}，加上本文件 {_size(size)} 超过上传配额 {_size(quota)}；"
+                f"请 {math.ceil(wait / 3600)} 小时后再上传，或请管理员调整配额",
+                f"upload quota of {name} exceeded: {used} + {size} > {quota} bytes", retry_after_s=wait)
 
     def process(self, package_id: int, *, progress: Progress | None = None, actor: Principal | None = None,
                 retry: bool = False):
@@ -419,21 +457,54 @@ class Registry:
         with self.engine.connect() as connection:
             return package_list(connection, submitted_by=submitted_by, status=status, limit=limit, before=before)
 
-    def original(self, package_id: int) -> OriginalFile:
-        """The original bytes of a package as uploaded: path, file name, SHA-256 and size."""
-        from cadastre.store.models import Original, Package
-        from cadastre.store.originals import originals_root
+    def original(self, package_id: int, *, verify: bool = False) -> OriginalFile:
+        """The original bytes of a package as uploaded: path, file name, SHA-256 and size. ``verify``: read them
+        and refuse (:class:`CorruptOriginal`) bytes that no longer match their SHA-256, as the service does
+        before it hands them out. Missing bytes are :class:`CorruptOriginal` too; the bytes of a refused upload
+        deleted after their retention period are :class:`Gone`."""
+        from cadastre.store.originals import originals_root, package_original
 
         with self.engine.connect() as connection:
-            row = connection.execute(sa.select(Original.path, Original.filename, Original.sha256, Original.size)
-                                     .join(Package, Package.sha256 == Original.sha256)
-                                     .where(Package.id == package_id)).first()
+            row = package_original(connection, package_id)
         if row is None:
             raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} does not exist")
+        if row.purged_at is not None:
+            raise Gone(f"成果包 {package_id} 被拒收，其原始文件已于 {_aware(row.purged_at):%Y-%m-%d} 按保留期限删除",
+                       f"the original of refused package {package_id} was deleted after its retention period")
         path = originals_root(self.engine) / row.path
         if not path.is_file():
-            raise DatabaseError(f"成果包 {package_id} 的原始文件缺失（{row.path}）", f"original of {package_id} missing")
+            raise CorruptOriginal(f"成果包 {package_id} 的原始文件缺失，请管理员从备份恢复（cadastre verify 可查出全部缺失）",
+                                  f"the original of package {package_id} is missing")
+        if verify and (path.stat().st_size != row.size or sha256_of(path) != row.sha256):
+            raise CorruptOriginal(f"成果包 {package_id} 的原始文件已损坏（与 SHA-256 校验和不符），不予提供；"
+                                  "请管理员从备份恢复", f"the original of package {package_id} does not match its SHA-256")
         return OriginalFile(path, row.filename, row.sha256, int(row.size))
+
+    def purge_refused(self, *, retention: timedelta | None = None, dry_run: bool = False,
+                      actor: Principal | None = None) -> list[dict]:
+        """Delete the bytes of uploads refused longer ago than ``retention`` (default ``service.toml``
+        ``[uploads] refused_retention_days``, 30 days) that nothing else needs; their packages keep the refusal
+        and the original's row records when and why its bytes went. Returns what was (or, with ``dry_run``, would
+        be) deleted."""
+        from cadastre.store.auth import record
+        from cadastre.store.originals import mark_purged, originals_root, refused_originals
+
+        if retention is None:
+            retention = timedelta(days=float(settings.service()["uploads"]["refused_retention_days"]))
+        days = retention.total_seconds() / 86400
+        now = datetime.now(UTC)
+        with write_transaction(self.engine) as connection:
+            found = refused_originals(connection, now - retention)
+            purged = [{"sha256": sha, "size": size, "packages": ids} for sha, _, size, ids in found]
+            if dry_run or not found:
+                return purged
+            mark_purged(connection, [sha for sha, *_ in found], now, f"拒收文件保留 {days:g} 天期满")
+            record(connection, actor, "original.purge", None, {"originals": len(found),
+                                                               "bytes": sum(size for _, _, size, _ in found)})
+        root = originals_root(self.engine)
+        for _, relative, _, _ in found:  # after the commit: a failed one leaves bytes, never a row without them
+            (root / relative).unlink(missing_ok=True)
+        return purged
 
     def report(self, package_id: int):
         """The report of a stored package as a :class:`cadastre.report.Report` (findings, counts, planning
@@ -730,8 +801,10 @@ class Registry:
             record(connection, actor, "user.add", name, {"role": role.value, "password": hashed is not None})
 
     def update_user(self, name: str, *, role: str | None = None, password: str | None = None,
-                    disabled: bool | None = None, actor: Principal | None = None) -> None:
-        """Change an account's role or password, or disable it (its tokens stop working) or enable it again."""
+                    disabled: bool | None = None, upload_quota: int | str | None = None,
+                    actor: Principal | None = None) -> None:
+        """Change an account's role or password, disable it (its tokens stop working) or enable it again, or set
+        its upload quota: bytes per 24 hours (0: none), or ``"default"`` for the service's."""
         from cadastre.auth import hash_password
         from cadastre.store.auth import record, update_account
 
@@ -742,13 +815,17 @@ class Registry:
             values["password_hash"] = hash_password(password)
         if disabled is not None:
             values["disabled_at"] = datetime.now(UTC) if disabled else None
+        if upload_quota is not None:
+            if upload_quota != "default" and not (isinstance(upload_quota, int) and upload_quota >= 0):
+                raise InputError("上传配额应为字节数（0 为不限）或 default", f"bad upload quota {upload_quota!r}")
+            values["upload_quota_bytes"] = None if upload_quota == "default" else upload_quota
         if not values:
             raise InputError("没有要修改的内容", "nothing to change")
         with write_transaction(self.engine) as connection:
             update_account(connection, name, **values)
             record(connection, actor, "user.update", name,
-                   {k: (v if k == "role" else True) for k, v in values.items() if k != "disabled_at"}
-                   | ({"disabled": disabled} if disabled is not None else {}))
+                   {k: (v if k in ("role", "upload_quota_bytes") else True) for k, v in values.items()
+                    if k != "disabled_at"} | ({"disabled": disabled} if disabled is not None else {}))
         self.recent_tokens.clear()
 
     def users(self):
@@ -885,6 +962,55 @@ class Registry:
             account = account_row(connection, name, missing_ok=True) if name else None
         return Principal(name or "local", Role(account["role"]) if account else Role.ADMIN, "worker")
 
+    # ------------------------------------------------------------------------------------------ backup, verify
+    def backup(self, folder: str | os.PathLike, *, actor: Principal | None = None):
+        """A consistent backup of this registry and its originals in ``folder`` (empty or new), with a manifest of
+        checksums (:mod:`cadastre.store.backup`); safe while the service runs. ``.problems`` lists originals that
+        were missing or damaged."""
+        from cadastre.store.auth import record
+        from cadastre.store.backup import backup
+
+        result = backup(self.engine, Path(folder))
+        with write_transaction(self.engine) as connection:
+            record(connection, actor, "registry.backup", str(folder),
+                   {"originals": len(result.manifest["originals"]), "problems": len(result.problems)})
+        return result
+
+    def verify(self, *, originals: bool = True) -> list:
+        """Check the registry's invariants (:mod:`cadastre.integrity`); returns the problems found (empty: sound).
+        ``originals=False`` skips hashing every original (the slow part on a large store)."""
+        from cadastre import integrity
+        from cadastre.integrity import Problem
+        from cadastre.store import integrity as stored
+        from cadastre.store.originals import originals_root
+
+        problems: list[Problem] = []
+        with self.engine.connect() as connection:
+            issued = stored.issued_codes(connection)
+            problems += integrity.code_problems(issued, stored.code_uses(connection))
+            problems += integrity.counter_problems(issued, stored.counters(connection))
+            tolerance = float(settings.rules()["geometry"]["overlap_tolerance"])
+            problems += integrity.overlap_problems(stored.current_parcel_shapes(connection, self.storage_srid),
+                                                   tolerance)
+            problems += integrity.package_problems(stored.package_rows(connection))
+            files = stored.original_rows(connection)
+        if originals:
+            root = originals_root(self.engine)
+            missing, damaged = [], []
+            for sha, relative, size in zip(files["sha256"], files["path"], files["size"], strict=True):
+                path = root / relative
+                if not path.is_file():
+                    missing.append(sha)
+                elif path.stat().st_size != size or sha256_of(path) != sha:
+                    damaged.append(sha)
+            if missing:
+                problems.append(Problem("originals", f"{len(missing)} 个原始文件缺失", missing[:20]))
+            if damaged:
+                problems.append(Problem("originals", f"{len(damaged)} 个原始文件与其 SHA-256 不符（已损坏）",
+                                        damaged[:20]))
+        order = list(integrity.CHECKS)
+        return sorted(problems, key=lambda p: order.index(p.check))
+
     # ------------------------------------------------------------------------------------------------- summary
     def summary(self) -> Summary:
         counts = {}
@@ -919,6 +1045,15 @@ def _account_name(name: str) -> str:
     if not name or len(name) > 64 or any(c.isspace() or not c.isprintable() for c in name):
         raise InputError("用户名应为 1–64 个可见字符，不含空格", f"bad account name {name!r}")
     return name
+
+
+def restore_registry(folder: str | os.PathLike, url: str, *, originals: str | os.PathLike | None = None) -> Registry:
+    """Restore the backup in ``folder`` (:meth:`Registry.backup`) into the empty database at ``url`` and an empty
+    originals folder, after checking every file of the backup against its manifest; returns the registry."""
+    from cadastre.store.backup import restore
+
+    restore(Path(folder), url, None if originals is None else Path(originals))
+    return open_registry(url)
 
 
 def open_registry(url: str | None = None) -> Registry:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from cadastre.registry import open_registry
@@ -198,3 +199,44 @@ def test_a_claim_of_a_process_that_is_gone_is_taken_at_once_and_a_live_one_is_no
     assert not workers.abandoned(workers.identity(), now, now)
     assert workers.abandoned("another-host:1:1", now - timedelta(seconds=workers.CLAIM_TIMEOUT_S + 1), now)
     assert not workers.abandoned("another-host:1:1", now - timedelta(seconds=5), now)
+
+
+def test_uploads_past_an_accounts_daily_quota_are_refused_until_it_frees(registry, tmp_path):
+    from cadastre.auth import Principal, Role
+    from cadastre.errors import QuotaExceeded
+
+    registry.add_user("王工", "surveyor")
+    registry.update_user("王工", upload_quota=cadastral_zip(tmp_path).stat().st_size + 100)
+    surveyor = Principal("王工", Role.SURVEYOR)
+    first = registry.receive(cadastral_zip(tmp_path, "a.zip"), submitted_by="王工", actor=surveyor)
+    assert registry.receive(cadastral_zip(tmp_path, "a.zip"), submitted_by="王工", actor=surveyor).duplicate
+    with pytest.raises(QuotaExceeded, match="超过上传配额") as refused:
+        registry.receive(cadastral_zip(tmp_path, "b.zip", block=1), submitted_by="王工", actor=surveyor)
+    assert 23 * 3600 < refused.value.retry_after_s <= 24 * 3600
+    registry.update_user("王工", upload_quota=0)  # no quota
+    assert not registry.receive(cadastral_zip(tmp_path, "b.zip", block=1), submitted_by="王工",
+                                actor=surveyor).duplicate
+    assert registry.package(first.package_id, report=False).status == "received"
+
+
+def test_refused_uploads_are_deleted_after_their_retention_and_say_so(registry, tmp_path):
+    from datetime import timedelta
+
+    from cadastre.errors import Gone
+
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    received = registry.receive(junk, submitted_by="王工")
+    assert registry.process(received.package_id).status == "refused"
+    kept = registry.receive(cadastral_zip(tmp_path), submitted_by="王工")
+    registry.process(kept.package_id)
+    assert registry.purge_refused() == []  # within its 30 days
+    path = registry.original(received.package_id).path
+    purged = registry.purge_refused(retention=timedelta(0))  # as if its 30 days were over
+    assert [p["packages"] for p in purged] == [[received.package_id]]
+    assert not path.exists() and registry.original(kept.package_id).path.exists()
+    with pytest.raises(Gone, match="按保留期限删除"):
+        registry.original(received.package_id)
+    state = registry.package(received.package_id)
+    assert state.status == "refused" and state.report["refused"]  # the refusal stays
+    assert registry.purge_refused() == []

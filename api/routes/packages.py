@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from cadastre.auth import Permission, Principal
 from cadastre.errors import ConflictError, InputError, NotFoundError
 from cadastre.progress import STAGE_NAMES
 from cadastre.report import SEVERITY_NAMES
+from cadastre.settings import service as service_settings
 
 #: a package number (database ids are 32-bit on every engine)
 PackageId = Annotated[int, FastPath(ge=1, le=2**31 - 1, description="成果包编号")]
@@ -52,6 +54,9 @@ def _visible(registry, principal: Principal, package_id: int, *, report: bool = 
 def _state(state, *, report: bool) -> dict:
     out = state.to_dict(report=report)
     out["stage_name"] = STAGE_NAMES.get(state.stage, state.stage)
+    if state.status == "refused" and state.original_purged_at is None and state.decided_at is not None:
+        days = float(service_settings()["uploads"]["refused_retention_days"])
+        out["retained_until"] = (state.decided_at + timedelta(days=days)).isoformat()  # then its bytes are deleted
     out["links"] = {"self": f"/api/packages/{state.id}", "report_html": f"/api/packages/{state.id}/report.html",
                     "original": f"/api/packages/{state.id}/original", "findings": f"/api/packages/{state.id}/findings",
                     "findings_geojson": f"/collections/findings/items?package={state.id}&limit=10000"}
@@ -60,7 +65,9 @@ def _state(state, *, report: bool) -> dict:
 
 @router.post("", status_code=202, response_class=JSON,
              responses={202: {"description": "已接收，后台处理中；进度见 Location"},
-                        413: problem_response(413, "上传文件过大"), 409: problem_response(409, "冲突")})
+                        413: problem_response(413, "上传文件过大"), 409: problem_response(409, "冲突"),
+                        429: problem_response(429, "上传配额已用完（附 Retry-After）"),
+                        507: problem_response(507, "存储空间不足")})
 async def upload_package(request: Request, registry: RegistryDep,
                          surveyor: Annotated[Principal, allowed(Permission.UPLOAD, "上传成果包")],
                          file: Annotated[UploadFile, File(description="成果包（.zip 或 .gpkg）")]):
@@ -112,13 +119,14 @@ def package_report_html(registry: RegistryDep, principal: PrincipalDep, package_
 
 
 @router.get("/{package_id}/original", response_class=FileResponse,
-            responses={200: {"content": {"application/octet-stream": {}}, "description": "原始文件，逐字节"}})
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "原始文件，逐字节"},
+                       410: problem_response(410, "被拒收的文件已按保留期限删除")})
 def package_original(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId):
     """上传的原始文件（逐字节，附 SHA-256）：提交人本人、登记员、管理员（原始文件含权利人信息）。"""
     state = _visible(registry, principal, package_id)
     if state.submitted_by != principal.name:
         principal.require(Permission.READ_ORIGINALS, "下载他人提交的原始文件（含权利人信息）")
-    original = registry.original(package_id)
+    original = registry.original(package_id, verify=True)  # bytes that no longer match their SHA-256: refused
     registry.audit("original.read", package_id, actor=principal, detail={"sha256": original.sha256})
     return FileResponse(original.path, filename=original.filename, media_type="application/octet-stream",
                         headers={"ETag": f'"{original.sha256}"', "X-Content-SHA256": original.sha256})

@@ -70,6 +70,7 @@ function showReport(state) {
     <p>文件 ${cad.esc(state.filename || "")}，阶段 ${cad.esc(cad.stageNames[state.package_stage] || state.package_stage || "")}，
     项目 ${cad.esc(state.project_name || "")}。错误 ${counts.error || 0} 处，警告 ${counts.warning || 0} 处，提示 ${counts.info || 0} 处。
     ${units.length ? `编码 ${units.length} 户。` : ""}
+    ${state.retained_until ? `被拒收的文件保留至 ${cad.esc(state.retained_until.slice(0, 10))}，之后删除。` : ""}
     <a href="/api/packages/${state.id}/report.html" data-authed id="report-link">查看完整报告（HTML）</a> ·
     <a href="/?package=${state.id}">在地图上查看</a></p>
     <div id="finding-map"></div>

@@ -40,7 +40,7 @@ def update_account(connection: Connection, name: str, **values) -> None:
 
 def accounts(connection: Connection) -> pd.DataFrame:
     return query_frame(connection, "SELECT name, role, password_hash IS NOT NULL AS has_password, created_at, "
-                                   "disabled_at FROM account ORDER BY name")
+                                   "disabled_at, upload_quota_bytes FROM account ORDER BY name")
 
 
 def insert_token(connection: Connection, account_id: int, *, role: str, kind: str, label: str | None, digest: str,

@@ -21,7 +21,8 @@ from cadastre.errors import CorruptOriginal
 from cadastre.io.files import CHUNK, sha256_of
 from cadastre.store.engine import translate
 
-__all__ = ["StoredOriginal", "originals_root", "keep_original", "original_path"]
+__all__ = ["StoredOriginal", "originals_root", "keep_original", "original_path", "package_original",
+           "refused_originals", "mark_purged"]
 
 @dataclass(frozen=True)
 class StoredOriginal:
@@ -85,3 +86,46 @@ def _write_atomically(source: Path, target: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
 
+
+
+def package_original(connection: Connection, package_id: int):
+    """The ``original`` row of a package's bytes (path, filename, sha256, size, purged_at), or None."""
+    from cadastre.store.models import Original, Package
+
+    return connection.execute(sa.select(Original.path, Original.filename, Original.sha256, Original.size,
+                                        Original.purged_at)
+                              .join(Package, Package.sha256 == Original.sha256)
+                              .where(Package.id == package_id)).first()
+
+
+def refused_originals(connection: Connection, decided_before: datetime) -> list:
+    """Originals kept only for packages refused before ``decided_before`` (sha256, path, size, package ids), not
+    purged yet: bytes no accepted, rejected, received or zoning record needs."""
+    from cadastre.store.models import Original, Package, ZoningImport
+
+    other_use = sa.or_(
+        sa.exists().where(Package.sha256 == Original.sha256,
+                          sa.or_(Package.status != "refused", Package.decided_at.is_(None),
+                                 Package.decided_at >= decided_before)),
+        sa.exists().where(ZoningImport.sha256 == Original.sha256))
+    rows = connection.execute(
+        sa.select(Original.sha256, Original.path, Original.size)
+        .where(Original.purged_at.is_(None), sa.exists().where(Package.sha256 == Original.sha256), ~other_use)
+        .order_by(Original.sha256)).all()
+    if not rows:
+        return []
+    ids = connection.execute(sa.select(Package.sha256, Package.id).where(
+        Package.sha256.in_([r.sha256 for r in rows]))).all()
+    by_sha: dict[str, list[int]] = {}
+    for sha, package_id in ids:
+        by_sha.setdefault(sha, []).append(int(package_id))
+    return [(r.sha256, r.path, int(r.size), sorted(by_sha[r.sha256])) for r in rows]
+
+
+def mark_purged(connection: Connection, shas: list[str], now: datetime, reason: str) -> None:
+    """Record that the bytes of ``shas`` were deleted (the rows stay: what was received, and when, is history)."""
+    from cadastre.store.models import Original
+
+    if shas:
+        connection.execute(sa.update(Original).where(Original.sha256.in_(shas)).values(purged_at=now,
+                                                                                        purge_reason=reason))

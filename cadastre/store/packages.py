@@ -27,7 +27,7 @@ from cadastre.store.spatial import aware, result_frame, utc_times
 
 __all__ = ["WaiverRecord", "save_package", "add_findings", "package_findings", "findings_across", "package_summaries",
            "blocking_findings", "add_waiver",
-           "receive_package", "claims", "claim_package", "heartbeat", "set_progress", "release_package",
+           "receive_package", "package_by_checksum", "uploaded_bytes", "claims", "claim_package", "heartbeat", "set_progress", "release_package",
            "package_state", "package_list"]
 
 
@@ -217,6 +217,7 @@ class PackageState:
     error: str | None
     attempts: int
     retry_at: datetime | None
+    original_purged_at: datetime | None  # the bytes of a refused upload deleted after their retention period
     report: dict | None
 
     def to_dict(self, *, report: bool = True) -> dict:
@@ -224,6 +225,21 @@ class PackageState:
         if report:
             out["report"] = self.report
         return out
+
+
+def package_by_checksum(connection: Connection, sha256: str):
+    """The first package stored with these bytes (id, status, report), or None."""
+    return connection.execute(sa.select(Package.id, Package.status, Package.report)
+                              .where(Package.sha256 == sha256).order_by(Package.id)).first()
+
+
+def uploaded_bytes(connection: Connection, submitted_by: str, since: datetime) -> tuple[int, datetime | None]:
+    """Bytes of the packages ``submitted_by`` sent since ``since``, and when the oldest of them came."""
+    used, oldest = connection.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(Original.size), 0), sa.func.min(Package.received_at))
+        .join(Original, Original.sha256 == Package.sha256)
+        .where(Package.submitted_by == submitted_by, Package.received_at >= since)).one()
+    return int(used), aware(oldest)
 
 
 def receive_package(connection: Connection, original: StoredOriginal, submitted_by: str | None = None) -> int:
@@ -290,12 +306,12 @@ _STATE_COLUMNS = (Package.id, Package.status, PackageProgress.stage, PackageProg
                   Package.sha256, Original.size, Package.stage.label("package_stage"), Package.county,
                   Package.project_name, Package.submitted_by, Package.received_at, Package.decided_at,
                   PackageProgress.error, sa.func.coalesce(PackageProgress.attempts, 0).label("attempts"),
-                  PackageProgress.retry_at)
+                  PackageProgress.retry_at, Original.purged_at.label("original_purged_at"))
 
 
 def _state(values: dict, report: dict | None) -> PackageState:
     values = dict(values)
-    for key in ("received_at", "decided_at", "retry_at"):
+    for key in ("received_at", "decided_at", "retry_at", "original_purged_at"):
         values[key] = aware(values[key])
     if values["stage"] is None:  # stored by the CLI: never queued, decided at once
         values["stage"], values["percent"] = "done", 100.0

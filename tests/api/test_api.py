@@ -349,3 +349,19 @@ def test_hostile_text_gives_clear_answers_never_500(client, loaded_registry):
         assert response.status_code in (400, 404, 422) and len(response.text) < 2_000, response.text[:200]
         assert long[:100] not in response.text
     assert "/var/" not in client.get("/api/packages/999999/original").text
+
+
+def test_an_original_is_served_only_while_it_matches_its_checksum(fresh_client, sample_files):
+    """Issue 18: damaged bytes were served as they were; a missing original read '数据库不可用' with a path."""
+    with sample_files["cadastral"].open("rb") as f:
+        package_id = fresh_client.post("/api/packages", files={"file": ("c.zip", f)}).json()["id"]
+    fresh_client.worker.wait(120)
+    assert fresh_client.get(f"/api/packages/{package_id}/original").status_code == 200
+    path = fresh_client.app.state.registry.original(package_id).path
+    path.write_bytes(path.read_bytes()[:-1] + b"?")
+    damaged = fresh_client.get(f"/api/packages/{package_id}/original")
+    assert damaged.status_code == 500 and "已损坏" in damaged.json()["detail"]
+    path.unlink()
+    missing = fresh_client.get(f"/api/packages/{package_id}/original")
+    assert missing.status_code == 500 and "缺失" in missing.json()["detail"]
+    assert "数据库不可用" not in missing.text and str(path.parent) not in missing.text and ".bin" not in missing.text

@@ -266,6 +266,7 @@ def test_hostile_uploads_are_refused_with_no_trace_but_the_refusal(fresh_client,
     fresh_client.worker.wait(120)
     state = fresh_client.get(f"/api/packages/{response.json()['id']}").json()
     assert state["status"] == "refused" and state["report"]["refused"]
+    assert state["retained_until"] > state["decided_at"]  # its bytes are kept 30 days, and it says so
     message = state["report"]["findings"][0]["message"]
     assert path.name in message or "成员" in message or "压缩" in message, message
     with registry.engine.connect() as c:

@@ -1,0 +1,226 @@
+"""楼盘表: one table per building — floors as rows (top to bottom by 实际层, labelled by 名义层), units as cells
+across (单元 then room order), with code, room label, use, areas, 分摊系数, status and readiness; totals per floor and
+for the building, which must balance with the building's own figure (qa-and-planning.md).
+
+:func:`building_table` is pure: it takes the rows ``store.queries.building_rows`` fetched.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cadastre.codetables import table
+from cadastre.rules import PLANNING_PREFIX
+
+__all__ = ["Cell", "FloorRow", "BuildingTable", "building_table", "write_table_html", "write_table_xlsx"]
+
+STAGE_NAMES = {"presale": "预测", "asbuilt": "实测"}
+
+
+def _num(value) -> float | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
+
+
+@dataclass
+class Cell:
+    bdcdyh: str
+    shbw: str
+    dyh: str | None
+    hh: int | None
+    use: str | None
+    use_name: str | None
+    area: float | None  # 建筑面积
+    inner: float | None  # 套内
+    shared: float | None  # 分摊
+    ftxs: float | None  # 分摊系数
+    status: str  # current | retired
+    ready: bool
+
+
+@dataclass
+class FloorRow:
+    sjc: int
+    myc: str
+    cells: list[Cell | None]  # aligned with BuildingTable.columns; None where the floor has no such unit
+    total_area: float
+
+
+@dataclass
+class BuildingTable:
+    code: str  # 24 characters: 宗地代码 + F + 幢号
+    name: str | None
+    parcel_code: str
+    zl: str | None
+    floors_above: int | None
+    floors_below: int | None
+    structure: str | None
+    use: str | None
+    stage: str
+    package_id: int
+    columns: list[tuple[str, int]]  # (单元号, room order)
+    rows: list[FloorRow]
+    unit_count: int
+    total_area: float
+    declared_area: float | None
+    balanced: bool
+    ready: bool
+    not_ready_because: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def readiness(stage: str, package_status: str, zrzh: str, open_errors: pd.DataFrame,
+              indicators: pd.DataFrame) -> list[str]:
+    """Why a building is not ready for 首次登记 (domain.md "Readiness"); empty when it is: an accepted as-built
+    survey, no unwaived error, and planning verification run with every failure of the project or of this building
+    waived. A failed figure of another building of the project does not hold this one back."""
+    reasons = []
+    if stage != "asbuilt":
+        reasons.append("尚无实测成果（仅有预测）")
+    if package_status != "accepted":
+        reasons.append("实测成果包未受理")
+    planning = open_errors["rule"].str.startswith(PLANNING_PREFIX)
+    survey = open_errors[~planning]
+    if len(survey):
+        reasons.append(f"成果包尚有 {len(survey)} 处未豁免的错误")
+    if stage == "asbuilt":
+        checked = indicators[~indicators["status"].isin(["not_checked"])] if len(indicators) else indicators
+        if checked.empty:
+            why = indicators["reason"].dropna().iloc[0] if len(indicators) and indicators["reason"].notna().any() \
+                else "实测成果未做规划核实"
+            reasons.append(f"规划核实未进行：{why}")
+        other_building = np.array([isinstance(f, str) and len(f) == 4 and f.isdigit() and f != zrzh
+                                   for f in open_errors["feature"]], dtype=bool)
+        mine = open_errors[planning.to_numpy(bool) & ~other_building]
+        if len(mine):
+            reasons.append(f"规划核实有 {len(mine)} 项未通过且未豁免（{'、'.join(sorted(set(mine['rule'])))}）")
+    return reasons
+
+
+def building_table(rows: dict[str, pd.DataFrame]) -> BuildingTable:
+    """The 楼盘表 of one building from its rows (``store.queries.building_rows``)."""
+    b = rows["building"].iloc[0]
+    units = rows["units"].copy()
+    stage = b["stage"]
+    prefix = "sc" if stage == "asbuilt" else "yc"
+    units["dyh_key"] = units["dyh"].fillna("").astype(str)
+    units["hh_key"] = units["hh"].fillna(0).astype(int)
+    columns = sorted({(d, h) for d, h in zip(units["dyh_key"], units["hh_key"], strict=True)},
+                     key=lambda c: (c[0].zfill(6), c[1]))
+    position = {c: i for i, c in enumerate(columns)}
+    reasons = readiness(stage, b["package_status"], b["zrzh"], rows["open_errors"], rows["indicators"])
+    uses = table("FWYT")
+    labels = dict(zip(rows["floors"]["sjc"], rows["floors"]["myc"], strict=True)) if len(rows["floors"]) else {}
+    floor_rows = []
+    for sjc in sorted(units["sjc"].unique(), reverse=True):
+        on_floor = units[units["sjc"] == sjc]
+        cells: list[Cell | None] = [None] * len(columns)
+        for u in on_floor.itertuples():
+            cells[position[(u.dyh_key, u.hh_key)]] = Cell(
+                u.bdcdyh, u.shbw, u.dyh, None if pd.isna(u.hh) else int(u.hh), u.fwyt, uses.name(u.fwyt) if u.fwyt
+                else None, _num(getattr(u, f"{prefix}jzmj")), _num(getattr(u, f"{prefix}tnjzmj")),
+                _num(getattr(u, f"{prefix}ftjzmj")), _num(getattr(u, f"{prefix}ftxs")),
+                "retired" if u.retired_at is not None and not pd.isna(u.retired_at) else "current", not reasons)
+        total = float(np.nansum(on_floor[f"{prefix}jzmj"].astype(float)))
+        label = labels.get(sjc) or (on_floor["myc"].dropna().iloc[0] if on_floor["myc"].notna().any() else str(sjc))
+        floor_rows.append(FloorRow(int(sjc), str(label), cells, round(total, 2)))
+    total = round(float(np.nansum(units[f"{prefix}jzmj"].astype(float))), 2)
+    declared = _num(b[f"{prefix}jzmj"])
+    return BuildingTable(
+        code=f"{b['zddm']}F{b['zrzh']}", name=b["jzwmc"], parcel_code=b["zddm"], zl=b["zl"],
+        floors_above=None if pd.isna(b["dscs"]) else int(b["dscs"]),
+        floors_below=None if pd.isna(b["dxcs"]) else int(b["dxcs"]),
+        structure=table("FWJG").name(b["fwjg"]) if b["fwjg"] else None,
+        use=uses.name(b["ghyt"]) if b["ghyt"] else None, stage=stage, package_id=int(b["package_id"]),
+        columns=columns, rows=floor_rows, unit_count=len(units), total_area=total, declared_area=declared,
+        balanced=declared is None or abs(declared - total) <= 0.01 * max(len(units), 1),
+        ready=not reasons, not_ready_because=reasons)
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def write_table_html(t: BuildingTable, path: str | Path) -> Path:
+    """Write the 楼盘表 as a self-contained Chinese page."""
+    path = Path(path)
+    path.write_text(table_html(t), encoding="utf-8")
+    return path
+
+
+def table_html(t: BuildingTable) -> str:
+    """The 楼盘表 as a self-contained Chinese page."""
+    e = html.escape
+    head = "".join(f"<th>{e(d)}单元<br>{h}号</th>" if d else f"<th>{h}号</th>" for d, h in t.columns)
+    body = []
+    for row in t.rows:
+        cells = "".join(
+            "<td class=empty></td>" if c is None else
+            f"<td class={'retired' if c.status == 'retired' else ''}><b>{e(c.shbw)}</b><br><code>{e(c.bdcdyh)}</code>"
+            f"<br>{e(c.use_name or '')}<br>建筑 {_fmt(c.area)} ㎡<br>套内 {_fmt(c.inner)} · 分摊 {_fmt(c.shared)}"
+            f"<br>分摊系数 {'' if c.ftxs is None else f'{c.ftxs:.4f}'}</td>" for c in row.cells)
+        body.append(f"<tr><th>{e(row.myc)}层</th>{cells}<td>{_fmt(row.total_area)}</td></tr>")
+    status = "可办理首次登记" if t.ready else "暂不可办理首次登记：" + "；".join(t.not_ready_because)
+    page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>楼盘表 {e(t.code)}</title>
+<style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:20px}}table{{border-collapse:collapse;
+font-size:12px}}td,th{{border:1px solid #999;padding:4px 6px;vertical-align:top}}th{{background:#eef}}
+td.empty{{background:#f4f4f4}}td.retired{{color:#999;text-decoration:line-through}}code{{font-size:11px}}</style>
+</head><body><h1>{e(t.name or '')} 楼盘表（{STAGE_NAMES.get(t.stage, t.stage)}）</h1>
+<p>自然幢代码 <code>{e(t.code)}</code>　宗地代码 <code>{e(t.parcel_code)}</code>　坐落 {e(t.zl or '')}</p>
+<p>地上 {t.floors_above} 层、地下 {t.floors_below} 层　结构 {e(t.structure or '')}　用途 {e(t.use or '')}　户数 {t.unit_count}　总建筑面积 {_fmt(t.total_area)} ㎡（幢申报 {_fmt(t.declared_area)} ㎡，
+{'平衡' if t.balanced else '不平衡'}）　成果包 {t.package_id}</p><p>{e(status)}</p>
+<table><tr><th>层</th>{head}<th>本层合计 ㎡</th></tr>{''.join(body)}</table></body></html>"""
+    return page
+
+
+def write_table_xlsx(t: BuildingTable, path):
+    """The 楼盘表 as a spreadsheet laid out as one usually looks: merged title and 单元 headers, a floor per row.
+    ``path`` is a file path or a binary file object."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "楼盘表"
+    width = len(t.columns) + 2
+    ws.cell(1, 1, f"{t.name or ''} 楼盘表（{STAGE_NAMES.get(t.stage, t.stage)}） {t.code}").font = Font(bold=True, size=14)
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    ws.cell(2, 1, f"坐落：{t.zl or ''}  宗地代码：{t.parcel_code}  户数：{t.unit_count}  总建筑面积：{t.total_area:.2f} ㎡")
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+    ws.cell(3, 1, "层")
+    ws.merge_cells(start_row=3, start_column=1, end_row=4, end_column=1)
+    column = 2
+    for dyh in dict.fromkeys(d for d, _ in t.columns):  # merged 单元 header over its rooms
+        span = sum(1 for d, _ in t.columns if d == dyh)
+        ws.cell(3, column, f"{dyh}单元" if dyh else "")
+        if span > 1:
+            ws.merge_cells(start_row=3, start_column=column, end_row=3, end_column=column + span - 1)
+        for offset, (_, hh) in enumerate(c for c in t.columns if c[0] == dyh):
+            ws.cell(4, column + offset, f"{hh}号")
+        column += span
+    ws.cell(3, width, "本层合计 ㎡")
+    ws.merge_cells(start_row=3, start_column=width, end_row=4, end_column=width)
+    for r, row in enumerate(t.rows, start=5):
+        ws.cell(r, 1, f"{row.myc}层")
+        for c, cell in enumerate(row.cells, start=2):
+            if cell is not None:
+                ws.cell(r, c, f"{cell.shbw}\n{cell.bdcdyh}\n{cell.use_name or ''}\n建筑 {_fmt(cell.area)} ㎡\n"
+                              f"套内 {_fmt(cell.inner)} 分摊 {_fmt(cell.shared)}")
+                ws.cell(r, c).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(r, width, row.total_area)
+        ws.row_dimensions[r].height = 80
+    for c in range(2, width):
+        ws.column_dimensions[ws.cell(4, c).column_letter].width = 30
+    if hasattr(path, "write"):  # a binary file object
+        wb.save(path)
+        return path
+    path = Path(path)
+    wb.save(path)
+    return path

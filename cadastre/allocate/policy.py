@@ -1,0 +1,105 @@
+"""Code allocation policy, as pure functions over frames (unit-code.md "Allocation rules").
+
+The policy decides *what* is numbered, in which scope and in which order; the store reserves the numbers
+(``store.counters.reserve``, atomic) and the pipeline combines the two. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cadastre.codetables import table
+
+__all__ = ["feature_codes", "allocation_order", "ScopePlan", "plan_scopes", "unit_order", "UnitMatch", "match_units",
+           "AREA_DEVIATION_LIMIT"]
+
+AREA_DEVIATION_LIMIT = 0.03  # 面积误差比 beyond ±3 % is flagged (qa-and-planning.md)
+_SETTING = {"1": "S", "2": "B", "3": "X"}
+
+
+def feature_codes(parcels: pd.DataFrame) -> pd.Series:
+    """宗地特征码 of each parcel: ZDTZM when given, else derived from QLLX / QLXZ / QLSDFS (NA when impossible)."""
+    derivation = table("ZDTZM_DERIVATION").values
+    given = parcels["ZDTZM"].astype("str").str.upper()
+    rule = parcels["QLLX"].astype("str").map(derivation)
+    ownership = parcels["QLXZ"].astype("str").str[0].map({"1": "G", "2": "J"})
+    setting = parcels["QLSDFS"].astype("str").map(_SETTING).fillna("B")
+    derived = rule.str[0].where(rule.str[0] != "?", ownership) + rule.str[1].where(rule.str[1] != "*", setting)
+    return given.where(given.notna(), derived)
+
+
+def _natural(values: pd.Series) -> pd.Series:
+    """A sort key that orders "2" before "10" (BSM are often numbers written as text)."""
+    text = values.astype("str").fillna("")
+    return text.str.zfill(12).where(text.str.fullmatch(r"\d+", na=False), text)
+
+
+def allocation_order(frame: pd.DataFrame) -> np.ndarray:
+    """Deterministic allocation order: by BSM (numbers numerically), else by position in the file."""
+    key = pd.DataFrame({"bsm": _natural(frame["BSM"]) if "BSM" in frame else "", "row": frame["source_row"]})
+    return np.lexsort((key["row"].to_numpy(), key["bsm"].to_numpy(dtype=object).astype(str)))
+
+
+@dataclass(frozen=True)
+class ScopePlan:
+    """Which rows are numbered in which scope (code prefix), in allocation order."""
+
+    scopes: pd.Series  # per row: the prefix it is numbered within (NA: not numbered here)
+    rank: np.ndarray  # per row: 0-based position within its scope, in allocation order
+    counts: dict[str, int]  # numbers needed per scope
+
+
+def plan_scopes(scopes: pd.Series, order: np.ndarray) -> ScopePlan:
+    """Group rows by scope and rank them within it following ``order``."""
+    ordered = pd.Series(scopes.to_numpy(object)[order])
+    rank_ordered = ordered.groupby(ordered, dropna=True).cumcount().to_numpy()
+    rank = np.full(len(scopes), -1)
+    present = ordered.notna().to_numpy(bool)
+    rank[order[present]] = rank_ordered[present]
+    counts = {str(k): int(v) for k, v in ordered.dropna().value_counts(sort=False).items()}
+    return ScopePlan(scopes, rank, dict(sorted(counts.items())))
+
+
+def unit_order(units: pd.DataFrame) -> np.ndarray:
+    """户号 order within a building: floor (实际层), 单元, room order on the floor, room label, then BSM."""
+    keys = [units["BSM"].astype("str").fillna("").to_numpy(object),
+            _natural(units["SHBW"]).to_numpy(object),
+            units["HH"].astype("Float64").fillna(1e9).to_numpy(float),
+            _natural(units["DYH"]).to_numpy(object),
+            units["SJC"].astype("Float64").fillna(1e9).to_numpy(float)]
+    return np.lexsort([k.astype(str) if k.dtype == object else k for k in keys])
+
+
+@dataclass(frozen=True)
+class UnitMatch:
+    """As-built units against the current pre-sale units of the same buildings."""
+
+    kept: pd.Series  # per as-built unit: the pre-sale code it keeps (NA: a new unit)
+    how: pd.Series  # "code" (supplied BDCDYH) | "position" (building + 实际层 + 室号部位) | NA
+    retired: pd.DataFrame  # pre-sale units with no as-built counterpart: bdcdyh, zrzh, sjc, shbw
+
+
+def match_units(asbuilt: pd.DataFrame, presale: pd.DataFrame) -> UnitMatch:
+    """Match as-built units (canonical columns, with ``building``: the building key) to current pre-sale units
+    (``bdcdyh``, ``building``, ``sjc``, ``shbw``): the supplied BDCDYH first, else building + 实际层 + 室号部位."""
+    index = asbuilt.index
+    current = set(presale["bdcdyh"])
+    supplied = asbuilt["BDCDYH"].astype("str")
+    by_code = supplied.where(supplied.isin(current))
+    position = pd.Series(list(zip(presale["building"], presale["sjc"].astype("Int64").astype(str),
+                                  presale["shbw"].astype(str), strict=True)), dtype=object)
+    lookup = pd.Series(presale["bdcdyh"].to_numpy(object), index=position.to_numpy(object))
+    lookup = lookup[~lookup.index.duplicated(keep=False)]
+    keys = pd.Series(list(zip(asbuilt["building"], asbuilt["SJC"].astype("Int64").astype(str),
+                              asbuilt["SHBW"].astype(str), strict=True)), index=index, dtype=object)
+    by_position = keys.map(lookup)
+    kept = by_code.astype(object).where(by_code.notna(), by_position)
+    # one pre-sale code goes to one as-built unit only: later claims become new units
+    kept = kept.where(~kept.duplicated(keep="first") | kept.isna())
+    how = pd.Series(np.where(by_code.notna(), "code", np.where(kept.notna(), "position", None)), index=index,
+                    dtype=object)
+    retired = presale[~presale["bdcdyh"].isin(set(kept.dropna()))]
+    return UnitMatch(kept, how, retired.reset_index(drop=True))

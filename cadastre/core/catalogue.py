@@ -1,0 +1,79 @@
+"""The rule catalogue: every finding's rule id, its severity and what it means (qa-and-planning.md).
+
+Checks look their severity up here, so a rule's severity is stated once. ``cadastre rules`` lists the catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Rule", "CATALOGUE", "rule", "PLANNING_PREFIX"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str  # error | warning | info
+    layer: str
+    description: str  # Chinese, for surveyors and staff
+
+
+CATALOGUE: dict[str, Rule] = {r.id: r for r in [
+    Rule("PKG-001", "error", "package", "缺少该阶段必需的图层"),
+    Rule("PKG-002", "error", "package", "文件无法读取或 shapefile 不完整（缺少 .shx 或 .dbf）"),
+    Rule("PKG-003", "error", "package", "无法确定文字编码"),
+    Rule("PKG-004", "error", "package", "无法确定坐标系，或坐标系与本县不符"),
+    Rule("PKG-005", "info", "package", "编码、坐标系、阶段或县为推断所得（说明推断内容）"),
+    Rule("PKG-006", "warning", "package", "声明的编码与文件内容不符，已按实际编码读取"),
+    Rule("PKG-007", "error", "package", "规划许可文件 permit.json 无法读取"),
+    Rule("PKG-008", "warning", "package", "成果包中的规划许可与登记的许可不一致"),
+    Rule("PKG-009", "error", "ZRZ", "找不到自然幢所在的已登记宗地（manifest 的 parcel_code 或包含自然幢的现势宗地）"),
+    Rule("GEO-001", "error", "all", "几何图形无效（自相交、蝴蝶结、环未闭合），附 GEOS 原因和位置"),
+    Rule("GEO-002", "error", "all", "几何图形为空"),
+    Rule("GEO-003", "info", "polygons", "读取时修正了重复节点、尖刺或环方向"),
+    Rule("GEO-004", "warning", "polygons", "狭长碎面：面积小于 0.5 ㎡ 或面积与周长平方之比过小"),
+    Rule("GEO-005", "info", "all", "已去除 Z 或 M 值"),
+    Rule("GEO-006", "error", "all", "几何类型不符合该图层的要求"),
+    Rule("TOP-001", "error", "ZDJBXX", "成果包内宗地相互重叠（同一权利设定方式）超过 0.01 ㎡"),
+    Rule("TOP-002", "error", "ZDJBXX", "新宗地与未被替代的现势宗地重叠"),
+    Rule("TOP-003", "error", "ZRZ", "自然幢超出所在宗地"),
+    Rule("TOP-004", "error", "H", "户超出所在自然幢的基底"),
+    Rule("TOP-005", "error", "H", "同幢同层的户相互重叠"),
+    Rule("TOP-006", "error", "ZDJBXX/JZD", "宗地拐点缺少界址点，或界址点不在宗地边界上"),
+    Rule("TOP-007", "error", "ZDJBXX", "宗地跨越地籍子区边界或位于本县之外"),
+    Rule("TOP-008", "warning", "ZDJBXX", "相邻宗地的拐点应重合而未重合，或存在狭窄缝隙"),
+    Rule("TOP-009", "error", "ZRZ", "成果包内自然幢相互重叠"),
+    Rule("ATT-001", "error", "ZDJBXX", "申报的宗地面积与图形面积之差超过限差"),
+    Rule("ATT-002", "error", "all", "必填属性缺失或无法识别"),
+    Rule("ATT-003", "warning", "all", "代码值不在代码表中"),
+    Rule("ATT-004", "error", "H", "重复的户：同幢、同层、同室号部位"),
+    Rule("ATT-005", "error", "H", "建筑面积不等于套内面积与分摊面积之和"),
+    Rule("ATT-006", "error", "ZRZ/H", "各户建筑面积之和与自然幢建筑面积不符"),
+    Rule("ATT-007", "error", "ZRZ/H", "层数不一致，或户所在层不属于该幢"),
+    Rule("ATT-008", "error", "any", "宗地代码或不动产单元代码格式错误、不存在或已注销"),
+    Rule("ATT-009", "warning", "H", "户图形面积与套内面积之差超过限差"),
+    Rule("ATT-010", "warning", "H", "同一分摊组内分摊系数不一致"),
+    Rule("ATT-011", "error", "ZDJBXX", "宗地特征码缺失且无法由权利类型、权利性质推定"),
+    # planning verification (规划核实): errors that block a building's readiness for 首次登记, not the acceptance
+    # of the survey; a pre-sale package's forecast failures are warnings
+    Rule("PLN-001", "error", "planning", "用地面积与规划许可不符（超出面积限差）"),
+    Rule("PLN-002", "error", "planning", "宗地范围与规划红线不一致（不重合部分超过用地面积的 1%）"),
+    Rule("PLN-003", "error", "planning", "总建筑面积与规划许可不符（超出本县允许的比例）"),
+    Rule("PLN-004", "error", "planning", "容积率超过规划许可上限（按本县计容规则）"),
+    Rule("PLN-005", "error", "planning", "建筑密度超过规划许可上限（基底面积按并集计）"),
+    Rule("PLN-006", "error", "planning", "绿地率低于规划许可下限（绿地按宗地内部分计）"),
+    Rule("PLN-007", "error", "planning", "停车位少于规划许可"),
+    Rule("PLN-008", "error", "planning", "建筑高度超过规划限高"),
+    Rule("PLN-009", "error", "planning", "单体建筑面积与规划许可不符，或该幢不在许可中"),
+    Rule("PLN-010", "error", "planning", "地上、地下层数与规划许可不符"),
+    Rule("PLN-011", "error", "planning", "规划用途与规划许可不符"),
+    Rule("PLN-012", "error", "planning", "配套公建（物业用房、社区用房等）面积少于规划许可"),
+    Rule("PLN-013", "error", "planning", "自然幢超出建筑控制线（退线不足）"),
+]}
+
+#: rules whose errors block readiness for 首次登记 but not the acceptance of the survey
+PLANNING_PREFIX = "PLN-"
+
+
+def rule(rule_id: str) -> Rule:
+    return CATALOGUE[rule_id]

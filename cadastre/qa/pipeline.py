@@ -1,0 +1,153 @@
+"""``check``: read a package and run its checks, storing nothing. The same function the service runs on upload."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from cadastre import findings as fnd
+from cadastre import planning
+from cadastre.checks import CheckContext, RegistryData, run_checks
+from cadastre.checks.base import PACKAGE_PHASE, REGISTRY_PHASE, rule_order
+from cadastre.errors import InputError
+from cadastre.package import SurveyPackage, read_package
+from cadastre.permit import Permit, load_permit, permit_differences, red_line_geometry
+from cadastre.progress import Progress, safe, scaled
+from cadastre.report import Report
+
+__all__ = ["check_package", "check_read_package", "check_package_alone", "check_against_registry", "PackageChecks",
+           "READ_SHARE"]
+
+
+#: share of the whole check taken by reading the package (the rules take the rest)
+READ_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class PackageChecks:
+    """What the rules over the package alone found (the package phase): everything but what compares the package
+    with the registry, so that it can run before any lock is taken."""
+
+    package: SurveyPackage
+    findings: pd.DataFrame
+    not_run: list[dict[str, str]]
+
+
+def check_package_alone(package: SurveyPackage, *, progress: Progress | None = None,
+                        span: tuple[float, float] = (0.0, 1.0)) -> PackageChecks:
+    """Run every rule that reads the package only (the heavy part of a check: geometry, topology within the
+    package, attributes). ``progress`` hears ``checking`` from ``span[0]`` to ``span[1]``."""
+    context = CheckContext(package, package.county.rules, None)
+    found, not_run = run_checks(context, progress=scaled(safe(progress), "checking", *span), phase=PACKAGE_PHASE)
+    return PackageChecks(package, found, not_run)
+
+
+def check_against_registry(alone: PackageChecks, *, registry: RegistryData | None = None,
+                           permit: Permit | None = None) -> Report:
+    """Finish a check: run the rules that compare the package with ``registry`` (what the registry knows around
+    it, ``store.context.check_facts``; None: not connected, and the report says which rules did not run), the
+    permit comparison and, for a building package, the planning verification; return the whole report.
+
+    Ingest calls this inside the transaction that accepts, under the county's lock, so that what it decides
+    (no overlap with registered land, the parcel a building stands on, the codes it names) still holds at commit.
+    ``permit`` is the recorded permit: it wins over the package's own ``permit.json``, and every difference
+    between the two is reported."""
+    package = alone.package
+    context = CheckContext(package, package.county.rules, registry)
+    found, not_run = run_checks(context, phase=REGISTRY_PHASE)
+    parts = [package.findings, rule_order(fnd.concat([alone.findings, found]))]
+    if permit is not None and package.permit is not None:
+        differences = permit_differences(permit, package.permit)
+        parts.append(fnd.of_rule(
+            "PKG-008", "package", [key for key, _, _ in differences],
+            [f"成果包中的规划许可与登记的许可不一致：{key} 登记为 {a}，成果包为 {b}" for key, a, b in differences]))
+    used = permit or package.permit
+    indicators = []
+    if package.stage in ("presale", "asbuilt"):
+        indicators = _planning(package, used, permit is not None, registry)
+        parts.append(planning.indicator_findings(indicators, package.storage_epsg, _places(package, registry)))
+    report = Report.from_package(package, fnd.concat(parts))
+    report.not_run = rule_order(alone.not_run + not_run)
+    report.indicators = [i.to_dict() for i in indicators]
+    if used is not None:
+        report.package["permit"] = {"number": used.number, "source": "recorded" if permit else "package"}
+    return report
+
+
+def check_read_package(package: SurveyPackage, *, permit: Permit | None = None,
+                       registry: RegistryData | None = None, progress: Progress | None = None,
+                       span: tuple[float, float] = (0.0, 1.0)) -> Report:
+    """Run every rule on a package already read, and for a building package the planning verification: the
+    package phase (:func:`check_package_alone`) then the registry phase (:func:`check_against_registry`).
+
+    ``registry`` is what the registry knows around the package (``store.context.check_facts``); without it the
+    rules that compare with registered data are not run, and the report says so. ``progress`` hears ``checking``
+    from ``span[0]`` to ``span[1]`` of the whole."""
+    alone = check_package_alone(package, progress=progress, span=span)
+    return check_against_registry(alone, registry=registry, permit=permit)
+
+
+def _project_parcel(registry: RegistryData | None):
+    parcel = None if registry is None else registry.project_parcel
+    if parcel is None or not len(parcel):
+        return None, None
+    return parcel.geometry.iat[0], parcel["zddm"].iat[0]
+
+
+def _planning(package: SurveyPackage, permit: Permit | None, recorded: bool, registry: RegistryData | None):
+    geometry, code = _project_parcel(registry)
+    return planning.verify(package, permit, package.county.rules, parcel=geometry, parcel_code=code,
+                           red_line=red_line_geometry(permit) if permit is not None and recorded else None)
+
+
+def _places(package: SurveyPackage, registry: RegistryData | None) -> dict:
+    """Where planning findings sit on the map: each building at its footprint, the project at its parcel."""
+    places = {}
+    buildings = package.layers.get("ZRZ")
+    if buildings is not None and len(buildings):
+        usable = buildings["geometry_valid"].to_numpy(bool)
+        points = shapely.point_on_surface(np.asarray(buildings.geometry.values, dtype=object)[usable])
+        places.update(zip(buildings["ZRZH"].astype(str).to_numpy(object)[usable], points, strict=True))
+        if usable.any():
+            places[None] = shapely.point_on_surface(shapely.union_all(
+                np.asarray(buildings.geometry.values, dtype=object)[usable]))
+    geometry, _ = _project_parcel(registry)
+    if geometry is not None:
+        places[None] = shapely.point_on_surface(geometry)
+    return places
+
+
+def check_package(path: str | os.PathLike, *, county: str | None = None,
+                  permit: Permit | str | os.PathLike | None = None, registry=None,
+                  progress: Progress | None = None, span: tuple[float, float] = (0.0, 1.0)) -> Report:
+    """Read and check a survey package; nothing is stored.
+
+    A package that cannot be read as a whole gives a refused report (``report.refused``, exit code 2) instead of
+    raising. ``permit`` (a :class:`Permit` or a permit.json path) is the recorded permit: the package's own copy is
+    compared with it. ``registry`` (a :class:`cadastre.registry.Registry`) adds the checks against registered
+    parcels, zoning and codes. ``progress`` hears ``reading`` then ``checking`` across ``span`` of the whole.
+    """
+    if permit is not None and not isinstance(permit, Permit):
+        permit = load_permit(permit)
+    progress = safe(progress)
+    start, end = span
+    middle = start + (end - start) * READ_SHARE
+    progress("reading", start)
+    try:
+        package = read_package(path, county=county, storage_epsg=registry.storage_srid if registry else None)
+    except InputError as e:
+        return Report.refusal(Path(path).name, e)
+    progress("checking", middle)
+    alone = check_package_alone(package, progress=progress, span=(middle, end))
+    data = None
+    if registry is not None:
+        from cadastre.store.context import check_facts
+
+        with registry.engine.connect() as connection:
+            data, permit = check_facts(connection, registry.storage_srid, package, permit)
+    return check_against_registry(alone, registry=data, permit=permit)

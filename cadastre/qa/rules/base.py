@@ -1,0 +1,180 @@
+"""The check framework: rules registered with what they need, run over whole layers.
+
+A rule is a plain function ``f(ctx: CheckContext) -> findings frame``. :func:`rule` registers it with its id (the
+severity and description come from the catalogue in ``cadastre.rules``), the layers it needs, the stages it applies
+to, the tolerance settings it reads and whether it needs data from the registry. :func:`run_checks` runs every rule
+whose inputs are present and says which were not run and why.
+
+Rules are pure: everything they need from the database (registered parcels nearby, zoning, the status of supplied
+codes) is fetched by the pipeline beforehand and handed in as :class:`RegistryData`. A rule that reads it at all
+(``uses_registry``) belongs to the *registry phase*: ingest runs that phase again inside the write transaction
+that accepts, so what it decided still holds at commit (``run_checks(..., phase=...)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from cadastre import findings as fnd
+from cadastre.rules import CATALOGUE
+
+__all__ = ["CheckContext", "RegistryData", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit",
+           "building_keys", "PACKAGE_PHASE", "REGISTRY_PHASE", "rule_order"]
+
+
+@dataclass
+class RegistryData:
+    """What the registry knows around a package, fetched by the pipeline (``store.context``)."""
+
+    parcels: gpd.GeoDataFrame  # current registered parcels near the package: zddm, geometry
+    subdistricts: gpd.GeoDataFrame | None  # current 地籍子区: djzqdm, geometry (None: zoning not loaded)
+    code_status: dict[str, str] = field(default_factory=dict)  # supplied code → current | retired | (absent)
+    project_parcel: gpd.GeoDataFrame | None = None  # the parcel a pre-sale / as-built package stands on
+
+
+@dataclass
+class CheckContext:
+    """Everything a rule may read."""
+
+    package: Any  # cadastre.package.SurveyPackage
+    rules: dict[str, Any]  # the county's tolerances (rules file)
+    registry: RegistryData | None = None
+
+    @property
+    def crs(self) -> int:
+        return self.package.storage_epsg
+
+    @property
+    def stage(self) -> str:
+        return self.package.stage
+
+    def layer(self, code: str) -> gpd.GeoDataFrame | None:
+        return self.package.layers.get(code)
+
+    def geometries(self, code: str) -> np.ndarray:
+        """The layer's geometries as an object array (None where missing)."""
+        return np.asarray(self.package.layers[code].geometry.values, dtype=object)
+
+    def usable(self, code: str) -> np.ndarray:
+        """Rows whose geometry is present, of the right kind and valid: the reader decided this once (the rows that
+        are not were reported by GEO-001/002/006)."""
+        return self.package.layers[code]["geometry_valid"].to_numpy(bool)
+
+    def lonlat(self, geometries) -> np.ndarray:
+        return fnd.lonlat_points(geometries, self.crs)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    function: Callable[[CheckContext], pd.DataFrame]
+    layers: tuple[str, ...]  # all must be present
+    stages: tuple[str, ...]
+    tolerances: tuple[str, ...]  # dotted keys into the rules file
+    needs_registry: bool = False  # cannot run at all without the registry
+    uses_registry: bool = False  # reads the registry when there is one (always true when it needs it)
+
+    @property
+    def severity(self) -> str:
+        return CATALOGUE[self.id].severity
+
+    @property
+    def description(self) -> str:
+        return CATALOGUE[self.id].description
+
+
+RULES: dict[str, RuleSpec] = {}
+ALL_STAGES = ("cadastral", "presale", "asbuilt")
+
+
+def rule(rule_id: str, *, layers: tuple[str, ...], stages: tuple[str, ...] = ALL_STAGES,
+         tolerances: tuple[str, ...] = (), needs_registry: bool = False, uses_registry: bool = False):
+    """Register a check function under ``rule_id`` (which must be in the catalogue). ``needs_registry``: the rule
+    cannot run without registry data; ``uses_registry``: it reads that data when given (both put it in the
+    registry phase)."""
+    if rule_id not in CATALOGUE:
+        raise KeyError(f"{rule_id} is not in the rule catalogue")
+
+    def register(function):
+        RULES[rule_id] = RuleSpec(rule_id, function, layers, stages, tolerances, needs_registry,
+                                  needs_registry or uses_registry)
+        return function
+
+    return register
+
+
+def building_keys(frame: pd.DataFrame) -> np.ndarray:
+    """Which building each row belongs to: 宗地代码 + 幢号 (幢号 restarts at 0001 on every parcel, so a package
+    covering several parcels needs both; without a 宗地代码 the package's single parcel is meant)."""
+    zddm = frame["ZDDM"].astype("str").fillna("") if "ZDDM" in frame else pd.Series("", index=frame.index)
+    return (zddm + "F" + frame["ZRZH"].astype("str").fillna("")).to_numpy(object)
+
+
+def rule_order(findings: pd.DataFrame | list[dict]) -> pd.DataFrame | list[dict]:
+    """Findings (a frame) or notes on rules not run (a list of dicts with ``rule``) of both phases in the order
+    the rules are registered (stable within a rule), as one run of every rule would have given them."""
+    position = {rule_id: i for i, rule_id in enumerate(RULES)}
+    if isinstance(findings, list):
+        return sorted(findings, key=lambda note: position.get(note["rule"], len(position)))
+    if findings.empty:
+        return findings
+    keys = findings["rule"].map(position).fillna(len(position))
+    return findings.iloc[np.argsort(keys.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def tolerance(rules: dict[str, Any], key: str) -> Any:
+    section, name = key.split(".", 1)
+    return rules[section][name]
+
+
+def area_limit(rules: dict[str, Any], area: np.ndarray) -> np.ndarray:
+    """Permitted |declared − computed| for areas ``area`` m² (GB/T 17986.1, the county's level)."""
+    level = str(rules["area"]["level"])
+    a, b = rules["area"]["levels"][level]
+    area = np.abs(np.asarray(area, dtype=float))
+    return a * np.sqrt(area) + b * area
+
+
+#: the two phases of a check: rules over the package alone, and rules that compare it with the registry
+PACKAGE_PHASE, REGISTRY_PHASE = "package", "registry"
+
+
+def run_checks(ctx: CheckContext, only: set[str] | None = None,
+               progress: Callable[[float], None] | None = None,
+               phase: str | None = None) -> tuple[pd.DataFrame, list[dict[str, str]]]:
+    """Run every applicable rule; returns (findings, rules not run with the reason in Chinese).
+
+    ``phase``: only the rules over the package alone (:data:`PACKAGE_PHASE`), or only those that read the
+    registry (:data:`REGISTRY_PHASE`); None runs both. ``progress`` is called with the fraction of rules done
+    after each one."""
+    from cadastre.checks import load_rules
+
+    load_rules()
+    parts, skipped = [], []
+    specs = [spec for spec in RULES.values()
+             if phase is None or spec.uses_registry == (phase == REGISTRY_PHASE)]
+    for done, spec in enumerate(specs, start=1):
+        if progress is not None:
+            progress((done - 1) / len(specs))
+        if only is not None and spec.id not in only:
+            continue
+        if ctx.stage not in spec.stages:
+            continue
+        if any(ctx.layer(code) is None for code in spec.layers):
+            continue  # an optional layer the package does not carry; missing required layers are PKG-001
+        if spec.needs_registry and ctx.registry is None:
+            skipped.append({"rule": spec.id, "reason": "未连接登记库，无法与现势数据比对"})
+            continue
+        result = spec.function(ctx)
+        if isinstance(result, tuple):
+            result, note = result
+            if note:
+                skipped.append({"rule": spec.id, "reason": note})
+        parts.append(result)
+    return fnd.concat(parts), skipped

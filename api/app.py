@@ -13,11 +13,11 @@ from api import problems
 from api.deps import JSON, ServiceSettings
 from api.jobs import IngestWorker
 from api.limits import UploadLimit
-from api.security import SecurityHeaders
 from api.routes import auth, lookups, ogc, packages, pages
+from api.security import SecurityHeaders
 from cadastre import __version__
-from cadastre.settings import service as service_settings
-from cadastre.io.container import Limits
+from cadastre.core.settings import service as service_settings
+from cadastre.read.container import Limits
 from cadastre.registry import Registry, open_registry
 
 __all__ = ["create_app", "settings_from_env"]

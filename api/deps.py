@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 
-from cadastre.auth import Permission, Principal
+from cadastre.core.auth import Permission, Principal
 from cadastre.registry import Registry
 
 __all__ = ["ServiceSettings", "RegistryDep", "SettingsDep", "PrincipalDep", "allowed", "READ", "quick", "client_address", "JSON", "to_json"]

@@ -2,7 +2,7 @@
 
 Each server process runs one worker thread (ingests write under one lock anyway), so a big package never holds a
 request. Workers *claim* a package in the database before touching it and keep the claim alive while they work
-(``cadastre.workers``), so with several server processes each package is processed once. A sweeper thread looks
+(``cadastre.core.workers``), so with several server processes each package is processed once. A sweeper thread looks
 every few seconds for packages due — never taken, their worker dead (a killed server: at once on the same host),
 or their next try after a transient failure due — and takes them up; when a server starts it sweeps first. Once
 an hour it also deletes the bytes of refused uploads past their retention period (``Registry.purge_refused``).
@@ -15,8 +15,8 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from cadastre.auth import Principal, Role
-from cadastre.errors import CadastreError
+from cadastre.core.auth import Principal, Role
+from cadastre.core.errors import CadastreError
 from cadastre.registry import Registry
 
 log = logging.getLogger("cadastre.api.jobs")

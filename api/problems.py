@@ -1,6 +1,6 @@
 """Errors as RFC 9457 problem details: the one table from domain errors to HTTP.
 
-Every error the library raises on purpose is a :class:`~cadastre.errors.CadastreError`; :data:`STATUS` maps its
+Every error the library raises on purpose is a :class:`~cadastre.core.errors.CadastreError`; :data:`STATUS` maps its
 class (the most specific match wins) to an HTTP status. The body is ``application/problem+json`` with ``type``
 (a URI naming the error kind), ``title``, ``status``, ``detail`` (the Chinese message), ``detail_en`` and, for
 rejected input, ``findings``. Request validation, unknown routes and bugs come out in the same shape; a bug never
@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cadastre import errors
+from cadastre.core import errors
 
 __all__ = ["STATUS", "Problem", "problem", "install", "PROBLEM_RESPONSES"]
 

@@ -16,8 +16,8 @@ import os
 import sqlalchemy as sa
 from fastapi import FastAPI, HTTPException, Response
 
+from cadastre.serve.tiles import TILE_LAYERS
 from cadastre.store.engine import create_engine
-from cadastre.tiles import TILE_LAYERS
 
 SQL = ("SELECT zddm, bdcdyh, zl, zdmj, yt, qllx, qlxz, qlsdfs, valid_from FROM parcel "
        "WHERE zddm = :zddm AND valid_to IS NULL")

@@ -44,8 +44,8 @@ def _read_and_check(package: str, equivalent: list[str]) -> dict:
     then the rules that do what the SQL baseline does, timed alone. Seconds of each, and the findings' count."""
     import numpy as np
 
-    from cadastre.checks import RULES, CheckContext, load_rules, run_checks
-    from cadastre.package import read_package
+    from cadastre.qa.rules import RULES, CheckContext, load_rules, run_checks
+    from cadastre.read.package import read_package
 
     load_rules()
 

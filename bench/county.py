@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import shapely
 import sqlalchemy as sa
 
 from cadastre.registry import Registry, init_registry

@@ -164,7 +164,7 @@ def _setup(name: str, url: str, workdir: Path) -> dict:
     """What one engine's measurements need, from its built registry: codes to ask for, an API token, the busiest
     zoom's tiles, and its servers (ours, the plain baseline and on PostGIS tipg), not yet started."""
     from cadastre.registry import open_registry
-    from cadastre.tiles import TILE_LAYERS
+    from cadastre.serve.tiles import TILE_LAYERS
 
     codes = county.sample_codes(url, 20_000)
     with open_registry(url) as registry:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyogrio
 
 from bench.common import county_package, in_child, measure, save
-from cadastre.package import read_package
+from cadastre.read.package import read_package
 
 GOAL = 1.5
 

@@ -7,8 +7,8 @@ The library is the product: the CLI and the HTTP API are thin layers over these 
 '141031 001002 GB00017 F00030012'
 """
 
-from cadastre.codes import ParcelCode, UnitCode
-from cadastre.errors import CadastreError, CodeError
+from cadastre.core.codes import ParcelCode, UnitCode
+from cadastre.core.errors import CadastreError, CodeError
 
 __version__ = "0.1.0"
 
@@ -48,7 +48,7 @@ def init(url: str | None = None, counties=()):
 
 
 def check(path, *, county: str | None = None, permit=None):
-    """Read and check a survey package without storing anything; returns a :class:`cadastre.report.Report`."""
-    from cadastre.checking import check_package
+    """Read and check a survey package without storing anything; returns a :class:`cadastre.qa.report.Report`."""
+    from cadastre.qa.pipeline import check_package
 
     return check_package(path, county=county, permit=permit)

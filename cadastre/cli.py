@@ -15,11 +15,12 @@ from pathlib import Path
 
 import click
 
-from cadastre import __version__, settings
-from cadastre.auth import Role
-from cadastre.codes import ParcelCode, UnitCode
-from cadastre.errors import CadastreError, FindingsError
-from cadastre.report import SEVERITY_NAMES
+from cadastre import __version__
+from cadastre.core import settings
+from cadastre.core.auth import Role
+from cadastre.core.codes import ParcelCode, UnitCode
+from cadastre.core.errors import CadastreError, FindingsError
+from cadastre.qa.report import SEVERITY_NAMES
 
 EXIT_REFUSED = 2
 EXIT_INTERNAL = 3
@@ -82,7 +83,7 @@ def _actor():
     CLI here can open the database itself)."""
     import getpass
 
-    from cadastre.auth import Principal, Role
+    from cadastre.core.auth import Principal, Role
 
     try:
         name = getpass.getuser()
@@ -195,7 +196,7 @@ def samples_write(directory: Path, county: str) -> None:
 def check(ctx: click.Context, package: Path, as_json: bool, county: str | None, permit_file: Path | None,
           html: Path | None, xlsx: Path | None) -> None:
     """检查成果包（不入库）。退出码 0：无错误；1：有错误；2：拒收或无法读取。"""
-    from cadastre.checking import check_package
+    from cadastre.qa.pipeline import check_package
 
     registry = _existing_registry(ctx)
     try:
@@ -206,11 +207,11 @@ def check(ctx: click.Context, package: Path, as_json: bool, county: str | None, 
         if registry is not None:
             registry.close()
     if html:
-        from cadastre.render import write_html
+        from cadastre.qa.render import write_html
 
         write_html(report, html)
     if xlsx:
-        from cadastre.render import write_xlsx
+        from cadastre.qa.render import write_xlsx
 
         write_xlsx(report, xlsx)
     if as_json:
@@ -225,7 +226,7 @@ def check(ctx: click.Context, package: Path, as_json: bool, county: str | None, 
 
 def _existing_registry(ctx: click.Context):
     """The registry when its database exists and is initialised (never creates one), else None."""
-    from cadastre.errors import DatabaseError
+    from cadastre.core.errors import DatabaseError
     from cadastre.registry import open_registry
 
     try:
@@ -240,7 +241,7 @@ def _progress_bar(*, enabled: bool):
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
-    from cadastre.progress import STAGE_NAMES
+    from cadastre.core.progress import STAGE_NAMES
 
     with click.progressbar(length=1000, label=STAGE_NAMES["reading"], file=sys.stderr, width=30,
                            show_percent=True, show_eta=False) as bar:
@@ -299,7 +300,7 @@ def ingest(ctx: click.Context, package: Path, as_json: bool, submitted_by: str |
 @click.pass_context
 def table_command(ctx: click.Context, building_code: str, as_json: bool, html: Path | None, xlsx: Path | None) -> None:
     """楼盘表：BUILDING_CODE 为 24 位自然幢代码（宗地代码 + F + 幢号）。"""
-    from cadastre.buildingtable import write_table_html, write_table_xlsx
+    from cadastre.allocate.buildingtable import write_table_html, write_table_xlsx
 
     with _registry(ctx) as reg:
         t = reg.building_table(building_code.strip())
@@ -333,7 +334,7 @@ def export(ctx: click.Context, layers: tuple[str, ...], target: Path, fmt: str |
            bbox: str | None, as_of: str | None) -> None:
     """导出图层（宗地 parcels、自然幢 buildings、户 units）为 GeoPackage、GBK Shapefile 或 GeoJSON；字段名与成果包
     一致，可由成果包读取器原样读回。"""
-    from cadastre.features import parse_bbox
+    from cadastre.serve.features import parse_bbox
 
     box = parse_bbox(bbox)
     with _registry(ctx) as reg:
@@ -349,7 +350,7 @@ def export(ctx: click.Context, layers: tuple[str, ...], target: Path, fmt: str |
 @click.pass_context
 def units_list(ctx: click.Context, office: str, target: Path, subdistrict: str | None, as_of: str | None) -> None:
     """户清单 Excel：housing 给住建部门，tax 给税务部门（不动产单元代码、坐落、室号、用途、面积）。"""
-    from cadastre.export import write_unit_list
+    from cadastre.serve.export import write_unit_list
 
     with _registry(ctx) as reg:
         listing = reg.unit_list(office, subdistrict=subdistrict, as_of=as_of)
@@ -478,9 +479,9 @@ def rules(as_json: bool) -> None:
     """列出检查规则（编号、严重程度、说明、限差）。"""
     from dataclasses import asdict
 
-    from cadastre.checks import RULES, load_rules
-    from cadastre.checks.base import tolerance
-    from cadastre.rules import CATALOGUE
+    from cadastre.core.catalogue import CATALOGUE
+    from cadastre.qa.rules import RULES, load_rules
+    from cadastre.qa.rules.base import tolerance
 
     load_rules()
     defaults = settings.rules()
@@ -505,7 +506,7 @@ def explain(code: str, as_json: bool) -> None:
     compact = "".join(code.split())
     parsed = ParcelCode.parse(code) if len(compact) == 19 else UnitCode.parse(code)
     parcel = parsed if isinstance(parsed, ParcelCode) else parsed.parcel_code
-    from cadastre.codetables import table
+    from cadastre.core.codetables import table
 
     county = settings.counties().get(parcel.county)
     parts = {
@@ -540,7 +541,7 @@ def explain(code: str, as_json: bool) -> None:
 # ------------------------------------------------------------------------------------ accounts, tokens, audit
 
 
-#: the roles, as cadastre.auth names them
+#: the roles, as cadastre.core.auth names them
 ROLES = click.Choice([role.value for role in Role])
 
 
@@ -733,7 +734,7 @@ def restore(ctx: click.Context, folder: Path, originals: Path | None) -> None:
 
 
 def _print_problems(problems) -> None:
-    from cadastre.integrity import CHECKS
+    from cadastre.qa.integrity import CHECKS
 
     if not problems:
         click.echo("检查通过：" + "、".join(CHECKS.values()))

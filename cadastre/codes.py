@@ -1,7 +1,5 @@
-"""Moved to :mod:`cadastre.core.codes` (issue 19); this name is kept while code still uses it."""
+"""``cadastre.codes``: the 不动产单元代码 and 宗地代码 types (:mod:`cadastre.core.codes`), at the import path users
+and the README have always used (``from cadastre.codes import UnitCode``)."""
 
-import sys
-
-import cadastre.core.codes as _moved
-
-sys.modules[__name__] = _moved
+from cadastre.core.codes import *  # noqa: F403 - the public names, the same objects
+from cadastre.core.codes import __all__  # noqa: F401

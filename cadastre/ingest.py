@@ -1,7 +1,7 @@
 """``ingest``: check a package against the registry, store it, and — when no unwaived survey error remains —
 accept it in one transaction: store parcels / buildings / floors / units, allocate codes, record lineage.
 
-Flow (one direction): read → checks (with registry data) → allocation policy (``cadastre.allocation``, pure) →
+Flow (one direction): read → checks (with registry data) → allocation policy (``cadastre.allocate.policy``, pure) →
 numbers reserved and rows written by the store. A package with errors is stored as rejected with its findings and
 changes nothing else; once staff have waived every error, ingesting the same bytes again accepts it. A package
 already accepted is recognised by its checksum and allocates nothing.
@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from cadastre.allocation import (
+from cadastre.allocate.policy import (
     AREA_DEVIATION_LIMIT,
     allocation_order,
     feature_codes,
@@ -28,13 +28,13 @@ from cadastre.allocation import (
     plan_scopes,
     unit_order,
 )
-from cadastre.checking import READ_SHARE, check_against_registry, check_package_alone
-from cadastre.checks.base import building_keys
-from cadastre.errors import AllocationError, InputError
-from cadastre.io.files import sha256_of, single_file
-from cadastre.package import read_package
-from cadastre.progress import Progress, safe
-from cadastre.report import Report
+from cadastre.core.errors import AllocationError, InputError
+from cadastre.core.files import sha256_of, single_file
+from cadastre.core.progress import Progress, safe
+from cadastre.qa.pipeline import READ_SHARE, check_against_registry, check_package_alone
+from cadastre.qa.report import Report
+from cadastre.qa.rules.base import building_keys
+from cadastre.read.package import read_package
 from cadastre.store.auth import record
 from cadastre.store.context import check_facts
 from cadastre.store.counters import raise_to, reserve, scope_maximum
@@ -90,7 +90,7 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
 
     ``package_id`` names a package already *received* (``Registry.receive``) whose original is ``path``: its row
     gets the outcome, refused included. ``progress`` hears ``reading`` / ``checking`` / ``storing``. The outcome
-    is written to the audit log in the same transaction, for ``actor`` (a :class:`cadastre.auth.Principal`)."""
+    is written to the audit log in the same transaction, for ``actor`` (a :class:`cadastre.core.auth.Principal`)."""
     progress = safe(progress)
     path = Path(path)
     if package_id is None and path.exists():  # a quick answer for bytes accepted before (decided again below)

@@ -25,9 +25,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cadastre import settings, workers
-from cadastre.auth import Failures, Permission, Principal, RecentTokens, Role, SignInThrottle, mask_name
-from cadastre.errors import (
+from cadastre.core import settings, workers
+from cadastre.core.auth import Failures, Permission, Principal, RecentTokens, Role, SignInThrottle, mask_name
+from cadastre.core.errors import (
     AuthenticationError,
     CadastreError,
     ConflictError,
@@ -41,16 +41,16 @@ from cadastre.errors import (
     ZoningError,
     shown,
 )
-from cadastre.findings import blocking, records
-from cadastre.io.files import sha256_of, single_file
-from cadastre.progress import Progress, safe
-from cadastre.settings import County
+from cadastre.core.files import sha256_of, single_file
+from cadastre.core.findings import blocking, records
+from cadastre.core.progress import Progress, safe
+from cadastre.core.settings import County
+from cadastre.read.zoning import Zoning, read_zoning, validate_zoning
 from cadastre.store.engine import create_engine, lookup_engine, serialise, write_transaction
 from cadastre.store.originals import keep_original
-from cadastre.store.spatial import aware as _aware
 from cadastre.store.schema import RegistryInfo, init_database, registry_info
+from cadastre.store.spatial import aware as _aware
 from cadastre.store.zoning import ZoningImportResult, current_zoning, save_zoning
-from cadastre.zoning import Zoning, read_zoning, validate_zoning
 
 __all__ = ["Registry", "Summary", "Received", "OriginalFile", "open_registry", "init_registry", "restore_registry"]
 
@@ -137,8 +137,8 @@ def _time(value) -> datetime | None:
 
 
 def _report_of(state):
-    """The :class:`cadastre.report.Report` of a stored package's state; ConflictError while it is processed."""
-    from cadastre.report import Report
+    """The :class:`cadastre.qa.report.Report` of a stored package's state; ConflictError while it is processed."""
+    from cadastre.qa.report import Report
 
     if state.report is None:
         raise ConflictError(f"成果包 {state.id} 尚在处理中，报告还没有生成", f"package {state.id} not processed yet")
@@ -216,7 +216,7 @@ class Registry:
         status, firm, and packages received in [``since``, ``until``)."""
         import geopandas as gpd
 
-        from cadastre.features import lonlat_points
+        from cadastre.serve.features import lonlat_points
         from cadastre.store.packages import findings_across
 
         with self.engine.connect() as connection:
@@ -249,10 +249,10 @@ class Registry:
 
     # ------------------------------------------------------------------------------------------------- permits
     def record_permit(self, permit, *, by: str | None = None, actor: Principal | None = None):
-        """Record a planning permit (a :class:`~cadastre.permit.Permit` or a permit.json path). A new version of a
+        """Record a planning permit (a :class:`~cadastre.core.permit.Permit` or a permit.json path). A new version of a
         permit already recorded ends the current one (kept in history); the same content again changes nothing.
         Its red line, when given, is in the registry's storage CRS."""
-        from cadastre.permit import Permit, load_permit
+        from cadastre.core.permit import Permit, load_permit
         from cadastre.store.auth import record
         from cadastre.store.permits import record_permit
 
@@ -273,7 +273,7 @@ class Registry:
     def check(self, path: str | os.PathLike, *, permit=None, progress: Progress | None = None,
               span: tuple[float, float] = (0.0, 1.0)):
         """Check a package against this registry (nothing stored)."""
-        from cadastre.checking import check_package
+        from cadastre.qa.pipeline import check_package
 
         county = self.info.counties[0] if len(self.info.counties) == 1 else None
         return check_package(path, county=county, permit=permit, registry=self, progress=progress, span=span)
@@ -281,7 +281,7 @@ class Registry:
     def ingest(self, path: str | os.PathLike, *, submitted_by: str | None = None, progress: Progress | None = None,
                actor: Principal | None = None):
         """Check, store and (when no unwaived error remains) accept a survey package; see ``cadastre.ingest``.
-        ``progress(stage, fraction)`` hears how far it is (``cadastre.progress``)."""
+        ``progress(stage, fraction)`` hears how far it is (``cadastre.core.progress``)."""
         from cadastre.ingest import ingest_package
 
         return ingest_package(self, path, submitted_by=submitted_by, progress=progress, actor=actor)
@@ -344,12 +344,12 @@ class Registry:
         worker holds the package, it is waiting for its next try, or it was decided already (a rejected one is
         looked at again for waivers).
 
-        The claim carries this process's identity and a heartbeat (:mod:`cadastre.workers`): if the process dies,
+        The claim carries this process's identity and a heartbeat (:mod:`cadastre.core.workers`): if the process dies,
         another worker takes the package up (at once on the same host). A transient failure (the database away,
         a full disk) schedules another try with growing delays; any other failure waits for a person.
         ``retry``: try a failed or waiting package now (a registrar's request, or the same bytes uploaded again)."""
         from cadastre.ingest import ingest_package
-        from cadastre.store.packages import claim_package, claims, release_package, set_progress
+        from cadastre.store.packages import claim_package, claims, set_progress
 
         state = self.package(package_id, report=False)
         actor = actor or self._submitter(state.submitted_by)
@@ -393,7 +393,7 @@ class Registry:
 
     @contextmanager
     def _claim_kept(self, package_id: int, worker: str):
-        """Refresh the claim's heartbeat from a thread of its own while the body works (see cadastre.workers)."""
+        """Refresh the claim's heartbeat from a thread of its own while the body works (see cadastre.core.workers)."""
         from cadastre.store.packages import heartbeat
 
         stop = threading.Event()
@@ -507,14 +507,14 @@ class Registry:
         return purged
 
     def report(self, package_id: int):
-        """The report of a stored package as a :class:`cadastre.report.Report` (findings, counts, planning
+        """The report of a stored package as a :class:`cadastre.qa.report.Report` (findings, counts, planning
         indicators, what was accepted and coded); ConflictError while it is still being processed."""
         return _report_of(self.package(package_id))
 
     def report_html(self, package_id: int) -> str:
         """The Chinese HTML report of a stored package (maps drawn from its original)."""
-        from cadastre.package import read_package
-        from cadastre.render import render_html
+        from cadastre.qa.render import render_html
+        from cadastre.read.package import read_package
 
         state = self.package(package_id)
         report = _report_of(state)
@@ -529,7 +529,7 @@ class Registry:
 
     def building_table(self, building_code: str):
         """The 楼盘表 of a current building (24-character code: 宗地代码 + F + 幢号)."""
-        from cadastre.buildingtable import building_table
+        from cadastre.allocate.buildingtable import building_table
         from cadastre.store.queries import building_rows
 
         with self.engine.connect() as connection:
@@ -591,7 +591,7 @@ class Registry:
 
     def parcel_at(self, lon: float, lat: float, *, viewer: Principal | None = None) -> dict:
         """The card of the current parcel containing the point (lon/lat, CGCS2000 ≈ WGS 84)."""
-        from cadastre.features import transformer
+        from cadastre.serve.features import transformer
         from cadastre.store.lookups import parcel_codes_at
 
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -606,7 +606,7 @@ class Registry:
     def search(self, text: str, *, limit: int = 20) -> list[dict]:
         """Parcels, buildings and units by code (or its start) or by 坐落 / building name, each with its
         lon/lat bounding box for the map."""
-        from cadastre.features import output_coordinates
+        from cadastre.serve.features import output_coordinates
         from cadastre.store.lookups import search_rows
 
         text = (text or "").strip()
@@ -624,7 +624,7 @@ class Registry:
 
         The full-table aggregates run again only when the set of accepted packages or the zoning has changed since
         (a query over the small package table tells), in this process or any other on the same database."""
-        from cadastre.features import transformer
+        from cadastre.serve.features import transformer
 
         with self.engine.connect() as connection:
             version = tuple(connection.execute(sa.text(
@@ -655,7 +655,7 @@ class Registry:
         code order after ``after``, within ``bbox`` (in ``bbox_crs``, default lon/lat). The page's
         ``features`` is a GeoDataFrame in the storage CRS; ``to_geojson()`` writes it in ``crs``. Owners' names
         are masked or logged for ``viewer`` as in :meth:`parcel`."""
-        from cadastre.features import MAX_LIMIT, FeaturePage, bbox_in_storage, parse_crs
+        from cadastre.serve.features import MAX_LIMIT, FeaturePage, bbox_in_storage, parse_crs
         from cadastre.store.features import feature_rows
 
         spec = _collection(collection)
@@ -669,7 +669,7 @@ class Registry:
             bbox_epsg = parse_crs(bbox_crs, self.storage_srid)
             storage_box = bbox_in_storage(tuple(map(float, bbox)), bbox_epsg, self.storage_srid)
             if not spec.geometry:
-                from cadastre.features import transformer
+                from cadastre.serve.features import transformer
 
                 lonlat_box = transformer(self.storage_srid, 4326).transform_bounds(*storage_box)
         with self.lookups.connect() as connection:
@@ -683,7 +683,7 @@ class Registry:
     def feature(self, collection: str, feature_id: str, *, crs: str | None = None,
                 viewer: Principal | None = None):
         """One current feature by its id (宗地代码, 自然幢代码, 不动产单元代码, finding number), as a one-row page."""
-        from cadastre.features import FeaturePage, parse_crs
+        from cadastre.serve.features import FeaturePage, parse_crs
         from cadastre.store.features import one_feature
 
         spec = _collection(collection)
@@ -695,7 +695,7 @@ class Registry:
 
     def _owners(self, frame, viewer: Principal | None, what: str):
         """Mask the owner columns of ``frame`` for a viewer who may not read them; log the read for one who may."""
-        from cadastre.features import OWNER_PROPERTIES
+        from cadastre.serve.features import OWNER_PROPERTIES
 
         columns = [c for c in OWNER_PROPERTIES if c in frame.columns]
         if not columns or viewer is None or not len(frame):
@@ -735,8 +735,8 @@ class Registry:
         """Export ``layers`` (parcels, buildings, units) — current or at ``as_of``, within a 地籍子区 and bbox — to
         ``target`` as GeoPackage, zipped GBK shapefiles or GeoJSON (``fmt``, default from the suffix), in the
         package's own layer and field names, so the file goes back in through the package reader
-        (:mod:`cadastre.export`). Owners' names are masked for a ``viewer`` who may not read them."""
-        from cadastre.export import LAYERS, export_format, named_layer, write_layers
+        (:mod:`cadastre.serve.export`). Owners' names are masked for a ``viewer`` who may not read them."""
+        from cadastre.serve.export import LAYERS, export_format, named_layer, write_layers
 
         fmt = export_format(fmt, target)
         if not layers:
@@ -748,9 +748,9 @@ class Registry:
 
     def unit_list(self, office: str, *, subdistrict: str | None = None, as_of: datetime | str | None = None):
         """The units as the housing office (``office="housing"``, 住建) or the tax office (``"tax"``, 税务) lists
-        them: one row per unit with Chinese headings (:func:`cadastre.export.unit_list`); save it with
-        :func:`cadastre.export.write_unit_list`."""
-        from cadastre.export import unit_list
+        them: one row per unit with Chinese headings (:func:`cadastre.serve.export.unit_list`); save it with
+        :func:`cadastre.serve.export.write_unit_list`."""
+        from cadastre.serve.export import unit_list
 
         return unit_list(self._layer("unit", subdistrict, None, as_of, None),
                          self._layer("building", subdistrict, None, as_of, None),
@@ -775,8 +775,8 @@ class Registry:
     def tile(self, layer: str, z: int, x: int, y: int) -> bytes:
         """One layer of the XYZ vector tile z/x/y (Mapbox Vector Tile bytes; empty below the layer's minzoom or
         where it has nothing)."""
+        from cadastre.serve.tiles import check_tile, encode_tile, tile_bounds, tile_layer
         from cadastre.store.features import tile_rows
-        from cadastre.tiles import check_tile, encode_tile, tile_bounds, tile_layer
 
         spec = tile_layer(layer)
         check_tile(z, x, y)
@@ -790,7 +790,7 @@ class Registry:
     # ------------------------------------------------------------------------------- accounts, tokens, audit
     def add_user(self, name: str, role: str, *, password: str | None = None, actor: Principal | None = None) -> None:
         """An account for a person (with a password, for the login) or a system (tokens only)."""
-        from cadastre.auth import hash_password
+        from cadastre.core.auth import hash_password
         from cadastre.store.auth import insert_account, record
 
         name = _account_name(name)
@@ -805,7 +805,7 @@ class Registry:
                     actor: Principal | None = None) -> None:
         """Change an account's role or password, disable it (its tokens stop working) or enable it again, or set
         its upload quota: bytes per 24 hours (0: none), or ``"default"`` for the service's."""
-        from cadastre.auth import hash_password
+        from cadastre.core.auth import hash_password
         from cadastre.store.auth import record, update_account
 
         values: dict = {}
@@ -839,7 +839,7 @@ class Registry:
                     actor: Principal | None = None) -> IssuedToken:
         """A bearer token for account ``name``, carrying its role (an admin's account may carry any role, for a
         system that needs less); ``lifetime`` None: until revoked."""
-        from cadastre.auth import new_token, token_digest
+        from cadastre.core.auth import new_token, token_digest
         from cadastre.store.auth import account_row, insert_token, record
 
         now = datetime.now(UTC)
@@ -861,12 +861,12 @@ class Registry:
         return IssuedToken(token_id, token, name, granted.value, kind, expires)
 
     def login(self, name: str, password: str, *, source: str | None = None) -> IssuedToken:
-        """The OAuth2 password flow: a session token (:data:`cadastre.auth.SESSION_LIFETIME`) for a right name
+        """The OAuth2 password flow: a session token (:data:`cadastre.core.auth.SESSION_LIFETIME`) for a right name
         and password. A wrong one is recorded in the audit log and answered with the same message, in the same
         time, whether the name exists or not. Repeated failures of a name or from an address slow the next
         attempts (:attr:`sign_in_throttle`): one made too early raises :class:`TooManyAttempts` without looking
         at the password."""
-        from cadastre.auth import SESSION_LIFETIME, check_password
+        from cadastre.core.auth import SESSION_LIFETIME, check_password
         from cadastre.store.auth import AUDIT_TEXT, account_row, append_audit, sign_in_failures
 
         name, now = str(name), datetime.now(UTC)
@@ -910,7 +910,7 @@ class Registry:
         A token found live is trusted for :attr:`recent_tokens` ``.seconds`` (5) without asking the database again:
         a revocation, a disabled account or a new role takes effect at once in this process and within those
         seconds in the service's other worker processes."""
-        from cadastre.auth import token_digest
+        from cadastre.core.auth import token_digest
         from cadastre.store.auth import token_principal
 
         if not token:
@@ -930,7 +930,7 @@ class Registry:
     def cached_principal(self, token: str | None, *, source: str | None = None) -> Principal | None:
         """The holder of ``token`` if it was found live in the last few seconds, without touching the database
         (the service checks this on its event loop); None: ask :meth:`principal`."""
-        from cadastre.auth import token_digest
+        from cadastre.core.auth import token_digest
 
         return self._recent_principal(token_digest(token), source) if token else None
 
@@ -977,10 +977,10 @@ class Registry:
         return result
 
     def verify(self, *, originals: bool = True) -> list:
-        """Check the registry's invariants (:mod:`cadastre.integrity`); returns the problems found (empty: sound).
+        """Check the registry's invariants (:mod:`cadastre.qa.integrity`); returns the problems found (empty: sound).
         ``originals=False`` skips hashing every original (the slow part on a large store)."""
-        from cadastre import integrity
-        from cadastre.integrity import Problem
+        from cadastre.qa import integrity
+        from cadastre.qa.integrity import Problem
         from cadastre.store import integrity as stored
         from cadastre.store.originals import originals_root
 
@@ -1032,7 +1032,7 @@ def _own_only(viewer: Principal | None) -> str | None:
 
 
 def _collection(name: str):
-    from cadastre.features import COLLECTIONS
+    from cadastre.serve.features import COLLECTIONS
 
     try:
         return COLLECTIONS[name]

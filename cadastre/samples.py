@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from cadastre import settings
+from cadastre.core import settings
 
 __all__ = ["sample_zoning", "write_zoning_package", "sample_cadastral", "sample_project", "sample_permit",
            "sample_manifest", "Quirks", "write_package", "write_sample_packages", "write_hostile_package",
@@ -323,7 +323,7 @@ def _text_numbers(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _chinese(layer: str, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    from cadastre.io.layers import layer_specs
+    from cadastre.read.layers import layer_specs
 
     titles = {name: spec.title for name, spec in layer_specs()[layer].fields.items()}
     return frame.rename(columns={c: titles[c] for c in frame.columns if c in titles})

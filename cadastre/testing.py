@@ -176,7 +176,7 @@ def ingest_in_process(db_url: str, path: str) -> list[str]:
 def role_tokens(registry, prefix: str = "test-") -> dict[str, str]:
     """One account per role (named ``prefix + role``, password ``prefix + role + "-password"``) and an API token for
     each: ``{role: token}``, to call the service as each role in tests."""
-    from cadastre.auth import Role
+    from cadastre.core.auth import Role
 
     tokens = {}
     for role in Role:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 import cadastre
-from cadastre.auth import Principal, Role
-from cadastre.errors import InputError, NotFoundError
+from cadastre.core.auth import Principal, Role
+from cadastre.core.errors import InputError, NotFoundError
 from cadastre.samples import SECOND_SURVEYOR, write_second_survey
 
 

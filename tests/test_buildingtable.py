@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from cadastre.cli import cli
-from cadastre.errors import NotFoundError
+from cadastre.core.errors import NotFoundError
 from cadastre.samples import (
     Quirks,
     sample_cadastral,

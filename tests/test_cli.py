@@ -11,7 +11,7 @@ import shapely
 from click.testing import CliRunner
 
 from cadastre.cli import cli
-from cadastre.planning import INDICATORS
+from cadastre.qa.planning import INDICATORS
 
 
 @pytest.fixture
@@ -203,7 +203,7 @@ def test_users_tokens_and_the_audit_log(run, db_url):
     assert run("token", "revoke", "1").exit_code == 2  # already revoked
     assert run("user", "set", "李登记", "--disable").exit_code == 0
     assert "已停用" in run("user", "list").output
-    from cadastre.errors import AuthenticationError
+    from cadastre.core.errors import AuthenticationError
     from cadastre.registry import open_registry
 
     with open_registry(db_url) as registry:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cadastre.codes import ParcelCode, UnitCode, parcel_code_problems, unit_code_problems
-from cadastre.errors import CodeError
+from cadastre.core.codes import ParcelCode, UnitCode, parcel_code_problems, unit_code_problems
+from cadastre.core.errors import CodeError
 
 
 @pytest.mark.parametrize(

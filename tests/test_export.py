@@ -12,10 +12,10 @@ import shapely
 import shapely.geometry
 from openpyxl import load_workbook
 
-from cadastre.auth import Principal, Role
-from cadastre.errors import InputError
-from cadastre.export import package_layer, unit_list, write_unit_list
-from cadastre.package import read_package
+from cadastre.core.auth import Principal, Role
+from cadastre.core.errors import InputError
+from cadastre.read.package import read_package
+from cadastre.serve.export import package_layer, unit_list, write_unit_list
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_owner_names_are_masked_in_exports_for_roles_without_them(loaded, tmp_pa
 def test_text_gbk_cannot_hold_is_refused_for_shapefiles_but_kept_in_geopackage(tmp_path):
     import geopandas as gpd
 
-    from cadastre.export import write_layers
+    from cadastre.serve.export import write_layers
 
     parcels = gpd.GeoDataFrame({"zddm": ["141031001002GB00001"], "zl": ["隰县吉𠮷巷1号"]},
                                geometry=[shapely.box(0, 0, 10, 10)], crs=4525)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cadastre.checking import check_package
+from cadastre.qa.pipeline import check_package
 from cadastre.samples import Quirks, sample_cadastral, sample_manifest, write_package
 
 # CADASTRE_FUZZ_EXAMPLES=2000 for a longer run than CI's

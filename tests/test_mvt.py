@@ -9,7 +9,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cadastre.mvt import encode_layers, varints
+from cadastre.serve.mvt import encode_layers, varints
 
 
 def _decode(tile: bytes) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 
-from cadastre.package import PackageRefused, read_package
+from cadastre.read.package import PackageRefused, read_package
 from cadastre.samples import (
     Quirks,
     sample_cadastral,

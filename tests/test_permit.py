@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from cadastre.errors import InputError
-from cadastre.permit import load_permit, parse_permit, permit_differences
+from cadastre.core.errors import InputError
+from cadastre.core.permit import load_permit, parse_permit, permit_differences
 from cadastre.samples import sample_permit
 
 

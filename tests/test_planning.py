@@ -11,10 +11,10 @@ import pytest
 import shapely
 from shapely import affinity
 
-from cadastre import settings
-from cadastre.package import read_package
-from cadastre.permit import parse_permit
-from cadastre.planning import INDICATORS, PlanningRules, counted_areas, indicator_findings, verify
+from cadastre.core import settings
+from cadastre.core.permit import parse_permit
+from cadastre.qa.planning import INDICATORS, PlanningRules, counted_areas, indicator_findings, verify
+from cadastre.read.package import read_package
 from cadastre.samples import (
     PARCEL_SIZE,
     PERMIT_NUMBER,

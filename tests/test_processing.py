@@ -152,7 +152,7 @@ def test_processing_that_fails_on_a_full_disk_is_tried_again_later_and_by_a_regi
 
     import pytest
 
-    from cadastre.errors import StorageFull
+    from cadastre.core.errors import StorageFull
 
     received = registry.receive(cadastral_zip(tmp_path), filename="府前街.zip", submitted_by="王工")
     full, undo = _full_database(db_url, tiny_disk)
@@ -180,7 +180,7 @@ def test_a_claim_of_a_process_that_is_gone_is_taken_at_once_and_a_live_one_is_no
     import sys
     from datetime import UTC, datetime, timedelta
 
-    from cadastre import workers
+    from cadastre.core import workers
     from cadastre.store.engine import write_transaction
     from cadastre.store.packages import claim_package
 
@@ -202,8 +202,8 @@ def test_a_claim_of_a_process_that_is_gone_is_taken_at_once_and_a_live_one_is_no
 
 
 def test_uploads_past_an_accounts_daily_quota_are_refused_until_it_frees(registry, tmp_path):
-    from cadastre.auth import Principal, Role
-    from cadastre.errors import QuotaExceeded
+    from cadastre.core.auth import Principal, Role
+    from cadastre.core.errors import QuotaExceeded
 
     registry.add_user("王工", "surveyor")
     registry.update_user("王工", upload_quota=cadastral_zip(tmp_path).stat().st_size + 100)
@@ -222,7 +222,7 @@ def test_uploads_past_an_accounts_daily_quota_are_refused_until_it_frees(registr
 def test_refused_uploads_are_deleted_after_their_retention_and_say_so(registry, tmp_path):
     from datetime import timedelta
 
-    from cadastre.errors import Gone
+    from cadastre.core.errors import Gone
 
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"PK\x03\x04 not really a zip")

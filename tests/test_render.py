@@ -9,8 +9,8 @@ import pytest
 from openpyxl import load_workbook
 from shapely import affinity
 
-from cadastre.checking import check_package
-from cadastre.render import write_html, write_xlsx
+from cadastre.qa.pipeline import check_package
+from cadastre.qa.render import write_html, write_xlsx
 from cadastre.samples import Quirks, sample_manifest, sample_project, write_package
 
 

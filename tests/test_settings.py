@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cadastre import settings
-from cadastre.codetables import code_tables, table
-from cadastre.errors import ConfigError
+from cadastre.core import settings
+from cadastre.core.codetables import code_tables, table
+from cadastre.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(

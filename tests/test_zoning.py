@@ -11,14 +11,14 @@ import shapely
 import sqlalchemy as sa
 from shapely import affinity
 
-from cadastre.errors import ZoningError
+from cadastre.core.errors import ZoningError
+from cadastre.read.zoning import validate_zoning
 from cadastre.registry import Registry
 from cadastre.samples import sample_zoning
 from cadastre.store.originals import original_path, originals_root
 from cadastre.store.spatial import index_filter
 from cadastre.store.zoning import subdistricts_at
 from cadastre.testing import assert_findings
-from cadastre.zoning import validate_zoning
 
 
 def write_gpkg(path: Path, districts: gpd.GeoDataFrame, subdistricts: gpd.GeoDataFrame) -> Path:
@@ -163,8 +163,8 @@ def test_folder_upload_is_kept_as_a_deterministic_zip(registry, zoning_zip, tmp_
 
 
 def _read(tmp_path, districts, subdistricts):
-    from cadastre import settings
-    from cadastre.zoning import read_zoning
+    from cadastre.core import settings
+    from cadastre.read.zoning import read_zoning
 
     return read_zoning(write_gpkg(tmp_path / "z.gpkg", districts, subdistricts), settings.county("141031"), 4525)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 
 from api.deps import JSON, PrincipalDep, RegistryDep, allowed, client_address
 from api.problems import PROBLEM_RESPONSES
-from cadastre.auth import ROLE_PERMISSIONS, Permission, Principal
+from cadastre.core.auth import ROLE_PERMISSIONS, Permission, Principal
 
 router = APIRouter(prefix="/api", tags=["登录与审计"], responses=PROBLEM_RESPONSES)
 

@@ -14,8 +14,16 @@ from fastapi.responses import Response
 
 from api.deps import JSON, READ, PrincipalDep, RegistryDep
 from api.problems import PROBLEM_RESPONSES
-from cadastre.features import COLLECTIONS, CRS84, DEFAULT_LIMIT, MAX_LIMIT, crs_uri, parse_bbox, to_geojson
-from cadastre.tiles import MAX_ZOOM, TILE_LAYERS
+from cadastre.serve.features import (
+    COLLECTIONS,
+    CRS84,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    crs_uri,
+    parse_bbox,
+    to_geojson,
+)
+from cadastre.serve.tiles import MAX_ZOOM, TILE_LAYERS
 
 #: every OGC endpoint needs a signed-in role; owners' names in GeoJSON are masked per role
 router = APIRouter(responses=PROBLEM_RESPONSES, tags=["OGC API – Features"], dependencies=[READ])

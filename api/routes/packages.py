@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field
 
 from api.deps import JSON, PrincipalDep, RegistryDep, allowed
 from api.problems import PROBLEM_RESPONSES, problem_response
-from cadastre.auth import Permission, Principal
-from cadastre.errors import ConflictError, InputError, NotFoundError
-from cadastre.progress import STAGE_NAMES
-from cadastre.report import SEVERITY_NAMES
-from cadastre.settings import service as service_settings
+from cadastre.core.auth import Permission, Principal
+from cadastre.core.errors import ConflictError, InputError, NotFoundError
+from cadastre.core.progress import STAGE_NAMES
+from cadastre.core.settings import service as service_settings
+from cadastre.qa.report import SEVERITY_NAMES
 
 #: a package number (database ids are 32-bit on every engine)
 PackageId = Annotated[int, FastPath(ge=1, le=2**31 - 1, description="成果包编号")]

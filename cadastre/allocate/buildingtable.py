@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cadastre.codetables import table
-from cadastre.rules import PLANNING_PREFIX
+from cadastre.core.catalogue import PLANNING_PREFIX
+from cadastre.core.codetables import table
 
 __all__ = ["Cell", "FloorRow", "BuildingTable", "building_table", "write_table_html", "write_table_xlsx"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cadastre.codetables import table
+from cadastre.core.codetables import table
 
 __all__ = ["feature_codes", "allocation_order", "ScopePlan", "plan_scopes", "unit_order", "UnitMatch", "match_units",
            "AREA_DEVIATION_LIMIT"]

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 
-from cadastre.errors import AuthenticationError, InputError, PermissionDenied, shown
+from cadastre.core.errors import AuthenticationError, InputError, PermissionDenied, shown
 
 __all__ = ["Role", "Permission", "ROLE_PERMISSIONS", "Principal", "AuthenticationError", "PermissionDenied",
            "hash_password", "verify_password", "new_token", "token_digest", "mask_name", "SESSION_LIFETIME",
@@ -163,7 +163,7 @@ class SignInThrottle:
 
     @classmethod
     def from_settings(cls) -> SignInThrottle:
-        from cadastre.settings import service
+        from cadastre.core.settings import service
 
         s = service()["sign_in"]
         return cls(timedelta(minutes=float(s["window_minutes"])), int(s["free_failures"]),

@@ -10,7 +10,7 @@
 >>> UnitCode.parse("141031001002GA00001W00000000")
 Traceback (most recent call last):
 ...
-cadastre.errors.CodeError: 第14位：宗地类型 A（集体土地所有权宗地）只能与所有权 J 搭配，实际为 G (position 14: parcel type A pairs only with ownership J, got G)
+cadastre.core.errors.CodeError: 第14位：宗地类型 A（集体土地所有权宗地）只能与所有权 J 搭配，实际为 G (position 14: parcel type A pairs only with ownership J, got G)
 
 Layout (1-based positions): county 1–6 · 地籍区 7–9 · 地籍子区 10–12 · 宗地特征码 13–14 · 宗地顺序号 15–19 ·
 定着物特征码 20 · 定着物单元编号 21–28. The first 19 characters are the parcel code.
@@ -30,8 +30,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from cadastre.codetables import table
-from cadastre.errors import CodeError
+from cadastre.core.codetables import table
+from cadastre.core.errors import CodeError
 
 __all__ = [
     "ParcelCode",

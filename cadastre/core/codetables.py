@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
 
-from cadastre.errors import ConfigError
-from cadastre.settings import read_toml
+from cadastre.core.errors import ConfigError
+from cadastre.core.settings import read_toml
 
 __all__ = ["CodeTable", "code_tables", "table"]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cadastre.findings import Finding
+    from cadastre.core.findings import Finding
 
 
 #: the longest message an error carries: input a message repeats is cut (see :func:`shown`), and this is the net

@@ -84,7 +84,7 @@ def frame(rule: str, severity: str, layer: str, features: Sequence | np.ndarray,
 
 def of_rule(rule: str, layer: str, features, messages, **kwargs) -> pd.DataFrame:
     """:func:`frame` with the severity the rule catalogue gives ``rule``."""
-    from cadastre.rules import CATALOGUE
+    from cadastre.core.catalogue import CATALOGUE
 
     return frame(rule, CATALOGUE[rule].severity, layer, features, messages, **kwargs)
 

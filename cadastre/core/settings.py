@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cadastre.errors import ConfigError
+from cadastre.core.errors import ConfigError
 
 __all__ = ["County", "data_dir", "county", "counties", "rules", "service", "zone_epsg"]
 

@@ -21,7 +21,7 @@ import socket
 from datetime import datetime, timedelta
 from functools import cache
 
-from cadastre.errors import DatabaseUnavailable, StorageFull
+from cadastre.core.errors import DatabaseUnavailable, StorageFull
 
 __all__ = ["HEARTBEAT_S", "CLAIM_TIMEOUT_S", "HUNG_TIMEOUT_S", "MAX_ATTEMPTS", "identity", "abandoned", "due",
            "retry_delay", "transient"]

@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cadastre import findings as fnd
-from cadastre import planning
-from cadastre.checks import CheckContext, RegistryData, run_checks
-from cadastre.checks.base import PACKAGE_PHASE, REGISTRY_PHASE, rule_order
-from cadastre.errors import InputError
-from cadastre.package import SurveyPackage, read_package
-from cadastre.permit import Permit, load_permit, permit_differences, red_line_geometry
-from cadastre.progress import Progress, safe, scaled
-from cadastre.report import Report
+from cadastre.core import findings as fnd
+from cadastre.core.errors import InputError
+from cadastre.core.permit import Permit, load_permit, permit_differences, red_line_geometry
+from cadastre.core.progress import Progress, safe, scaled
+from cadastre.qa import planning
+from cadastre.qa.report import Report
+from cadastre.qa.rules import CheckContext, RegistryData, run_checks
+from cadastre.qa.rules.base import PACKAGE_PHASE, REGISTRY_PHASE, rule_order
+from cadastre.read.package import SurveyPackage, read_package
 
 __all__ = ["check_package", "check_read_package", "check_package_alone", "check_against_registry", "PackageChecks",
            "READ_SHARE"]

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cadastre import findings as fnd
-from cadastre.checks.base import area_limit, building_keys
+from cadastre.core import findings as fnd
+from cadastre.qa.rules.base import area_limit, building_keys
 
 __all__ = ["Indicator", "PlanningRules", "INDICATORS", "RULE_OF", "verify", "indicator_findings", "counted_areas"]
 

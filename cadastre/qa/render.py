@@ -1,4 +1,4 @@
-"""Readable reports rendered from a :class:`~cadastre.report.Report`: one self-contained HTML page (inline CSS and
+"""Readable reports rendered from a :class:`~cadastre.qa.report.Report`: one self-contained HTML page (inline CSS and
 SVG maps, no network) and an Excel list of findings a surveyor can sort and filter."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from cadastre.report import SEVERITY_NAMES, STAGE_NAMES, Report
-from cadastre.rules import CATALOGUE
+from cadastre.core.catalogue import CATALOGUE
+from cadastre.qa.report import SEVERITY_NAMES, STAGE_NAMES, Report
 
 __all__ = ["write_html", "write_xlsx", "render_html", "MAX_MAPS"]
 

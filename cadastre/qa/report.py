@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from cadastre import findings as fnd
-from cadastre.errors import CadastreError
-from cadastre.rules import PLANNING_PREFIX
+from cadastre.core import findings as fnd
+from cadastre.core.catalogue import PLANNING_PREFIX
+from cadastre.core.errors import CadastreError
 
 __all__ = ["Report", "STAGE_NAMES", "SEVERITY_NAMES"]
 
@@ -26,7 +26,7 @@ def _number(value: Any) -> Any:
 
 @dataclass
 class Report:
-    """What a check found. ``findings`` is a findings frame (``cadastre.findings.COLUMNS``)."""
+    """What a check found. ``findings`` is a findings frame (``cadastre.core.findings.COLUMNS``)."""
 
     package: dict[str, Any]
     findings: pd.DataFrame
@@ -43,7 +43,7 @@ class Report:
 
     @classmethod
     def from_package(cls, package, findings: pd.DataFrame) -> Report:
-        """The report of a read :class:`~cadastre.package.SurveyPackage` and the findings of its checks."""
+        """The report of a read :class:`~cadastre.read.package.SurveyPackage` and the findings of its checks."""
         encoding = {}
         sources = {}
         for code, raw in package.raw.items():

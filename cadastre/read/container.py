@@ -22,9 +22,9 @@ from pathlib import Path, PurePosixPath
 
 import pyogrio
 
-from cadastre import settings
-from cadastre.errors import InputError, UnsafeArchiveError
-from cadastre.io.layers import layer_specs
+from cadastre.core import settings
+from cadastre.core.errors import InputError, UnsafeArchiveError
+from cadastre.read.layers import layer_specs
 
 __all__ = ["Limits", "LayerSource", "Container", "open_container"]
 

@@ -19,8 +19,8 @@ import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from cadastre.errors import InputError
-from cadastre.settings import County, zone_epsg
+from cadastre.core.errors import InputError
+from cadastre.core.settings import County, zone_epsg
 
 __all__ = ["CRSDecision", "decide_crs", "epsg_zone", "GEOGRAPHIC_EPSG"]
 

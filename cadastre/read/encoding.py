@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cadastre.errors import InputError
+from cadastre.core.errors import InputError
 
 __all__ = ["EncodingDecision", "decide_dbf_encoding", "decide_text_encoding", "normalise_codepage"]
 

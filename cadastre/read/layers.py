@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from cadastre import settings
+from cadastre.core import settings
 
 __all__ = ["FieldSpec", "LayerSpec", "Stage", "layer_specs", "stages", "STAGES"]
 

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cadastre import findings as fnd
-from cadastre.io.crs import CRSDecision
-from cadastre.io.layers import FieldSpec, LayerSpec
-from cadastre.io.read import RawLayer, to_storage
-from cadastre.io.values import is_blank, to_code, to_float, to_int, to_text
+from cadastre.core import findings as fnd
+from cadastre.read.crs import CRSDecision
+from cadastre.read.layers import FieldSpec, LayerSpec
+from cadastre.read.raw import RawLayer, to_storage
+from cadastre.read.values import is_blank, to_code, to_float, to_int, to_text
 
 __all__ = ["normalise_layer", "FEATURE", "ROW", "VALID"]
 

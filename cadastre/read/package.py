@@ -26,17 +26,17 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from cadastre import findings as fnd
-from cadastre import settings
-from cadastre.errors import ConfigError, InputError
-from cadastre.io.container import Container, Limits, open_container
-from cadastre.io.crs import CRSDecision
-from cadastre.io.files import sha256_of
-from cadastre.io.layers import STAGES, layer_specs, stages
-from cadastre.io.read import RawLayer, decide_layer_crs, load_layer
-from cadastre.normalise import normalise_layer
-from cadastre.permit import Permit, parse_permit
-from cadastre.settings import County
+from cadastre.core import findings as fnd
+from cadastre.core import settings
+from cadastre.core.errors import ConfigError, InputError
+from cadastre.core.files import sha256_of
+from cadastre.core.permit import Permit, parse_permit
+from cadastre.core.settings import County
+from cadastre.read.container import Container, Limits, open_container
+from cadastre.read.crs import CRSDecision
+from cadastre.read.layers import STAGES, layer_specs, stages
+from cadastre.read.normalise import normalise_layer
+from cadastre.read.raw import RawLayer, decide_layer_crs, load_layer
 
 __all__ = ["Manifest", "PackageFile", "SurveyPackage", "PackageRefused", "read_package", "PACKAGE_LAYERS"]
 

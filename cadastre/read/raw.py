@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyogrio
 import shapely
 
-from cadastre.errors import InputError
-from cadastre.io.container import LayerSource
-from cadastre.io.crs import GEOGRAPHIC_EPSG, CRSDecision, decide_crs
-from cadastre.io.encoding import UTF8, EncodingDecision, decide_dbf_encoding, decide_text_encoding
-from cadastre.io.layers import layer_specs
-from cadastre.settings import County
+from cadastre.core.errors import InputError
+from cadastre.core.settings import County
+from cadastre.read.container import LayerSource
+from cadastre.read.crs import GEOGRAPHIC_EPSG, CRSDecision, decide_crs
+from cadastre.read.encoding import UTF8, EncodingDecision, decide_dbf_encoding, decide_text_encoding
+from cadastre.read.layers import layer_specs
 
 __all__ = ["LayerRead", "RawLayer", "field_aliases", "match_fields", "load_layer", "decide_layer_crs",
            "read_vector_layer"]

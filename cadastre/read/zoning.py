@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cadastre import findings as fnd
-from cadastre.errors import InputError
-from cadastre.geometry import as_multipolygons
-from cadastre.io.container import open_container
-from cadastre.io.read import LayerRead, read_vector_layer
-from cadastre.io.values import to_code, to_text
-from cadastre.settings import County
+from cadastre.core import findings as fnd
+from cadastre.core.errors import InputError
+from cadastre.core.geometry import as_multipolygons
+from cadastre.core.settings import County
+from cadastre.read.container import open_container
+from cadastre.read.raw import LayerRead, read_vector_layer
+from cadastre.read.values import to_code, to_text
 
 __all__ = ["Zoning", "read_zoning", "validate_zoning", "RULES"]
 

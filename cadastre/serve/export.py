@@ -31,9 +31,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from cadastre.codetables import table
-from cadastre.errors import InputError, shown
-from cadastre.io.layers import layer_specs
+from cadastre.core.codetables import table
+from cadastre.core.errors import InputError, shown
+from cadastre.read.layers import layer_specs
 
 __all__ = ["LAYERS", "FORMATS", "OFFICES", "ExportLayer", "named_layer", "package_layer", "write_layers", "unit_list",
            "write_unit_list", "export_format"]

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from cadastre.errors import InputError, shown
+from cadastre.core.errors import InputError, shown
 
 __all__ = ["CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "lonlat_points", "to_geojson",
            "bbox_in_storage", "MAX_LIMIT", "DEFAULT_LIMIT"]
@@ -150,7 +150,7 @@ class Collection:
 _PARCEL = {"t.zddm": "zddm", "t.bdcdyh": "bdcdyh", "t.zl": "zl", "t.zdmj": "zdmj", "t.yt": "yt", "t.qllx": "qllx",
            "t.qlxz": "qlxz", "t.qlsdfs": "qlsdfs", "t.qlr": "qlr", "t.rjl": "rjl", "t.jzmd": "jzmd",
            "t.package_id": "package_id", "t.valid_from": "valid_from"}
-#: properties holding owners' names: masked for roles that may not read them (cadastre.auth)
+#: properties holding owners' names: masked for roles that may not read them (cadastre.core.auth)
 OWNER_PROPERTIES = ("qlr",)
 _BUILDING = {"t.zddm": "zddm", "t.zrzh": "zrzh", "t.jzwmc": "jzwmc", "t.stage": "stage", "t.zcs": "zcs",
              "t.dscs": "dscs", "t.dxcs": "dxcs", "t.zzdmj": "zzdmj", "t.ycjzmj": "ycjzmj", "t.scjzmj": "scjzmj",

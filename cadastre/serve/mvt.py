@@ -7,7 +7,7 @@ layer's features out as one array of unsigned integers — ``[0x12, len, 0x08, i
 the distinct property values are written one by one. Compared with ``mapbox-vector-tile`` (pure Python per
 coordinate), a tile of 5 000 parcels takes milliseconds instead of a second.
 
-Input geometries are already in tile pixels (y down, as :func:`cadastre.tiles.encode_tile` makes them). Here
+Input geometries are already in tile pixels (y down, as :func:`cadastre.serve.tiles.encode_tile` makes them). Here
 they are rounded to integers, consecutive repeated points dropped, rings that collapse to no area dropped (with
 their holes when it is the outer ring), and every ring wound as the specification wants: outer rings with
 positive area by the surveyor's formula in tile coordinates, holes negative.

@@ -3,7 +3,7 @@
 Tiles follow the XYZ Web Mercator grid the map uses. Which rows a layer shows, from which zoom, and with which
 properties is declared here once (:data:`TILE_LAYERS`) for both engines, and the rows of a tile are encoded by
 :func:`encode_tile` (transform, clip and quantise vectorised with shapely, the integers encoded by
-:mod:`cadastre.mvt`) on both: PostGIS's own ``ST_AsMVT`` took 67 ms at p95 for the county's busiest zoom-15
+:mod:`cadastre.serve.mvt`) on both: PostGIS's own ``ST_AsMVT`` took 67 ms at p95 for the county's busiest zoom-15
 tiles where this takes 22 ms (read included; ``bench/http.py`` measures it as the tiles' baseline), and one
 encoder means one output for both engines. Below a layer's ``minzoom`` a tile has nothing of it: at county
 scale (10^5 parcels) a low-zoom tile would otherwise carry every parcel.
@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from cadastre.errors import InputError, NotFoundError
+from cadastre.core.errors import InputError, NotFoundError
 
 __all__ = ["TileLayer", "TILE_LAYERS", "MAX_ZOOM", "tile_bounds_3857", "tile_bounds", "encode_tile"]
 
@@ -73,7 +73,7 @@ def tile_bounds_3857(z: int, x: int, y: int) -> tuple[float, float, float, float
 
 def tile_bounds(z: int, x: int, y: int, srid: int, *, margin: float = 64 / 4096):
     """The tile (grown by ``margin`` of its size, for the buffer) as a bbox in the storage CRS."""
-    from cadastre.features import transformer
+    from cadastre.serve.features import transformer
 
     minx, miny, maxx, maxy = tile_bounds_3857(z, x, y)
     pad = (maxx - minx) * margin
@@ -82,9 +82,9 @@ def tile_bounds(z: int, x: int, y: int, srid: int, *, margin: float = 64 / 4096)
 
 def encode_tile(frames: dict[str, gpd.GeoDataFrame], z: int, x: int, y: int) -> bytes:
     """Encode layers (GeoDataFrames with ``fid``, properties and geometry in any CRS) as one MVT tile: transformed
-    to tile pixels and clipped to the tile and its buffer with shapely, encoded by :mod:`cadastre.mvt`."""
-    from cadastre.features import transformer
-    from cadastre.mvt import encode_layers
+    to tile pixels and clipped to the tile and its buffer with shapely, encoded by :mod:`cadastre.serve.mvt`."""
+    from cadastre.serve.features import transformer
+    from cadastre.serve.mvt import encode_layers
 
     bounds = tile_bounds_3857(z, x, y)
     layers = []

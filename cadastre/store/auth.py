@@ -1,4 +1,4 @@
-"""Accounts, tokens and the audit log in the database. Policy (roles, hashing, masking) is in :mod:`cadastre.auth`."""
+"""Accounts, tokens and the audit log in the database. Policy (roles, hashing, masking) is in :mod:`cadastre.core.auth`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.errors import ConflictError, NotFoundError, shown
+from cadastre.core.errors import ConflictError, NotFoundError, shown
 from cadastre.store.models import AccessToken, Account, AuditEvent
 from cadastre.store.spatial import aware, query_frame, result_frame
 
@@ -90,10 +90,10 @@ def append_audit(connection: Connection, *, actor: str, role: str | None, action
 
 def record(connection: Connection, actor, action: str, target: object = None, detail: dict | None = None,
            now: datetime | None = None) -> None:
-    """Append an audit event for ``actor`` (a :class:`cadastre.auth.Principal`; None: the library used locally)."""
+    """Append an audit event for ``actor`` (a :class:`cadastre.core.auth.Principal`; None: the library used locally)."""
     from datetime import UTC
 
-    from cadastre.auth import LOCAL
+    from cadastre.core.auth import LOCAL
 
     actor = actor or LOCAL
     append_audit(connection, actor=actor.name, role=str(actor.role), action=action,
@@ -102,9 +102,9 @@ def record(connection: Connection, actor, action: str, target: object = None, de
 
 
 def sign_in_failures(connection: Connection, name: str, source: str | None, since: datetime):
-    """Failed sign-ins since ``since`` (:class:`cadastre.auth.Failures`): of account ``name`` after its last
+    """Failed sign-ins since ``since`` (:class:`cadastre.core.auth.Failures`): of account ``name`` after its last
     successful sign-in, and from client address ``source``. Counted from the audit log, which records both."""
-    from cadastre.auth import Failures
+    from cadastre.core.auth import Failures
 
     name = name[:AUDIT_TEXT]
     last_ok = connection.execute(sa.select(sa.func.max(AuditEvent.at)).where(

@@ -29,8 +29,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cadastre.errors import DatabaseError, InputError
-from cadastre.io.files import CHUNK, sha256_of
+from cadastre.core.errors import DatabaseError, InputError
+from cadastre.core.files import CHUNK, sha256_of
 from cadastre.store.engine import create_engine, is_sqlite, redact
 from cadastre.store.originals import original_path, originals_root
 

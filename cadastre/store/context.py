@@ -7,7 +7,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.checks.base import RegistryData
+from cadastre.qa.rules.base import RegistryData
 from cadastre.store.spatial import envelope, index_filter, read_frame
 
 __all__ = ["registry_data", "package_extent", "check_facts"]

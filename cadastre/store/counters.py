@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.errors import AllocationError
+from cadastre.core.errors import AllocationError
 
 __all__ = ["reserve", "raise_to", "high_water", "scope_maximum"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context, op
 from sqlalchemy import text
 
-from cadastre.errors import DatabaseError
+from cadastre.core.errors import DatabaseError
 
 GEOMETRY_KINDS = {"POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING", "MULTIPOLYGON"}
 

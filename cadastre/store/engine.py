@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from cadastre.errors import DatabaseError, DatabaseUnavailable, InputError, StorageFull
+from cadastre.core.errors import DatabaseError, DatabaseUnavailable, InputError, StorageFull
 
 log = logging.getLogger("cadastre.store")
 

@@ -2,7 +2,7 @@
 
 Pages are keyset-paginated in the order of the collection's natural key (which a partial unique index serves);
 a bbox goes through the spatial index (``store.spatial.index_filter``). Tiles: the rows of a tile are read
-through the spatial index on both engines and :mod:`cadastre.tiles` encodes them.
+through the spatial index on both engines and :mod:`cadastre.serve.tiles` encodes them.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import geopandas as gpd
 from sqlalchemy.engine import Connection
 
-from cadastre.errors import NotFoundError
-from cadastre.features import Collection, lonlat_points
+from cadastre.core.errors import NotFoundError
+from cadastre.serve.features import Collection, lonlat_points
+from cadastre.serve.tiles import TileLayer
 from cadastre.store.spatial import envelope, index_filter, query_frame, read_frame
-from cadastre.tiles import TileLayer
 
 __all__ = ["feature_rows", "one_feature", "tile_rows"]
 

@@ -1,5 +1,5 @@
 """What ``cadastre verify`` reads: every original, every issued code and where it is used, the counters, the current
-parcels, and how many rows each accepted package left. The checks themselves are :mod:`cadastre.integrity`."""
+parcels, and how many rows each accepted package left. The checks themselves are :mod:`cadastre.qa.integrity`."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.codes import prefix_range
-from cadastre.errors import NotFoundError
+from cadastre.core.codes import prefix_range
+from cadastre.core.errors import NotFoundError
 from cadastre.store.models import versions_where
 from cadastre.store.spatial import index_filter, query_records, read_frame
 

@@ -183,7 +183,7 @@ class PackageProgress(Base):
     """Where the processing of a received package stands: operational state a browser polls, updated in place
     (the package row itself only ever moves its status forward). The worker that takes the package writes itself
     into ``claimed_by`` and refreshes ``heartbeat_at`` while it works, so two server processes never process the
-    same one and a claim dies with its process (``cadastre.workers``)."""
+    same one and a claim dies with its process (``cadastre.core.workers``)."""
 
     __tablename__ = "package_progress"
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), primary_key=True)

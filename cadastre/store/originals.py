@@ -17,8 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from cadastre.errors import CorruptOriginal
-from cadastre.io.files import CHUNK, sha256_of
+from cadastre.core.errors import CorruptOriginal
+from cadastre.core.files import CHUNK, sha256_of
 from cadastre.store.engine import translate
 
 __all__ = ["StoredOriginal", "originals_root", "keep_original", "original_path", "package_original",

@@ -19,8 +19,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.errors import ConflictError, InputError, NotFoundError
-from cadastre.rules import PLANNING_PREFIX
+from cadastre.core.catalogue import PLANNING_PREFIX
+from cadastre.core.errors import ConflictError, InputError, NotFoundError
 from cadastre.store.models import Finding, Original, Package, PackageProgress, Waiver
 from cadastre.store.originals import StoredOriginal
 from cadastre.store.spatial import aware, result_frame, utc_times

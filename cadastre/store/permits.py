@@ -10,9 +10,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.errors import InputError, NotFoundError, shown
-from cadastre.geometry import as_multipolygons
-from cadastre.permit import Permit, parse_permit, red_line_geometry
+from cadastre.core.errors import InputError, NotFoundError, shown
+from cadastre.core.geometry import as_multipolygons
+from cadastre.core.permit import Permit, parse_permit, red_line_geometry
 from cadastre.store.models import Permit as PermitRow
 
 __all__ = ["PermitRecord", "record_permit", "current_permit", "permit_history", "permit_for_parcel",

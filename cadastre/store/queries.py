@@ -6,8 +6,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.codes import prefix_range
-from cadastre.errors import NotFoundError
+from cadastre.core.codes import prefix_range
+from cadastre.core.errors import NotFoundError
 from cadastre.store.models import Base, Package, versions_where
 from cadastre.store.spatial import envelope, index_filter, query_frame, query_records, read_frame, utc_times
 

@@ -11,9 +11,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.codes import prefix_range
-from cadastre.errors import AllocationError, DatabaseError
-from cadastre.geometry import as_multi
+from cadastre.core.codes import prefix_range
+from cadastre.core.errors import AllocationError, DatabaseError
+from cadastre.core.geometry import as_multi
 from cadastre.store import pgcopy
 from cadastre.store.engine import translate
 from cadastre.store.spatial import read_frame, result_frame, to_wkb

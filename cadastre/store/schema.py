@@ -14,8 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from cadastre import settings
-from cadastre.errors import ConfigError, DatabaseError, DatabaseUnavailable
+from cadastre.core import settings
+from cadastre.core.errors import ConfigError, DatabaseError, DatabaseUnavailable
 from cadastre.store.engine import redact, write_transaction
 from cadastre.store.models import Registry
 

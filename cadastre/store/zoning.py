@@ -15,12 +15,12 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.codes import prefix_range
-from cadastre.errors import ZoningError
-from cadastre.findings import Finding
+from cadastre.core.codes import prefix_range
+from cadastre.core.errors import ZoningError
+from cadastre.core.findings import Finding
+from cadastre.read.zoning import Zoning
 from cadastre.store.originals import StoredOriginal
 from cadastre.store.spatial import geometry_param, index_filter, read_frame, to_wkb
-from cadastre.zoning import Zoning
 
 __all__ = ["ZoningImportResult", "current_zoning", "save_zoning", "subdistricts_at"]
 

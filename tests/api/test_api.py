@@ -11,7 +11,7 @@ import mapbox_vector_tile
 import shapely
 from openpyxl import load_workbook
 
-from cadastre.features import CRS84
+from cadastre.serve.features import CRS84
 
 PARCEL = "141031001002GB00001"
 BUILDING = PARCEL + "F0001"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from cadastre.auth import Role, mask_name, token_digest
+from cadastre.core.auth import Role, mask_name, token_digest
 from cadastre.samples import write_hostile_package
 
 PARCEL = "141031001002GB00001"
@@ -142,8 +142,8 @@ def test_tokens_expire_and_can_be_revoked_and_die_with_their_account(loaded_regi
 def test_another_process_sees_a_revocation_within_the_token_cache_time(loaded_registry):
     """Each server process trusts a token found live for a few seconds (RecentTokens); a revocation made by one
     process is seen by the others once that time has passed, never later."""
-    from cadastre.auth import RecentTokens
-    from cadastre.errors import AuthenticationError
+    from cadastre.core.auth import RecentTokens
+    from cadastre.core.errors import AuthenticationError
     from cadastre.registry import Registry
 
     now = [0.0]
@@ -170,7 +170,7 @@ def test_another_process_sees_a_revocation_within_the_token_cache_time(loaded_re
 
 
 def test_a_token_carries_its_accounts_role_unless_an_admin_gives_less(loaded_registry):
-    from cadastre.errors import PermissionDenied
+    from cadastre.core.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied):
         loaded_registry.issue_token("test-surveyor", role="registrar")
@@ -337,7 +337,7 @@ def _sign_in(client, name, password):
 
 @pytest.fixture
 def quick_throttle(fresh_client):
-    from cadastre.auth import SignInThrottle
+    from cadastre.core.auth import SignInThrottle
 
     registry = fresh_client.app.state.registry
     registry.sign_in_throttle = SignInThrottle(free=3, address_free=8, first_delay_s=0.5, max_delay_s=2.0)

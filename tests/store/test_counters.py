@@ -7,7 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from cadastre.errors import AllocationError
+from cadastre.core.errors import AllocationError
 from cadastre.store.counters import high_water, raise_to, reserve, scope_maximum
 from cadastre.store.engine import create_engine, write_transaction
 

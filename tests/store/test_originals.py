@@ -9,7 +9,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from cadastre.errors import StorageFull
+from cadastre.core.errors import StorageFull
 from cadastre.samples import Quirks, sample_cadastral, sample_manifest, write_package
 
 

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 from shapely import affinity
 
-from cadastre.checking import check_package
 from cadastre.cli import cli
-from cadastre.errors import ConflictError, InputError, NotFoundError
+from cadastre.core.errors import ConflictError, InputError, NotFoundError
+from cadastre.qa.pipeline import check_package
 from cadastre.samples import Quirks, sample_manifest, sample_project, write_package
 from cadastre.store.engine import write_transaction
 from cadastre.store.originals import keep_original

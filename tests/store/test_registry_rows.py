@@ -11,7 +11,7 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from cadastre.errors import DatabaseError
+from cadastre.core.errors import DatabaseError
 from cadastre.store import registry_rows
 from cadastre.store.engine import write_transaction
 from cadastre.store.registry_rows import insert_rows

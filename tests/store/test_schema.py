@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from cadastre.errors import ConfigError, DatabaseError
+from cadastre.core.errors import ConfigError, DatabaseError
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.models import GEOMETRY_COLUMNS, Base
 from cadastre.store.schema import _alembic_config, head_revision, init_database, registry_info

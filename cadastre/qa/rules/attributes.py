@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cadastre import findings as fnd
-from cadastre.checks.base import CheckContext, area_limit, building_keys, rule, tolerance
-from cadastre.codes import parcel_code_problems, unit_code_problems
-from cadastre.codetables import table
+from cadastre.core import findings as fnd
+from cadastre.core.codes import parcel_code_problems, unit_code_problems
+from cadastre.core.codetables import table
+from cadastre.qa.rules.base import CheckContext, area_limit, building_keys, rule, tolerance
 
 #: coded fields checked against their tables, per layer
 CODED = {
@@ -265,7 +265,7 @@ def apportionment(ctx: CheckContext) -> pd.DataFrame:
 
 @rule("ATT-011", layers=("ZDJBXX",), stages=("cadastral",))
 def feature_code_decidable(ctx: CheckContext) -> pd.DataFrame:
-    from cadastre.allocation import feature_codes
+    from cadastre.allocate.policy import feature_codes
 
     parcels = ctx.layer("ZDJBXX")
     codes = feature_codes(parcels)

@@ -1,7 +1,7 @@
 """The check framework: rules registered with what they need, run over whole layers.
 
 A rule is a plain function ``f(ctx: CheckContext) -> findings frame``. :func:`rule` registers it with its id (the
-severity and description come from the catalogue in ``cadastre.rules``), the layers it needs, the stages it applies
+severity and description come from the catalogue in ``cadastre.core.catalogue``), the layers it needs, the stages it applies
 to, the tolerance settings it reads and whether it needs data from the registry. :func:`run_checks` runs every rule
 whose inputs are present and says which were not run and why.
 
@@ -21,8 +21,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from cadastre import findings as fnd
-from cadastre.rules import CATALOGUE
+from cadastre.core import findings as fnd
+from cadastre.core.catalogue import CATALOGUE
 
 __all__ = ["CheckContext", "RegistryData", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit",
            "building_keys", "PACKAGE_PHASE", "REGISTRY_PHASE", "rule_order"]
@@ -42,7 +42,7 @@ class RegistryData:
 class CheckContext:
     """Everything a rule may read."""
 
-    package: Any  # cadastre.package.SurveyPackage
+    package: Any  # cadastre.read.package.SurveyPackage
     rules: dict[str, Any]  # the county's tolerances (rules file)
     registry: RegistryData | None = None
 
@@ -153,7 +153,7 @@ def run_checks(ctx: CheckContext, only: set[str] | None = None,
     ``phase``: only the rules over the package alone (:data:`PACKAGE_PHASE`), or only those that read the
     registry (:data:`REGISTRY_PHASE`); None runs both. ``progress`` is called with the fraction of rules done
     after each one."""
-    from cadastre.checks import load_rules
+    from cadastre.qa.rules import load_rules
 
     load_rules()
     parts, skipped = [], []

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cadastre import findings as fnd
-from cadastre.checks.base import CheckContext, rule, tolerance
+from cadastre.core import findings as fnd
+from cadastre.qa.rules.base import CheckContext, rule, tolerance
 
 POLYGON_LAYERS = ("ZDJBXX", "ZRZ", "H", "LD")
 

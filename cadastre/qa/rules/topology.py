@@ -13,8 +13,8 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from cadastre import findings as fnd
-from cadastre.checks.base import CheckContext, building_keys, rule, tolerance
+from cadastre.core import findings as fnd
+from cadastre.qa.rules.base import CheckContext, building_keys, rule, tolerance
 
 
 def _overlapping_pairs(geoms: np.ndarray, minimum_area: float, groups: np.ndarray | None = None

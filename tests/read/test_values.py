@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cadastre.io.values import is_blank, to_code, to_float, to_int, to_text
+from cadastre.read.values import is_blank, to_code, to_float, to_int, to_text
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from cadastre.errors import InputError
-from cadastre.io.encoding import GB18030, UTF8, decide_dbf_encoding, normalise_codepage
+from cadastre.core.errors import InputError
+from cadastre.read.encoding import GB18030, UTF8, decide_dbf_encoding, normalise_codepage
 
 NAMES = ["隰县龙泉镇", "城南路·12号", "午城镇"]
 

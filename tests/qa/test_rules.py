@@ -10,9 +10,9 @@ import pytest
 import shapely
 from shapely import affinity
 
-from cadastre.checking import check_package
-from cadastre.checks import RULES, load_rules
-from cadastre.rules import CATALOGUE
+from cadastre.core.catalogue import CATALOGUE
+from cadastre.qa.pipeline import check_package
+from cadastre.qa.rules import RULES, load_rules
 from cadastre.samples import (
     Quirks,
     sample_cadastral,
@@ -48,8 +48,8 @@ def test_every_catalogue_rule_is_implemented():
     read_time = {"PKG-001", "PKG-002", "PKG-003", "PKG-004", "PKG-005", "PKG-006", "PKG-007", "PKG-008",
                  "GEO-001", "GEO-002", "GEO-005", "GEO-006", "ATT-002"}  # found while reading (tests/test_package.py)
     by_other_rules = {"PKG-009"}  # TOP-003's, when the registry has no parcel for the buildings
-    planning = {f"PLN-{n:03d}" for n in range(1, 14)}  # cadastre.planning, one per indicator (tests/test_planning.py)
-    from cadastre.planning import RULE_OF
+    planning = {f"PLN-{n:03d}" for n in range(1, 14)}  # cadastre.qa.planning, one per indicator (tests/test_planning.py)
+    from cadastre.qa.planning import RULE_OF
 
     assert set(RULE_OF.values()) == planning
     assert set(CATALOGUE) == set(RULES) | read_time | by_other_rules | planning

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cadastre.errors import InputError, UnsafeArchiveError
-from cadastre.io.container import Limits, open_container
+from cadastre.core.errors import InputError, UnsafeArchiveError
+from cadastre.read.container import Limits, open_container
 
 
 def make_zip(path: Path, members: dict[str, bytes], **info_attrs) -> Path:

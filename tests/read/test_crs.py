@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 
-from cadastre import settings
-from cadastre.errors import InputError
-from cadastre.io.crs import decide_crs, epsg_zone
+from cadastre.core import settings
+from cadastre.core.errors import InputError
+from cadastre.read.crs import decide_crs, epsg_zone
 
 XIXIAN = settings.county("141031")
 # around 隰县 (110.94°E 36.69°N) in zone 37, with and without the zone prefix

@@ -10,7 +10,7 @@ import shapely
 import sqlalchemy as sa
 from shapely import affinity
 
-from cadastre.checking import check_package
+from cadastre.qa.pipeline import check_package
 from cadastre.samples import Quirks, sample_cadastral, sample_manifest, sample_project, write_package
 from cadastre.store.spatial import geometry_param, to_wkb
 from cadastre.testing import assert_findings

@@ -6,10 +6,10 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from cadastre import settings
-from cadastre.errors import InputError
-from cadastre.io.container import open_container
-from cadastre.io.read import field_aliases, match_fields, read_vector_layer
+from cadastre.core import settings
+from cadastre.core.errors import InputError
+from cadastre.read.container import open_container
+from cadastre.read.raw import field_aliases, match_fields, read_vector_layer
 
 XIXIAN = settings.county("141031")
 

@@ -1,7 +1,0 @@
-"""Moved to :mod:`cadastre.qa.pipeline` (issue 19); this name is kept while code still uses it."""
-
-import sys
-
-import cadastre.qa.pipeline as _moved
-
-sys.modules[__name__] = _moved

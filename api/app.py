@@ -17,7 +17,7 @@ from api.routes import auth, lookups, ogc, packages, pages
 from api.security import SecurityHeaders
 from cadastre import __version__
 from cadastre.core.settings import service as service_settings
-from cadastre.read.container import Limits
+from cadastre.core.settings import tolerances
 from cadastre.registry import Registry, open_registry
 
 __all__ = ["create_app", "settings_from_env"]
@@ -33,7 +33,7 @@ def settings_from_env() -> ServiceSettings:
     http = service_settings()["http"]
     return ServiceSettings(basemap_url=os.environ.get("CADASTRE_BASEMAP_URL") or None,
                            basemap_attribution=os.environ.get("CADASTRE_BASEMAP_ATTRIBUTION") or None,
-                           max_upload_bytes=Limits.from_rules().max_upload_bytes,
+                           max_upload_bytes=int(tolerances()["package"]["max_upload_bytes"]),
                            body_timeout_s=float(http["body_timeout_s"]), body_min_rate=float(http["body_min_rate"]))
 
 

@@ -19,8 +19,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, basemap_url: s
     """启动 HTTP 服务：地图、上传页面、API（/docs）。"""
     import uvicorn
 
-    from cadastre.registry import open_registry
-    from cadastre.store.engine import database_url, redact
+    from cadastre.registry import database_url, open_registry, redact
 
     url = database_url(ctx.obj.get("db"))
     open_registry(url).close()  # a clear Chinese error now rather than in every worker

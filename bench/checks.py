@@ -54,7 +54,7 @@ def _read_and_check(package: str, equivalent: list[str]) -> dict:
         for stage in ("cadastral", "asbuilt"):  # the county package carries both kinds of layers: each rule once
             loaded.stage = stage
             todo = {r for r in rules if stage in RULES[r].stages} - done
-            findings, _ = run_checks(CheckContext(loaded, loaded.county.rules, None), only=todo)
+            findings, _ = run_checks(CheckContext(loaded, loaded.county.tolerances, None), only=todo)
             found += len(findings)
             done |= todo
         return found

@@ -23,7 +23,7 @@ from bench.common import Timing, database, in_child, postgres, save
 from cadastre.store.counters import reserve
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.registry_rows import insert_rows
-from cadastre.store.schema import init_database
+from cadastre.registry import init_database
 
 GOAL_PER_MILLION = 20.0
 WRITERS = 4

@@ -24,7 +24,7 @@ from api.deps import ServiceSettings
 from cadastre.registry import init_registry
 from cadastre.samples import write_sample_packages
 from cadastre.store.engine import create_engine
-from cadastre.store.schema import init_database
+from cadastre.registry import init_database
 from cadastre.testing import TemporaryPostgres, role_tokens
 
 ENGINES = ("spatialite", "postgis")

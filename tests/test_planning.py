@@ -28,8 +28,8 @@ from cadastre.samples import (
 )
 from cadastre.testing import assert_findings
 
-DEFAULT = settings.rules("default")
-MUDANJIANG = settings.rules("mudanjiang")
+DEFAULT = settings.tolerances("default")
+MUDANJIANG = settings.tolerances("mudanjiang")
 X0, Y0 = _block_origin("141031")
 PARCEL = shapely.box(X0, Y0, X0 + PARCEL_SIZE[0], Y0 + PARCEL_SIZE[1])
 

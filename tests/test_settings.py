@@ -41,7 +41,7 @@ def test_unknown_county_names_the_code():
 
 
 def test_rules_defaults():
-    rules = settings.county("141031").rules
+    rules = settings.county("141031").tolerances
     assert rules["area"]["level"] == 2
     assert rules["geometry"]["vertex_tolerance"] == 0.05
     assert rules["package"]["max_compression_ratio"] == 100

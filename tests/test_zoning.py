@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from shapely import affinity
 
 from cadastre.core.errors import ZoningError
-from cadastre.read.zoning import validate_zoning
+from cadastre.qa.zoning import validate_zoning
 from cadastre.registry import Registry
 from cadastre.samples import sample_zoning
 from cadastre.store.originals import original_path, originals_root

@@ -15,11 +15,14 @@ from starlette.background import BackgroundTask
 
 from api.deps import JSON, READ, PrincipalDep, RegistryDep, SettingsDep, allowed, quick
 from api.problems import PROBLEM_RESPONSES
-from cadastre.allocate.buildingtable import table_html, write_table_xlsx
 from cadastre.core.auth import Permission, Principal
 from cadastre.core.codes import ParcelCode, UnitCode
 from cadastre.core.errors import InputError, shown
 from cadastre.core.permit import parse_permit
+from cadastre.serve.export import FORMATS, write_unit_list
+from cadastre.serve.features import bbox_in_storage, parse_bbox
+from cadastre.serve.tables import table_html, write_table_xlsx
+from cadastre.serve.tiles import TILE_LAYERS
 
 #: every lookup needs a signed-in role (any role may read the registry); owners' names are masked per role
 router = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES, dependencies=[READ])
@@ -115,9 +118,6 @@ def export_layer(registry: RegistryDep, principal: PrincipalDep,
                  as_of: Annotated[str | None, Query(max_length=40, description="某一时刻的数据（ISO 8601）")] = None):
     """导出图层：GeoPackage、GBK Shapefile（zip）、GeoJSON；字段名与成果包一致，可重新读入。units 还可导出 xlsx 户清单
     （office=housing 住建 / tax 税务）。权利人姓名按角色遮蔽。"""
-    from cadastre.serve.export import FORMATS, write_unit_list
-    from cadastre.serve.features import bbox_in_storage, parse_bbox
-
     box = None if bbox is None else bbox_in_storage(parse_bbox(bbox), 4326, registry.storage_srid)
     folder = Path(tempfile.mkdtemp(prefix="cadastre-export-"))
     target = folder / f"{layer}{FORMATS[format][0]}"
@@ -170,8 +170,6 @@ def summary(registry: RegistryDep):
 @router.get("/map-config", response_class=JSON, tags=["地图"])
 def map_config(registry: RegistryDep, settings: SettingsDep):
     """地图页面的设置：数据范围、底图地址（默认无底图）、图层与最小缩放级别。"""
-    from cadastre.serve.tiles import TILE_LAYERS
-
     return {"bounds": registry.extent(), "counties": [{"code": c.code, "name": c.name} for c in registry.counties],
             "basemap": {"url": settings.basemap_url, "attribution": settings.basemap_attribution},
             "layers": {name: {"title": layer.title, "minzoom": layer.minzoom} for name, layer in TILE_LAYERS.items()}}

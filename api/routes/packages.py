@@ -18,10 +18,10 @@ from pydantic import BaseModel, Field
 from api.deps import JSON, PrincipalDep, RegistryDep, allowed
 from api.problems import PROBLEM_RESPONSES, problem_response
 from cadastre.core.auth import Permission, Principal
+from cadastre.core.catalogue import SEVERITY_NAMES
 from cadastre.core.errors import ConflictError, InputError, NotFoundError
-from cadastre.core.progress import STAGE_NAMES
+from cadastre.core.progress import PROCESSING_NAMES
 from cadastre.core.settings import service as service_settings
-from cadastre.qa.report import SEVERITY_NAMES
 
 #: a package number (database ids are 32-bit on every engine)
 PackageId = Annotated[int, FastPath(ge=1, le=2**31 - 1, description="成果包编号")]
@@ -53,7 +53,7 @@ def _visible(registry, principal: Principal, package_id: int, *, report: bool = 
 
 def _state(state, *, report: bool) -> dict:
     out = state.to_dict(report=report)
-    out["stage_name"] = STAGE_NAMES.get(state.stage, state.stage)
+    out["stage_name"] = PROCESSING_NAMES.get(state.stage, state.stage)
     if state.status == "refused" and state.original_purged_at is None and state.decided_at is not None:
         days = float(service_settings()["uploads"]["refused_retention_days"])
         out["retained_until"] = (state.decided_at + timedelta(days=days)).isoformat()  # then its bytes are deleted

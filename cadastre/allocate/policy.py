@@ -11,24 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cadastre.core.codetables import table
-
-__all__ = ["feature_codes", "allocation_order", "ScopePlan", "plan_scopes", "unit_order", "UnitMatch", "match_units",
+__all__ = ["allocation_order", "ScopePlan", "plan_scopes", "unit_order", "UnitMatch", "match_units",
            "AREA_DEVIATION_LIMIT"]
 
 AREA_DEVIATION_LIMIT = 0.03  # 面积误差比 beyond ±3 % is flagged (qa-and-planning.md)
-_SETTING = {"1": "S", "2": "B", "3": "X"}
-
-
-def feature_codes(parcels: pd.DataFrame) -> pd.Series:
-    """宗地特征码 of each parcel: ZDTZM when given, else derived from QLLX / QLXZ / QLSDFS (NA when impossible)."""
-    derivation = table("ZDTZM_DERIVATION").values
-    given = parcels["ZDTZM"].astype("str").str.upper()
-    rule = parcels["QLLX"].astype("str").map(derivation)
-    ownership = parcels["QLXZ"].astype("str").str[0].map({"1": "G", "2": "J"})
-    setting = parcels["QLSDFS"].astype("str").map(_SETTING).fillna("B")
-    derived = rule.str[0].where(rule.str[0] != "?", ownership) + rule.str[1].where(rule.str[1] != "*", setting)
-    return given.where(given.notna(), derived)
 
 
 def _natural(values: pd.Series) -> pd.Series:

@@ -29,6 +29,7 @@ from enum import StrEnum
 from functools import cache
 
 from cadastre.core.errors import AuthenticationError, InputError, PermissionDenied, shown
+from cadastre.core.settings import service
 
 __all__ = ["Role", "Permission", "ROLE_PERMISSIONS", "Principal", "AuthenticationError", "PermissionDenied",
            "hash_password", "verify_password", "new_token", "token_digest", "mask_name", "SESSION_LIFETIME",
@@ -163,8 +164,6 @@ class SignInThrottle:
 
     @classmethod
     def from_settings(cls) -> SignInThrottle:
-        from cadastre.core.settings import service
-
         s = service()["sign_in"]
         return cls(timedelta(minutes=float(s["window_minutes"])), int(s["free_failures"]),
                    int(s["address_free_failures"]), float(s["first_delay_s"]), float(s["max_delay_s"]))

@@ -30,10 +30,14 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from cadastre.core import settings
 from cadastre.core.codetables import table
 from cadastre.core.errors import CodeError
 
 __all__ = [
+    "feature_codes",
+    "explain",
+    "EXPLAIN_LABELS",
     "ParcelCode",
     "UnitCode",
     "parcel_code_problems",
@@ -353,3 +357,48 @@ def prefix_range(prefix: str) -> tuple[str, str]:
     ('141031001002GB', '141031001002GBZZZZZZZZZZZZZZZ')
     """
     return prefix, prefix + "Z" * (UNIT_CODE_LENGTH + 1 - len(prefix))
+
+
+#: the Chinese label of each level :func:`explain` returns, in reading order
+EXPLAIN_LABELS = {"readable": "代码", "county": "县级行政区", "djq": "地籍区", "djzq": "地籍子区", "ownership": "所有权",
+                  "parcel_type": "宗地类型", "parcel_seq": "宗地顺序号", "fixture": "定着物", "building": "幢号",
+                  "unit": "户号", "serial": "定着物编号"}
+
+
+def explain(code: str) -> dict:
+    """A 宗地代码 (19 characters) or 不动产单元代码 (28) read level by level, with the names of the coded levels.
+
+    >>> explain("141031001002GB00017F00030012")["parcel_type"], explain("141031001002GB00017")["county_name"]
+    ('B 建设用地使用权宗地（地表）', '隰县')
+    """
+    compact = "".join(str(code).split())
+    parsed = ParcelCode.parse(code) if len(compact) == PARCEL_CODE_LENGTH else UnitCode.parse(code)
+    parcel = parsed if isinstance(parsed, ParcelCode) else parsed.parcel_code
+    county = settings.counties().get(parcel.county)
+    parts = {
+        "code": str(parsed), "readable": parsed.readable, "county": parcel.county,
+        "county_name": county.name if county else table("XZQH").name(parcel.county),
+        "djq": parcel.djq, "djzq": parcel.djzq,
+        "ownership": f"{parcel.ownership} {table('ZDTZM_OWNERSHIP').name(parcel.ownership)}",
+        "parcel_type": f"{parcel.parcel_type} {table('ZDTZM_TYPE').name(parcel.parcel_type)}",
+        "parcel_seq": parcel.parcel_seq,
+    }
+    if isinstance(parsed, UnitCode):
+        parts["fixture"] = f"{parsed.fixture} {table('DZWTZM').name(parsed.fixture)}"
+        parts.update(building=parsed.building, unit=parsed.unit, serial=parsed.serial)
+    return parts
+
+
+#: 权利设定方式 QLSDFS → the parcel-type letter of construction land at that level (地上, 地表, 地下)
+_SETTING = {"1": "S", "2": "B", "3": "X"}
+
+
+def feature_codes(parcels: pd.DataFrame) -> pd.Series:
+    """宗地特征码 of each parcel: ZDTZM when given, else derived from QLLX / QLXZ / QLSDFS (NA when impossible)."""
+    derivation = table("ZDTZM_DERIVATION").values
+    given = parcels["ZDTZM"].astype("str").str.upper()
+    rule = parcels["QLLX"].astype("str").map(derivation)
+    ownership = parcels["QLXZ"].astype("str").str[0].map({"1": "G", "2": "J"})
+    setting = parcels["QLSDFS"].astype("str").map(_SETTING).fillna("B")
+    derived = rule.str[0].where(rule.str[0] != "?", ownership) + rule.str[1].where(rule.str[1] != "*", setting)
+    return given.where(given.notna(), derived)

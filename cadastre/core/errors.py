@@ -22,7 +22,7 @@ MAX_MESSAGE = 1000
 
 
 def shown(value: object, limit: int = 60) -> str:
-    """User input as an error message repeats it: at most ``limit`` characters, invisible characters written
+    r"""User input as an error message repeats it: at most ``limit`` characters, invisible characters written
     out, and the length said when it was cut — a message never echoes a 10 000-character input.
 
     >>> shown("141031001002GB00001"), shown("x" * 100, 5), shown("a\x00b")

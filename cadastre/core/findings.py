@@ -17,6 +17,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from cadastre.core.catalogue import CATALOGUE
+
 __all__ = ["Finding", "COLUMNS", "SEVERITIES", "frame", "of_rule", "concat", "blocking", "records", "lonlat",
            "lonlat_points"]
 
@@ -84,8 +86,6 @@ def frame(rule: str, severity: str, layer: str, features: Sequence | np.ndarray,
 
 def of_rule(rule: str, layer: str, features, messages, **kwargs) -> pd.DataFrame:
     """:func:`frame` with the severity the rule catalogue gives ``rule``."""
-    from cadastre.core.catalogue import CATALOGUE
-
     return frame(rule, CATALOGUE[rule].severity, layer, features, messages, **kwargs)
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import shapely
+from pyproj import Transformer
 
-__all__ = ["as_multipolygons", "as_multi"]
+__all__ = ["as_multipolygons", "as_multi", "transformer", "points_at"]
 
 
 def as_multipolygons(geometries) -> np.ndarray:
@@ -27,3 +30,17 @@ def as_multi(geometries) -> np.ndarray:
     if len(lines):
         geoms[lines] = shapely.multilinestrings(geoms[lines][:, np.newaxis])
     return geoms
+
+
+@lru_cache(maxsize=16)
+def transformer(source: int, target: int) -> Transformer:
+    """The transformation between two EPSG codes, x = easting / longitude first (``always_xy``), cached."""
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def points_at(lon, lat, srid: int) -> np.ndarray:
+    """Points at lon/lat (CGCS2000 ≈ WGS 84) in ``srid``, None where either is missing: findings' places."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    x, y = transformer(4326, srid).transform(lon, lat)
+    points = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.where(np.isfinite(x) & np.isfinite(y), points, None)

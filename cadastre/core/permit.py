@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cadastre.core.codes import ParcelCode
 from cadastre.core.errors import InputError, shown
 
 __all__ = ["Permit", "PermitBuilding", "parse_permit", "load_permit", "permit_differences", "red_line_geometry"]
@@ -74,8 +75,6 @@ def parse_permit(data: Any, source: str = "permit.json") -> Permit:
         values["number"] = str(data["number"]).strip()
     if data.get("zddm") is not None:
         values["zddm"] = str(data["zddm"]).strip().upper()
-        from cadastre.core.codes import ParcelCode
-
         try:
             ParcelCode.parse(values["zddm"])
         except ValueError as e:

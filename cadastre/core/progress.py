@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-__all__ = ["Progress", "STAGES", "STAGE_NAMES", "no_progress", "safe", "scaled"]
+__all__ = ["Progress", "STAGES", "PROCESSING_NAMES", "no_progress", "safe", "scaled"]
 
 #: callback(stage, fraction of the whole in 0…1)
 Progress = Callable[[str, float], None]
@@ -18,7 +18,7 @@ Progress = Callable[[str, float], None]
 #: stages of processing a package, in order; ``waiting``: a failed attempt, tried again later by itself;
 #: ``failed``: waiting for a person (a registrar's 重新处理, or the same file uploaded again)
 STAGES = ("received", "reading", "checking", "storing", "done", "waiting", "failed")
-STAGE_NAMES = {"received": "已接收，排队中", "reading": "读取成果包", "checking": "质量检查", "storing": "入库与编码",
+PROCESSING_NAMES = {"received": "已接收，排队中", "reading": "读取成果包", "checking": "质量检查", "storing": "入库与编码",
                "done": "完成", "waiting": "处理中断，等待自动重试", "failed": "处理失败"}
 
 log = logging.getLogger(__name__)

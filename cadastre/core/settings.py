@@ -16,7 +16,7 @@ from typing import Any
 
 from cadastre.core.errors import ConfigError
 
-__all__ = ["County", "data_dir", "county", "counties", "rules", "service", "zone_epsg"]
+__all__ = ["County", "data_dir", "county", "counties", "tolerances", "service", "zone_epsg"]
 
 
 def data_dir() -> Path:
@@ -61,7 +61,7 @@ class County:
     city: str
     zone: int
     storage_epsg: int
-    rules_name: str = "default"
+    tolerances_name: str = "default"
     allow_provisional_zoning: bool = False
     centre: tuple[float, float] | None = None
 
@@ -75,8 +75,9 @@ class County:
         return zone_epsg(self.zone, prefixed=True), zone_epsg(self.zone, prefixed=False)
 
     @property
-    def rules(self) -> dict[str, Any]:
-        return rules(self.rules_name)
+    def tolerances(self) -> dict[str, Any]:
+        """The county's check tolerances and limits (its file under ``data/rules/``, over the defaults)."""
+        return tolerances(self.tolerances_name)
 
 
 @cache
@@ -100,7 +101,7 @@ def counties() -> dict[str, County]:
                 city=entry.get("city", ""),
                 zone=zone,
                 storage_epsg=storage_epsg,
-                rules_name=entry.get("rules", "default"),
+                tolerances_name=entry.get("rules", "default"),
                 allow_provisional_zoning=bool(entry.get("allow_provisional_zoning", False)),
                 centre=tuple(entry["centre"]) if "centre" in entry else None,
             )
@@ -129,8 +130,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def rules(name: str = "default") -> dict[str, Any]:
-    """Tolerances of a rules file, laid over ``rules/default.toml``."""
+def tolerances(name: str = "default") -> dict[str, Any]:
+    """Check tolerances and upload limits of a county's file ``data/rules/NAME.toml``, laid over
+    ``rules/default.toml`` (``counties.toml`` names each county's file with ``rules = "…"``)."""
     base = read_toml("rules/default.toml")
     return base if name == "default" else _merge(base, read_toml(f"rules/{name}.toml"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +17,12 @@ from cadastre.core.permit import Permit, load_permit, permit_differences, red_li
 from cadastre.core.progress import Progress, safe, scaled
 from cadastre.qa import planning
 from cadastre.qa.report import Report
-from cadastre.qa.rules import CheckContext, RegistryData, run_checks
+from cadastre.qa.rules import CheckContext, RegistryFacts, run_checks
 from cadastre.qa.rules.base import PACKAGE_PHASE, REGISTRY_PHASE, rule_order
 from cadastre.read.package import SurveyPackage, read_package
 
 __all__ = ["check_package", "check_read_package", "check_package_alone", "check_against_registry", "PackageChecks",
-           "READ_SHARE"]
+           "read_for_check", "Facts", "READ_SHARE"]
 
 
 #: share of the whole check taken by reading the package (the rules take the rest)
@@ -42,12 +43,12 @@ def check_package_alone(package: SurveyPackage, *, progress: Progress | None = N
                         span: tuple[float, float] = (0.0, 1.0)) -> PackageChecks:
     """Run every rule that reads the package only (the heavy part of a check: geometry, topology within the
     package, attributes). ``progress`` hears ``checking`` from ``span[0]`` to ``span[1]``."""
-    context = CheckContext(package, package.county.rules, None)
+    context = CheckContext(package, package.county.tolerances, None)
     found, not_run = run_checks(context, progress=scaled(safe(progress), "checking", *span), phase=PACKAGE_PHASE)
     return PackageChecks(package, found, not_run)
 
 
-def check_against_registry(alone: PackageChecks, *, registry: RegistryData | None = None,
+def check_against_registry(alone: PackageChecks, *, registry: RegistryFacts | None = None,
                            permit: Permit | None = None) -> Report:
     """Finish a check: run the rules that compare the package with ``registry`` (what the registry knows around
     it, ``store.context.check_facts``; None: not connected, and the report says which rules did not run), the
@@ -58,7 +59,7 @@ def check_against_registry(alone: PackageChecks, *, registry: RegistryData | Non
     ``permit`` is the recorded permit: it wins over the package's own ``permit.json``, and every difference
     between the two is reported."""
     package = alone.package
-    context = CheckContext(package, package.county.rules, registry)
+    context = CheckContext(package, package.county.tolerances, registry)
     found, not_run = run_checks(context, phase=REGISTRY_PHASE)
     parts = [package.findings, rule_order(fnd.concat([alone.findings, found]))]
     if permit is not None and package.permit is not None:
@@ -80,7 +81,7 @@ def check_against_registry(alone: PackageChecks, *, registry: RegistryData | Non
 
 
 def check_read_package(package: SurveyPackage, *, permit: Permit | None = None,
-                       registry: RegistryData | None = None, progress: Progress | None = None,
+                       registry: RegistryFacts | None = None, progress: Progress | None = None,
                        span: tuple[float, float] = (0.0, 1.0)) -> Report:
     """Run every rule on a package already read, and for a building package the planning verification: the
     package phase (:func:`check_package_alone`) then the registry phase (:func:`check_against_registry`).
@@ -92,20 +93,20 @@ def check_read_package(package: SurveyPackage, *, permit: Permit | None = None,
     return check_against_registry(alone, registry=registry, permit=permit)
 
 
-def _project_parcel(registry: RegistryData | None):
+def _project_parcel(registry: RegistryFacts | None):
     parcel = None if registry is None else registry.project_parcel
     if parcel is None or not len(parcel):
         return None, None
     return parcel.geometry.iat[0], parcel["zddm"].iat[0]
 
 
-def _planning(package: SurveyPackage, permit: Permit | None, recorded: bool, registry: RegistryData | None):
+def _planning(package: SurveyPackage, permit: Permit | None, recorded: bool, registry: RegistryFacts | None):
     geometry, code = _project_parcel(registry)
-    return planning.verify(package, permit, package.county.rules, parcel=geometry, parcel_code=code,
+    return planning.verify(package, permit, package.county.tolerances, parcel=geometry, parcel_code=code,
                            red_line=red_line_geometry(permit) if permit is not None and recorded else None)
 
 
-def _places(package: SurveyPackage, registry: RegistryData | None) -> dict:
+def _places(package: SurveyPackage, registry: RegistryFacts | None) -> dict:
     """Where planning findings sit on the map: each building at its footprint, the project at its parcel."""
     places = {}
     buildings = package.layers.get("ZRZ")
@@ -122,15 +123,31 @@ def _places(package: SurveyPackage, registry: RegistryData | None) -> dict:
     return places
 
 
+def read_for_check(path: str | os.PathLike, *, county: str | None = None,
+                   storage_epsg: int | None = None) -> SurveyPackage | Report:
+    """The package read for checking, or — when it cannot be read as a whole (unsafe archive, broken zip, no way to
+    tell its stage or county) — the report of its refusal."""
+    try:
+        return read_package(path, county=county, storage_epsg=storage_epsg)
+    except InputError as e:
+        return Report.refusal(Path(path).name, e)
+
+
+#: what a check asks of a registry: (package, recorded permit or None) → (facts around it, the permit to use)
+Facts = Callable[[SurveyPackage, Permit | None], tuple[RegistryFacts, Permit | None]]
+
+
 def check_package(path: str | os.PathLike, *, county: str | None = None,
-                  permit: Permit | str | os.PathLike | None = None, registry=None,
-                  progress: Progress | None = None, span: tuple[float, float] = (0.0, 1.0)) -> Report:
+                  permit: Permit | str | os.PathLike | None = None, storage_epsg: int | None = None,
+                  facts: Facts | None = None, progress: Progress | None = None,
+                  span: tuple[float, float] = (0.0, 1.0)) -> Report:
     """Read and check a survey package; nothing is stored.
 
     A package that cannot be read as a whole gives a refused report (``report.refused``, exit code 2) instead of
     raising. ``permit`` (a :class:`Permit` or a permit.json path) is the recorded permit: the package's own copy is
-    compared with it. ``registry`` (a :class:`cadastre.registry.Registry`) adds the checks against registered
-    parcels, zoning and codes. ``progress`` hears ``reading`` then ``checking`` across ``span`` of the whole.
+    compared with it. ``facts`` looks the package up in a registry (``Registry.check`` passes one): with it the
+    rules against registered parcels, zoning and codes run; without it the report says they did not.
+    ``progress`` hears ``reading`` then ``checking`` across ``span`` of the whole.
     """
     if permit is not None and not isinstance(permit, Permit):
         permit = load_permit(permit)
@@ -138,16 +155,12 @@ def check_package(path: str | os.PathLike, *, county: str | None = None,
     start, end = span
     middle = start + (end - start) * READ_SHARE
     progress("reading", start)
-    try:
-        package = read_package(path, county=county, storage_epsg=registry.storage_srid if registry else None)
-    except InputError as e:
-        return Report.refusal(Path(path).name, e)
+    package = read_for_check(path, county=county, storage_epsg=storage_epsg)
+    if isinstance(package, Report):
+        return package
     progress("checking", middle)
     alone = check_package_alone(package, progress=progress, span=(middle, end))
     data = None
-    if registry is not None:
-        from cadastre.store.context import check_facts
-
-        with registry.engine.connect() as connection:
-            data, permit = check_facts(connection, registry.storage_srid, package, permit)
+    if facts is not None:
+        data, permit = facts(package, permit)
     return check_against_registry(alone, registry=data, permit=permit)

@@ -58,8 +58,8 @@ class PlanningRules:
     facility_uses: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facility name → FWYT codes
 
     @classmethod
-    def from_rules(cls, rules: dict[str, Any]) -> PlanningRules:
-        p = rules.get("planning", {})
+    def from_tolerances(cls, tolerances: dict[str, Any]) -> PlanningRules:
+        p = tolerances.get("planning", {})
         counting = p.get("counting", {})
         return cls(
             floor_area_scale=tuple((float(a), float(b)) for a, b in p["floor_area_scale"]),
@@ -115,11 +115,11 @@ def _r(value: float | None, digits: int = 2) -> float | None:
 class _Verification:
     """The computation of one package against one permit."""
 
-    def __init__(self, package, permit, parcel, red_line, rules: dict[str, Any]) -> None:
+    def __init__(self, package, permit, parcel, red_line, tolerances: dict[str, Any]) -> None:
         self.package = package
         self.permit = permit
-        self.rules = rules
-        self.planning = PlanningRules.from_rules(rules)
+        self.tolerances = tolerances
+        self.planning = PlanningRules.from_tolerances(tolerances)
         self.forecast = package.stage == "presale"
         self.prefix = "YC" if self.forecast else "SC"
         self.parcel = parcel  # shapely geometry or None
@@ -197,12 +197,12 @@ class _Verification:
                 self._far()
                 self._coverage()
             self._height()
-            self._per_building()
-            self._setback()
+            _per_building(self)
+            _setback(self)
         if self.parcel is not None:
             self._green_ratio()
         self._parking()
-        self._facilities()
+        _facilities(self)
         return self.out
 
     def _permitted(self, indicator: str):
@@ -214,7 +214,7 @@ class _Verification:
         measured = self.land_area()
         if self.permit.land_area is None:
             return self.skip("land_area", "规划许可未载明用地面积 land_area")
-        tolerance = float(area_limit(self.rules, np.array([measured]))[0])
+        tolerance = float(area_limit(self.tolerances, np.array([measured]))[0])
         difference = measured - self.permit.land_area
         self.add("land_area", self.permit.land_area, _r(measured), _r(tolerance), abs(difference) <= tolerance,
                  {"parcel": self.parcel_code, "parcel_area": _r(measured), "difference": _r(difference)},
@@ -365,100 +365,106 @@ class _Verification:
         self.add("height", self.permit.height_max, _r(measured), 0.0, measured <= self.permit.height_max, evidence,
                  message=f"最高建筑 {b['ZRZH'].iat[top]} 幢 {measured:.2f} m，规划许可限高 {self.permit.height_max} m")
 
-    def _per_building(self) -> None:
-        areas = self.building_areas.drop_duplicates("zrzh").set_index("zrzh")
-        b = self.buildings.assign(zrzh=self.buildings["ZRZH"].astype(str)).drop_duplicates("zrzh").set_index("zrzh")
-        permitted = {pb.zrzh: pb for pb in self.permit.buildings}
-        for zrzh in sorted(set(permitted) | set(b.index)):
-            pb = permitted.get(zrzh)
-            if pb is None:
-                for indicator in ("building_floor_area", "floors", "use"):
-                    self.add(indicator, None, None, None, False, {"zrzh": zrzh}, subject=zrzh,
-                             message=f"{zrzh} 幢不在规划许可的建筑物清单中")
-                continue
-            if zrzh not in b.index:
-                for indicator in ("building_floor_area", "floors", "use"):
-                    self.add(indicator, None, None, None, False, {"zrzh": zrzh}, subject=zrzh,
-                             message=f"规划许可中的 {zrzh} 幢在成果包中不存在")
-                continue
-            row, area = b.loc[zrzh], areas.loc[zrzh]
-            if pb.floor_area is None:
-                self.skip("building_floor_area", "规划许可未载明该幢建筑面积 floor_area", subject=zrzh)
-            else:
-                fraction = self.planning.floor_area_tolerance(pb.floor_area)
-                measured = float(area["area"]) if not pd.isna(area["area"]) else None
-                tolerance = pb.floor_area * fraction
-                self.add("building_floor_area", pb.floor_area, _r(measured), _r(tolerance),
-                         None if measured is None else abs(measured - pb.floor_area) <= tolerance,
-                         {"zrzh": zrzh, "bsm": area["bsm"], "source": area["source"],
-                          "units": int(area["counted_units"]), "tolerance_fraction": fraction}, subject=zrzh,
-                         reason=None if measured is not None else "该幢既无户面积也无自然幢面积",
-                         message=None if measured is None else
-                         f"{zrzh} 幢建筑面积 {measured:.2f} ㎡，规划许可 {pb.floor_area:.2f} ㎡（允许 ±{fraction:.0%}）")
-            above = None if pd.isna(row.get("DSCS")) else int(row["DSCS"])
-            below = None if pd.isna(row.get("DXCS")) else int(row["DXCS"])
-            if pb.floors_above is None and pb.floors_below is None:
-                self.skip("floors", "规划许可未载明该幢层数", subject=zrzh)
-            else:
-                passed = ((pb.floors_above is None or above == pb.floors_above)
-                          and (pb.floors_below is None or below == pb.floors_below))
-                self.add("floors", {"above": pb.floors_above, "below": pb.floors_below},
-                         {"above": above, "below": below}, 0, passed, {"zrzh": zrzh, "DSCS": above, "DXCS": below},
-                         subject=zrzh, message=f"{zrzh} 幢地上 {above} 层、地下 {below} 层，规划许可地上 "
-                                               f"{pb.floors_above} 层、地下 {pb.floors_below} 层")
-            use = row.get("GHYT")
-            use = None if use is None or pd.isna(use) else str(use)
-            if pb.use is None:
-                self.skip("use", "规划许可未载明该幢用途", subject=zrzh)
-            else:
-                self.add("use", pb.use, use, None, use == pb.use, {"zrzh": zrzh, "GHYT": use}, subject=zrzh,
-                         message=f"{zrzh} 幢规划用途 {use}，规划许可 {pb.use}")
 
-    def _facilities(self) -> None:
-        for name, required in self.permit.facilities.items():
-            uses = self.planning.facility_uses.get(name)
-            if not uses:
-                self.skip("facilities", f"规则文件未规定配套设施“{name}”对应的房屋用途", permitted=required,
-                          subject=name)
-                continue
-            if self.units is None or f"{self.prefix}JZMJ" not in self.units:
-                self.skip("facilities", "成果包中没有户（H）的建筑面积", permitted=required, subject=name)
-                continue
-            u = self.units
-            mask = u["FWYT1"].astype("string").isin(uses).fillna(False).to_numpy(bool) if "FWYT1" in u else \
-                np.zeros(len(u), bool)
-            areas = pd.to_numeric(u[f"{self.prefix}JZMJ"], errors="coerce").fillna(0.0).to_numpy(float)
-            measured = float(areas[mask].sum())
-            evidence = {"uses": list(uses), "units": [
-                {"zrzh": str(z), "shbw": str(s), "area": _r(a)} for z, s, a in
-                zip(u["ZRZH"].to_numpy(object)[mask], u["SHBW"].to_numpy(object)[mask], areas[mask], strict=True)]}
-            self.add("facilities", required, _r(measured), 0.0, measured + 1e-9 >= required, evidence, subject=name,
-                     message=f"{name} {measured:.2f} ㎡，规划许可不少于 {required:.2f} ㎡")
+# per building and per facility: functions over the verification's state, to keep the class readable
 
-    def _setback(self) -> None:
-        red, control, _, source = self.red_lines
-        line = control if control is not None and not control.is_empty else red
-        if line is None or line.is_empty:
-            return self.skip("setback", "没有建筑控制线或规划红线（GHHX），无法核实退线")
-        kind = "建筑控制线" if line is control else "规划红线"
-        b = self.buildings
-        usable = np.flatnonzero(b["geometry_valid"].to_numpy(bool))
-        geoms = np.asarray(b.geometry.values, dtype=object)[usable]
-        outside = shapely.area(shapely.difference(geoms, line))
-        # the farthest vertex of each footprint outside the line: all vertices at once
-        coords, owner = shapely.get_coordinates(geoms, return_index=True)
-        distance = shapely.distance(shapely.points(coords), line)
-        farthest = np.zeros(len(geoms))
-        np.maximum.at(farthest, owner, distance)
-        tolerance = self.planning.setback_tolerance
-        bad = farthest > tolerance
-        evidence = {"line": kind, "source": source, "outside": [
-            {"zrzh": str(b["ZRZH"].iat[i]), "bsm": self._bsm(b, i), "area_outside": _r(a), "distance": _r(d, 3)}
-            for i, a, d in zip(usable[bad], outside[bad], farthest[bad], strict=True)]}
-        worst = float(farthest.max()) if len(farthest) else 0.0
-        self.add("setback", 0.0, _r(worst, 3), tolerance, not bad.any(), evidence,
-                 message=(f"{int(bad.sum())} 幢超出{kind}，最远 {worst:.2f} m" if bad.any()
-                          else f"全部自然幢位于{kind}以内"))
+
+def _per_building(check: _Verification) -> None:
+    areas = check.building_areas.drop_duplicates("zrzh").set_index("zrzh")
+    b = check.buildings.assign(zrzh=check.buildings["ZRZH"].astype(str)).drop_duplicates("zrzh").set_index("zrzh")
+    permitted = {pb.zrzh: pb for pb in check.permit.buildings}
+    for zrzh in sorted(set(permitted) | set(b.index)):
+        pb = permitted.get(zrzh)
+        if pb is None:
+            for indicator in ("building_floor_area", "floors", "use"):
+                check.add(indicator, None, None, None, False, {"zrzh": zrzh}, subject=zrzh,
+                         message=f"{zrzh} 幢不在规划许可的建筑物清单中")
+            continue
+        if zrzh not in b.index:
+            for indicator in ("building_floor_area", "floors", "use"):
+                check.add(indicator, None, None, None, False, {"zrzh": zrzh}, subject=zrzh,
+                         message=f"规划许可中的 {zrzh} 幢在成果包中不存在")
+            continue
+        row, area = b.loc[zrzh], areas.loc[zrzh]
+        if pb.floor_area is None:
+            check.skip("building_floor_area", "规划许可未载明该幢建筑面积 floor_area", subject=zrzh)
+        else:
+            fraction = check.planning.floor_area_tolerance(pb.floor_area)
+            measured = float(area["area"]) if not pd.isna(area["area"]) else None
+            tolerance = pb.floor_area * fraction
+            check.add("building_floor_area", pb.floor_area, _r(measured), _r(tolerance),
+                     None if measured is None else abs(measured - pb.floor_area) <= tolerance,
+                     {"zrzh": zrzh, "bsm": area["bsm"], "source": area["source"],
+                      "units": int(area["counted_units"]), "tolerance_fraction": fraction}, subject=zrzh,
+                     reason=None if measured is not None else "该幢既无户面积也无自然幢面积",
+                     message=None if measured is None else
+                     f"{zrzh} 幢建筑面积 {measured:.2f} ㎡，规划许可 {pb.floor_area:.2f} ㎡（允许 ±{fraction:.0%}）")
+        above = None if pd.isna(row.get("DSCS")) else int(row["DSCS"])
+        below = None if pd.isna(row.get("DXCS")) else int(row["DXCS"])
+        if pb.floors_above is None and pb.floors_below is None:
+            check.skip("floors", "规划许可未载明该幢层数", subject=zrzh)
+        else:
+            passed = ((pb.floors_above is None or above == pb.floors_above)
+                      and (pb.floors_below is None or below == pb.floors_below))
+            check.add("floors", {"above": pb.floors_above, "below": pb.floors_below},
+                     {"above": above, "below": below}, 0, passed, {"zrzh": zrzh, "DSCS": above, "DXCS": below},
+                     subject=zrzh, message=f"{zrzh} 幢地上 {above} 层、地下 {below} 层，规划许可地上 "
+                                           f"{pb.floors_above} 层、地下 {pb.floors_below} 层")
+        use = row.get("GHYT")
+        use = None if use is None or pd.isna(use) else str(use)
+        if pb.use is None:
+            check.skip("use", "规划许可未载明该幢用途", subject=zrzh)
+        else:
+            check.add("use", pb.use, use, None, use == pb.use, {"zrzh": zrzh, "GHYT": use}, subject=zrzh,
+                     message=f"{zrzh} 幢规划用途 {use}，规划许可 {pb.use}")
+
+
+def _facilities(check: _Verification) -> None:
+    for name, required in check.permit.facilities.items():
+        uses = check.planning.facility_uses.get(name)
+        if not uses:
+            check.skip("facilities", f"规则文件未规定配套设施“{name}”对应的房屋用途", permitted=required,
+                      subject=name)
+            continue
+        if check.units is None or f"{check.prefix}JZMJ" not in check.units:
+            check.skip("facilities", "成果包中没有户（H）的建筑面积", permitted=required, subject=name)
+            continue
+        u = check.units
+        mask = u["FWYT1"].astype("string").isin(uses).fillna(False).to_numpy(bool) if "FWYT1" in u else \
+            np.zeros(len(u), bool)
+        areas = pd.to_numeric(u[f"{check.prefix}JZMJ"], errors="coerce").fillna(0.0).to_numpy(float)
+        measured = float(areas[mask].sum())
+        evidence = {"uses": list(uses), "units": [
+            {"zrzh": str(z), "shbw": str(s), "area": _r(a)} for z, s, a in
+            zip(u["ZRZH"].to_numpy(object)[mask], u["SHBW"].to_numpy(object)[mask], areas[mask], strict=True)]}
+        check.add("facilities", required, _r(measured), 0.0, measured + 1e-9 >= required, evidence, subject=name,
+                 message=f"{name} {measured:.2f} ㎡，规划许可不少于 {required:.2f} ㎡")
+
+
+def _setback(check: _Verification) -> None:
+    red, control, _, source = check.red_lines
+    line = control if control is not None and not control.is_empty else red
+    if line is None or line.is_empty:
+        return check.skip("setback", "没有建筑控制线或规划红线（GHHX），无法核实退线")
+    kind = "建筑控制线" if line is control else "规划红线"
+    b = check.buildings
+    usable = np.flatnonzero(b["geometry_valid"].to_numpy(bool))
+    geoms = np.asarray(b.geometry.values, dtype=object)[usable]
+    outside = shapely.area(shapely.difference(geoms, line))
+    # the farthest vertex of each footprint outside the line: all vertices at once
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    distance = shapely.distance(shapely.points(coords), line)
+    farthest = np.zeros(len(geoms))
+    np.maximum.at(farthest, owner, distance)
+    tolerance = check.planning.setback_tolerance
+    bad = farthest > tolerance
+    evidence = {"line": kind, "source": source, "outside": [
+        {"zrzh": str(b["ZRZH"].iat[i]), "bsm": check._bsm(b, i), "area_outside": _r(a), "distance": _r(d, 3)}
+        for i, a, d in zip(usable[bad], outside[bad], farthest[bad], strict=True)]}
+    worst = float(farthest.max()) if len(farthest) else 0.0
+    check.add("setback", 0.0, _r(worst, 3), tolerance, not bad.any(), evidence,
+             message=(f"{int(bad.sum())} 幢超出{kind}，最远 {worst:.2f} m" if bad.any()
+                      else f"全部自然幢位于{kind}以内"))
 
 
 def counted_areas(units: pd.DataFrame, floors: pd.DataFrame | None, planning: PlanningRules,
@@ -500,14 +506,14 @@ def counted_areas(units: pd.DataFrame, floors: pd.DataFrame | None, planning: Pl
                          "rule": rule})
 
 
-def verify(package, permit, rules: dict[str, Any], *, parcel=None, parcel_code: str | None = None,
+def verify(package, permit, tolerances: dict[str, Any], *, parcel=None, parcel_code: str | None = None,
            red_line=None) -> list[Indicator]:
     """Every indicator of the permit measured on ``package`` (as-built; a pre-sale package as a forecast).
 
     ``parcel`` is the project's registered parcel (a shapely polygon in the storage CRS) and ``red_line`` the
     recorded permit's red line, when there is one (else the package's GHHX layer is used).
     """
-    check = _Verification(package, permit, parcel, red_line, rules)
+    check = _Verification(package, permit, parcel, red_line, tolerances)
     check.parcel_code = parcel_code
     return check.run()
 

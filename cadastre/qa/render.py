@@ -12,8 +12,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from cadastre.core.catalogue import CATALOGUE
-from cadastre.qa.report import SEVERITY_NAMES, STAGE_NAMES, Report
+from cadastre.core.catalogue import CATALOGUE, SEVERITY_NAMES, STAGE_NAMES
+from cadastre.qa.report import Report
 
 __all__ = ["write_html", "write_xlsx", "render_html", "MAX_MAPS"]
 

@@ -10,13 +10,11 @@ from typing import Any
 import pandas as pd
 
 from cadastre.core import findings as fnd
-from cadastre.core.catalogue import PLANNING_PREFIX
+from cadastre.core.catalogue import PLANNING_PREFIX, SEVERITY_NAMES, STAGE_NAMES
 from cadastre.core.errors import CadastreError
 
 __all__ = ["Report", "STAGE_NAMES", "SEVERITY_NAMES"]
 
-STAGE_NAMES = {"cadastral": "权籍调查", "presale": "预测绘", "asbuilt": "实测绘"}
-SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 EXIT_OK, EXIT_ERRORS, EXIT_REFUSED = 0, 1, 2
 
 
@@ -135,6 +133,18 @@ class Report:
             "indicators": self.indicators, "accepted": self.accepted, "assigned": self.assigned,
             "refused": self.refused, "not_run": self.not_run,
         }
+
+    def write_html(self, path, package=None):
+        """Write the report as one self-contained Chinese page (:func:`cadastre.qa.render.write_html`)."""
+        from cadastre.qa.render import write_html
+
+        return write_html(self, path, package)
+
+    def write_xlsx(self, path):
+        """Write the findings as a spreadsheet with filters (:func:`cadastre.qa.render.write_xlsx`)."""
+        from cadastre.qa.render import write_xlsx
+
+        return write_xlsx(self, path)
 
     def summary_zh(self, *, limit: int = 30) -> str:
         """A short Chinese summary for the terminal."""

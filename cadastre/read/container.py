@@ -46,8 +46,8 @@ class Limits:
     max_compression_ratio: float = 100.0
 
     @classmethod
-    def from_rules(cls, rules_name: str = "default") -> Limits:
-        section = settings.rules(rules_name).get("package", {})
+    def from_tolerances(cls, tolerances_name: str = "default") -> Limits:
+        section = settings.tolerances(tolerances_name).get("package", {})
         return cls(**{k: type(getattr(cls, k))(v) for k, v in section.items() if k in cls.__dataclass_fields__})
 
 
@@ -246,7 +246,7 @@ def open_container(path: str | os.PathLike, limits: Limits | None = None) -> Ite
     """Open a ``.zip``, a folder or a ``.gpkg`` for reading; a zip is extracted to a temporary folder that is
     removed on exit."""
     source = Path(path)
-    limits = limits or Limits.from_rules()
+    limits = limits or Limits.from_tolerances()
     if not source.exists():
         raise InputError(f"找不到文件或文件夹：{source}", f"no such file or folder: {source}")
     if source.is_dir():

@@ -191,7 +191,7 @@ def read_package(path: str | os.PathLike, *, county: str | None = None, storage_
     """
     source = Path(path)
     preset = settings.county(county) if county else None
-    limits = limits or Limits.from_rules(preset.rules_name if preset else "default")
+    limits = limits or Limits.from_tolerances(preset.tolerances_name if preset else "default")
     if not source.exists():
         raise _refuse(f"找不到文件或文件夹：{source}", f"no such file or folder: {source}")
     # the checksum is computed in a thread of its own while the layers are read: hashing and GDAL's reading both let

@@ -31,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from cadastre.core.catalogue import AREA_KINDS
 from cadastre.core.codetables import table
 from cadastre.core.errors import InputError, shown
 from cadastre.read.layers import layer_specs
@@ -187,7 +188,6 @@ OFFICES: dict[str, tuple[tuple[str, str], ...]] = {
             ("分摊建筑面积", "ftjzmj"), ("面积来源", "stage_name")),
 }
 OFFICE_TITLES = {"housing": "住建", "tax": "税务"}
-STAGE_NAMES = {"presale": "预测", "asbuilt": "实测"}
 
 
 def unit_list(units: pd.DataFrame, buildings: pd.DataFrame, parcels: pd.DataFrame, *, office: str) -> pd.DataFrame:
@@ -208,7 +208,7 @@ def unit_list(units: pd.DataFrame, buildings: pd.DataFrame, parcels: pd.DataFram
         names = table(key)
         out[f"{column}_name"] = [names.name(v) if isinstance(v, str) else None for v in out[column]]
     measured = out["scjzmj"].notna().to_numpy()
-    out["stage_name"] = np.where(measured, STAGE_NAMES["asbuilt"], STAGE_NAMES["presale"])
+    out["stage_name"] = np.where(measured, AREA_KINDS["asbuilt"], AREA_KINDS["presale"])
     for total, (yc, sc) in {"jzmj": ("ycjzmj", "scjzmj"), "tnjzmj": ("yctnjzmj", "sctnjzmj"),
                             "ftjzmj": ("ycftjzmj", "scftjzmj"), "ftxs": ("ycftxs", "scftxs")}.items():
         out[total] = np.where(measured, out[sc], out[yc])

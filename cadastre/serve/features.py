@@ -19,11 +19,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from cadastre.core.errors import InputError, shown
+from cadastre.core.geometry import transformer
 
-__all__ = ["CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "lonlat_points", "to_geojson",
+__all__ = ["CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "to_geojson",
            "bbox_in_storage", "MAX_LIMIT", "DEFAULT_LIMIT"]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -51,11 +52,6 @@ def _northing_first(epsg: int) -> bool:
     return bool(axes) and axes[0].direction.lower() == "north"
 
 
-@lru_cache(maxsize=16)
-def transformer(source: int, target: int) -> Transformer:
-    return Transformer.from_crs(source, target, always_xy=True)
-
-
 def output_coordinates(geometries: np.ndarray, storage_srid: int, epsg: int) -> np.ndarray:
     """Geometries from the storage CRS into ``epsg`` in that CRS's axis order, rounded to ≈1 mm."""
     geometries = np.asarray(geometries, dtype=object)
@@ -71,14 +67,6 @@ def output_coordinates(geometries: np.ndarray, storage_srid: int, epsg: int) -> 
         return xy[:, ::-1] if swap else xy
 
     return shapely.transform(geometries, move)
-
-
-def lonlat_points(lon, lat, srid: int) -> np.ndarray:
-    """Points at lon/lat (CGCS2000 ≈ WGS 84) in ``srid``, None where either is missing: findings' places."""
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    x, y = transformer(4326, srid).transform(lon, lat)
-    points = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    return np.where(np.isfinite(x) & np.isfinite(y), points, None)
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -150,8 +138,6 @@ class Collection:
 _PARCEL = {"t.zddm": "zddm", "t.bdcdyh": "bdcdyh", "t.zl": "zl", "t.zdmj": "zdmj", "t.yt": "yt", "t.qllx": "qllx",
            "t.qlxz": "qlxz", "t.qlsdfs": "qlsdfs", "t.qlr": "qlr", "t.rjl": "rjl", "t.jzmd": "jzmd",
            "t.package_id": "package_id", "t.valid_from": "valid_from"}
-#: properties holding owners' names: masked for roles that may not read them (cadastre.core.auth)
-OWNER_PROPERTIES = ("qlr",)
 _BUILDING = {"t.zddm": "zddm", "t.zrzh": "zrzh", "t.jzwmc": "jzwmc", "t.stage": "stage", "t.zcs": "zcs",
              "t.dscs": "dscs", "t.dxcs": "dxcs", "t.zzdmj": "zzdmj", "t.ycjzmj": "ycjzmj", "t.scjzmj": "scjzmj",
              "t.ghyt": "ghyt", "t.fwjg": "fwjg", "t.jzwgd": "jzwgd", "t.package_id": "package_id",

@@ -18,6 +18,8 @@ import numpy as np
 import shapely
 
 from cadastre.core.errors import InputError, NotFoundError
+from cadastre.core.geometry import transformer
+from cadastre.serve.mvt import encode_layers
 
 __all__ = ["TileLayer", "TILE_LAYERS", "MAX_ZOOM", "tile_bounds_3857", "tile_bounds", "encode_tile"]
 
@@ -73,8 +75,6 @@ def tile_bounds_3857(z: int, x: int, y: int) -> tuple[float, float, float, float
 
 def tile_bounds(z: int, x: int, y: int, srid: int, *, margin: float = 64 / 4096):
     """The tile (grown by ``margin`` of its size, for the buffer) as a bbox in the storage CRS."""
-    from cadastre.serve.features import transformer
-
     minx, miny, maxx, maxy = tile_bounds_3857(z, x, y)
     pad = (maxx - minx) * margin
     return transformer(3857, srid).transform_bounds(minx - pad, miny - pad, maxx + pad, maxy + pad, densify_pts=11)
@@ -83,9 +83,6 @@ def tile_bounds(z: int, x: int, y: int, srid: int, *, margin: float = 64 / 4096)
 def encode_tile(frames: dict[str, gpd.GeoDataFrame], z: int, x: int, y: int) -> bytes:
     """Encode layers (GeoDataFrames with ``fid``, properties and geometry in any CRS) as one MVT tile: transformed
     to tile pixels and clipped to the tile and its buffer with shapely, encoded by :mod:`cadastre.serve.mvt`."""
-    from cadastre.serve.features import transformer
-    from cadastre.serve.mvt import encode_layers
-
     bounds = tile_bounds_3857(z, x, y)
     layers = []
     for name, frame in frames.items():

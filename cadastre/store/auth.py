@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cadastre.core.auth import LOCAL, Failures
 from cadastre.core.errors import ConflictError, NotFoundError, shown
 from cadastre.store.models import AccessToken, Account, AuditEvent
 from cadastre.store.spatial import aware, query_frame, result_frame
@@ -91,10 +92,6 @@ def append_audit(connection: Connection, *, actor: str, role: str | None, action
 def record(connection: Connection, actor, action: str, target: object = None, detail: dict | None = None,
            now: datetime | None = None) -> None:
     """Append an audit event for ``actor`` (a :class:`cadastre.core.auth.Principal`; None: the library used locally)."""
-    from datetime import UTC
-
-    from cadastre.core.auth import LOCAL
-
     actor = actor or LOCAL
     append_audit(connection, actor=actor.name, role=str(actor.role), action=action,
                  target=None if target is None else str(target), source=actor.source, detail=detail,
@@ -104,8 +101,6 @@ def record(connection: Connection, actor, action: str, target: object = None, de
 def sign_in_failures(connection: Connection, name: str, source: str | None, since: datetime):
     """Failed sign-ins since ``since`` (:class:`cadastre.core.auth.Failures`): of account ``name`` after its last
     successful sign-in, and from client address ``source``. Counted from the audit log, which records both."""
-    from cadastre.core.auth import Failures
-
     name = name[:AUDIT_TEXT]
     last_ok = connection.execute(sa.select(sa.func.max(AuditEvent.at)).where(
         AuditEvent.action == "auth.login", AuditEvent.target == name, AuditEvent.at >= since)).scalar()

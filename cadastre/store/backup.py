@@ -27,14 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from cadastre.core import __version__
 from cadastre.core.errors import DatabaseError, InputError
 from cadastre.core.files import CHUNK, sha256_of
-from cadastre.store.engine import create_engine, is_sqlite, redact
-from cadastre.store.originals import original_path, originals_root
+from cadastre.store.engine import is_sqlite, redact
+from cadastre.store.originals import original_path
+from cadastre.store.schema import _read_setup
 
-__all__ = ["BackupResult", "backup", "check_backup", "restore", "MANIFEST", "FORMAT"]
+__all__ = ["BackupResult", "dump", "check_backup", "is_empty", "restore_database", "restore_originals", "MANIFEST",
+           "FORMAT"]
 
 MANIFEST = "manifest.json"
 FORMAT = "cadastre-backup/1"
@@ -89,54 +92,44 @@ def _originals_in(connection) -> list[tuple[str, int]]:
 
 
 def _describe(connection) -> dict:
-    from cadastre.store.schema import _read_registry
-
-    registry = _read_registry(connection)
+    setup = _read_setup(connection)
     revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     counts = {table: connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
               for table in ("package", "parcel", "building", "unit", "issued_code", "code_counter", "audit_event")}
-    return {"counties": list(registry.counties), "storage_srid": int(registry.storage_srid), "revision": revision,
+    return {"counties": list(setup.counties), "storage_srid": int(setup.storage_srid), "revision": revision,
             "counts": counts}
 
 
-def backup(engine: Engine, folder: Path) -> BackupResult:
-    """Back up the registry behind ``engine`` and its originals into ``folder`` (created; it must be empty)."""
-    from cadastre import __version__
-
+def dump(connection: Connection, folder: Path, originals: Path) -> BackupResult:
+    """Back up the registry behind ``connection`` — which the caller holds in one read transaction (REPEATABLE
+    READ on PostgreSQL), so that the database snapshot, the list of originals and the counts all describe the same
+    moment — and the originals under ``originals``, into ``folder`` (created; it must be empty)."""
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()):
         raise InputError(f"备份目录 {folder} 不是空的：请给出新的或空的目录", f"backup folder {folder} is not empty")
     folder.mkdir(parents=True, exist_ok=True)
-    root = originals_root(engine)
-    if is_sqlite(engine):
+    listed, described = _originals_in(connection), _describe(connection)
+    if is_sqlite(connection):
+        import sqlean
+
         database = folder / _SQLITE_FILE
-        raw = engine.raw_connection()  # outside any transaction: VACUUM runs in its own
-        try:
-            raw.driver_connection.execute("VACUUM INTO ?", (str(database),))
+        target = sqlean.connect(str(database))
+        try:  # SQLite's online backup through the reading connection copies what its transaction sees
+            connection.connection.driver_connection.backup(target)
         finally:
-            raw.close()
-        snapshot = create_engine(f"sqlite:///{database}")
-        try:
-            with snapshot.connect() as connection:
-                originals, described = _originals_in(connection), _describe(connection)
-        finally:
-            snapshot.dispose()
+            target.close()
     else:
         database = folder / _PG_FILE
-        target, env = _libpq(engine)
-        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
-            with connection.begin():
-                snapshot_id = connection.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
-                originals, described = _originals_in(connection), _describe(connection)
-                done = subprocess.run([_tool("pg_dump"), "--format=custom", f"--snapshot={snapshot_id}",
-                                       "--no-owner", f"--file={database}", target],
-                                      env=env, capture_output=True, text=True)
+        snapshot_id = connection.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
+        target, env = _libpq(connection.engine)
+        done = subprocess.run([_tool("pg_dump"), "--format=custom", f"--snapshot={snapshot_id}", "--no-owner",
+                               f"--file={database}", target], env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise DatabaseError(f"pg_dump 失败：{done.stderr.strip()[-500:]}", f"pg_dump failed: {done.stderr}")
     files, problems = [], []
-    for sha, size in originals:
+    for sha, _size in listed:
         relative = original_path(Path("originals"), sha)
-        source = original_path(root, sha)
+        source = original_path(originals, sha)
         if not source.is_file():
             problems.append(f"原始文件 {sha} 缺失，未备份")
             continue
@@ -146,8 +139,9 @@ def backup(engine: Engine, folder: Path) -> BackupResult:
         files.append({"path": relative.as_posix(), "sha256": copied, "size": (folder / relative).stat().st_size})
     manifest = {
         "format": FORMAT, "created_at": datetime.now(UTC).isoformat(), "cadastre_version": __version__,
-        "engine": engine.dialect.name, "source": redact(engine.url.render_as_string(False)), **described,
-        "database": {"path": database.name, "sha256": sha256_of(database), "size": database.stat().st_size},
+        "engine": connection.dialect.name, "source": redact(connection.engine.url.render_as_string(False)),
+        **described, "database": {"path": database.name, "sha256": sha256_of(database),
+                                  "size": database.stat().st_size},
         "originals": files, "problems": problems,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -173,48 +167,37 @@ def check_backup(folder: Path) -> dict:
     return manifest
 
 
-def _empty_postgres(engine: Engine) -> bool:
-    with engine.connect() as connection:
-        tables = set(sa.inspect(connection).get_table_names())
-    return not (tables - {"spatial_ref_sys"})
+def is_empty(connection: Connection) -> bool:
+    """Whether the database behind ``connection`` holds no table of ours (PostGIS's own may be there)."""
+    return not (set(sa.inspect(connection).get_table_names()) - {"spatial_ref_sys"})
 
 
-def restore(folder: Path, url: str, originals: Path | None = None) -> dict:
-    """Restore the backup in ``folder`` into the empty database at ``url`` and an empty originals folder
-    (``originals``; default: where that database keeps them). Checks every file of the backup first."""
-    manifest = check_backup(folder)
-    engine = create_engine(url)
-    try:
-        if engine.dialect.name != manifest["engine"]:
-            raise InputError(f"备份来自 {manifest['engine']}，不能恢复到 {engine.dialect.name}",
-                             f"a {manifest['engine']} backup cannot be restored into {engine.dialect.name}")
-        root = Path(originals) if originals else originals_root(engine)
-        if root.exists() and any(root.iterdir()):
-            raise InputError(f"原始文件目录 {root} 不是空的：恢复只能恢复到空的位置", f"{root} is not empty")
-        source = folder / manifest["database"]["path"]
-        if is_sqlite(engine):
-            target = Path(engine.url.database or "")
-            if target.exists() and target.stat().st_size > 0:
-                raise InputError(f"数据库文件 {target} 已存在：恢复只能恢复到空的位置", f"{target} exists")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".restoring-", delete=False) as tmp:
-                partial = Path(tmp.name)
-            shutil.copyfile(source, partial)
-            os.replace(partial, target)
-        else:
-            if not _empty_postgres(engine):
-                raise InputError(f"数据库 {redact(url)} 不是空的：恢复只能恢复到空的数据库",
-                                 f"database {redact(url)} is not empty")
-            target_db, env = _libpq(engine)
-            done = subprocess.run([_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
-                                   f"--dbname={target_db}", str(source)], env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise DatabaseError(f"pg_restore 失败：{done.stderr.strip()[-500:]}", f"pg_restore failed: {done.stderr}")
-        for entry in manifest["originals"]:
-            sha = entry["sha256"]
-            target = original_path(root, sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / entry["path"], target)
-        return manifest
-    finally:
-        engine.dispose()
+def restore_database(manifest: dict, folder: Path, engine: Engine) -> None:
+    """Put the backup's database into the empty place ``engine`` points at: a SQLite file written whole then
+    renamed, or ``pg_restore`` in one transaction (the caller made sure the database is empty)."""
+    source = folder / manifest["database"]["path"]
+    if is_sqlite(engine):
+        target = Path(engine.url.database or "")
+        if target.exists() and target.stat().st_size > 0:
+            raise InputError(f"数据库文件 {target} 已存在：恢复只能恢复到空的位置", f"{target} exists")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".restoring-", delete=False) as tmp:
+            partial = Path(tmp.name)
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+        return
+    target_db, env = _libpq(engine)
+    done = subprocess.run([_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
+                           f"--dbname={target_db}", str(source)], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise DatabaseError(f"pg_restore 失败：{done.stderr.strip()[-500:]}", f"pg_restore failed: {done.stderr}")
+
+
+def restore_originals(manifest: dict, folder: Path, root: Path) -> None:
+    """Copy the backup's originals into the empty originals folder ``root``."""
+    if root.exists() and any(root.iterdir()):
+        raise InputError(f"原始文件目录 {root} 不是空的：恢复只能恢复到空的位置", f"{root} is not empty")
+    for entry in manifest["originals"]:
+        target = original_path(root, entry["sha256"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / entry["path"], target)

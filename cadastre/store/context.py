@@ -7,10 +7,11 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.qa.rules.base import RegistryData
+from cadastre.core.model import RegistryFacts
+from cadastre.store.permits import recorded_permit_for
 from cadastre.store.spatial import envelope, index_filter, read_frame
 
-__all__ = ["registry_data", "package_extent", "check_facts"]
+__all__ = ["registry_facts", "package_extent", "check_facts"]
 
 SEARCH_MARGIN = 100.0  # m around the package's extent
 CHUNK = 10_000
@@ -79,13 +80,13 @@ def _project_parcel(connection: Connection, package, parcels, srid: int):
     return parcels.iloc[[int(np.argmax(overlap))]].reset_index(drop=True)
 
 
-def registry_data(connection: Connection, srid: int, package) -> RegistryData:
+def registry_facts(connection: Connection, srid: int, package) -> RegistryFacts:
     """Registered parcels and sub-districts around ``package``, the status of the codes it supplies, and the
     parcel a building package stands on."""
     extent = package_extent(package)
     if extent is None:
         empty = read_frame(connection, "SELECT zddm, ST_AsBinary(geom) AS wkb FROM parcel WHERE 1 = 0", srid=srid)
-        return RegistryData(empty, None, _code_status(connection, _supplied_codes(package)))
+        return RegistryFacts(empty, None, _code_status(connection, _supplied_codes(package)))
     parcels = _near(connection, "parcel", "t.zddm, t.package_id", extent, srid)
     # parcels this very submission registered (same checksum, accepted before) are not "other" parcels
     own = {row[0] for row in connection.execute(sa.text("SELECT id FROM package WHERE sha256 = :s"),
@@ -94,7 +95,7 @@ def registry_data(connection: Connection, srid: int, package) -> RegistryData:
     zones = _near(connection, "cadastral_subdistrict", "t.djzqdm", extent, srid)
     has_zoning = connection.execute(sa.text(
         "SELECT count(*) FROM cadastral_subdistrict WHERE valid_to IS NULL")).scalar_one() > 0
-    return RegistryData(parcels, zones if has_zoning else None, _code_status(connection, _supplied_codes(package)),
+    return RegistryFacts(parcels, zones if has_zoning else None, _code_status(connection, _supplied_codes(package)),
                         _project_parcel(connection, package, parcels, srid))
 
 
@@ -102,9 +103,7 @@ def check_facts(connection: Connection, srid: int, package, permit=None):
     """What a check compares a package with, read in one place: the registry around it
     (:func:`registry_data`) and, for a building package, the recorded planning permit (``permit`` when the caller
     gives one, else the one the package names or the one recorded for its parcel). Returns (data, permit)."""
-    from cadastre.store.permits import recorded_permit_for
-
-    data = registry_data(connection, srid, package)
+    data = registry_facts(connection, srid, package)
     if permit is None and package.stage in ("presale", "asbuilt"):
         parcel = data.project_parcel
         permit = recorded_permit_for(

@@ -3,17 +3,25 @@
 Pages are keyset-paginated in the order of the collection's natural key (which a partial unique index serves);
 a bbox goes through the spatial index (``store.spatial.index_filter``). Tiles: the rows of a tile are read
 through the spatial index on both engines and :mod:`cadastre.serve.tiles` encodes them.
+
+The collections and tile layers (``serve.features.Collection``, ``serve.tiles.TileLayer``) come in as arguments:
+plain declarations of table, key and columns, which the store reads without importing the layer above it.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 from sqlalchemy.engine import Connection
 
 from cadastre.core.errors import NotFoundError
-from cadastre.serve.features import Collection, lonlat_points
-from cadastre.serve.tiles import TileLayer
+from cadastre.core.geometry import points_at
 from cadastre.store.spatial import envelope, index_filter, query_frame, read_frame
+
+if TYPE_CHECKING:  # declarations only, for the annotations
+    from cadastre.serve.features import Collection
+    from cadastre.serve.tiles import TileLayer
 
 __all__ = ["feature_rows", "one_feature", "tile_rows"]
 
@@ -68,7 +76,7 @@ def feature_rows(connection: Connection, collection: Collection, srid: int, *, b
         return read_frame(connection, sql, params, srid=srid)
     frame = query_frame(connection, sql, **params)
     # findings are placed in lon/lat; a page is kept in the storage CRS like every other collection
-    return gpd.GeoDataFrame(frame, geometry=lonlat_points(frame.pop("lon"), frame.pop("lat"), srid), crs=srid)
+    return gpd.GeoDataFrame(frame, geometry=points_at(frame.pop("lon"), frame.pop("lat"), srid), crs=srid)
 
 
 def one_feature(connection: Connection, collection: Collection, srid: int, key: tuple,

@@ -88,7 +88,7 @@ class Versioned:
 # --------------------------------------------------------------------------------------------------- registry set-up
 
 
-class Registry(Base):
+class RegistrySetup(Base):
     """One row: what this database is the registry of."""
 
     __tablename__ = "registry"

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from cadastre.core.errors import CorruptOriginal
 from cadastre.core.files import CHUNK, sha256_of
 from cadastre.store.engine import translate
+from cadastre.store.models import Original, Package, ZoningImport
 
 __all__ = ["StoredOriginal", "originals_root", "keep_original", "original_path", "package_original",
            "refused_originals", "mark_purged"]
@@ -90,8 +91,6 @@ def _write_atomically(source: Path, target: Path) -> None:
 
 def package_original(connection: Connection, package_id: int):
     """The ``original`` row of a package's bytes (path, filename, sha256, size, purged_at), or None."""
-    from cadastre.store.models import Original, Package
-
     return connection.execute(sa.select(Original.path, Original.filename, Original.sha256, Original.size,
                                         Original.purged_at)
                               .join(Package, Package.sha256 == Original.sha256)
@@ -101,8 +100,6 @@ def package_original(connection: Connection, package_id: int):
 def refused_originals(connection: Connection, decided_before: datetime) -> list:
     """Originals kept only for packages refused before ``decided_before`` (sha256, path, size, package ids), not
     purged yet: bytes no accepted, rejected, received or zoning record needs."""
-    from cadastre.store.models import Original, Package, ZoningImport
-
     other_use = sa.or_(
         sa.exists().where(Package.sha256 == Original.sha256,
                           sa.or_(Package.status != "refused", Package.decided_at.is_(None),
@@ -124,8 +121,6 @@ def refused_originals(connection: Connection, decided_before: datetime) -> list:
 
 def mark_purged(connection: Connection, shas: list[str], now: datetime, reason: str) -> None:
     """Record that the bytes of ``shas`` were deleted (the rows stay: what was received, and when, is history)."""
-    from cadastre.store.models import Original
-
     if shas:
         connection.execute(sa.update(Original).where(Original.sha256.in_(shas)).values(purged_at=now,
                                                                                         purge_reason=reason))

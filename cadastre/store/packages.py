@@ -27,7 +27,7 @@ from cadastre.store.spatial import aware, result_frame, utc_times
 
 __all__ = ["WaiverRecord", "save_package", "add_findings", "package_findings", "findings_across", "package_summaries",
            "blocking_findings", "add_waiver",
-           "receive_package", "package_by_checksum", "uploaded_bytes", "claims", "claim_package", "heartbeat", "set_progress", "release_package",
+           "receive_package", "accept_package", "package_by_checksum", "uploaded_bytes", "claims", "claim_package", "heartbeat", "set_progress", "release_package",
            "package_state", "package_list"]
 
 
@@ -225,6 +225,12 @@ class PackageState:
         if report:
             out["report"] = self.report
         return out
+
+
+def accept_package(connection: Connection, package_id: int, now: datetime, report: dict) -> None:
+    """Mark a stored package accepted, with the report of what was coded."""
+    connection.execute(sa.update(Package).where(Package.id == package_id).values(
+        status="accepted", decided_at=now, report=report))
 
 
 def package_by_checksum(connection: Connection, sha256: str):

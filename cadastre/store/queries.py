@@ -11,7 +11,7 @@ from cadastre.core.errors import NotFoundError
 from cadastre.store.models import Base, Package, versions_where
 from cadastre.store.spatial import envelope, index_filter, query_frame, query_records, read_frame, utc_times
 
-__all__ = ["building_rows", "parcel_rows"]
+__all__ = ["building_rows", "parcel_rows", "layer_frame", "summary_counts", "data_version", "current_extent"]
 
 
 
@@ -102,3 +102,41 @@ def layer_frame(connection: Connection, table: str, srid: int, *, subdistrict: s
     if as_of is not None:
         statement = statement.bindparams(sa.bindparam("as_of", type_=sa.DateTime(timezone=True)))
     return utc_times(read_frame(connection, statement, params, srid=srid), "valid_from", "valid_to")
+
+
+def summary_counts(connection: Connection) -> dict:
+    """How many districts, sub-districts, parcels, buildings and units are current, how many packages and codes
+    there are, and the zoned area in km²."""
+    counts = {}
+    for key, table in (("districts", "cadastral_district"), ("subdistricts", "cadastral_subdistrict"),
+                       ("parcels", "parcel"), ("buildings", "building"), ("units", "unit")):
+        counts[key] = connection.execute(sa.text(f"SELECT count(*) FROM {table} WHERE valid_to IS NULL")).scalar_one()
+    counts["packages"] = connection.execute(sa.text("SELECT count(*) FROM package")).scalar_one()
+    counts["issued_codes"] = connection.execute(sa.text("SELECT count(*) FROM issued_code")).scalar_one()
+    area = connection.execute(sa.text("SELECT sum(ST_Area(geom)) FROM cadastral_subdistrict "
+                                      "WHERE valid_to IS NULL")).scalar_one()
+    counts["zoned_area_km2"] = round((area or 0.0) / 1e6, 3)
+    return counts
+
+
+def data_version(connection: Connection) -> tuple:
+    """A cheap fingerprint of the current data: it changes when a package is accepted or zoning imported (a query
+    over the small package and zoning tables), so what is computed from whole tables can be kept until then."""
+    return tuple(connection.execute(sa.text(
+        "SELECT (SELECT count(*) FROM package WHERE status = 'accepted'), "
+        "(SELECT sum(id) FROM package WHERE status = 'accepted'), (SELECT max(id) FROM zoning_import)")).first())
+
+
+def current_extent(connection: Connection) -> tuple[float, float, float, float] | None:
+    """The storage-CRS bounding box of the current parcels, else of the current zoning, or None when both are
+    empty."""
+    for table in ("parcel", "cadastral_subdistrict"):
+        sql = (f"SELECT min(ST_MinX(geom)), min(ST_MinY(geom)), max(ST_MaxX(geom)), max(ST_MaxY(geom)) "
+               f"FROM {table} WHERE valid_to IS NULL")
+        if connection.dialect.name == "postgresql":
+            sql = (f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e "
+                   f"FROM {table} WHERE valid_to IS NULL) s")
+        box = connection.execute(sa.text(sql)).first()
+        if box is not None and box[0] is not None:
+            return tuple(map(float, box))
+    return None

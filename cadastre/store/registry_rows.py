@@ -16,10 +16,11 @@ from cadastre.core.errors import AllocationError, DatabaseError
 from cadastre.core.geometry import as_multi
 from cadastre.store import pgcopy
 from cadastre.store.engine import translate
+from cadastre.store.models import Base
 from cadastre.store.spatial import read_frame, result_frame, to_wkb
 
 __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_units", "current_buildings",
-           "current_parcels", "parcel_row", "code_exists_with_prefix"]
+           "current_parcels", "parcel_row", "issued_building_numbers", "code_retired", "end_floors"]
 
 _TS = sa.DateTime(timezone=True)
 
@@ -55,8 +56,6 @@ def insert_rows(connection: Connection, table: str, columns: dict[str, object], 
 
 def _check_kind(table: str, geoms: np.ndarray) -> None:
     """Every geometry is of the column's kind (the database would refuse it too, but in the middle of a bulk load)."""
-    from cadastre.store.models import Base
-
     kind = Base.metadata.tables[table].columns["geom"].type.geometry_type
     present = ~shapely.is_missing(geoms)
     wrong = present & (shapely.get_type_id(geoms) != getattr(shapely.GeometryType, kind))
@@ -95,8 +94,6 @@ def _copy(connection: Connection, table: str, ids: list[int], columns: dict[str,
     loads one chunk while the next is built."""
     import psycopg
     from psycopg.copy import QueuedLibpqWriter
-
-    from cadastre.store.models import Base
 
     n = len(geoms)
     types = Base.metadata.tables[table].columns
@@ -233,7 +230,24 @@ def current_units(connection: Connection, building_ids: list[int]) -> pd.DataFra
     return result_frame(result)
 
 
-def code_exists_with_prefix(connection: Connection, prefix: str) -> bool:
-    lo, hi = prefix_range(prefix)  # a key range rather than LIKE: the unique index on code serves it
-    return connection.execute(sa.text("SELECT 1 FROM issued_code WHERE code >= :lo AND code < :hi"),
-                              {"lo": lo, "hi": hi}).first() is not None
+def issued_building_numbers(connection: Connection, zddm: str) -> set[str]:
+    """Every 幢号 a code was ever issued under in parcel ``zddm`` (retired codes included)."""
+    lo, hi = prefix_range(f"{zddm}F")  # a key range rather than LIKE: the unique index on code serves it
+    return {r[0] for r in connection.execute(sa.text(
+        "SELECT DISTINCT substr(code, 21, 4) FROM issued_code WHERE code >= :lo AND code < :hi"),
+        {"lo": lo, "hi": hi})}
+
+
+def code_retired(connection: Connection, code: str) -> bool:
+    """Whether ``code`` was issued and has been retired since."""
+    return connection.execute(sa.text("SELECT retired_at FROM issued_code WHERE code = :c"),
+                              {"c": code}).scalar() is not None
+
+
+def end_floors(connection: Connection, building_ids: list[int], reason: str, now: datetime) -> None:
+    """End the current floors of the buildings ``building_ids`` (their buildings are being replaced)."""
+    if building_ids:
+        connection.execute(sa.text("UPDATE floor SET valid_to = :now, end_reason = :r WHERE valid_to IS NULL AND "
+                                   "building_id IN :ids").bindparams(sa.bindparam("ids", expanding=True),
+                                                                     sa.bindparam("now", type_=sa.DateTime(True))),
+                           {"now": now, "r": reason, "ids": list(building_ids)})

@@ -12,14 +12,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from cadastre.core import settings
-from cadastre.core.errors import ConfigError, DatabaseError, DatabaseUnavailable
-from cadastre.store.engine import redact, write_transaction
-from cadastre.store.models import Registry
+from cadastre.core.errors import ConfigError, DatabaseError
+from cadastre.store.engine import redact
+from cadastre.store.models import RegistrySetup
 
-__all__ = ["RegistryInfo", "init_database", "registry_info", "head_revision"]
+__all__ = ["RegistryInfo", "init_schema", "describe", "head_revision"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -63,14 +63,16 @@ def _storage_srid(codes: Sequence[str]) -> int:
     return srids.pop()
 
 
-def _read_registry(connection: Connection) -> sa.Row | None:
+def _read_setup(connection: Connection) -> sa.Row | None:
     if not sa.inspect(connection).has_table("registry"):
         return None
-    return connection.execute(sa.select(Registry.counties, Registry.storage_srid, Registry.created_at)).first()
+    return connection.execute(sa.select(RegistrySetup.counties, RegistrySetup.storage_srid,
+                                        RegistrySetup.created_at)).first()
 
 
-def init_database(engine: Engine, counties: Sequence[str] = ()) -> RegistryInfo:
-    """Create the registry for ``counties`` or migrate an existing one to the newest schema, in one transaction.
+def init_schema(connection: Connection, counties: Sequence[str] = ()) -> None:
+    """Create the registry for ``counties`` or migrate an existing one to the newest schema, inside the caller's
+    write transaction.
 
     A new database needs at least one county (its zone fixes the storage CRS). Naming counties for an existing
     registry adds those not yet in it, when they share its storage CRS. Running it again changes nothing.
@@ -78,45 +80,32 @@ def init_database(engine: Engine, counties: Sequence[str] = ()) -> RegistryInfo:
     counties = tuple(dict.fromkeys(counties))
     for code in counties:
         settings.county(code)  # unknown codes fail before anything is written
-    try:
-        with write_transaction(engine) as connection:
-            row = _read_registry(connection)
-            if row is None:
-                if not counties:
-                    raise ConfigError("新建登记库需要指定县：cadastre init --county 代码",
-                                      "a new registry needs --county CODE")
-                srid = _storage_srid(counties)
-                command.upgrade(_alembic_config(connection, srid), "head")
-                connection.execute(sa.insert(Registry).values(
-                    id=1, storage_srid=srid, counties=list(counties), created_at=datetime.now(UTC)))
-            else:
-                existing = list(row.counties)
-                srid = int(row.storage_srid)
-                added = [c for c in counties if c not in existing]
-                if added and _storage_srid([*existing, *added]) != srid:
-                    raise ConfigError("新增县的存储坐标系与登记库不同", "added counties use another storage CRS")
-                command.upgrade(_alembic_config(connection, srid), "head")
-                if added:
-                    connection.execute(sa.update(Registry).values(counties=existing + added))
-    except (sa.exc.OperationalError, DatabaseUnavailable) as e:
-        reason = getattr(e, "orig", None) or e.message_zh
-        raise DatabaseError(f"无法连接或写入数据库 {redact(engine.url.render_as_string(False))}：{reason}",
-                            f"cannot open or write {redact(engine.url.render_as_string(False))}: {reason}") from None
-    return registry_info(engine)
+    row = _read_setup(connection)
+    if row is None:
+        if not counties:
+            raise ConfigError("新建登记库需要指定县：cadastre init --county 代码", "a new registry needs --county CODE")
+        srid = _storage_srid(counties)
+        command.upgrade(_alembic_config(connection, srid), "head")
+        connection.execute(sa.insert(RegistrySetup).values(
+            id=1, storage_srid=srid, counties=list(counties), created_at=datetime.now(UTC)))
+        return
+    existing = list(row.counties)
+    srid = int(row.storage_srid)
+    added = [c for c in counties if c not in existing]
+    if added and _storage_srid([*existing, *added]) != srid:
+        raise ConfigError("新增县的存储坐标系与登记库不同", "added counties use another storage CRS")
+    command.upgrade(_alembic_config(connection, srid), "head")
+    if added:
+        connection.execute(sa.update(RegistrySetup).values(counties=existing + added))
 
 
-def registry_info(engine: Engine) -> RegistryInfo:
+def describe(connection: Connection) -> RegistryInfo:
     """The registry's counties, storage SRID and schema revision; :class:`DatabaseError` when not initialised."""
-    url = redact(engine.url.render_as_string(hide_password=False))
-    try:
-        with engine.connect() as connection:
-            row = _read_registry(connection)
-            revision = MigrationContext.configure(connection).get_current_revision()
-    except (sa.exc.OperationalError, DatabaseUnavailable) as e:
-        reason = getattr(e, "orig", None) or e.message_zh
-        raise DatabaseUnavailable(f"无法连接数据库 {url}：{reason}", f"cannot connect to {url}: {reason}") from None
+    url = redact(connection.engine.url.render_as_string(hide_password=False))
+    row = _read_setup(connection)
+    revision = MigrationContext.configure(connection).get_current_revision()
     if row is None:
         raise DatabaseError(f"数据库 {url} 尚未初始化，请先运行 cadastre init --county 代码",
                             f"database {url} is not initialised: run cadastre init --county CODE")
-    return RegistryInfo(url, engine.dialect.name, tuple(row.counties), int(row.storage_srid), revision,
+    return RegistryInfo(url, connection.dialect.name, tuple(row.counties), int(row.storage_srid), revision,
                         row.created_at)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from cadastre.core.codes import prefix_range
 from cadastre.core.errors import ZoningError
 from cadastre.core.findings import Finding
-from cadastre.read.zoning import Zoning
+from cadastre.core.model import Zoning
 from cadastre.store.originals import StoredOriginal
 from cadastre.store.spatial import geometry_param, index_filter, read_frame, to_wkb
 

@@ -10,7 +10,6 @@ import shapely
 import sqlalchemy as sa
 from shapely import affinity
 
-from cadastre.qa.pipeline import check_package
 from cadastre.samples import Quirks, sample_cadastral, sample_manifest, sample_project, write_package
 from cadastre.store.spatial import geometry_param, to_wkb
 from cadastre.testing import assert_findings
@@ -39,7 +38,7 @@ def register(engine, parcels, codes, retired=()):
 def check(tmp_path, registry, layers, stage, manifest=None):
     path = write_package(tmp_path / f"{stage}.zip", layers, manifest=manifest or sample_manifest(stage),
                          quirks=Quirks())
-    return check_package(path, registry=registry)
+    return registry.check(path)
 
 
 def only(report, rule_id):
@@ -109,7 +108,7 @@ def test_rechecking_an_accepted_package_does_not_overlap_itself(tmp_path, regist
     path = write_package(tmp_path / "c.zip", sample_cadastral(), manifest=sample_manifest("cadastral"),
                          quirks=Quirks())
     assert registry.ingest(path).status == "accepted"
-    report = check_package(path, registry=registry)
+    report = registry.check(path)
     assert len(only(report, "TOP-002")) == 0
     moved = {k: v.copy() for k, v in sample_cadastral().items()}
     moved["ZDJBXX"]["BSM"] = moved["ZDJBXX"]["BSM"] + "0"  # another submission over the same land

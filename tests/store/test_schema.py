@@ -9,7 +9,8 @@ from alembic import command
 from cadastre.core.errors import ConfigError, DatabaseError
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.models import GEOMETRY_COLUMNS, Base
-from cadastre.store.schema import _alembic_config, head_revision, init_database, registry_info
+from cadastre.registry import init_database, registry_info
+from cadastre.store.schema import _alembic_config, head_revision
 
 SURVEY_TABLES = {"parcel", "boundary_point", "boundary_line", "building", "floor", "unit"}
 

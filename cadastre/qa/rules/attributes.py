@@ -7,7 +7,7 @@ import pandas as pd
 import shapely
 
 from cadastre.core import findings as fnd
-from cadastre.core.codes import parcel_code_problems, unit_code_problems
+from cadastre.core.codes import feature_codes, parcel_code_problems, unit_code_problems
 from cadastre.core.codetables import table
 from cadastre.qa.rules.base import CheckContext, area_limit, building_keys, rule, tolerance
 
@@ -40,7 +40,7 @@ def parcel_area(ctx: CheckContext) -> pd.DataFrame:
     idx = np.flatnonzero(ctx.usable("ZDJBXX"))
     computed = shapely.area(ctx.geometries("ZDJBXX")[idx])  # planar, in the projected storage CRS
     declared = parcels["ZDMJ"].to_numpy(float)[idx]
-    limit = area_limit(ctx.rules, computed)
+    limit = area_limit(ctx.tolerances, computed)
     difference = np.abs(declared - computed)
     hit = np.isfinite(declared) & (difference > limit)
     rows = idx[hit]
@@ -96,7 +96,7 @@ def duplicate_units(ctx: CheckContext) -> pd.DataFrame:
 @rule("ATT-005", layers=("H",), stages=("presale", "asbuilt"), tolerances=("units.area_balance_tolerance",))
 def unit_area_balance(ctx: CheckContext) -> pd.DataFrame:
     units = ctx.layer("H")
-    tol = tolerance(ctx.rules, "units.area_balance_tolerance")
+    tol = tolerance(ctx.tolerances, "units.area_balance_tolerance")
     parts = []
     for prefix, label in (("YC", "预测"), ("SC", "实测")):
         total = units[f"{prefix}JZMJ"].to_numpy(float)
@@ -121,7 +121,7 @@ def building_area_balance(ctx: CheckContext) -> pd.DataFrame:
     sums = units[f"{prefix}JZMJ"].groupby(building_keys(units)).sum(min_count=1)
     declared = buildings[f"{prefix}JZMJ"].to_numpy(float)
     total = pd.Series(building_keys(buildings)).map(sums).to_numpy(float)
-    limit = area_limit(ctx.rules, declared)
+    limit = area_limit(ctx.tolerances, declared)
     gap = np.abs(declared - total)
     hit = np.isfinite(gap) & (gap > limit)
     rows = np.flatnonzero(hit)
@@ -223,7 +223,7 @@ def unit_outline_area(ctx: CheckContext) -> pd.DataFrame:
     idx = np.flatnonzero(ctx.usable("H"))
     computed = shapely.area(ctx.geometries("H")[idx])
     declared = units[f"{prefix}TNJZMJ"].to_numpy(float)[idx]
-    limit = area_limit(ctx.rules, computed)
+    limit = area_limit(ctx.tolerances, computed)
     gap = np.abs(declared - computed)
     hit = np.isfinite(gap) & (gap > limit)
     rows = idx[hit]
@@ -240,7 +240,7 @@ def apportionment(ctx: CheckContext) -> pd.DataFrame:
     """分摊系数 within an apportionment group (same building, same use) should agree, and agree with the areas."""
     units = ctx.layer("H")
     prefix = _prefix(ctx)
-    tol = tolerance(ctx.rules, "units.apportionment_tolerance")
+    tol = tolerance(ctx.tolerances, "units.apportionment_tolerance")
     declared = units[f"{prefix}FTXS"].to_numpy(float)
     inner = units[f"{prefix}TNJZMJ"].to_numpy(float)
     shared = units[f"{prefix}FTJZMJ"].to_numpy(float)
@@ -265,8 +265,6 @@ def apportionment(ctx: CheckContext) -> pd.DataFrame:
 
 @rule("ATT-011", layers=("ZDJBXX",), stages=("cadastral",))
 def feature_code_decidable(ctx: CheckContext) -> pd.DataFrame:
-    from cadastre.allocate.policy import feature_codes
-
     parcels = ctx.layer("ZDJBXX")
     codes = feature_codes(parcels)
     ownership, kind = table("ZDTZM_OWNERSHIP").values, table("ZDTZM_TYPE").values

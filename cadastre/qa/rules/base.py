@@ -6,7 +6,7 @@ to, the tolerance settings it reads and whether it needs data from the registry.
 whose inputs are present and says which were not run and why.
 
 Rules are pure: everything they need from the database (registered parcels nearby, zoning, the status of supplied
-codes) is fetched by the pipeline beforehand and handed in as :class:`RegistryData`. A rule that reads it at all
+codes) is fetched by the pipeline beforehand and handed in as :class:`RegistryFacts`. A rule that reads it at all
 (``uses_registry``) belongs to the *registry phase*: ingest runs that phase again inside the write transaction
 that accepts, so what it decided still holds at commit (``run_checks(..., phase=...)``).
 """
@@ -14,7 +14,7 @@ that accepts, so what it decided still holds at commit (``run_checks(..., phase=
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -23,19 +23,10 @@ import pandas as pd
 
 from cadastre.core import findings as fnd
 from cadastre.core.catalogue import CATALOGUE
+from cadastre.core.model import RegistryFacts
 
-__all__ = ["CheckContext", "RegistryData", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit",
+__all__ = ["CheckContext", "RegistryFacts", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit",
            "building_keys", "PACKAGE_PHASE", "REGISTRY_PHASE", "rule_order"]
-
-
-@dataclass
-class RegistryData:
-    """What the registry knows around a package, fetched by the pipeline (``store.context``)."""
-
-    parcels: gpd.GeoDataFrame  # current registered parcels near the package: zddm, geometry
-    subdistricts: gpd.GeoDataFrame | None  # current 地籍子区: djzqdm, geometry (None: zoning not loaded)
-    code_status: dict[str, str] = field(default_factory=dict)  # supplied code → current | retired | (absent)
-    project_parcel: gpd.GeoDataFrame | None = None  # the parcel a pre-sale / as-built package stands on
 
 
 @dataclass
@@ -43,8 +34,8 @@ class CheckContext:
     """Everything a rule may read."""
 
     package: Any  # cadastre.read.package.SurveyPackage
-    rules: dict[str, Any]  # the county's tolerances (rules file)
-    registry: RegistryData | None = None
+    tolerances: dict[str, Any]  # the county's tolerances (settings.tolerances)
+    registry: RegistryFacts | None = None
 
     @property
     def crs(self) -> int:
@@ -128,15 +119,15 @@ def rule_order(findings: pd.DataFrame | list[dict]) -> pd.DataFrame | list[dict]
     return findings.iloc[np.argsort(keys.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
-def tolerance(rules: dict[str, Any], key: str) -> Any:
+def tolerance(tolerances: dict[str, Any], key: str) -> Any:
     section, name = key.split(".", 1)
-    return rules[section][name]
+    return tolerances[section][name]
 
 
-def area_limit(rules: dict[str, Any], area: np.ndarray) -> np.ndarray:
+def area_limit(tolerances: dict[str, Any], area: np.ndarray) -> np.ndarray:
     """Permitted |declared − computed| for areas ``area`` m² (GB/T 17986.1, the county's level)."""
-    level = str(rules["area"]["level"])
-    a, b = rules["area"]["levels"][level]
+    level = str(tolerances["area"]["level"])
+    a, b = tolerances["area"]["levels"][level]
     area = np.abs(np.asarray(area, dtype=float))
     return a * np.sqrt(area) + b * area
 

@@ -34,7 +34,7 @@ def _geo003(ctx: CheckContext, layer: str) -> pd.DataFrame:
     geoms = ctx.geometries(layer)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     idx = np.flatnonzero(ok)
-    duplicates, spikes = _vertex_problems(geoms[idx], tolerance(ctx.rules, "geometry.near_vertex_min"))
+    duplicates, spikes = _vertex_problems(geoms[idx], tolerance(ctx.tolerances, "geometry.near_vertex_min"))
     hit = (duplicates > 0) | (spikes > 0)
     rows = idx[hit]
     messages = [
@@ -52,8 +52,8 @@ def _geo004(ctx: CheckContext, layer: str) -> pd.DataFrame:
     area = shapely.area(geoms[idx])
     perimeter = shapely.length(geoms[idx])
     thinness = np.divide(area, perimeter ** 2, out=np.zeros_like(area), where=perimeter > 0)
-    min_area = tolerance(ctx.rules, "geometry.sliver_min_area")
-    limit = tolerance(ctx.rules, "geometry.sliver_thinness")
+    min_area = tolerance(ctx.tolerances, "geometry.sliver_min_area")
+    limit = tolerance(ctx.tolerances, "geometry.sliver_thinness")
     small, thin = area < min_area, thinness < limit
     hit = small | thin
     rows = idx[hit]

@@ -51,7 +51,7 @@ def _overlap_findings(ctx: CheckContext, rule_id: str, layer: str, what: str, gr
     frame = ctx.layer(layer)
     ok = ctx.usable(layer)
     idx = np.flatnonzero(ok)
-    tol = tolerance(ctx.rules, "geometry.overlap_tolerance") if minimum_area is None else minimum_area
+    tol = tolerance(ctx.tolerances, "geometry.overlap_tolerance") if minimum_area is None else minimum_area
     i, j, area, overlap = _overlapping_pairs(ctx.geometries(layer)[idx], tol,
                                              None if groups is None else groups[idx])
     features = frame["feature"].to_numpy()
@@ -125,7 +125,7 @@ def building_within_parcel(ctx: CheckContext):
     target = np.array([by_code.get(code, default) if isinstance(code, str) else default
                        for code in buildings["ZDDM"].to_numpy(object)], dtype=object)
     idx = np.flatnonzero(ok)
-    tol = tolerance(ctx.rules, "geometry.vertex_tolerance")
+    tol = tolerance(ctx.tolerances, "geometry.vertex_tolerance")
     outside, area, distance = _outside(geoms[idx], target[idx], tol)
     rows = idx[outside]
     features = buildings["feature"].to_numpy()[rows]
@@ -154,7 +154,7 @@ def unit_within_building(ctx: CheckContext) -> pd.DataFrame:
     units, buildings = ctx.layer("H"), ctx.layer("ZRZ")
     if units.geometry.isna().all():
         return fnd.concat([])
-    tol = tolerance(ctx.rules, "geometry.vertex_tolerance")
+    tol = tolerance(ctx.tolerances, "geometry.vertex_tolerance")
     footprints = ctx.geometries("ZRZ")
     usable = ctx.usable("ZRZ")
     grown = np.full(len(footprints), None, dtype=object)
@@ -180,7 +180,7 @@ def unit_within_building(ctx: CheckContext) -> pd.DataFrame:
 @rule("TOP-006", layers=("ZDJBXX", "JZD"), stages=("cadastral",), tolerances=("geometry.vertex_tolerance",))
 def boundary_points(ctx: CheckContext) -> pd.DataFrame:
     parcels, points = ctx.layer("ZDJBXX"), ctx.layer("JZD")
-    tol = tolerance(ctx.rules, "geometry.vertex_tolerance")
+    tol = tolerance(ctx.tolerances, "geometry.vertex_tolerance")
     ok = ctx.usable("ZDJBXX")
     pgeoms = ctx.geometries("ZDJBXX")
     idx = np.flatnonzero(ok)
@@ -227,8 +227,8 @@ def near_misses(ctx: CheckContext) -> pd.DataFrame:
     ok = ctx.usable("ZDJBXX")
     idx = np.flatnonzero(ok)
     geoms = ctx.geometries("ZDJBXX")[idx]
-    low, high = tolerance(ctx.rules, "geometry.near_vertex_min"), tolerance(ctx.rules, "geometry.vertex_tolerance")
-    gap_max = tolerance(ctx.rules, "geometry.gap_max")
+    low, high = tolerance(ctx.tolerances, "geometry.near_vertex_min"), tolerance(ctx.tolerances, "geometry.vertex_tolerance")
+    gap_max = tolerance(ctx.tolerances, "geometry.gap_max")
     features = parcels["feature"].to_numpy()[idx]
     parts = []
     vertices, owner = shapely.get_coordinates(shapely.boundary(geoms), return_index=True)
@@ -271,7 +271,7 @@ def overlaps_registered_parcels(ctx: CheckContext) -> pd.DataFrame:
     parcels = ctx.layer("ZDJBXX")
     if registered is None or not len(registered):
         return fnd.concat([])
-    tol = tolerance(ctx.rules, "geometry.overlap_tolerance")
+    tol = tolerance(ctx.tolerances, "geometry.overlap_tolerance")
     idx = np.flatnonzero(ctx.usable("ZDJBXX"))
     geoms = ctx.geometries("ZDJBXX")[idx]
     theirs = np.asarray(registered.geometry.values, dtype=object)
@@ -302,7 +302,7 @@ def within_subdistrict(ctx: CheckContext):
     if zones is None or not len(zones):
         return fnd.concat([]), "登记库中尚无地籍区划，无法检查宗地是否跨越地籍子区"
     parcels = ctx.layer("ZDJBXX")
-    tol = tolerance(ctx.rules, "geometry.overlap_tolerance")
+    tol = tolerance(ctx.tolerances, "geometry.overlap_tolerance")
     idx = np.flatnonzero(ctx.usable("ZDJBXX"))
     geoms = ctx.geometries("ZDJBXX")[idx]
     zone_geoms = np.asarray(zones.geometry.values, dtype=object)

@@ -1,10 +1,11 @@
-"""``ingest``: check a package against the registry, store it, and — when no unwaived survey error remains —
-accept it in one transaction: store parcels / buildings / floors / units, allocate codes, record lineage.
+"""Checking a package against the registry, and ingesting it: store it, and — when no unwaived survey error remains
+— accept it in one transaction: parcels / buildings / floors / units stored, codes allocated, lineage recorded.
 
-Flow (one direction): read → checks (with registry data) → allocation policy (``cadastre.allocate.policy``, pure) →
-numbers reserved and rows written by the store. A package with errors is stored as rejected with its findings and
-changes nothing else; once staff have waived every error, ingesting the same bytes again accepts it. A package
-already accepted is recognised by its checksum and allocates nothing.
+Flow (one direction): read → the rules over the package alone (outside any lock) → under the county's lock, the
+rules that depend on the registry's state, then the allocation policy (``cadastre.allocate``, pure) with numbers
+reserved and rows written by the store. A package with errors is stored as rejected with its findings and changes
+nothing else; once staff have waived every error, ingesting the same bytes again accepts it. A package already
+accepted is recognised by its checksum and allocates nothing.
 """
 
 from __future__ import annotations
@@ -17,47 +18,58 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
-import sqlalchemy as sa
 
-from cadastre.allocate.policy import (
-    AREA_DEVIATION_LIMIT,
-    allocation_order,
-    feature_codes,
-    match_units,
-    plan_scopes,
-    unit_order,
-)
-from cadastre.core.errors import AllocationError, InputError
+from cadastre.allocate.buildings import area_comparison, building_numbers, floor_rows
+from cadastre.allocate.parcels import parcel_codes, resurvey, subdistrict_codes
+from cadastre.allocate.policy import allocation_order, match_units, plan_scopes, unit_order
+from cadastre.core.codes import feature_codes
+from cadastre.core.errors import AllocationError
 from cadastre.core.files import sha256_of, single_file
+from cadastre.core.permit import Permit
 from cadastre.core.progress import Progress, safe
-from cadastre.qa.pipeline import READ_SHARE, check_against_registry, check_package_alone
+from cadastre.qa.pipeline import (
+    READ_SHARE,
+    check_against_registry,
+    check_package,
+    check_package_alone,
+    read_for_check,
+)
 from cadastre.qa.report import Report
 from cadastre.qa.rules.base import building_keys
-from cadastre.read.package import read_package
+from cadastre.registry.context import Context
 from cadastre.store.auth import record
-from cadastre.store.context import check_facts
+from cadastre.store.context import check_facts, registry_facts
 from cadastre.store.counters import raise_to, reserve, scope_maximum
 from cadastre.store.engine import serialise, write_transaction
-from cadastre.store.models import Package
 from cadastre.store.originals import keep_original
-from cadastre.store.packages import add_findings, package_by_checksum, package_findings, save_package
+from cadastre.store.packages import (
+    accept_package,
+    add_findings,
+    package_by_checksum,
+    package_findings,
+    save_package,
+)
 from cadastre.store.registry_rows import (
-    code_exists_with_prefix,
+    code_retired,
     current_buildings,
     current_parcels,
     current_units,
+    end_floors,
     end_rows,
     insert_rows,
     issue_codes,
+    issued_building_numbers,
     parcel_row,
     retire_codes,
 )
 from cadastre.store.zoning import current_zoning
 
-__all__ = ["IngestResult", "ingest_package"]
+__all__ = ["IngestResult", "check", "ingest_package"]
 
 EXIT_ACCEPTED, EXIT_REJECTED, EXIT_REFUSED = 0, 1, 2
+
+#: share of the whole ingest taken by reading and checking (storing and coding take the rest)
+CHECK_SHARE = 0.8
 
 
 @dataclass
@@ -73,13 +85,22 @@ class IngestResult:
         return {"accepted": EXIT_ACCEPTED, "rejected": EXIT_REJECTED}.get(self.status, EXIT_REFUSED)
 
 
-#: share of the whole ingest taken by reading and checking (storing and coding take the rest)
-CHECK_SHARE = 0.8
+def check(ctx: Context, path: str | os.PathLike, *, county: str | None = None, permit=None,
+          progress: Progress | None = None, span: tuple[float, float] = (0.0, 1.0)) -> Report:
+    """Check a package against this registry (nothing stored): every rule, those against the registered parcels,
+    zoning and codes included, and the planning verification against the recorded permit."""
+
+    def facts(package, given: Permit | None):
+        with ctx.engine.connect() as connection:
+            return check_facts(connection, ctx.srid, package, given)
+
+    return check_package(path, county=county or ctx.county, permit=permit, storage_epsg=ctx.srid, facts=facts,
+                         progress=progress, span=span)
 
 
-def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | None = None,
+def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str | None = None,
                    package_id: int | None = None, progress: Progress | None = None, actor=None) -> IngestResult:
-    """Check, store and (when clean) accept a survey package into ``registry``.
+    """Check, store and (when clean) accept a survey package.
 
     The package is read and its rules over the package alone run first, outside any lock. Then one write
     transaction takes the lock of the package's county (``store.engine.serialise``), runs again everything that
@@ -88,39 +109,36 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
     accepts or rejects on that, so that of packages claiming the same land at the same moment exactly one is
     accepted and the others are rejected by TOP-002 naming the parcel that won.
 
-    ``package_id`` names a package already *received* (``Registry.receive``) whose original is ``path``: its row
+    ``package_id`` names a package already *received* (``packages.receive``) whose original is ``path``: its row
     gets the outcome, refused included. ``progress`` hears ``reading`` / ``checking`` / ``storing``. The outcome
     is written to the audit log in the same transaction, for ``actor`` (a :class:`cadastre.core.auth.Principal`)."""
     progress = safe(progress)
     path = Path(path)
     if package_id is None and path.exists():  # a quick answer for bytes accepted before (decided again below)
-        with registry.engine.connect() as connection:
+        with ctx.engine.connect() as connection:
             existing = package_by_checksum(connection, sha256_of(path))
         if existing is not None and existing.status == "accepted":
             return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
                                 assigned=existing.report.get("assigned", {}))
     progress("reading", 0.0)
-    county = registry.info.counties[0] if len(registry.info.counties) == 1 else None
-    try:
-        package = read_package(path, county=county, storage_epsg=registry.storage_srid)
-    except InputError as e:
-        return _refuse(registry, Report.refusal(path.name, e), package_id, actor)
+    package = read_for_check(path, county=ctx.county, storage_epsg=ctx.srid)
+    if isinstance(package, Report):
+        return _refuse(ctx, package, package_id, actor)
     middle = CHECK_SHARE * READ_SHARE
     progress("checking", middle)
     alone = check_package_alone(package, progress=progress, span=(middle, CHECK_SHARE))
     progress("storing", CHECK_SHARE)
-    with write_transaction(registry.engine) as connection:
+    with write_transaction(ctx.engine) as connection:
         serialise(connection, f"county:{package.county.code}", f"package:{package.sha256}")
-        data, permit = check_facts(connection, registry.storage_srid, package)
-        report = check_against_registry(alone, registry=data, permit=permit)
+        facts, permit = check_facts(connection, ctx.srid, package)
+        report = check_against_registry(alone, registry=facts, permit=permit)
         existing = package_by_checksum(connection, package.sha256) if package_id is None else None
         if existing is not None and existing.status == "accepted":
             return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
                                 assigned=existing.report.get("assigned", {}))
         if existing is not None:  # rejected before: accept only if staff have waived every error since
             package_id = existing.id
-            unwaived = _unwaived_errors(connection, package_id, report)
-            if len(unwaived):
+            if len(_unwaived_errors(connection, package_id, report)):
                 return IngestResult(package_id, "rejected", existing.report, duplicate=True)
         else:
             status = "rejected" if len(report.survey_errors) else "accepted"
@@ -134,22 +152,24 @@ def ingest_package(registry, path: str | os.PathLike, *, submitted_by: str | Non
                 record(connection, actor, "package.rejected", package_id, {"errors": len(report.survey_errors)})
                 return IngestResult(package_id, "rejected", report.to_dict())
         now = datetime.now(UTC)
-        assigned, comparison = _accept(connection, registry, report, package_id, now)
+        if package.stage == "cadastral":
+            assigned, comparison = _accept_cadastral(connection, ctx.srid, package, package_id, now), None
+        else:
+            assigned, comparison = _accept_buildings(connection, ctx.srid, package, package_id, now)
         report.accepted, report.assigned = True, assigned
         document = report.to_dict()
         if comparison is not None:
             document["comparison"] = comparison
-        connection.execute(sa.update(Package).where(Package.id == package_id).values(
-            status="accepted", decided_at=now, report=document))
+        accept_package(connection, package_id, now, document)
         record(connection, actor, "package.accept", package_id,
                {kind: len(assigned.get(kind) or []) for kind in ("parcels", "units", "retired")}, now)
     return IngestResult(package_id, "accepted", document, duplicate=existing is not None, assigned=assigned)
 
 
-def _refuse(registry, report: Report, package_id: int | None, actor) -> IngestResult:
+def _refuse(ctx: Context, report: Report, package_id: int | None, actor) -> IngestResult:
     """A package that cannot be read as a whole: a received one records the refusal; nothing else is stored."""
     if package_id is not None:
-        with write_transaction(registry.engine) as connection:
+        with write_transaction(ctx.engine) as connection:
             save_package(connection, None, report, "refused", package_id=package_id)
             record(connection, actor, "package.refused", package_id,
                    {"reason": report.findings_list()[0]["message"] if report.findings_list() else None})
@@ -173,75 +193,47 @@ def _unwaived_errors(connection, package_id: int, report: Report) -> pd.DataFram
     return unwaived
 
 
-def _accept(connection, registry, report: Report, package_id: int, now: datetime):
-    package = report.source_package
-    if package.stage == "cadastral":
-        return _accept_cadastral(connection, registry, package, package_id, now), None
-    return _accept_buildings(connection, registry, package, package_id, now)
-
-
 # ------------------------------------------------------------------------------------------------------ cadastral
 
 _PARCEL_COLUMNS = ["BSM", "ZL", "ZDMJ", "YT", "QLLX", "QLXZ", "QLSDFS", "RJL", "JZMD", "JZXG", "QLR"]
 
 
-def _accept_cadastral(connection, registry, package, package_id: int, now: datetime) -> dict[str, Any]:
+def _accept_cadastral(connection, srid: int, package, package_id: int, now: datetime) -> dict[str, Any]:
     parcels = package.layers["ZDJBXX"].reset_index(drop=True)
-    srid = registry.storage_srid
     zones = current_zoning(connection, srid, [package.county.code]).subdistricts
     if zones.empty:
         raise AllocationError("登记库中尚无地籍区划，无法为宗地编码：请先导入 DJQ/DJZQ",
                               "no cadastral zoning in the registry: import DJQ/DJZQ first")
-    geoms = np.asarray(parcels.geometry.values, dtype=object)
-    zone_geoms = np.asarray(zones.geometry.values, dtype=object)
-    left, right = shapely.STRtree(zone_geoms).query(geoms, predicate="intersects")
-    area = shapely.area(shapely.intersection(geoms[left], zone_geoms[right]))
-    best = pd.DataFrame({"p": left, "z": right, "a": area}).sort_values("a").groupby("p").last()
-    zone_code = pd.Series(zones["djzqdm"].to_numpy(object)[best["z"].to_numpy()], index=best.index)
-    zone_code = zone_code.reindex(range(len(parcels)))
+    zone_code = subdistrict_codes(parcels, zones)
     tzm = feature_codes(parcels)
     # a supplied code that is current keeps its parcel when type and boundary are unchanged (a re-survey)
-    kept, retirements = pd.Series([None] * len(parcels), dtype=object), []
     supplied = parcels["ZDDM"].astype("str")
-    old = current_parcels(connection, sorted(set(supplied.dropna())), srid).set_index("zddm")
-    rows = np.flatnonzero(supplied.isin(old.index).to_numpy(bool))
-    if len(rows):
-        before = old.loc[supplied.iloc[rows]]
-        old_geoms = np.asarray(before.geometry.values, dtype=object)
-        same_type = (supplied.iloc[rows].str[12:14] == tzm.iloc[rows]).to_numpy(bool)
-        same_shape = shapely.area(shapely.symmetric_difference(old_geoms, geoms[rows])) <= 0.01
-        unchanged = same_type & same_shape
-        kept.iloc[rows[unchanged]] = supplied.iloc[rows[unchanged]].to_numpy(object)
-        end_rows(connection, "parcel", [int(i) for i in before["id"][unchanged]],
-                 f"package {package_id}: 重新测量，代码不变", now)
-        end_rows(connection, "parcel", [int(i) for i in before["id"][~unchanged]],
-                 f"package {package_id}: 宗地类型或界址变化", now)
-        for k in np.flatnonzero(~unchanged):
-            retirements.append((rows[k], supplied.iat[rows[k]], before["bdcdyh"].iat[k],
-                                "宗地界址变化" if same_type[k] else "宗地特征码变化"))
-    needs = kept.isna().to_numpy(bool)
+    again = resurvey(parcels, tzm, current_parcels(connection, sorted(set(supplied.dropna())), srid))
+    end_rows(connection, "parcel", again.unchanged_ids, f"package {package_id}: 重新测量，代码不变", now)
+    end_rows(connection, "parcel", again.changed_ids, f"package {package_id}: 宗地类型或界址变化", now)
+    needs = again.kept.isna().to_numpy(bool)
     if (needs & (zone_code.isna().to_numpy(bool) | tzm.isna().to_numpy(bool))).any():
         raise AllocationError("有宗地无法确定地籍子区或宗地特征码，不能编码", "parcels without sub-district or 特征码")
     scopes = pd.Series((zone_code.astype("str") + tzm.astype("str")).to_numpy(object)).where(needs)
     plan = plan_scopes(scopes, allocation_order(parcels))
     starts = {scope: reserve(connection, scope, count).start for scope, count in plan.counts.items()}
-    zddm = np.array([kept.iat[i] if not needs[i] else f"{scopes.iat[i]}{starts[scopes.iat[i]] + plan.rank[i]:05d}"
-                     for i in range(len(parcels))], dtype=object)
+    zddm = parcel_codes(again.kept, plan, starts)
     land = np.array([f"{z}W00000000" for z in zddm], dtype=object)
     columns = {c.lower(): parcels[c].to_numpy(object) for c in _PARCEL_COLUMNS}
     columns.update(zddm=zddm, bdcdyh=land, zdtzm=np.array([z[12:14] for z in zddm], dtype=object))
+    geoms = np.asarray(parcels.geometry.values, dtype=object)
     insert_rows(connection, "parcel", columns, geoms, srid, package_id=package_id, now=now)
-    new = [i for i in range(len(parcels)) if needs[i]]
-    issue_codes(connection, [zddm[i] for i in new], "parcel", package_id, now)
-    issue_codes(connection, [land[i] for i in new], "unit", package_id, now)
-    retire_codes(connection, [(old_code, [zddm[i]], reason) for i, old_code, _, reason in retirements] +
-                 [(old_land, [land[i]], reason) for i, _, old_land, reason in retirements if old_land],
+    new = np.flatnonzero(needs)
+    issue_codes(connection, list(zddm[new]), "parcel", package_id, now)
+    issue_codes(connection, list(land[new]), "unit", package_id, now)
+    retire_codes(connection, [(old_code, [zddm[i]], reason) for i, old_code, _, reason in again.retirements] +
+                 [(old_land, [land[i]], reason) for i, _, old_land, reason in again.retirements if old_land],
                  package_id, now)
     _insert_points_and_lines(connection, package, srid, package_id, now)
     return {"parcels": [{"feature": f, "zddm": z, "bdcdyh": b, "new": bool(n)} for f, z, b, n in
                         zip(parcels["feature"], zddm, land, needs, strict=True)],
             "units": [], "retired": [{"bdcdyh": old_land, "replaced_by": [land[i]], "reason": reason}
-                                     for i, _, old_land, reason in retirements if old_land]}
+                                     for i, _, old_land, reason in again.retirements if old_land]}
 
 
 def _insert_points_and_lines(connection, package, srid, package_id, now) -> None:
@@ -267,19 +259,15 @@ _UNIT_COLUMNS = ["BSM", "SJC", "MYC", "DYH", "HH", "SHBW", "FWLX", "FWXZ", "YCJZ
                  "YCFTXS", "SCJZMJ", "SCTNJZMJ", "SCFTJZMJ", "SCFTXS", "JSRKZ"]
 
 
-def _project_parcel(connection, registry, package):
-    from cadastre.store.context import registry_data
-
-    data = registry_data(connection, registry.storage_srid, package)
-    parcel = data.project_parcel
+def _project_parcel(connection, srid: int, package):
+    parcel = registry_facts(connection, srid, package).project_parcel
     if parcel is None or not len(parcel):
         raise AllocationError("找不到自然幢所在的已登记宗地，不能编码", "no registered parcel for the buildings")
-    return parcel_row(connection, parcel["zddm"].iat[0], registry.storage_srid)
+    return parcel_row(connection, parcel["zddm"].iat[0], srid)
 
 
-def _accept_buildings(connection, registry, package, package_id: int, now: datetime):
-    srid = registry.storage_srid
-    parcel = _project_parcel(connection, registry, package)
+def _accept_buildings(connection, srid: int, package, package_id: int, now: datetime):
+    parcel = _project_parcel(connection, srid, package)
     zddm = parcel["zddm"]
     buildings = package.layers["ZRZ"].reset_index(drop=True)
     units = package.layers["H"].reset_index(drop=True)
@@ -288,17 +276,12 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
     # a building of this package replaces the current one with its 幢号 when that one is a pre-sale building (a
     # corrected pre-sale survey, or the as-built survey) or, for an as-built package, an earlier as-built one
     replaceable = existing[(existing["stage"] == "presale") | ((existing["stage"] == "asbuilt") & asbuilt)]
-    # 幢号: a replaced building keeps its number; a free, valid surveyed number is used; otherwise the next number
-    zrzh = buildings["ZRZH"].to_numpy(object)
-    numbers = np.empty(len(buildings), dtype=object)
     scope = f"{zddm}F"
-    for i, z in enumerate(zrzh):
-        valid = isinstance(z, str) and z.isdigit() and 1 <= int(z) <= scope_maximum(scope)
-        if valid and z in set(replaceable["zrzh"]):
-            numbers[i] = z
-        elif valid and z not in set(existing["zrzh"]) and not code_exists_with_prefix(connection, f"{scope}{z}"):
-            raise_to(connection, scope, int(z))
-            numbers[i] = z
+    chosen = building_numbers(buildings["ZRZH"], set(replaceable["zrzh"]), set(existing["zrzh"]),
+                              issued_building_numbers(connection, zddm), scope_maximum(scope))
+    numbers = chosen.numbers
+    if chosen.used:
+        raise_to(connection, scope, max(chosen.used))
     missing = [i for i in range(len(buildings)) if numbers[i] is None]
     if missing:
         for i, n in zip(missing, reserve(connection, scope, len(missing)), strict=True):
@@ -309,11 +292,7 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
     reason = f"package {package_id}: " + ("实测成果替代" if asbuilt else "新的预测成果替代") + "此前成果"
     end_rows(connection, "unit", [int(i) for i in previous["id"]], reason, now)
     end_rows(connection, "building", [int(i) for i in replaced["id"]], reason, now)
-    if len(replaced):
-        connection.execute(sa.text("UPDATE floor SET valid_to = :now, end_reason = :r WHERE valid_to IS NULL AND "
-                                   "building_id IN :ids").bindparams(sa.bindparam("ids", expanding=True),
-                                                                     sa.bindparam("now", type_=sa.DateTime(True))),
-                           {"now": now, "r": reason, "ids": [int(i) for i in replaced["id"]]})
+    end_floors(connection, [int(i) for i in replaced["id"]], reason, now)
     columns = {c.lower(): buildings[c].to_numpy(object) for c in _BUILDING_COLUMNS}
     columns.update(zddm=np.full(len(buildings), zddm, dtype=object), zrzh=numbers,
                    stage=np.full(len(buildings), package.stage, dtype=object),
@@ -346,11 +325,12 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
     issue_codes(connection, [codes.iat[i] for i in np.flatnonzero(new)], "unit", package_id, now)
     retirements = [(code, [], "实测成果中无对应的户" if asbuilt else "新的预测成果中无对应的户")
                    for code in retired["bdcdyh"]]
-    if asbuilt and parcel["bdcdyh"] and not _retired(connection, parcel["bdcdyh"]):
+    if asbuilt and parcel["bdcdyh"] and not code_retired(connection, parcel["bdcdyh"]):
         # fixture type changes (land only → has buildings): the W code is kept in history, linked to the F codes
         retirements.append((parcel["bdcdyh"], sorted(codes), "定着物特征码变化：宗地上建成房屋"))
     retire_codes(connection, retirements, package_id, now)
-    _insert_floors(connection, package, units, numbers, id_of, renumber, srid, package_id, now)
+    floor_columns, floor_geometry = floor_rows(package.layers.get("C"), units, renumber, id_of)
+    insert_rows(connection, "floor", floor_columns, floor_geometry, srid, package_id=package_id, now=now)
     assigned = {
         "parcels": [],
         "units": [{"feature": f, "bdcdyh": c, "shbw": s, "zrzh": b, "new": bool(n), "matched_by": m}
@@ -358,48 +338,4 @@ def _accept_buildings(connection, registry, package, package_id: int, now: datet
                                               strict=True)],
         "retired": [{"bdcdyh": old, "replaced_by": successors, "reason": why} for old, successors, why in retirements],
     }
-    comparison = _comparison(units, codes, previous) if asbuilt else None
-    return assigned, comparison
-
-
-def _retired(connection, code: str) -> bool:
-    return connection.execute(sa.text("SELECT retired_at FROM issued_code WHERE code = :c"),
-                              {"c": code}).scalar() is not None
-
-
-def _insert_floors(connection, package, units, numbers, id_of, renumber, srid, package_id, now) -> None:
-    floors = package.layers.get("C")
-    if floors is not None and len(floors):
-        number = pd.Series(building_keys(floors)).map(renumber).to_numpy(object)
-        keep = pd.notna(number)
-        floors = floors[keep]
-        number = number[keep]
-        columns = {"sjc": floors["SJC"].to_numpy(object), "myc": floors["MYC"].to_numpy(object),
-                   "cg": floors["CG"].to_numpy(object), "building_id": np.array([id_of[b] for b in number])}
-        geometry = np.asarray(floors.geometry.values, dtype=object)
-    else:  # no floor layer: the floors the units stand on
-        distinct = units[["building", "SJC", "MYC"]].drop_duplicates(["building", "SJC"])
-        columns = {"sjc": distinct["SJC"].to_numpy(object), "myc": distinct["MYC"].to_numpy(object),
-                   "cg": np.full(len(distinct), None, dtype=object),
-                   "building_id": np.array([id_of[b] for b in distinct["building"]])}
-        geometry = np.full(len(distinct), None, dtype=object)
-    insert_rows(connection, "floor", columns, geometry, srid, package_id=package_id, now=now)
-
-
-def _comparison(units: pd.DataFrame, codes: pd.Series, previous: pd.DataFrame) -> dict[str, Any]:
-    """预测 / 实测 comparison of matched units: both areas, the difference and 面积误差比 (flagged beyond ±3 %)."""
-    predicted = dict(zip(previous["bdcdyh"], previous["ycjzmj"], strict=True))
-    rows, flagged = [], 0
-    for code, shbw, building, measured in zip(codes, units["SHBW"], units["building"], units["SCJZMJ"], strict=True):
-        if code not in predicted:
-            continue
-        before = predicted[code]
-        ratio = None if not before or measured is None or pd.isna(measured) else (measured - before) / before
-        over = ratio is not None and abs(ratio) > AREA_DEVIATION_LIMIT
-        flagged += over
-        rows.append({"bdcdyh": code, "zrzh": building, "shbw": shbw, "predicted": before, "measured": measured,
-                     "difference": None if ratio is None else round(measured - before, 2),
-                     "ratio_percent": None if ratio is None else round(ratio * 100, 2), "flagged": over})
-    added = [c for c in codes if c not in predicted]
-    removed = [c for c in previous["bdcdyh"] if c not in set(codes)]
-    return {"units": rows, "flagged": flagged, "added": added, "removed": removed, "limit_percent": 3.0}
+    return assigned, area_comparison(units, codes, previous) if asbuilt else None

@@ -1,0 +1,87 @@
+"""Coding a pre-sale or as-built survey's buildings and units, as pure functions over frames: which 幢号 each
+building gets, the floors to record, and the 预测 / 实测 comparison of the units that kept their codes
+(unit-code.md "Allocation rules", "Pre-sale to as-built"). The registry reserves the numbers and writes the rows
+(``registry.ingest``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cadastre.allocate.policy import AREA_DEVIATION_LIMIT
+from cadastre.qa.rules.base import building_keys
+
+__all__ = ["BuildingNumbers", "building_numbers", "floor_rows", "area_comparison"]
+
+
+@dataclass(frozen=True)
+class BuildingNumbers:
+    """The 幢号 of each building of a package."""
+
+    numbers: np.ndarray  # per building: its 4-digit 幢号, None where the next free number is to be reserved
+    used: list[int]  # surveyed numbers taken as they are (the high-water mark must reach them)
+
+
+def building_numbers(zrzh: Iterable, replaceable: set[str], current: set[str], issued: set[str],
+                     maximum: int) -> BuildingNumbers:
+    """Choose the 幢号 of each surveyed building: a building that replaces a current one keeps its number
+    (``replaceable``: the current buildings this survey may replace); a valid surveyed number no current
+    building has and no code was ever issued under (``current``, ``issued``) is used as it is; every other
+    building gets the next free number (None here)."""
+    zrzh = list(zrzh)
+    numbers = np.empty(len(zrzh), dtype=object)
+    used: list[int] = []
+    taken: set[str] = set()
+    for i, z in enumerate(zrzh):
+        valid = isinstance(z, str) and z.isdigit() and 1 <= int(z) <= maximum
+        if not valid or z in taken:
+            continue
+        if z in replaceable:
+            numbers[i] = z
+        elif z not in current and z not in issued:
+            numbers[i] = z
+            used.append(int(z))
+        taken.add(z)
+    return BuildingNumbers(numbers, used)
+
+
+def floor_rows(floors: pd.DataFrame | None, units: pd.DataFrame, renumber: Mapping[str, str],
+               building_ids: Mapping[str, int]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The floors to record (columns and geometry): the package's floor layer (C) when it has one, else the floors
+    the units stand on. ``renumber``: a building's key in the package → its 幢号; ``building_ids``: 幢号 → row id;
+    ``units`` carry their 幢号 as ``building``."""
+    if floors is not None and len(floors):
+        number = pd.Series(building_keys(floors)).map(renumber).to_numpy(object)
+        keep = pd.notna(number)
+        floors, number = floors[keep], number[keep]
+        columns = {"sjc": floors["SJC"].to_numpy(object), "myc": floors["MYC"].to_numpy(object),
+                   "cg": floors["CG"].to_numpy(object), "building_id": np.array([building_ids[b] for b in number])}
+        return columns, np.asarray(floors.geometry.values, dtype=object)
+    distinct = units[["building", "SJC", "MYC"]].drop_duplicates(["building", "SJC"])
+    columns = {"sjc": distinct["SJC"].to_numpy(object), "myc": distinct["MYC"].to_numpy(object),
+               "cg": np.full(len(distinct), None, dtype=object),
+               "building_id": np.array([building_ids[b] for b in distinct["building"]])}
+    return columns, np.full(len(distinct), None, dtype=object)
+
+
+def area_comparison(units: pd.DataFrame, codes: pd.Series, previous: pd.DataFrame) -> dict[str, Any]:
+    """预测 / 实测 comparison of matched units: both areas, the difference and 面积误差比 (flagged beyond ±3 %)."""
+    predicted = dict(zip(previous["bdcdyh"], previous["ycjzmj"], strict=True))
+    rows, flagged = [], 0
+    for code, shbw, building, measured in zip(codes, units["SHBW"], units["building"], units["SCJZMJ"], strict=True):
+        if code not in predicted:
+            continue
+        before = predicted[code]
+        ratio = None if not before or measured is None or pd.isna(measured) else (measured - before) / before
+        over = ratio is not None and abs(ratio) > AREA_DEVIATION_LIMIT
+        flagged += over
+        rows.append({"bdcdyh": code, "zrzh": building, "shbw": shbw, "predicted": before, "measured": measured,
+                     "difference": None if ratio is None else round(measured - before, 2),
+                     "ratio_percent": None if ratio is None else round(ratio * 100, 2), "flagged": over})
+    added = [c for c in codes if c not in predicted]
+    removed = [c for c in previous["bdcdyh"] if c not in set(codes)]
+    return {"units": rows, "flagged": flagged, "added": added, "removed": removed, "limit_percent": 3.0}

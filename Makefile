@@ -6,6 +6,9 @@ CADASTRE := $(BIN)/cadastre
 SAMPLES := data/samples
 BASELINES := .venv-baselines
 PYTEST_ARGS ?=
+# the suite in two processes, a test module's tests together (they share its registry fixtures); TEST_WORKERS=0 runs
+# it in this process
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps test-deps demo serve test bench notebooks clean
@@ -59,7 +62,7 @@ serve: install
 	$(CADASTRE) serve --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8000)
 
 test: test-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 # the benchmarks start their own PostgreSQL like the tests do; wrk is the HTTP load generator
 bench: install $(BASELINES)/.installed

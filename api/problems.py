@@ -89,7 +89,7 @@ def from_domain(error: errors.CadastreError, instance: str | None = None) -> JSO
     headers = None
     if status == 401:  # RFC 6750: a 401 names the scheme the client should use
         headers = {"WWW-Authenticate": 'Bearer realm="cadastre"'}
-    elif isinstance(error, (errors.DatabaseUnavailable, errors.TooManyAttempts, errors.QuotaExceeded)):  # RFC 9110
+    elif error.retry_after_s is not None:  # RFC 9110: when to try again
         headers = {"Retry-After": str(error.retry_after_s)}
     return problem(status, title, error.kind, error.message_zh, instance=instance, detail_en=error.message_en,
                    headers=headers, **extra)

@@ -42,10 +42,15 @@ class CadastreError(Exception):
 
     #: short machine-readable kind, used in problem ``type`` URIs and JSON output
     kind = "cadastre-error"
+    #: when the same request may succeed later: after how many seconds (HTTP ``Retry-After``); None: it will not
+    retry_after_s: int | None = None
 
-    def __init__(self, message_zh: str, message_en: str | None = None, **details: Any) -> None:
+    def __init__(self, message_zh: str, message_en: str | None = None, *, retry_after_s: float | None = None,
+                 **details: Any) -> None:
         self.message_zh = _bounded(message_zh)
         self.message_en = _bounded(message_en or message_zh)
+        if retry_after_s is not None:
+            self.retry_after_s = max(1, math.ceil(retry_after_s))
         self.details = details
         super().__init__(self.__str__())
 
@@ -83,8 +88,6 @@ class DatabaseUnavailable(DatabaseError):
     request may succeed a little later. The service answers 503 with ``Retry-After`` and recovers by itself."""
 
     kind = "database-unavailable"
-
-    #: how long a client should wait before trying again (HTTP ``Retry-After``), in seconds
     retry_after_s = 5
 
 
@@ -118,10 +121,6 @@ class QuotaExceeded(CadastreError):
 
     kind = "quota-exceeded"
 
-    def __init__(self, message_zh: str, message_en: str, *, retry_after_s: float) -> None:
-        super().__init__(message_zh, message_en)
-        self.retry_after_s = max(1, math.ceil(retry_after_s))
-
 
 class ConflictError(CadastreError):
     """The request contradicts what is recorded: a finding already waived, a package already processed."""
@@ -140,10 +139,6 @@ class TooManyAttempts(AuthenticationError):
     ``retry_after_s`` seconds."""
 
     kind = "too-many-attempts"
-
-    def __init__(self, message_zh: str, message_en: str, *, retry_after_s: float) -> None:
-        super().__init__(message_zh, message_en)
-        self.retry_after_s = max(1, math.ceil(retry_after_s))
 
 
 class PermissionDenied(CadastreError):

@@ -20,9 +20,10 @@ help:
 	@echo "make bench   run the benchmarks (QUICK=1: a tenth of the data); not part of make test"
 	@echo "make notebooks  JupyterLab on the analysts' notebooks and the sample registry (var/sample-registry.sqlite)"
 
-# Debian packages the library needs at run time: SpatiaLite for the embedded database, venv for .venv.
+# Debian packages the library needs at run time: SpatiaLite for the embedded database, mdbtools for personal
+# geodatabases (.mdb), venv for .venv.
 system-deps:
-	@tools/ensure-debian-packages libsqlite3-mod-spatialite
+	@tools/ensure-debian-packages libsqlite3-mod-spatialite mdbtools
 	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || tools/ensure-debian-packages python3-venv
 
 $(VENV)/.installed: pyproject.toml

@@ -22,6 +22,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 from pyproj import Transformer
 
@@ -278,7 +279,8 @@ def sample_manifest(stage: str, county_code: str = "141031") -> dict:
 class Quirks:
     """How a package is written: the variations real desktop tools produce (survey-package.md)."""
 
-    container: str = "zip"  # zip | folder | gpkg (a lone GeoPackage, no manifest)
+    container: str = "zip"  # zip | folder | gpkg (a lone GeoPackage, no manifest) | filegdb (a zip holding a
+    #                          File Geodatabase, as ArcGIS delivers) | gdb (a bare .gdb folder, no manifest)
     folder: str = "成果/矢量"  # where the layer files sit inside the package
     gbk_names: bool = True  # zip member names as GBK bytes without the UTF-8 flag
     encoding: str = "GBK"  # of the .dbf text
@@ -362,6 +364,27 @@ def _write_layer(directory: Path, layer: str, frame: gpd.GeoDataFrame, quirks: Q
         path.with_suffix(".prj").unlink(missing_ok=True)
 
 
+def _write_geodatabase(target: Path, layers: dict[str, gpd.GeoDataFrame], quirks: Quirks, zone: int) -> None:
+    """The layers as the feature classes (tables, for layers written as attribute tables) of a File Geodatabase,
+    written by GDAL's OpenFileGDB driver, as ArcGIS would deliver them."""
+    import shutil
+
+    shutil.rmtree(target, ignore_errors=True)
+    for layer, frame in layers.items():
+        frame = _coordinates(frame, quirks, zone)
+        if quirks.text_numbers:
+            frame = _text_numbers(frame)
+        if quirks.chinese_fields:
+            frame = _chinese(layer, frame)
+        # ArcGIS 10 stores 32-bit integers (GDAL would warn and write 64-bit ones as reals)
+        frame = frame.astype({c: "int32" for c in frame.columns if frame[c].dtype.kind == "i"})
+        if quirks.tables and layer in _TABLE_LAYERS:
+            pyogrio.write_dataframe(pd.DataFrame(frame.drop(columns="geometry")), target, layer=layer,
+                                    driver="OpenFileGDB")
+        else:
+            pyogrio.write_dataframe(frame, target, layer=layer, driver="OpenFileGDB")
+
+
 def _cpg(path: Path, quirks: Quirks) -> None:
     path.unlink(missing_ok=True)
     if quirks.cpg is not None:
@@ -383,18 +406,25 @@ def write_package(target: str | Path, layers: dict[str, gpd.GeoDataFrame], *, ma
         for layer, frame in layers.items():
             _coordinates(frame, quirks, zone).to_file(target, layer=layer, driver="GPKG")
         return target
+    if quirks.container == "gdb":
+        _write_geodatabase(target, layers, quirks, zone)
+        return target
     files: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for layer, frame in layers.items():
-            _write_layer(Path(tmp), layer, frame, quirks, zone)
-        for path in sorted(Path(tmp).iterdir()):
+        if quirks.container == "filegdb":
+            _write_geodatabase(Path(tmp) / "成果.gdb", layers, quirks, zone)
+        else:
+            for layer, frame in layers.items():
+                _write_layer(Path(tmp), layer, frame, quirks, zone)
+        for path in sorted(p for p in Path(tmp).rglob("*") if p.is_file()):  # a geodatabase is a folder of files
             if path.name in quirks.drop:
                 continue
             data = path.read_bytes()
             for name, cut in quirks.truncate:
                 if name == path.name:
                     data = data[:-cut]
-            files[f"{quirks.folder}/{path.name}" if quirks.folder else path.name] = data
+            member = path.relative_to(tmp).as_posix()
+            files[f"{quirks.folder}/{member}" if quirks.folder else member] = data
     if manifest is not None and quirks.manifest:
         manifest = dict(manifest)
         if not quirks.manifest_crs:

@@ -19,7 +19,7 @@ from api.deps import JSON, PrincipalDep, RegistryDep, allowed
 from api.problems import PROBLEM_RESPONSES, problem_response
 from cadastre.core.auth import Permission, Principal
 from cadastre.core.catalogue import SEVERITY_NAMES
-from cadastre.core.errors import ConflictError, InputError, NotFoundError
+from cadastre.core.errors import ConflictError, NotFoundError
 from cadastre.core.progress import PROCESSING_NAMES
 from cadastre.core.settings import service as service_settings
 
@@ -27,9 +27,6 @@ from cadastre.core.settings import service as service_settings
 PackageId = Annotated[int, FastPath(ge=1, le=2**31 - 1, description="成果包编号")]
 
 router = APIRouter(prefix="/api/packages", tags=["成果包"], responses=PROBLEM_RESPONSES)
-
-UPLOAD_SUFFIXES = (".zip", ".gpkg")
-
 
 def _upload_name(filename: str | None) -> str:
     """The client's file name as recorded: its last path part, without control characters, at most 200
@@ -70,14 +67,14 @@ def _state(state, *, report: bool) -> dict:
                         507: problem_response(507, "存储空间不足")})
 async def upload_package(request: Request, registry: RegistryDep,
                          surveyor: Annotated[Principal, allowed(Permission.UPLOAD, "上传成果包")],
-                         file: Annotated[UploadFile, File(description="成果包（.zip 或 .gpkg）")]):
+                         file: Annotated[UploadFile, File(description="成果包：zip（shapefile、文件地理数据库 .gdb、表格）、"
+                                                                      "GeoPackage、GeoJSON 或个人地理数据库 .mdb")]):
     """上传成果包（测绘单位、管理员）：立即返回成果包编号，后台完成读取、检查、入库与编码。提交人为登录用户。"""
     name = _upload_name(file.filename)
-    if not name.lower().endswith(UPLOAD_SUFFIXES):
-        raise InputError(f"文件 {name} 不是成果包：请上传 .zip 或 .gpkg", f"{name} is not a .zip or .gpkg")
     with tempfile.TemporaryDirectory(prefix="cadastre-upload-") as folder:
-        # the client's file name is only recorded, never used as a path: the bytes go to a name of ours
-        target = Path(folder) / ("upload" + Path(name).suffix.lower())
+        # the client's file name is only recorded, never used as a path: the bytes go to a name of ours, and what
+        # they are (zip, GeoPackage, GeoJSON, personal geodatabase) is read from their content when processed
+        target = Path(folder) / "upload.bin"
         with target.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out, 1 << 20)
         received = await run_in_threadpool(registry.receive, target, filename=name, submitted_by=surveyor.name,

@@ -123,14 +123,14 @@ def _places(package: SurveyPackage, registry: RegistryFacts | None) -> dict:
     return places
 
 
-def read_for_check(path: str | os.PathLike, *, county: str | None = None,
-                   storage_epsg: int | None = None) -> SurveyPackage | Report:
+def read_for_check(path: str | os.PathLike, *, county: str | None = None, storage_epsg: int | None = None,
+                   name: str | None = None) -> SurveyPackage | Report:
     """The package read for checking, or — when it cannot be read as a whole (unsafe archive, broken zip, no way to
-    tell its stage or county) — the report of its refusal."""
+    tell its stage or county) — the report of its refusal. ``name``: the package as the surveyor named it."""
     try:
-        return read_package(path, county=county, storage_epsg=storage_epsg)
+        return read_package(path, county=county, storage_epsg=storage_epsg, name=name)
     except InputError as e:
-        return Report.refusal(Path(path).name, e)
+        return Report.refusal(name or Path(path).name, e)
 
 
 #: what a check asks of a registry: (package, recorded permit or None) → (facts around it, the permit to use)
@@ -140,14 +140,15 @@ Facts = Callable[[SurveyPackage, Permit | None], tuple[RegistryFacts, Permit | N
 def check_package(path: str | os.PathLike, *, county: str | None = None,
                   permit: Permit | str | os.PathLike | None = None, storage_epsg: int | None = None,
                   facts: Facts | None = None, progress: Progress | None = None,
-                  span: tuple[float, float] = (0.0, 1.0)) -> Report:
+                  span: tuple[float, float] = (0.0, 1.0), name: str | None = None) -> Report:
     """Read and check a survey package; nothing is stored.
 
     A package that cannot be read as a whole gives a refused report (``report.refused``, exit code 2) instead of
     raising. ``permit`` (a :class:`Permit` or a permit.json path) is the recorded permit: the package's own copy is
     compared with it. ``facts`` looks the package up in a registry (``Registry.check`` passes one): with it the
     rules against registered parcels, zoning and codes run; without it the report says they did not.
-    ``progress`` hears ``reading`` then ``checking`` across ``span`` of the whole.
+    ``progress`` hears ``reading`` then ``checking`` across ``span`` of the whole; ``name`` is the package as the
+    surveyor named it (default: the file's own name).
     """
     if permit is not None and not isinstance(permit, Permit):
         permit = load_permit(permit)
@@ -155,7 +156,7 @@ def check_package(path: str | os.PathLike, *, county: str | None = None,
     start, end = span
     middle = start + (end - start) * READ_SHARE
     progress("reading", start)
-    package = read_for_check(path, county=county, storage_epsg=storage_epsg)
+    package = read_for_check(path, county=county, storage_epsg=storage_epsg, name=name)
     if isinstance(package, Report):
         return package
     progress("checking", middle)

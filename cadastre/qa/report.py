@@ -56,7 +56,7 @@ class Report:
         crs = package.crs
         return cls(
             package={
-                "name": package.source.name, "stage": package.stage, "county_code": package.county.code,
+                "name": package.name, "stage": package.stage, "county_code": package.county.code,
                 "county_name": package.county.name, "sha256": package.sha256, "size": package.size,
                 "manifest": package.manifest.to_dict(), "inferred": package.inferred,
                 "storage_epsg": package.storage_epsg,

@@ -1,9 +1,12 @@
-"""Containers: a zip, a folder or a GeoPackage, opened safely, with its layers found by name.
+"""Containers: a zip, a folder, a GeoPackage, a GeoJSON or a personal geodatabase, opened safely, with its layers
+found by name — shapefiles, GeoPackage and File Geodatabase layers (``xxx.gdb/`` folders, at any depth), tables.
 
-A zip is checked member by member **before** anything is extracted (absolute paths, ``..``, links, encryption,
-member count, total size, compression ratio, upload size) and again while streaming, since sizes in a zip's
-directory can lie. Member names made on Chinese Windows arrive as GBK bytes without the UTF-8 flag and are decoded
-as such. Every refusal names the member, in Chinese.
+What a single file is comes from its content (zip, SQLite/GeoPackage, Access/personal geodatabase, JSON), not its
+name: an upload kept under a checksum name reads as it would under its own, and every message names the file as the
+surveyor called it (``name``). A zip is checked member by member **before** anything is extracted (absolute paths,
+``..``, links, encryption, member count, total size, compression ratio, upload size) and again while streaming,
+since sizes in a zip's directory can lie. Member names made on Chinese Windows arrive as GBK bytes without the UTF-8
+flag and are decoded as such. Every refusal names the member, in Chinese.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from cadastre.core import settings
 from cadastre.core.errors import InputError, UnsafeArchiveError
 from cadastre.read.layers import layer_specs
 
-__all__ = ["Limits", "LayerSource", "Container", "open_container"]
+__all__ = ["Limits", "LayerSource", "Container", "open_container", "sniff"]
 
 VECTOR_SUFFIXES = (".shp",)
 TABLE_SUFFIXES = (".dbf", ".csv", ".xlsx")
@@ -56,10 +59,15 @@ class LayerSource:
     """Where a layer was found: a shapefile set, a GeoPackage layer or an attribute table."""
 
     layer: str  # canonical code
-    path: Path  # the .shp / .gpkg / .dbf / .csv / .xlsx file
-    kind: str  # shapefile | gpkg | dbf | csv | xlsx
+    path: Path  # the .shp / .gpkg / .geojson / .gdb folder / .mdb / .dbf / .csv / .xlsx file
+    kind: str  # shapefile | gpkg | geojson | filegdb | mdb | dbf | csv | xlsx
     member: str  # path inside the container, as the surveyor named it
-    sublayer: str | None = None  # the GeoPackage layer or the .xlsx sheet
+    sublayer: str | None = None  # the layer of a GeoPackage or geodatabase, or the .xlsx sheet
+
+    @property
+    def file_member(self) -> str:
+        """The file's own member (``member`` less the ``:layer`` of a database layer or sheet)."""
+        return self.member[:-len(self.sublayer) - 1] if self.sublayer is not None else self.member
 
     def sidecar(self, suffix: str) -> Path | None:
         """The file beside a shapefile with the same base name and ``suffix`` (any case), if present."""
@@ -79,9 +87,20 @@ class Container:
 
     source: Path
     root: Path
-    kind: str  # zip | folder | gpkg
+    kind: str  # zip | folder | gpkg | geojson | mdb
     files: list[str]  # relative POSIX paths of every regular file
+    name: str = ""  # the container as the surveyor named it (an upload is kept under its checksum)
     _sublayers: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.source.name
+
+    @property
+    def geodatabases(self) -> list[str]:
+        """The File Geodatabase folders (``*.gdb``) among the files, at any depth."""
+        found = {parent.as_posix() for m in self.files for parent in PurePosixPath(m).parents
+                 if parent.suffix.lower() == ".gdb"}
+        return sorted(found)
 
     def find(self, name: str) -> list[str]:
         """Members whose file name is ``name`` (case-insensitive), at any depth."""
@@ -100,11 +119,15 @@ class Container:
                 vectors.append(LayerSource(code, self.root / member, "shapefile", member))
             elif suffix in TABLE_SUFFIXES and suffix != ".xlsx":
                 tables.append(LayerSource(code, self.root / member, suffix[1:], member))
-        for kind in ("gpkg", "geojson"):  # a GeoJSON's layer is its "name" member, else its file name
+        for kind in ("gpkg", "geojson", "mdb"):  # a GeoJSON's layer is its "name" member, else its file name
             for member in self.members_with_suffix(f".{kind}"):
                 for name in self.sublayers(member):
-                    if name.casefold() in spec.names:
+                    if name.strip().casefold() in spec.names:
                         vectors.append(LayerSource(code, self.root / member, kind, f"{member}:{name}", name))
+        for gdb in self.geodatabases:  # feature classes and tables of a File Geodatabase
+            for name in self.sublayers(gdb):
+                if name.strip().casefold() in spec.names:
+                    vectors.append(LayerSource(code, self.root / gdb, "filegdb", f"{gdb}:{name}", name))
         for workbook in self.members_with_suffix(".xlsx"):
             for name in self.sublayers(workbook):
                 if name.strip().casefold() in spec.names:
@@ -120,14 +143,19 @@ class Container:
         return found[0] if found else None
 
     def members_with_suffix(self, suffix: str) -> list[str]:
-        return [m for m in self.files if m.lower().endswith(suffix)]
+        inside_gdb = {f"{g}/" for g in self.geodatabases}
+        return [m for m in self.files if m.lower().endswith(suffix) and not m.startswith(tuple(inside_gdb))]
 
     def sublayers(self, member: str) -> list[str]:
-        """Layer names of a GeoPackage or GeoJSON, or sheet names of a workbook (cached)."""
+        """Layer names of a GeoPackage, GeoJSON or geodatabase, or sheet names of a workbook (cached)."""
         if member not in self._sublayers:
             path = self.root / member
             try:
-                if member.lower().endswith(".xlsx"):
+                if member.lower().endswith(".mdb"):
+                    from cadastre.read.pgdb import table_names
+
+                    self._sublayers[member] = table_names(path, member)
+                elif member.lower().endswith(".xlsx"):
                     import openpyxl
 
                     workbook = openpyxl.load_workbook(path, read_only=True)
@@ -241,37 +269,76 @@ def _folder_files(root: Path) -> list[str]:
     return sorted(files)
 
 
+#: what a single file can be, by its first bytes
+_MAGIC = ((b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"PK\x07\x08", "zip"), (b"SQLite format 3\x00", "gpkg"))
+
+
+def sniff(path: Path) -> str | None:
+    """What a file is from its content: ``zip``, ``gpkg`` (SQLite), ``mdb`` (an Access database: a personal
+    geodatabase), ``geojson`` (JSON), or None."""
+    with path.open("rb") as f:
+        head = f.read(64)
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[4:19] in (b"Standard Jet DB", b"Standard ACE DB"):
+        return "mdb"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return "geojson"
+    return None
+
+
+def _display_stem(name: str) -> str:
+    """A file name's stem safe to use as a file name here (the surveyor's own name, for GDAL to open by)."""
+    stem = PurePosixPath(name.replace("\\", "/")).stem
+    return re.sub(r'[\x00-\x1f/:*?"<>|]', "_", stem).strip(". ") or "package"
+
+
 @contextmanager
-def open_container(path: str | os.PathLike, limits: Limits | None = None) -> Iterator[Container]:
-    """Open a ``.zip``, a folder or a ``.gpkg`` for reading; a zip is extracted to a temporary folder that is
-    removed on exit."""
+def open_container(path: str | os.PathLike, limits: Limits | None = None, *,
+                   name: str | None = None) -> Iterator[Container]:
+    """Open a zip, a folder (a ``.gdb`` folder included), a GeoPackage, a GeoJSON or a personal geodatabase for
+    reading — a single file by its content, whatever its name — and give it as a :class:`Container`; a zip is
+    extracted to a temporary folder that is removed on exit. ``name`` is the file as the surveyor named it, for
+    every message (default: its own name)."""
     source = Path(path)
+    name = name or source.name
     limits = limits or Limits.from_tolerances()
     if not source.exists():
-        raise InputError(f"找不到文件或文件夹：{source}", f"no such file or folder: {source}")
+        raise InputError(f"找不到文件或文件夹：{name}", f"no such file or folder: {name}")
     if source.is_dir():
-        yield Container(source, source, "folder", _folder_files(source))
+        if source.suffix.lower() == ".gdb":  # a bare File Geodatabase: the folder itself is the layers' source
+            files = [f"{source.name}/{f}" for f in _folder_files(source)]
+            yield Container(source, source.parent, "folder", files, name)
+        else:
+            yield Container(source, source, "folder", _folder_files(source), name)
         return
     size = source.stat().st_size
     if size > limits.max_upload_bytes:
-        raise UnsafeArchiveError(f"文件 {source.name} 大小 {size} 字节，超过上传上限 {limits.max_upload_bytes} 字节",
-                                 f"{source.name} is {size} bytes, upload limit {limits.max_upload_bytes}")
-    suffix = source.suffix.lower()
-    if suffix in (".gpkg", ".geojson"):
-        yield Container(source, source.parent, suffix[1:], [source.name])
+        raise UnsafeArchiveError(f"文件 {name} 大小 {size} 字节，超过上传上限 {limits.max_upload_bytes} 字节",
+                                 f"{name} is {size} bytes, upload limit {limits.max_upload_bytes}")
+    kind = sniff(source) or ("zip" if source.suffix.lower() == ".zip" or zipfile.is_zipfile(source) else None)
+    if kind is None:
+        raise InputError(f"无法识别的文件类型：{name}（应为 zip 压缩包、文件夹、GeoPackage、GeoJSON 或个人地理数据库 .mdb）",
+                         f"unrecognised container {name} (expected a zip, folder, GeoPackage, GeoJSON or .mdb)")
+    if kind in ("gpkg", "geojson", "mdb"):
+        with tempfile.TemporaryDirectory(prefix="cadastre-pkg-") as tmp:
+            # GDAL and the readers open the file by a name with its kind's suffix: the surveyor's name, linked
+            member = f"{_display_stem(name)}.{kind}"
+            (Path(tmp) / member).symlink_to(source.resolve())
+            container = Container(source, Path(tmp), kind, [member], name)
+            if kind != "geojson":  # a database that cannot list its layers is refused here, by the surveyor's name
+                container.sublayers(member)
+            yield container
         return
-    if suffix != ".zip" and not zipfile.is_zipfile(source):
-        raise InputError(f"无法识别的文件类型：{source.name}（应为 .zip 压缩包、文件夹、.gpkg 或 .geojson）",
-                         f"unrecognised container {source.name} (expected .zip, folder, .gpkg or .geojson)")
     with tempfile.TemporaryDirectory(prefix="cadastre-pkg-") as tmp:
         try:
             with zipfile.ZipFile(source) as zf:
                 members = _check_zip(zf, limits)
                 files = _extract(zf, members, Path(tmp), limits)
         except NotImplementedError as e:  # a compression method or zip version zipfile does not support
-            raise InputError(f"压缩包 {source.name} 使用了不支持的压缩方式或版本：{e}",
-                             f"{source.name} uses an unsupported compression method or version: {e}") from None
+            raise InputError(f"压缩包 {name} 使用了不支持的压缩方式或版本：{e}",
+                             f"{name} uses an unsupported compression method or version: {e}") from None
         except _CORRUPT as e:
-            raise InputError(f"压缩包 {source.name} 已损坏，无法读取：{e}",
-                             f"{source.name} is not a valid zip: {e}") from None
-        yield Container(source, Path(tmp), "zip", sorted(files))
+            raise InputError(f"压缩包 {name} 已损坏，无法读取：{e}", f"{name} is not a valid zip: {e}") from None
+        yield Container(source, Path(tmp), "zip", sorted(files), name)

@@ -128,7 +128,8 @@ def decide_crs(declared: CRS | str | int | None, how: str, bounds, county: Count
     if declared is not None:
         epsg = _to_epsg(declared, where)
         detail = {"manifest": "由 manifest.json 声明", "prj": "由 .prj 文件声明",
-                  "gpkg": "由 GeoPackage 声明", "geojson": "由 GeoJSON 声明（RFC 7946 经纬度按 CGCS2000 读取）"}.get(how, how) + f"：EPSG:{epsg}"
+                  "gpkg": "由 GeoPackage 声明", "geojson": "由 GeoJSON 声明（RFC 7946 经纬度按 CGCS2000 读取）",
+                  "filegdb": "由文件地理数据库的要素类声明", "mdb": "由个人地理数据库的要素类声明"}.get(how, how) + f"：EPSG:{epsg}"
     else:
         epsg, detail = _infer(bounds, county, where)
         how = "inferred"

@@ -98,6 +98,10 @@ class SurveyPackage:
     layers: dict[str, gpd.GeoDataFrame]
     findings: pd.DataFrame
     inferred: dict[str, str] = field(default_factory=dict)  # what was inferred → how (Chinese)
+    name: str = ""  # the package as the surveyor named it (an upload is kept under its checksum)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.source.name
 
     @property
     def crs(self) -> CRSDecision | None:
@@ -183,17 +187,20 @@ def _layer_failure(code: str, error: InputError) -> pd.DataFrame:
 
 
 def read_package(path: str | os.PathLike, *, county: str | None = None, storage_epsg: int | None = None,
-                 limits: Limits | None = None) -> SurveyPackage:
-    """Read a survey package (``.zip``, folder or ``.gpkg``) into a :class:`SurveyPackage`.
+                 limits: Limits | None = None, name: str | None = None) -> SurveyPackage:
+    """Read a survey package (a zip, a folder, a ``.gdb`` folder, a GeoPackage, a GeoJSON or a personal
+    geodatabase — a single file by its content) into a :class:`SurveyPackage`.
 
     ``county`` is used when the manifest names none (then the codes in the data decide); ``storage_epsg`` defaults
-    to the county's storage CRS. Nothing is stored.
+    to the county's storage CRS; ``name`` is the package as the surveyor named it (an upload kept under its
+    checksum), for every message and the report. Nothing is stored.
     """
     source = Path(path)
+    name = name or source.name
     preset = settings.county(county) if county else None
     limits = limits or Limits.from_tolerances(preset.tolerances_name if preset else "default")
     if not source.exists():
-        raise _refuse(f"找不到文件或文件夹：{source}", f"no such file or folder: {source}")
+        raise _refuse(f"找不到文件或文件夹：{name}", f"no such file or folder: {name}")
     # the checksum is computed in a thread of its own while the layers are read: hashing and GDAL's reading both let
     # go of the GIL, so on a county package its 0.4 s vanish from the wall time. A thread per call, not a shared
     # pool: a pool's idle thread does not survive a fork, and work queued to it in the child would never run
@@ -204,7 +211,7 @@ def read_package(path: str | os.PathLike, *, county: str | None = None, storage_
         p.stat().st_size for p in source.rglob("*") if p.is_file())
     parts: list[pd.DataFrame] = []
     inferred: dict[str, str] = {}
-    with open_container(source, limits) as container:
+    with open_container(source, limits, name=name) as container:
         manifest = _manifest(container)
         permit = None
         try:
@@ -259,8 +266,8 @@ def read_package(path: str | os.PathLike, *, county: str | None = None, storage_
     parts.append(fnd.of_rule("PKG-001", "package", required,
                              [f"{stages()[stage].title}成果包缺少必需的图层 {code}（{layer_specs()[code].title}）"
                               for code in required]))
-    return SurveyPackage(source, sha256.result(), size, stage, county_obj, storage_epsg, manifest, permit, files, raw, layers,
-                         fnd.concat(parts), inferred)
+    return SurveyPackage(source, sha256.result(), size, stage, county_obj, storage_epsg, manifest, permit, files, raw,
+                         layers, fnd.concat(parts), inferred, name)
 
 
 def _decide_county(manifest: Manifest, preset: County | None, raw: dict[str, RawLayer],
@@ -311,12 +318,15 @@ def _files(container: Container, manifest: Manifest, layers: dict[str, tuple[str
     for member, (_role, code) in layers.items():
         p = PurePosixPath(member)
         stems[(str(p.parent), p.stem.casefold())] = code
+    folders = tuple(f"{m}/" for m in layers if (container.root / m).is_dir())  # File Geodatabases
     out = []
     for member in container.files:
         p = PurePosixPath(member)
         size = (container.root / member).stat().st_size
         code = stems.get((str(p.parent), p.stem.casefold()))
-        if member in layers or code is not None:
+        if member.startswith(folders):
+            out.append(PackageFile(member, size, "layer", None))
+        elif member in layers or code is not None:
             out.append(PackageFile(member, size, "layer", code or layers[member][1]))
         elif member == manifest.member:
             out.append(PackageFile(member, size, "manifest"))

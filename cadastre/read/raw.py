@@ -147,8 +147,12 @@ def load_layer(source: LayerSource) -> RawLayer:
                                      rule="PKG-002", layer=source.layer)
             encoding = _dbf_encoding(source, source.sidecar(".dbf"))
             frame = pyogrio.read_dataframe(source.path, encoding=encoding.encoding, use_arrow=True)
-        elif source.kind in ("gpkg", "geojson"):
+        elif source.kind in ("gpkg", "geojson", "filegdb"):  # a File Geodatabase's tables come without geometry
             frame = pyogrio.read_dataframe(source.path, layer=source.sublayer, use_arrow=True)
+        elif source.kind == "mdb":
+            from cadastre.read.pgdb import read_table
+
+            frame = read_table(source.path, source.sublayer, source.file_member)
         elif source.kind == "dbf":
             encoding = _dbf_encoding(source, source.path)
             frame = pyogrio.read_dataframe(source.path, encoding=encoding.encoding, read_geometry=False)
@@ -168,7 +172,7 @@ def load_layer(source: LayerSource) -> RawLayer:
     dropped_z = False
     if isinstance(frame, gpd.GeoDataFrame):
         geoms = np.asarray(frame.geometry.values, dtype=object)
-        dropped_z = bool(shapely.has_z(geoms).any())
+        dropped_z = bool(shapely.has_z(geoms).any()) or bool(frame.attrs.get("dropped_z"))
         if dropped_z:
             frame = frame.set_geometry(shapely.force_2d(geoms), crs=frame.crs)
         if frame.geometry.name != "geometry":
@@ -211,7 +215,7 @@ def decide_layer_crs(raw: RawLayer, county: County, declared_crs: str | None = N
     if declared_crs is not None:
         declared, how = declared_crs, "manifest"
     elif frame.crs is not None:
-        declared, how = frame.crs, raw.info.kind if raw.info.kind in ("gpkg", "geojson") else "prj"
+        declared, how = frame.crs, raw.info.kind if raw.info.kind in ("gpkg", "geojson", "filegdb", "mdb") else "prj"
         if how == "geojson" and frame.crs.to_epsg() == 4326:
             # RFC 7946 says WGS 84 lon/lat; registry exports (and Chinese GIS) write CGCS2000 lon/lat under it,
             # the two within centimetres: read as CGCS2000, and the report says so

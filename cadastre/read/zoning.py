@@ -46,7 +46,7 @@ def read_zoning(path: str | os.PathLike, county: County, storage_epsg: int) -> Z
         missing = [code for code, source in sources.items() if source is None]
         if missing:
             names = "、".join(f"{m}（{'地籍区' if m == 'DJQ' else '地籍子区'}）" for m in missing)
-            raise InputError(f"{container.source.name} 中没有图层 {names}", f"layers {missing} not found",
+            raise InputError(f"{container.name} 中没有图层 {names}", f"layers {missing} not found",
                              rule="PKG-001")
         districts, djq_read = read_vector_layer(sources["DJQ"], county, storage_epsg)
         subdistricts, djzq_read = read_vector_layer(sources["DJZQ"], county, storage_epsg)

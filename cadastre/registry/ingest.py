@@ -86,7 +86,7 @@ class IngestResult:
 
 
 def check(ctx: Context, path: str | os.PathLike, *, county: str | None = None, permit=None,
-          progress: Progress | None = None, span: tuple[float, float] = (0.0, 1.0)) -> Report:
+          progress: Progress | None = None, span: tuple[float, float] = (0.0, 1.0), name: str | None = None) -> Report:
     """Check a package against this registry (nothing stored): every rule, those against the registered parcels,
     zoning and codes included, and the planning verification against the recorded permit."""
 
@@ -95,11 +95,12 @@ def check(ctx: Context, path: str | os.PathLike, *, county: str | None = None, p
             return check_facts(connection, ctx.srid, package, given)
 
     return check_package(path, county=county or ctx.county, permit=permit, storage_epsg=ctx.srid, facts=facts,
-                         progress=progress, span=span)
+                         progress=progress, span=span, name=name)
 
 
 def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str | None = None,
-                   package_id: int | None = None, progress: Progress | None = None, actor=None) -> IngestResult:
+                   package_id: int | None = None, progress: Progress | None = None, actor=None,
+                   name: str | None = None) -> IngestResult:
     """Check, store and (when clean) accept a survey package.
 
     The package is read and its rules over the package alone run first, outside any lock. Then one write
@@ -110,8 +111,9 @@ def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str |
     accepted and the others are rejected by TOP-002 naming the parcel that won.
 
     ``package_id`` names a package already *received* (``packages.receive``) whose original is ``path``: its row
-    gets the outcome, refused included. ``progress`` hears ``reading`` / ``checking`` / ``storing``. The outcome
-    is written to the audit log in the same transaction, for ``actor`` (a :class:`cadastre.core.auth.Principal`)."""
+    gets the outcome, refused included; ``name`` is its file's name as uploaded. ``progress`` hears ``reading`` /
+    ``checking`` / ``storing``. The outcome is written to the audit log in the same transaction, for ``actor`` (a
+    :class:`cadastre.core.auth.Principal`)."""
     progress = safe(progress)
     path = Path(path)
     if package_id is None and path.exists():  # a quick answer for bytes accepted before (decided again below)
@@ -121,7 +123,7 @@ def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str |
             return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
                                 assigned=existing.report.get("assigned", {}))
     progress("reading", 0.0)
-    package = read_for_check(path, county=ctx.county, storage_epsg=ctx.srid)
+    package = read_for_check(path, county=ctx.county, storage_epsg=ctx.srid, name=name)
     if isinstance(package, Report):
         return _refuse(ctx, package, package_id, actor)
     middle = CHECK_SHARE * READ_SHARE
@@ -144,7 +146,7 @@ def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str |
             status = "rejected" if len(report.survey_errors) else "accepted"
             if package_id is None:
                 with single_file(path) as upload:  # a folder is kept as a reproducible zip of its files
-                    original = keep_original(connection, upload, path.name + ("/" if path.is_dir() else ""))
+                    original = keep_original(connection, upload, name or path.name + ("/" if path.is_dir() else ""))
                 package_id = save_package(connection, original, report, status, submitted_by)
             else:
                 save_package(connection, None, report, status, package_id=package_id)

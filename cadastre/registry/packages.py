@@ -19,6 +19,7 @@ from cadastre.core.errors import (
     ConflictError,
     CorruptOriginal,
     Gone,
+    InputError,
     NotFoundError,
     QuotaExceeded,
 )
@@ -26,6 +27,7 @@ from cadastre.core.files import sha256_of
 from cadastre.core.progress import Progress, safe
 from cadastre.qa.render import render_html
 from cadastre.qa.report import Report
+from cadastre.read.container import sniff
 from cadastre.read.package import read_package
 from cadastre.registry import access
 from cadastre.registry.context import Context, OriginalFile, Received, byte_size, frame_time
@@ -75,6 +77,10 @@ def receive(ctx: Context, path: str | os.PathLike, *, filename: str | None = Non
     New bytes count toward the submitting account's upload quota over the last 24 hours
     (``service.toml`` ``[uploads]``, or the account's own): past it, :class:`QuotaExceeded`."""
     path = Path(path)
+    name = filename or path.name
+    if path.is_file() and sniff(path) is None:  # what it is comes from its content, not its name
+        raise InputError(f"无法识别的文件类型：{name}（应为 zip 压缩包、GeoPackage、GeoJSON 或个人地理数据库 .mdb）",
+                         f"{name} is neither a zip, a GeoPackage, a GeoJSON nor a personal geodatabase")
     digest = sha256_of(path)
     with write_transaction(ctx.engine) as connection:
         serialise(connection, f"package:{digest}")  # the same bytes uploaded at once: one package
@@ -84,9 +90,9 @@ def receive(ctx: Context, path: str | os.PathLike, *, filename: str | None = Non
         if submitted_by is not None:
             serialise(connection, f"uploads:{submitted_by}")  # two uploads at once count against one quota
             _within_quota(ctx, connection, submitted_by, path.stat().st_size, actor)
-        original = keep_original(connection, path, filename or path.name)
+        original = keep_original(connection, path, name)
         package_id = receive_package(connection, original, submitted_by)
-        record(connection, actor, "package.upload", package_id, {"filename": filename or path.name,
+        record(connection, actor, "package.upload", package_id, {"filename": name,
                                                                  "sha256": digest, "size": original.size})
         return Received(package_id, digest, duplicate=False)
 
@@ -127,7 +133,8 @@ def process(ctx: Context, package_id: int, *, progress: Progress | None = None, 
     state = package(ctx, package_id, report=False)
     actor = actor or access.submitter(ctx, state.submitted_by)
     if state.status == "rejected":
-        return ingest_package(ctx, original(ctx, package_id).path, progress=progress, actor=actor)
+        upload = original(ctx, package_id)
+        return ingest_package(ctx, upload.path, progress=progress, actor=actor, name=upload.filename)
     if state.status != "received":
         return None
     me, now = workers.identity(), datetime.now(UTC)
@@ -154,8 +161,9 @@ def process(ctx: Context, package_id: int, *, progress: Progress | None = None, 
 
     try:
         with _claim_kept(ctx, package_id, me):
-            result = ingest_package(ctx, original(ctx, package_id).path, package_id=package_id,
-                                    progress=safe(kept), actor=actor)
+            upload = original(ctx, package_id)  # kept under its checksum; read under the name it was uploaded as
+            result = ingest_package(ctx, upload.path, package_id=package_id, progress=safe(kept), actor=actor,
+                                    name=upload.filename)
     except Exception as e:
         _release_failed(ctx, package_id, me, int(row["attempts"]) + 1, e)
         raise
@@ -285,7 +293,8 @@ def report_html(ctx: Context, package_id: int) -> str:
     read = None
     if not document.refused:
         try:
-            read = read_package(original(ctx, package_id).path, county=state.county, storage_epsg=ctx.srid)
+            upload = original(ctx, package_id)
+            read = read_package(upload.path, county=state.county, storage_epsg=ctx.srid, name=upload.filename)
         except CadastreError:
             read = None
     return render_html(document, read)

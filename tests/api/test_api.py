@@ -281,13 +281,16 @@ def test_upload_limits_and_wrong_files(fresh_client, tmp_path):
     assert "上限" in body["detail"]
     text = assert_problem(fresh_client.post("/api/packages", files={"file": ("notes.txt", b"hello")}), 422)
     assert "notes.txt" in text["detail"]
-    junk = fresh_client.post("/api/packages", files={"file": ("junk.zip", b"not a zip at all")})
-    assert junk.status_code == 202
+    junk = assert_problem(fresh_client.post("/api/packages", files={"file": ("junk.zip", b"not a zip at all")}), 422)
+    assert "junk.zip" in junk["detail"] and "无法识别" in junk["detail"]  # by its content, whatever its name
+    truncated = fresh_client.post("/api/packages", files={"file": ("半截.zip", b"PK\x03\x04" + b"\x00" * 40)})
+    assert truncated.status_code == 202
     fresh_client.worker.wait(60)
-    state = fresh_client.get(f"/api/packages/{junk.json()['id']}").json()
+    state = fresh_client.get(f"/api/packages/{truncated.json()['id']}").json()
     assert state["status"] == "refused" and state["report"]["refused"] is True
-    assert state["report"]["findings"][0]["message"]
-    assert fresh_client.get(f"/api/packages/{junk.json()['id']}/report.html").status_code == 200
+    assert "压缩包 半截.zip 已损坏" in state["report"]["findings"][0]["message"]
+    assert state["report"]["package"]["name"] == "半截.zip" and state["filename"] == "半截.zip"
+    assert "半截.zip" in fresh_client.get(f"/api/packages/{truncated.json()['id']}/report.html").text
     assert_problem(fresh_client.post("/api/packages"), 400)
 
 

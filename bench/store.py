@@ -20,10 +20,10 @@ import shapely
 import sqlalchemy as sa
 
 from bench.common import Timing, database, in_child, postgres, save
+from cadastre.registry import init_database
 from cadastre.store.counters import reserve
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.registry_rows import insert_rows
-from cadastre.registry import init_database
 
 GOAL_PER_MILLION = 20.0
 WRITERS = 4

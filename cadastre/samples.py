@@ -286,13 +286,15 @@ class Quirks:
     encoding: str = "GBK"  # of the .dbf text
     cpg: str | None = "936"  # the .cpg content; None writes no .cpg
     prj: bool = True
-    coordinates: str = "prefixed"  # prefixed | unprefixed | geographic | zone38 | xian80
+    coordinates: str = "prefixed"  # prefixed | unprefixed | geographic | zone38 | xian80 | cass (eastings without
+    #                                the zone prefix under a .prj that names the prefixed zone, as CASS writes them)
     manifest: bool = True
     manifest_crs: bool = False  # also declare the CRS in manifest.json
     z: bool = False  # PolygonZ / PointZ, as CAD exports write
     chinese_fields: bool = False  # Chinese field names (truncated to 10 bytes in the .dbf)
     text_numbers: bool = False  # areas as text: "1,234.56", full-width digits, "㎡" suffixes
-    tables: str | None = None  # write LJZ / C / H as attribute tables: dbf | csv | xlsx
+    tables: str | None = None  # write LJZ / C / H as attribute tables: dbf | csv | xlsx | nullshp (a shapefile
+    #                            of null shapes without a .prj, as CASS and EPS write tables)
     truncate: tuple[tuple[str, int], ...] = ()  # (file name, bytes cut from its end)
     drop: tuple[str, ...] = ()  # file names left out (e.g. "ZRZ.shx")
 
@@ -304,11 +306,11 @@ _FULL = str.maketrans("0123456789", "０１２３４５６７８９")
 def _coordinates(frame: gpd.GeoDataFrame, quirks: Quirks, zone: int) -> gpd.GeoDataFrame:
     if quirks.coordinates == "prefixed":
         return frame
-    if quirks.coordinates == "unprefixed":
+    if quirks.coordinates in ("unprefixed", "cass"):
         out = frame.copy()
         out.geometry = shapely.transform(np.asarray(frame.geometry.values, dtype=object),
                                          lambda xy: xy - [zone * 1_000_000, 0])
-        return out.set_crs(settings.zone_epsg(zone, prefixed=False), allow_override=True)
+        return out.set_crs(settings.zone_epsg(zone, prefixed=quirks.coordinates == "cass"), allow_override=True)
     target = {"geographic": 4490, "zone38": settings.zone_epsg(zone + 1), "xian80": 2361}[quirks.coordinates]
     return frame.to_crs(target)
 
@@ -344,6 +346,13 @@ def _write_layer(directory: Path, layer: str, frame: gpd.GeoDataFrame, quirks: Q
         if quirks.tables == "csv":
             (directory / f"{layer}.csv").write_bytes(table.to_csv(index=False).encode(
                 "gbk" if quirks.encoding.upper() == "GBK" else "utf-8-sig"))
+        elif quirks.tables == "nullshp":
+            with warnings.catch_warnings():  # GDAL announces each Chinese field name it truncates to 10 bytes
+                warnings.simplefilter("ignore", RuntimeWarning)
+                gpd.GeoDataFrame(table, geometry=[None] * len(table)).to_file(
+                    directory / f"{layer}.shp", driver="ESRI Shapefile", encoding=quirks.encoding)
+            _fix_dbf_date(directory / f"{layer}.dbf")
+            _cpg(directory / f"{layer}.cpg", quirks)
         elif quirks.tables == "xlsx":
             with pd.ExcelWriter(directory / "属性表.xlsx", engine="openpyxl", mode="a" if (
                     directory / "属性表.xlsx").exists() else "w") as writer:

@@ -21,10 +21,9 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.deps import ServiceSettings
-from cadastre.registry import init_registry
+from cadastre.registry import init_database, init_registry
 from cadastre.samples import write_sample_packages
 from cadastre.store.engine import create_engine
-from cadastre.registry import init_database
 from cadastre.testing import TemporaryPostgres, role_tokens
 
 ENGINES = ("spatialite", "postgis")

@@ -89,6 +89,16 @@ def test_no_prj_crs_inferred_and_converted(tmp_path, coordinates, epsg):
     assert shapely.equals_exact(read, shapely.normalize(original), tolerance=1e-3).all()  # same place, to the millimetre, whatever the file's CRS
 
 
+def test_cass_eastings_without_the_zone_prefix_under_a_prefixed_prj_are_read_and_warned(tmp_path):
+    pkg = read_package(presale(tmp_path, coordinates="cass"))
+    assert_findings(pkg.findings, [("PKG-006", "成果/矢量/ZRZ.shp"), ("PKG-006", "成果/矢量/C.shp"),
+                                   ("PKG-006", "成果/矢量/H.shp")])
+    assert "按不带带号的第 37 带（EPSG:4546）读取" in pkg.findings["message"].iat[0]
+    original = shapely.normalize(np.asarray(PRESALE["ZRZ"].geometry.values, dtype=object))
+    read = shapely.normalize(np.asarray(pkg.layers["ZRZ"].geometry.values, dtype=object))
+    assert shapely.equals_exact(read, original, tolerance=1e-3).all()
+
+
 def test_manifest_crs_overrides_prj(tmp_path):
     pkg = read_package(presale(tmp_path, manifest_crs=True))
     assert pkg.raw["ZRZ"].info.crs.how == "manifest"
@@ -109,17 +119,22 @@ def test_polygon_z_is_flattened(tmp_path):
     assert not pkg.layers["ZRZ"].geometry.has_z.any()
 
 
-@pytest.mark.parametrize("tables", ["xlsx", "csv", "dbf"])
+@pytest.mark.parametrize("tables", ["xlsx", "csv", "dbf", "nullshp"])
 def test_attribute_tables(tmp_path, tables):
     pkg = read_package(presale(tmp_path, tables=tables))
-    # a CSV declares no encoding: C.csv (名义层 "地下1" in GBK) is decided from its bytes, and the report says so
-    expected = [("PKG-005", "成果/矢量/C.csv")] if tables == "csv" else []
+    # a CSV declares no encoding: C.csv (名义层 "地下1" in GBK) is decided from its bytes, and the report says so;
+    # shapefiles of null shapes are tables, said so, with no CRS to decide
+    expected = {"csv": [("PKG-005", "成果/矢量/C.csv")],
+                "nullshp": [("PKG-005", "成果/矢量/C.shp"), ("PKG-005", "成果/矢量/H.shp")]}.get(tables, [])
     assert_findings(pkg.findings, expected)
+    if tables == "nullshp":
+        assert "图形全部为空，按属性表读取" in pkg.findings["message"].iat[0]
+        assert pkg.raw["H"].info.crs is None and pkg.raw["H"].info.null_shapes
     units = pkg.layers["H"]
     assert len(units) == 84 and units.geometry.isna().all()
     assert list(units["SHBW"]) == list(PRESALE["H"]["SHBW"])
     assert units["YCJZMJ"].tolist() == pytest.approx(PRESALE["H"]["YCJZMJ"].tolist())
-    assert pkg.raw["H"].info.kind == tables
+    assert pkg.raw["H"].info.kind == {"nullshp": "shapefile"}.get(tables, tables)
 
 
 def test_truncated_shp_yields_a_null_geometry_finding(tmp_path):

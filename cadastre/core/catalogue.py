@@ -31,7 +31,7 @@ CATALOGUE: dict[str, Rule] = {r.id: r for r in [
     Rule("PKG-003", "error", "package", "无法确定文字编码"),
     Rule("PKG-004", "error", "package", "无法确定坐标系，或坐标系与本县不符"),
     Rule("PKG-005", "info", "package", "编码、坐标系、阶段或县为推断所得（说明推断内容）"),
-    Rule("PKG-006", "warning", "package", "声明的编码与文件内容不符，已按实际编码读取"),
+    Rule("PKG-006", "warning", "package", "声明的编码或坐标带号前缀与文件内容不符，已按实际内容读取"),
     Rule("PKG-007", "error", "package", "规划许可文件 permit.json 无法读取"),
     Rule("PKG-008", "warning", "package", "成果包中的规划许可与登记的许可不一致"),
     Rule("PKG-009", "error", "ZRZ", "找不到自然幢所在的已登记宗地（manifest 的 parcel_code 或包含自然幢的现势宗地）"),

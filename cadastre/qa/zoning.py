@@ -114,6 +114,8 @@ def validate_zoning(zoning: Zoning, counties: Sequence[County]) -> pd.DataFrame:
         parts.append(_overlaps(frame, code, valid[layer], "ZON-007" if layer == "DJQ" else "ZON-006", layer, what,
                                tolerances["overlap_tolerance"], frame.crs))
     parts.append(_containment(zoning, valid["DJQ"], valid["DJZQ"], tolerances["containment_tolerance"]))
+    warned = [read for read in zoning.layers if read.crs is not None and read.crs.warning]  # read as written
+    parts.append(fnd.of_rule("PKG-006", "package", [r.member for r in warned], [r.crs.warning for r in warned]))
     return fnd.concat(parts)
 
 

@@ -36,8 +36,9 @@ class CRSDecision:
     """The CRS a layer is read in and how it was decided (for the report)."""
 
     epsg: int
-    how: str  # manifest | prj | gpkg | inferred
+    how: str  # manifest | prj | gpkg | geojson | filegdb | mdb | inferred
     detail: str  # Chinese, e.g. "由坐标推断：带号前缀 37（3度带）"
+    warning: str | None = None  # Chinese, when the coordinates contradicted the declaration in an unambiguous way
 
     @property
     def crs(self) -> CRS:
@@ -140,9 +141,31 @@ def decide_crs(declared: CRS | str | int | None, how: str, bounds, county: Count
     if kind == "3deg" and zone != county.zone:
         raise _refuse(f"坐标系为 3 度带第 {zone} 带，与本县（{county.name}）的第 {county.zone} 带不符",
                       f"3-degree zone {zone} does not match the county's zone {county.zone}", where)
+    warning = None
     if np.isfinite(bounds).all():
+        if kind == "3deg" and how != "inferred":
+            epsg, prefixed, warning = _prefix_as_written(epsg, zone, prefixed, bounds, where)
         _check_fit(epsg, kind, prefixed, bounds, county, where)
-    return CRSDecision(epsg, how, detail)
+    return CRSDecision(epsg, how, detail, warning)
+
+
+def _prefix_as_written(epsg: int, zone: int, prefixed: bool, bounds: np.ndarray,
+                       where: str) -> tuple[int, bool, str | None]:
+    """A declared 3° zone of the county over eastings written the other way — without the zone prefix under a
+    prefixed .prj (CASS does this), or with it under an unprefixed one — is unambiguous: the zone is known, so the
+    eastings are read as written, in the same zone, and the report warns. Mixed forms stay refused (_check_fit)."""
+    minx, _, maxx, _ = bounds
+    if prefixed and 200_000 <= minx and maxx <= 800_000:
+        read_as = zone_epsg(zone, prefixed=False)
+        said = (f"{where}：声明的坐标系 EPSG:{epsg} 带有带号前缀，但坐标东值不带带号（{minx:.1f}–{maxx:.1f}）；"
+                f"带号 {zone} 已知，按不带带号的第 {zone} 带（EPSG:{read_as}）读取")
+        return read_as, False, said
+    if not prefixed and int(minx // 1_000_000) == zone == int(maxx // 1_000_000):
+        read_as = zone_epsg(zone)
+        said = (f"{where}：声明的坐标系 EPSG:{epsg} 不带带号前缀，但坐标东值带有带号 {zone}（{minx:.1f}–{maxx:.1f}）；"
+                f"按带带号的第 {zone} 带（EPSG:{read_as}）读取")
+        return read_as, True, said
+    return epsg, prefixed, None
 
 
 def _check_fit(epsg: int, kind: str, prefixed: bool, bounds: np.ndarray, county: County, where: str) -> None:

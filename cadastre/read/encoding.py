@@ -12,14 +12,19 @@ superset that decodes them identically (and keeps ``·`` as ``·``).
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import numpy as np
 
 from cadastre.core.errors import InputError
 
-__all__ = ["EncodingDecision", "decide_dbf_encoding", "decide_text_encoding", "normalise_codepage"]
+__all__ = ["EncodingDecision", "decide_dbf_encoding", "decide_text_encoding", "normalise_codepage",
+           "with_whole_field_names"]
 
 UTF8, GB18030 = "UTF-8", "GB18030"
 
@@ -63,10 +68,21 @@ def normalise_codepage(name: str) -> str | None:
     return None
 
 
+def _whole_characters(name: bytes) -> bytes:
+    """A field name cut to its 11 bytes by a writer that counted bytes, not characters, less the broken last
+    character (at most 3 bytes of UTF-8, 1 of GBK) — what remains tells the encoding as well as the whole name."""
+    for encoding, longest in ((UTF8, 3), (GB18030, 1)):  # UTF-8 first: GBK bytes are rarely valid UTF-8
+        for cut in range(longest + 1):
+            if _decodes([name[:len(name) - cut]], encoding):
+                return name[:len(name) - cut]
+    return name
+
+
 def dbf_text_values(path: Path) -> list[bytes]:
-    """The raw text of a DBF's character fields that is not plain ASCII: per field, the rows holding non-ASCII
-    bytes, one after another (fixed width, so each row's padding keeps values apart). Decoding these few blobs
-    tells the encoding; there is no per-row Python loop."""
+    """The raw text of a DBF that is not plain ASCII: the field names in its header (a GBK file whose Chinese is
+    only in its field names is still GBK), then per character field the rows holding non-ASCII bytes, one after
+    another (fixed width, so each row's padding keeps values apart). Decoding these few blobs tells the encoding;
+    there is no per-row Python loop."""
     data = np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else np.zeros(0, np.uint8)
     if len(data) < 32:
         raise InputError(f"{path.name} 不是有效的 DBF 文件（文件过短）", f"{path.name} is not a DBF (too short)",
@@ -74,9 +90,12 @@ def dbf_text_values(path: Path) -> list[bytes]:
     n_records = int.from_bytes(data[4:8].tobytes(), "little")
     header_len = int.from_bytes(data[8:10].tobytes(), "little")
     record_len = int.from_bytes(data[10:12].tobytes(), "little")
-    fields, offset, pos = [], 1, 32  # each record starts with the deletion flag byte
+    fields, names, offset, pos = [], [], 1, 32  # each record starts with the deletion flag byte
     while pos + 32 <= min(header_len, len(data)) and int(data[pos]) != 0x0D:
         kind, length = chr(int(data[pos + 11])), int(data[pos + 16])
+        name = data[pos:pos + 11].tobytes().split(b"\x00", 1)[0]
+        if any(b >= 0x80 for b in name):
+            names.append(_whole_characters(name))
         if kind == "C":
             fields.append((offset, length))
         offset += length
@@ -84,9 +103,9 @@ def dbf_text_values(path: Path) -> list[bytes]:
     available = max(0, (len(data) - header_len) // max(record_len, 1))
     n = min(n_records, available)
     if n == 0 or not fields:
-        return []
+        return names
     records = data[header_len:header_len + n * record_len].reshape(n, record_len)
-    values = []
+    values = names
     for start, length in fields:
         block = records[:, start:start + length]
         rows = (block >= 0x80).any(axis=1)
@@ -153,3 +172,44 @@ def decide_dbf_encoding(dbf: Path, cpg: Path | None = None) -> EncodingDecision:
     declared = _LDID.get(ldid[0]) if ldid else None
     return decide_text_encoding(values, declared, "ldid", dbf.name) if declared else decide_text_encoding(
         values, None, "inferred", dbf.name)
+
+
+def _cut_field_names(dbf: Path, encoding: str) -> dict[int, bytes]:
+    """Header offset → whole-character name, for the field names of ``dbf`` that do not decode in ``encoding``
+    because the writer cut them inside a character (GDAL and QGIS cut UTF-8 names at 10 bytes)."""
+    with dbf.open("rb") as f:
+        head = f.read(32)
+        header_len = int.from_bytes(head[8:10], "little") if len(head) >= 10 else 0
+        header = f.read(max(0, header_len - 32))
+    out, pos = {}, 0
+    while pos + 32 <= len(header) and header[pos] != 0x0D:
+        name = header[pos:pos + 11].split(b"\x00", 1)[0]
+        if not _decodes([name], encoding):
+            whole = _whole_characters(name)
+            if whole != name and _decodes([whole], encoding):
+                out[32 + pos] = whole
+        pos += 32
+    return out
+
+
+@contextmanager
+def with_whole_field_names(shapefile_or_dbf: Path, dbf: Path, encoding: str) -> Iterator[Path]:
+    """The file to open so that every field name decodes in ``encoding``: the file itself, or — when a name was cut
+    inside a character — a temporary copy of its ``.dbf`` with the broken character dropped from those names (the
+    ``.shp``, ``.shx`` and ``.prj`` beside it linked), which GDAL would otherwise refuse to read at all."""
+    cuts = _cut_field_names(dbf, encoding)
+    if not cuts:
+        yield shapefile_or_dbf
+        return
+    with TemporaryDirectory(prefix="cadastre-dbf-") as tmp:
+        stem = Path(tmp) / "layer"
+        for sidecar in shapefile_or_dbf.parent.iterdir():
+            if sidecar.stem == shapefile_or_dbf.stem and sidecar != dbf:
+                stem.with_suffix(sidecar.suffix.lower()).symlink_to(sidecar.resolve())
+        copy = stem.with_suffix(".dbf")
+        shutil.copyfile(dbf, copy)
+        with copy.open("r+b") as f:
+            for offset, name in cuts.items():
+                f.seek(offset)
+                f.write(name.ljust(11, b"\x00"))
+        yield stem.with_suffix(shapefile_or_dbf.suffix.lower())

@@ -291,7 +291,8 @@ def _decide_county(manifest: Manifest, preset: County | None, raw: dict[str, Raw
 
 
 def _decision_findings(raw: dict[str, RawLayer], inferred: dict[str, str]) -> pd.DataFrame:
-    """PKG-005 for what was inferred rather than declared; PKG-006 for declarations the bytes contradicted."""
+    """PKG-005 for what was inferred rather than declared; PKG-006 for declarations (encoding, a zone prefix) the
+    content contradicted and that were read as the content says."""
     features, messages, warn_features, warnings = [], [], [], []
     for key, how in inferred.items():
         features.append(key)
@@ -305,6 +306,12 @@ def _decision_findings(raw: dict[str, RawLayer], inferred: dict[str, str]) -> pd
             elif info.encoding.how == "inferred":
                 features.append(info.text_member)
                 messages.append(f"{info.text_member} 未声明编码，按内容判断为 {info.encoding.encoding}")
+        if info.crs is not None and info.crs.warning:
+            warn_features.append(info.member)
+            warnings.append(info.crs.warning)
+        if info.null_shapes:
+            features.append(info.member)
+            messages.append(f"{info.member} 的图形全部为空，按属性表读取（不判断坐标系）")
         if info.crs is not None and info.crs.inferred:
             features.append(info.member)
             messages.append(f"{info.member} 未声明坐标系，{info.crs.detail}（EPSG:{info.crs.epsg}）")

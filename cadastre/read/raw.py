@@ -25,7 +25,13 @@ from cadastre.core.errors import InputError
 from cadastre.core.settings import County
 from cadastre.read.container import LayerSource
 from cadastre.read.crs import GEOGRAPHIC_EPSG, CRSDecision, decide_crs
-from cadastre.read.encoding import UTF8, EncodingDecision, decide_dbf_encoding, decide_text_encoding
+from cadastre.read.encoding import (
+    UTF8,
+    EncodingDecision,
+    decide_dbf_encoding,
+    decide_text_encoding,
+    with_whole_field_names,
+)
 from cadastre.read.layers import layer_specs
 
 __all__ = ["LayerRead", "RawLayer", "field_aliases", "match_fields", "load_layer", "decide_layer_crs",
@@ -46,6 +52,7 @@ class LayerRead:
     crs: CRSDecision | None = None
     fields: dict[str, str] = field(default_factory=dict)  # canonical name → name in the file
     dropped_z: bool = False
+    null_shapes: bool = False  # a shapefile of null shapes only, read as the attribute table it is
 
 
 @dataclass
@@ -146,7 +153,8 @@ def load_layer(source: LayerSource) -> RawLayer:
                                      f"{source.member}: {suffix} missing, shapefile set incomplete",
                                      rule="PKG-002", layer=source.layer)
             encoding = _dbf_encoding(source, source.sidecar(".dbf"))
-            frame = pyogrio.read_dataframe(source.path, encoding=encoding.encoding, use_arrow=True)
+            with with_whole_field_names(source.path, source.sidecar(".dbf"), encoding.encoding) as path:
+                frame = pyogrio.read_dataframe(path, encoding=encoding.encoding, use_arrow=True)
         elif source.kind in ("gpkg", "geojson", "filegdb"):  # a File Geodatabase's tables come without geometry
             frame = pyogrio.read_dataframe(source.path, layer=source.sublayer, use_arrow=True)
         elif source.kind == "mdb":
@@ -155,7 +163,8 @@ def load_layer(source: LayerSource) -> RawLayer:
             frame = read_table(source.path, source.sublayer, source.file_member)
         elif source.kind == "dbf":
             encoding = _dbf_encoding(source, source.path)
-            frame = pyogrio.read_dataframe(source.path, encoding=encoding.encoding, read_geometry=False)
+            with with_whole_field_names(source.path, source.path, encoding.encoding) as path:
+                frame = pyogrio.read_dataframe(path, encoding=encoding.encoding, read_geometry=False)
         elif source.kind == "csv":
             frame, encoding = _read_csv(source)
         elif source.kind == "xlsx":
@@ -169,7 +178,13 @@ def load_layer(source: LayerSource) -> RawLayer:
         raise InputError(f"无法读取 {source.member}：{e}", f"cannot read {source.member}: {e}",
                          rule="PKG-002", layer=source.layer) from None
     _check_text(frame, source)
-    dropped_z = False
+    dropped_z = null_shapes = False
+    if isinstance(frame, gpd.GeoDataFrame) and source.kind == "shapefile" and len(frame) \
+            and "none" in layer_specs()[source.layer].geometry \
+            and shapely.is_missing(np.asarray(frame.geometry.values, dtype=object)).all():
+        # CASS and EPS write attribute-only layers (层, 户) as shapefiles of null shapes, without a .prj: a table,
+        # with no coordinates to decide a CRS from
+        frame, null_shapes = pd.DataFrame(frame.drop(columns=frame.geometry.name)), True
     if isinstance(frame, gpd.GeoDataFrame):
         geoms = np.asarray(frame.geometry.values, dtype=object)
         dropped_z = bool(shapely.has_z(geoms).any()) or bool(frame.attrs.get("dropped_z"))
@@ -184,7 +199,7 @@ def load_layer(source: LayerSource) -> RawLayer:
         text_member = source.member if source.kind != "shapefile" else str(
             PurePosixPath(source.member).with_name(source.sidecar(".dbf").name))
     info = LayerRead(source.layer, source.member, source.kind, text_member, len(frame), columns, encoding, None,
-                     {canonical: original for original, canonical in mapping.items()}, dropped_z)
+                     {canonical: original for original, canonical in mapping.items()}, dropped_z, null_shapes)
     return RawLayer(info, frame)
 
 

@@ -183,13 +183,15 @@ def _unwaived_errors(connection, package_id: int, report: Report) -> pd.DataFram
     the stored package did not have yet (the registry changed since) are added to its findings, so staff see
     why it still cannot be accepted."""
     stored = package_findings(connection, package_id)
-    waived = set(zip(stored["rule"][stored["waived_by"].notna()], stored["feature"][stored["waived_by"].notna()]))
+    is_waived = stored["waived_by"].notna()
+    waived = set(zip(stored["rule"][is_waived], stored["feature"][is_waived], strict=True))
     errors = report.survey_errors
-    keys = list(zip(errors["rule"], errors["feature"].where(errors["feature"].notna(), None)))
+    keys = list(zip(errors["rule"], errors["feature"].where(errors["feature"].notna(), None), strict=True))
     unwaived = errors[[key not in waived for key in keys]]
-    known = set(zip(stored["rule"], stored["feature"].where(stored["feature"].notna(), None), stored["message"]))
+    known = set(zip(stored["rule"], stored["feature"].where(stored["feature"].notna(), None), stored["message"],
+                    strict=True))
     new = unwaived[[(r, f if isinstance(f, str) else None, m) not in known
-                    for r, f, m in zip(unwaived["rule"], unwaived["feature"], unwaived["message"])]]
+                    for r, f, m in zip(unwaived["rule"], unwaived["feature"], unwaived["message"], strict=True)]]
     if len(new):
         add_findings(connection, package_id, new)
     return unwaived

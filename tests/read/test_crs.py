@@ -46,8 +46,8 @@ def test_declared_wins_and_esri_wkt_round_trips():
         ("EPSG:2361", PREFIXED, "西安80"),  # Xian 1980 / 3-degree GK zone 37
         ("EPSG:2431", UNPREFIXED, "北京54"),  # Beijing 1954 / 3-degree GK CM 111E
         ("EPSG:4526", PREFIXED + [1_000_000, 0, 1_000_000, 0], "第 38 带"),
-        ("EPSG:4525", UNPREFIXED, "不带带号"),
-        ("EPSG:4546", PREFIXED, "带有带号"),
+        ("EPSG:4525", np.array([500_000.0, 4061000, 37_502_000, 4063000]), "不带带号"),  # mixed forms
+        ("EPSG:4546", PREFIXED + [1_000_000, 0, 1_000_000, 0], "带有带号"),  # another zone's prefix
         ("EPSG:4326", LONLAT, "WGS84"),
         ("EPSG:25832", PREFIXED, "不是 CGCS2000"),  # ETRS89 / UTM 32N
         ("EPSG:4525", PREFIXED + [0, 2_000_000, 0, 2_000_000], "不在本县"),
@@ -88,3 +88,14 @@ def test_epsg_zone_classification():
     assert epsg_zone(4497) == ("6deg", 19, True)
     assert epsg_zone(4490) == ("geographic", None, False)
     assert epsg_zone(3857)[0] == "other"
+
+
+@pytest.mark.parametrize(("declared", "bounds", "read_as", "fragment"), [
+    ("EPSG:4525", UNPREFIXED, 4546, "带有带号前缀，但坐标东值不带带号"),  # CASS: a prefixed .prj over plain eastings
+    ("EPSG:4546", PREFIXED, 4525, "不带带号前缀，但坐标东值带有带号 37"),
+])
+def test_the_county_zone_declared_over_eastings_written_the_other_way_is_read_and_warned(declared, bounds, read_as,
+                                                                                           fragment):
+    decision = decide_crs(declared, "prj", bounds, XIXIAN, "ZD.shp")
+    assert decision.epsg == read_as and decision.how == "prj"
+    assert decision.warning.startswith("ZD.shp：") and fragment in decision.warning

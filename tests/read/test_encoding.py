@@ -9,7 +9,9 @@ import pytest
 import shapely
 
 from cadastre.core.errors import InputError
+from cadastre.read.container import LayerSource
 from cadastre.read.encoding import GB18030, UTF8, decide_dbf_encoding, normalise_codepage
+from cadastre.read.raw import load_layer
 
 NAMES = ["隰县龙泉镇", "城南路·12号", "午城镇"]
 
@@ -80,3 +82,38 @@ def test_undecidable_text_is_refused_naming_the_file(tmp_path):
     with pytest.raises(InputError) as info:
         decide_dbf_encoding(dbf)
     assert dbf.name in info.value.message_zh
+
+
+def write_dbf_with_chinese_field_names(tmp_path: Path, encoding: str) -> Path:
+    """Chinese only in the field names, digits and Latin letters in the values; no .cpg, no language byte."""
+    frame = gpd.GeoDataFrame({"室号部位": ["1-101", "A-201"], "实际层": [1, 2], "预测建筑面积": [91.5, 88.0]},
+                             geometry=[shapely.Point(0, 0), shapely.Point(1, 1)], crs=4525)
+    path = tmp_path / "H.shp"
+    with pytest.warns(RuntimeWarning):  # GDAL cuts names longer than 10 bytes (in UTF-8 inside a character)
+        frame.to_file(path, encoding=encoding)
+    path.with_suffix(".cpg").unlink()
+    dbf = path.with_suffix(".dbf")
+    data = bytearray(dbf.read_bytes())
+    data[29] = 0
+    dbf.write_bytes(bytes(data))
+    return dbf
+
+
+@pytest.mark.parametrize(("written", "decided"), [("GBK", GB18030), ("UTF-8", UTF8)])
+def test_field_names_decide_when_the_values_are_ascii(tmp_path, written, decided):
+    dbf = write_dbf_with_chinese_field_names(tmp_path, written)
+    decision = decide_dbf_encoding(dbf)
+    assert (decision.encoding, decision.how) == (decided, "inferred")
+    # GDAL cut 室号部位 inside its fourth character in UTF-8, and could not read the names back: the reader can
+    raw = load_layer(LayerSource("H", dbf.with_suffix(".shp"), "shapefile", "H.shp"))
+    assert {"SHBW", "SJC", "YCJZMJ"} <= set(raw.info.fields)
+    assert list(raw.frame[raw.info.fields["SHBW"]]) == ["1-101", "A-201"]
+
+
+def test_a_field_name_cut_inside_a_character_still_decides(tmp_path):
+    dbf = write_dbf_with_chinese_field_names(tmp_path, "GBK")
+    data = bytearray(dbf.read_bytes())
+    at = data.index("室号部位".encode("gbk"))
+    data[at:at + 11] = b"X" + "室号部位".encode("gbk") + "预".encode("gbk")[:1] + b"\x00"  # a writer counting bytes
+    dbf.write_bytes(bytes(data))
+    assert decide_dbf_encoding(dbf).encoding == GB18030

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from alembic import command
 
 from cadastre.core.errors import ConfigError, DatabaseError
+from cadastre.registry import init_database, registry_info
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.models import GEOMETRY_COLUMNS, Base
-from cadastre.registry import init_database, registry_info
 from cadastre.store.schema import _alembic_config, head_revision
 
 SURVEY_TABLES = {"parcel", "boundary_point", "boundary_line", "building", "floor", "unit"}

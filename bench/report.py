@@ -33,7 +33,10 @@ def _read(r: dict) -> list[list[str]]:
     return [["read + normalise the county package", _s(r["measured"]), f"`pyogrio.read_dataframe`: {_s(r['baseline'])}",
              f"{r['ratio']:.2f}", f"≤ {r['goal']}×: {_verdict(r['met'])}",
              f"{r['peak_rss_mb']} MB" + (f" (pyogrio alone {r['baseline_peak_rss_mb']} MB)"
-                                         if "baseline_peak_rss_mb" in r else "")]]
+                                         if "baseline_peak_rss_mb" in r else "")]] + (
+        [["read + normalise the same layers as a File Geodatabase", _s(g["measured"]),
+          f"`pyogrio.read_dataframe` on the `.gdb`: {_s(g['baseline'])}", f"{g['ratio']:.2f}",
+          f"≤ {r['goal']}×: {_verdict(g['met'])}", "—"]] if (g := r.get("filegdb")) else [])
 
 
 def _checks(r: dict) -> list[list[str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import struct
 import tempfile
 import warnings
@@ -294,7 +295,9 @@ class Quirks:
     chinese_fields: bool = False  # Chinese field names (truncated to 10 bytes in the .dbf)
     text_numbers: bool = False  # areas as text: "1,234.56", full-width digits, "㎡" suffixes
     tables: str | None = None  # write LJZ / C / H as attribute tables: dbf | csv | xlsx | nullshp (a shapefile
-    #                            of null shapes without a .prj, as CASS and EPS write tables)
+    #                            of null shapes without a .prj, as CASS and EPS write tables) | form (户 as a
+    #                            房屋面积测算表.xlsx of one sheet per building, 层 as a CSV, both laid out as
+    #                            surveyors make them: titles, merged two-level headers, 小计/合计, signatures)
     truncate: tuple[tuple[str, int], ...] = ()  # (file name, bytes cut from its end)
     drop: tuple[str, ...] = ()  # file names left out (e.g. "ZRZ.shx")
 
@@ -346,6 +349,8 @@ def _write_layer(directory: Path, layer: str, frame: gpd.GeoDataFrame, quirks: Q
         if quirks.tables == "csv":
             (directory / f"{layer}.csv").write_bytes(table.to_csv(index=False).encode(
                 "gbk" if quirks.encoding.upper() == "GBK" else "utf-8-sig"))
+        elif quirks.tables == "form":
+            write_area_form(directory, layer, table, encoding=quirks.encoding)
         elif quirks.tables == "nullshp":
             with warnings.catch_warnings():  # GDAL announces each Chinese field name it truncates to 10 bytes
                 warnings.simplefilter("ignore", RuntimeWarning)
@@ -371,6 +376,82 @@ def _write_layer(directory: Path, layer: str, frame: gpd.GeoDataFrame, quirks: Q
     _cpg(path.with_suffix(".cpg"), quirks)
     if not quirks.prj:
         path.with_suffix(".prj").unlink(missing_ok=True)
+
+
+#: a 房屋面积测算表's columns: (header, sub-header under a merged group, field); None: the cell merges down
+_FORM_COLUMNS = (("室号部位", None, "SHBW"), ("单元号", None, "DYH"), ("实际层", None, "SJC"), ("名义层", None, "MYC"),
+                 ("户号", None, "HH"), ("房屋用途", None, "FWYT1"), ("房屋类型", None, "FWLX"),
+                 ("房屋性质", None, "FWXZ"), ("预测面积（㎡）", "建筑面积", "YCJZMJ"),
+                 ("预测面积（㎡）", "套内建筑面积", "YCTNJZMJ"), ("预测面积（㎡）", "分摊面积", "YCFTJZMJ"),
+                 ("预测面积（㎡）", "分摊系数", "YCFTXS"), ("计入容积率", None, "JSRKZ"), ("自然幢号", None, "ZRZH"),
+                 ("标识码", None, "BSM"))
+
+
+def write_area_form(directory: Path, layer: str, table: pd.DataFrame, *, encoding: str = "GBK") -> Path:
+    """A layer as surveyors' spreadsheets carry it. 户: ``房屋面积测算表.xlsx``, one sheet per building (1号楼 …)
+    under a merged title and a line about the survey, a two-level header (预测面积（㎡） over 建筑面积 | 套内建筑面积
+    | …, the other header cells merged down), a blank row and a 小计 after each 单元, a 合计, the signatures; every
+    fourth area as text with its unit. Other layers: ``<layer>.csv`` with a title row above the header and a 合计
+    row. Reproducible: the workbook's times are pinned."""
+    import datetime
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment
+
+    if layer != "H":
+        rows = [[f"{layer} 属性表（合成示例）"], list(table.columns)]
+        rows += [["" if pd.isna(v) else v for v in row] for row in table.itertuples(index=False)]
+        rows.append(["合计", len(table)])
+        path = directory / f"{layer}.csv"
+        text = "\r\n".join(",".join(str(v) for v in row) for row in rows) + "\r\n"
+        path.write_bytes(text.encode("gbk" if encoding.upper() == "GBK" else "utf-8-sig"))
+        return path
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    width = len(_FORM_COLUMNS)
+    for zrzh, units in table.groupby("ZRZH", sort=True):
+        sheet = workbook.create_sheet(f"{int(zrzh)}号楼")
+        sheet.append([f"龙泉苑 {int(zrzh)}号楼 房屋面积测算表"] + [None] * (width - 1))
+        sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+        sheet.append(["测绘单位：隰县不动产测绘队（合成示例）", None, None, None, None, None, "测绘日期：2025-06-01"])
+        sheet.append([upper for upper, _, _ in _FORM_COLUMNS])
+        sheet.append([lower for _, lower, _ in _FORM_COLUMNS])
+        group = [i + 1 for i, (_, lower, _) in enumerate(_FORM_COLUMNS) if lower]
+        sheet.merge_cells(start_row=3, start_column=group[0], end_row=3, end_column=group[-1])
+        for i, (_, lower, _) in enumerate(_FORM_COLUMNS, start=1):
+            if lower is None:
+                sheet.merge_cells(start_row=3, start_column=i, end_row=4, end_column=i)
+        n = 0
+        for dyh, part in units.groupby("DYH", sort=True):
+            for row in part.itertuples(index=False):
+                values = []
+                for _, _, field in _FORM_COLUMNS:
+                    value = getattr(row, field)
+                    value = None if pd.isna(value) else value.item() if hasattr(value, "item") else value
+                    if field == "YCJZMJ" and value is not None and n % 4 == 3:
+                        value = f"{value:.2f}平方米"
+                    values.append(value)
+                sheet.append(values)
+                n += 1
+            sheet.append([f"{dyh}单元小计", None, None, None, None, None, None, None, round(part["YCJZMJ"].sum(), 2)])
+            sheet.append([])
+        sheet.append(["合计", None, None, None, None, None, None, None, round(units["YCJZMJ"].sum(), 2)])
+        sheet.append(["制表：王测", None, None, "审核：李核", None, None, "日期：2025-06-02"])
+        for cell in sheet[3] + sheet[4]:
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    pinned = datetime.datetime(*FIXED_TIME)
+    workbook.properties.created = workbook.properties.modified = pinned
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    path = directory / "房屋面积测算表.xlsx"
+    with zipfile.ZipFile(buffer) as written, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as pinned_zip:
+        for info in written.infolist():  # openpyxl stamps each part, and the "modified" property, with the time
+            data = written.read(info)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + pinned.isoformat().encode() + b"Z", data)
+            pinned_zip.writestr(zipfile.ZipInfo(info.filename, date_time=FIXED_TIME), data,
+                                compress_type=zipfile.ZIP_DEFLATED)
+    return path
 
 
 def _write_geodatabase(target: Path, layers: dict[str, gpd.GeoDataFrame], quirks: Quirks, zone: int) -> None:

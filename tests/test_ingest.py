@@ -178,3 +178,38 @@ def test_concurrent_packages_claiming_the_same_land_accept_exactly_one(registry,
         assert {f["feature"] for f in errors} == {str(n) for n in range(1, 7)}
     assert scalar(registry, "SELECT count(*) FROM parcel WHERE valid_to IS NULL") == 6
     assert scalar(registry, "SELECT count(*) FROM issued_code") == 12
+
+
+def relabelled(stage):
+    """The sample project with 幢号 as surveyors write them: 1号楼 / 1 / 01 for building 1 across ZRZ, H and C,
+    2# for building 2, and a building called A座 with no number at all."""
+    layers = {k: v.copy() for k, v in sample_project(stage).items()}
+    forms = {"ZRZ": {"0001": "1号楼", "0002": "2#", "0003": "A座"}, "H": {"0001": "1", "0002": "２", "0003": "A座"},
+             "C": {"0001": "01", "0002": "2栋", "0003": "A座"}}
+    for layer, mapping in forms.items():
+        layers[layer]["ZRZH"] = layers[layer]["ZRZH"].map(mapping)
+    layers["ZRZ"]["JZWMC"] = None
+    return layers
+
+
+def test_building_numbers_as_surveyors_write_them(registry, tmp_path):
+    registry.ingest(package(tmp_path, "cadastral"))
+    presale = registry.ingest(package(tmp_path, "presale", relabelled("presale")))
+    assert presale.status == "accepted", presale.report["findings"]
+    said = [(f["layer"], f["feature"], f["message"]) for f in presale.report["findings"] if f["rule"] == "ATT-012"]
+    assert ("ZRZ", None, "ZRZ 的自然幢号已规范为 4 位幢号：1号楼 → 0001、2# → 0002") in said
+    assert ("H", None, "H 的自然幢号已规范为 4 位幢号：1 → 0001、２ → 0002") in said
+    assert ("ZRZ", "A座", "自然幢号“A座”不是 0001–9999 的数字幢号：保留为该幢的名称，入库编码时取本宗地下一个空闲幢号") in said
+    assert len(said) == 4  # C's forms too; the label said once, for the building
+    units = presale.assigned["units"]
+    assert {u["zrzh"] for u in units} == {"0001", "0002", "0003"}  # A座 got the next free 幢号
+    with registry.engine.connect() as c:
+        rows = c.execute(sa.text("SELECT zrzh, zrzh_label, jzwmc FROM building WHERE valid_to IS NULL "
+                                 "ORDER BY zrzh")).all()
+    assert [tuple(r) for r in rows] == [("0001", None, None), ("0002", None, None), ("0003", "A座", "A座")]
+    # the as-built survey writes A座 again: the same building, its units keep their codes
+    asbuilt = registry.ingest(package(tmp_path, "asbuilt", relabelled("asbuilt")))
+    assert asbuilt.status == "accepted", asbuilt.report["findings"]
+    assert not any(u["new"] for u in asbuilt.assigned["units"])
+    assert {u["bdcdyh"] for u in asbuilt.assigned["units"]} == {u["bdcdyh"] for u in units}
+    assert scalar(registry, "SELECT count(*) FROM building WHERE valid_to IS NULL") == 3

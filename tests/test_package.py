@@ -134,7 +134,7 @@ def test_attribute_tables(tmp_path, tables):
     assert len(units) == 84 and units.geometry.isna().all()
     assert list(units["SHBW"]) == list(PRESALE["H"]["SHBW"])
     assert units["YCJZMJ"].tolist() == pytest.approx(PRESALE["H"]["YCJZMJ"].tolist())
-    assert pkg.raw["H"].info.kind == {"nullshp": "shapefile"}.get(tables, tables)
+    assert pkg.raw["H"].info.kind == {"nullshp": "shapefile", "xlsx": "workbook"}.get(tables, tables)
 
 
 def test_truncated_shp_yields_a_null_geometry_finding(tmp_path):
@@ -206,7 +206,8 @@ def test_zrzh_forms_are_normalised(tmp_path):
     buildings = PRESALE["ZRZ"].copy()
     buildings["ZRZH"] = "141031001002GB00017F" + buildings["ZRZH"]  # the 24-character form
     pkg = read_package(presale(tmp_path, layers={**PRESALE, "H": units, "ZRZ": buildings}))
-    assert len(pkg.findings) == 0
+    assert_findings(pkg.findings, [("ATT-012", None)])  # 1 → 0001 is said; the 24-character form is standard
+    assert pkg.findings["message"].iat[0] == "H 的自然幢号已规范为 4 位幢号：1 → 0001、2 → 0002、3 → 0003"
     assert list(pkg.layers["H"]["ZRZH"].unique()) == ["0001", "0002", "0003"]
     assert list(pkg.layers["ZRZ"]["ZRZH"]) == ["0001", "0002", "0003"]
     assert set(pkg.layers["ZRZ"]["ZDDM"]) == {"141031001002GB00017"}

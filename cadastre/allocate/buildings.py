@@ -15,7 +15,7 @@ import pandas as pd
 from cadastre.allocate.policy import AREA_DEVIATION_LIMIT
 from cadastre.qa.rules.base import building_keys
 
-__all__ = ["BuildingNumbers", "building_numbers", "floor_rows", "area_comparison"]
+__all__ = ["BuildingNumbers", "building_numbers", "is_building_number", "floor_rows", "area_comparison"]
 
 
 @dataclass(frozen=True)
@@ -26,19 +26,30 @@ class BuildingNumbers:
     used: list[int]  # surveyed numbers taken as they are (the high-water mark must reach them)
 
 
-def building_numbers(zrzh: Iterable, replaceable: set[str], current: set[str], issued: set[str],
+def is_building_number(zrzh, maximum: int = 9999) -> bool:
+    """A surveyed 自然幢号 that can be a 幢号 as it is (``0001``…); anything else (``A座``) is a label."""
+    return isinstance(zrzh, str) and zrzh.isdigit() and 1 <= int(zrzh) <= maximum
+
+
+def building_numbers(zrzh: Iterable, replaceable: Mapping[str, str | None], current: set[str], issued: set[str],
                      maximum: int) -> BuildingNumbers:
     """Choose the 幢号 of each surveyed building: a building that replaces a current one keeps its number
-    (``replaceable``: the current buildings this survey may replace); a valid surveyed number no current
-    building has and no code was ever issued under (``current``, ``issued``) is used as it is; every other
+    (``replaceable``: the current buildings this survey may replace, 幢号 → label) — matched by 幢号, or by label
+    for a surveyed 幢号 that is not a number (``A座`` again in the as-built survey); a valid surveyed number no
+    current building has and no code was ever issued under (``current``, ``issued``) is used as it is; every other
     building gets the next free number (None here)."""
     zrzh = list(zrzh)
     numbers = np.empty(len(zrzh), dtype=object)
     used: list[int] = []
     taken: set[str] = set()
+    by_label = {label: number for number, label in replaceable.items() if isinstance(label, str) and label}
     for i, z in enumerate(zrzh):
-        valid = isinstance(z, str) and z.isdigit() and 1 <= int(z) <= maximum
-        if not valid or z in taken:
+        if z in taken:
+            continue
+        if not is_building_number(z, maximum):
+            if z in by_label:
+                numbers[i] = by_label[z]
+                taken.add(z)
             continue
         if z in replaceable:
             numbers[i] = z

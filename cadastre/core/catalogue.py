@@ -35,6 +35,7 @@ CATALOGUE: dict[str, Rule] = {r.id: r for r in [
     Rule("PKG-007", "error", "package", "规划许可文件 permit.json 无法读取"),
     Rule("PKG-008", "warning", "package", "成果包中的规划许可与登记的许可不一致"),
     Rule("PKG-009", "error", "ZRZ", "找不到自然幢所在的已登记宗地（manifest 的 parcel_code 或包含自然幢的现势宗地）"),
+    Rule("PKG-010", "info", "package", "电子表格的表头不在第一行，或跳过了标题、空行、合计/小计行和签署行（说明行数）"),
     Rule("GEO-001", "error", "all", "几何图形无效（自相交、蝴蝶结、环未闭合），附 GEOS 原因和位置"),
     Rule("GEO-002", "error", "all", "几何图形为空"),
     Rule("GEO-003", "info", "polygons", "读取时修正了重复节点、尖刺或环方向"),
@@ -61,6 +62,8 @@ CATALOGUE: dict[str, Rule] = {r.id: r for r in [
     Rule("ATT-009", "warning", "H", "户图形面积与套内面积之差超过限差"),
     Rule("ATT-010", "warning", "H", "同一分摊组内分摊系数不一致"),
     Rule("ATT-011", "error", "ZDJBXX", "宗地特征码缺失且无法由权利类型、权利性质推定"),
+    Rule("ATT-012", "info", "ZRZ/LJZ/C/H", "自然幢号已规范为 4 位幢号（1、01、1#、1号楼、1栋 …），或非数字幢号（A座）保留为幢名称、"
+                                          "编码时取下一个空闲幢号"),
     # planning verification (规划核实): errors that block a building's readiness for 首次登记, not the acceptance
     # of the survey; a pre-sale package's forecast failures are warnings
     Rule("PLN-001", "error", "planning", "用地面积与规划许可不符（超出面积限差）"),

@@ -50,9 +50,14 @@ class Report:
                 encoding[info.text_member] = {"encoding": info.encoding.encoding, "source": info.encoding.how,
                                          "declared": info.encoding.declared, "warning": info.encoding.warning}
             sources[code] = {"member": info.member, "kind": info.kind, "rows": info.rows, "fields": info.fields,
-                             "dropped_z": info.dropped_z,
+                             "dropped_z": info.dropped_z, "null_shapes": info.null_shapes,
                              "crs": None if info.crs is None else {"epsg": info.crs.epsg, "source": info.crs.how,
-                                                                   "detail": info.crs.detail}}
+                                                                   "detail": info.crs.detail,
+                                                                   "warning": info.crs.warning},
+                             "sheets": [{"sheet": s.where, "header_rows": list(s.header_rows),
+                                         "title_rows": s.title_rows, "blank_rows": s.blank_rows,
+                                         "total_rows": s.total_rows, "signature_rows": s.signature_rows,
+                                         "skipped_sheets": list(s.skipped_sheets)} for s in info.sheets]}
         crs = package.crs
         return cls(
             package={

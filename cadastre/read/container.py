@@ -32,7 +32,8 @@ from cadastre.read.layers import layer_specs
 __all__ = ["Limits", "LayerSource", "Container", "open_container", "sniff"]
 
 VECTOR_SUFFIXES = (".shp",)
-TABLE_SUFFIXES = (".dbf", ".csv", ".xlsx")
+TABLE_SUFFIXES = (".dbf", ".csv")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 STREAM_CHUNK = 1 << 20
 MIN_RATIO_CHECK_BYTES = 1 << 20  # tiny members compress arbitrarily well; judge their ratio only in the total
 #: what zipfile raises on damaged archives (headers, deflate streams, CRCs)
@@ -59,10 +60,10 @@ class LayerSource:
     """Where a layer was found: a shapefile set, a GeoPackage layer or an attribute table."""
 
     layer: str  # canonical code
-    path: Path  # the .shp / .gpkg / .geojson / .gdb folder / .mdb / .dbf / .csv / .xlsx file
-    kind: str  # shapefile | gpkg | geojson | filegdb | mdb | dbf | csv | xlsx
+    path: Path  # the .shp / .gpkg / .geojson / .gdb folder / .mdb / .dbf / .csv / workbook file
+    kind: str  # shapefile | gpkg | geojson | filegdb | mdb | dbf | csv | workbook
     member: str  # path inside the container, as the surveyor named it
-    sublayer: str | None = None  # the layer of a GeoPackage or geodatabase, or the .xlsx sheet
+    sublayer: str | None = None  # the layer of a GeoPackage or geodatabase, or the workbook's sheet (None: all)
 
     @property
     def file_member(self) -> str:
@@ -117,7 +118,7 @@ class Container:
             suffix = p.suffix.lower()
             if suffix in VECTOR_SUFFIXES:
                 vectors.append(LayerSource(code, self.root / member, "shapefile", member))
-            elif suffix in TABLE_SUFFIXES and suffix != ".xlsx":
+            elif suffix in TABLE_SUFFIXES:
                 tables.append(LayerSource(code, self.root / member, suffix[1:], member))
         for kind in ("gpkg", "geojson", "mdb"):  # a GeoJSON's layer is its "name" member, else its file name
             for member in self.members_with_suffix(f".{kind}"):
@@ -128,10 +129,17 @@ class Container:
             for name in self.sublayers(gdb):
                 if name.strip().casefold() in spec.names:
                     vectors.append(LayerSource(code, self.root / gdb, "filegdb", f"{gdb}:{name}", name))
-        for workbook in self.members_with_suffix(".xlsx"):
-            for name in self.sublayers(workbook):
+        every_layer = {n for other in layer_specs().values() for n in other.names}
+        for workbook in (m for suffix in WORKBOOK_SUFFIXES for m in self.members_with_suffix(suffix)):
+            sheets = self.sublayers(workbook)
+            for name in sheets:
                 if name.strip().casefold() in spec.names:
-                    tables.append(LayerSource(code, self.root / workbook, "xlsx", f"{workbook}:{name}", name))
+                    tables.append(LayerSource(code, self.root / workbook, "workbook", f"{workbook}:{name}", name))
+            # a workbook named for the layer (户.xlsx, 房屋面积测算表.xls) whose sheets name no layer (1号楼, 2号楼 …):
+            # its sheets together are the layer
+            if PurePosixPath(workbook).stem.strip().casefold() in spec.names and not any(
+                    n.strip().casefold() in every_layer for n in sheets):
+                tables.append(LayerSource(code, self.root / workbook, "workbook", workbook))
         # a .dbf beside its own .shp belongs to that shapefile, not a separate table
         shp_stems = {(s.path.parent, s.path.stem.casefold()) for s in vectors if s.kind == "shapefile"}
         tables = [t for t in tables if (t.path.parent, t.path.stem.casefold()) not in shp_stems]
@@ -155,12 +163,10 @@ class Container:
                     from cadastre.read.pgdb import table_names
 
                     self._sublayers[member] = table_names(path, member)
-                elif member.lower().endswith(".xlsx"):
-                    import openpyxl
+                elif member.lower().endswith(WORKBOOK_SUFFIXES):
+                    from cadastre.read.sheets import workbook_sheets
 
-                    workbook = openpyxl.load_workbook(path, read_only=True)
-                    self._sublayers[member] = list(workbook.sheetnames)
-                    workbook.close()
+                    self._sublayers[member] = workbook_sheets(path)
                 else:
                     self._sublayers[member] = [str(name) for name, _ in pyogrio.list_layers(path)]
             except Exception as e:  # corrupt workbook or GeoPackage: the library's own exception classes

@@ -56,18 +56,30 @@ def _missing_text(n: int, index) -> pd.Series:
     return pd.Series(np.nan, index=index, dtype="str")
 
 
-def _split_zrzh(columns: dict[str, pd.Series]) -> None:
-    """ZRZH as 4 digits: a numeric 幢号 is zero-padded; the 24-character form (宗地代码 + F + 幢号) gives ZDDM too."""
+#: the ways a 幢号 is written: 1, 01, 0001, 1#, #1, 1#楼, 1号, 1号楼, 1栋, 1幢, 1座, 第1幢 (full-width digits folded)
+_ZRZH_NUMBER = r"^(?:第|#)?\s*0*(\d{1,4})\s*(?:#楼|#|号楼|号|栋|幢|座|楼)?$"
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＃", "0123456789#")
+
+
+def _split_zrzh(columns: dict[str, pd.Series], layer: str) -> pd.DataFrame:
+    """ZRZH as the 4-digit 幢号 (unit-code.md): the numeric forms surveyors write (``1``, ``01``, ``1#``, ``1号楼``,
+    ``1栋`` …) become ``0001``; the 24-character form (宗地代码 + F + 幢号) gives ZDDM too. A 幢号 that is not a
+    number (``A座``) stays as written: it is the building's label, and it gets the next free 幢号 when coded. Both
+    are said (ATT-012), once per form."""
     zrzh = columns.get("ZRZH")
     if zrzh is None:
-        return
-    text = zrzh.astype("str")
+        return fnd.concat([])
+    text = zrzh.astype("str").str.strip()
+    wide = text.str.contains(r"[０-９＃]", regex=True, na=False).to_numpy(bool)
+    if wide.any():
+        text = text.copy()
+        text[wide] = text[wide].str.translate(_FULL_WIDTH_DIGITS)
     is_long = text.str.fullmatch(_ZRZH_LONG.pattern, na=False).to_numpy(bool)
-    short = text.str.fullmatch(r"\d{1,3}", na=False).to_numpy(bool)
-    if not (is_long.any() or short.any()):
-        return
+    number = text.str.extract(_ZRZH_NUMBER, expand=False)
+    numeric = (number.notna().to_numpy(bool) & ~is_long
+               & (number.fillna("0").astype("int64") > 0).to_numpy(bool))
     out = text.copy()
-    out[short] = text[short].str.zfill(4)
+    out[numeric] = number[numeric].str.zfill(4)
     out[is_long] = text[is_long].str.slice(20, 24)
     columns["ZRZH"] = out
     if "ZDDM" in columns and is_long.any():
@@ -75,6 +87,22 @@ def _split_zrzh(columns: dict[str, pd.Series]) -> None:
         fill = is_long & zddm.isna().to_numpy(bool)
         zddm[fill] = text[fill].str.slice(0, 19)
         columns["ZDDM"] = zddm
+    written = zrzh.astype("str").str.strip()
+    changed = numeric & (written != out).fillna(False).to_numpy(bool)
+    label = text.notna().to_numpy(bool) & ~numeric & ~is_long & (text != "").fillna(False).to_numpy(bool)
+    forms = pd.DataFrame({"written": written[changed], "number": out[changed]}).drop_duplicates("written")
+    labels = pd.unique(text[label])
+    parts = []
+    if len(forms):
+        shown = "、".join(f"{w} → {n}" for w, n in zip(forms["written"][:8], forms["number"][:8], strict=True))
+        more = f" 等 {len(forms)} 种写法" if len(forms) > 8 else ""
+        parts.append(fnd.of_rule("ATT-012", layer, [None],
+                                 [f"{layer} 的自然幢号已规范为 4 位幢号：{shown}{more}"]))
+    if len(labels) and layer == "ZRZ":  # said once, for the buildings themselves
+        parts.append(fnd.of_rule("ATT-012", layer, list(labels),
+                                 [f"自然幢号“{w}”不是 0001–9999 的数字幢号：保留为该幢的名称，入库编码时取本宗地下一个空闲幢号"
+                                  for w in labels]))
+    return fnd.concat(parts)
 
 
 def _feature_keys(columns: dict[str, pd.Series], spec: LayerSpec, n: int, index) -> pd.Series:
@@ -214,11 +242,11 @@ def normalise_layer(raw: RawLayer, spec: LayerSpec, stage: str | None, crs: CRSD
         values, unreadable = _typed(frame[original].reset_index(drop=True), field_spec)
         columns[name] = values.set_axis(index)
         bad[name] = unreadable
-    _split_zrzh(columns)
+    numbering = _split_zrzh(columns, spec.code)
     features = _feature_keys(columns, spec, n, index)
     geometry, valid, geometry_findings = _geometry(raw, spec, crs, storage_epsg, features)
     attribute_findings = _attribute_findings(spec.code, spec, raw, stage, columns, bad, features, geometry,
                                              storage_epsg)
     data = pd.DataFrame({FEATURE: features, ROW: np.arange(n), **columns, VALID: valid}, index=index)
     out = gpd.GeoDataFrame(data, geometry=geometry if geometry is not None else [None] * n, crs=storage_epsg)
-    return out, fnd.concat(geometry_findings + attribute_findings)
+    return out, fnd.concat(geometry_findings + attribute_findings + [numbering])

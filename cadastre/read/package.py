@@ -292,7 +292,8 @@ def _decide_county(manifest: Manifest, preset: County | None, raw: dict[str, Raw
 
 def _decision_findings(raw: dict[str, RawLayer], inferred: dict[str, str]) -> pd.DataFrame:
     """PKG-005 for what was inferred rather than declared; PKG-006 for declarations (encoding, a zone prefix) the
-    content contradicted and that were read as the content says."""
+    content contradicted and that were read as the content says; PKG-010 for spreadsheets that were not plain tables
+    (titles above the header, rows skipped)."""
     features, messages, warn_features, warnings = [], [], [], []
     for key, how in inferred.items():
         features.append(key)
@@ -315,8 +316,11 @@ def _decision_findings(raw: dict[str, RawLayer], inferred: dict[str, str]) -> pd
         if info.crs is not None and info.crs.inferred:
             features.append(info.member)
             messages.append(f"{info.member} 未声明坐标系，{info.crs.detail}（EPSG:{info.crs.epsg}）")
+    laid_out = [(layer.info.member, sheet.message) for layer in raw.values() for sheet in layer.info.sheets
+                if sheet.message]
     return fnd.concat([fnd.of_rule("PKG-005", "package", features, messages),
-                       fnd.of_rule("PKG-006", "package", warn_features, warnings)])
+                       fnd.of_rule("PKG-006", "package", warn_features, warnings),
+                       fnd.of_rule("PKG-010", "package", [m for m, _ in laid_out], [s for _, s in laid_out])])
 
 
 def _files(container: Container, manifest: Manifest, layers: dict[str, tuple[str, str | None]]) -> list[PackageFile]:

@@ -9,7 +9,6 @@ Field matching to canonical names lives here too (:func:`match_fields`), driven 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import PurePosixPath
@@ -33,6 +32,7 @@ from cadastre.read.encoding import (
     with_whole_field_names,
 )
 from cadastre.read.layers import layer_specs
+from cadastre.read.sheets import SheetLayout, csv_rows, read_workbook, table_from_rows
 
 __all__ = ["LayerRead", "RawLayer", "field_aliases", "match_fields", "load_layer", "decide_layer_crs",
            "read_vector_layer"]
@@ -44,7 +44,7 @@ class LayerRead:
 
     layer: str
     member: str
-    kind: str  # shapefile | gpkg | dbf | csv | xlsx
+    kind: str  # shapefile | gpkg | geojson | filegdb | mdb | dbf | csv | workbook
     text_member: str | None = None  # the file whose text encoding was decided (a shapefile's .dbf)
     rows: int = 0
     columns: tuple[str, ...] = ()
@@ -53,6 +53,7 @@ class LayerRead:
     fields: dict[str, str] = field(default_factory=dict)  # canonical name → name in the file
     dropped_z: bool = False
     null_shapes: bool = False  # a shapefile of null shapes only, read as the attribute table it is
+    sheets: tuple[SheetLayout, ...] = ()  # of a spreadsheet: where its header was and what was skipped
 
 
 @dataclass
@@ -130,7 +131,7 @@ def match_fields(layer: str, columns, frame: pd.DataFrame | None = None) -> dict
     return mapping
 
 
-def _read_csv(source: LayerSource) -> tuple[pd.DataFrame, EncodingDecision]:
+def _read_csv(source: LayerSource) -> tuple[pd.DataFrame, EncodingDecision, SheetLayout]:
     data = source.path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         decision, text = EncodingDecision(UTF8, "bom"), data[3:].decode("utf-8", errors="strict")
@@ -138,13 +139,13 @@ def _read_csv(source: LayerSource) -> tuple[pd.DataFrame, EncodingDecision]:
         non_ascii = [line for line in data.splitlines() if any(b >= 0x80 for b in line)]
         decision = decide_text_encoding(non_ascii, None, "inferred", source.member)
         text = data.decode(decision.encoding)
-    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
-    return frame, decision
+    frame, layout = table_from_rows(csv_rows(text), [], field_aliases(source.layer), source.member)
+    return frame, decision, layout
 
 
 def load_layer(source: LayerSource) -> RawLayer:
     """Read a layer's file as it is. Raises :class:`InputError` (rule PKG-002 / PKG-003) naming the file."""
-    encoding = None
+    encoding, sheets = None, ()
     try:
         if source.kind == "shapefile":
             for suffix in (".shx", ".dbf"):
@@ -166,9 +167,10 @@ def load_layer(source: LayerSource) -> RawLayer:
             with with_whole_field_names(source.path, source.path, encoding.encoding) as path:
                 frame = pyogrio.read_dataframe(path, encoding=encoding.encoding, read_geometry=False)
         elif source.kind == "csv":
-            frame, encoding = _read_csv(source)
-        elif source.kind == "xlsx":
-            frame = pd.read_excel(source.path, sheet_name=source.sublayer, dtype=object, engine="openpyxl")
+            frame, encoding, layout = _read_csv(source)
+            sheets = (layout,)
+        elif source.kind == "workbook":
+            frame, sheets = read_workbook(source.path, source.sublayer, field_aliases(source.layer), source.member)
         else:
             raise ValueError(source.kind)
     except InputError as e:
@@ -199,7 +201,7 @@ def load_layer(source: LayerSource) -> RawLayer:
         text_member = source.member if source.kind != "shapefile" else str(
             PurePosixPath(source.member).with_name(source.sidecar(".dbf").name))
     info = LayerRead(source.layer, source.member, source.kind, text_member, len(frame), columns, encoding, None,
-                     {canonical: original for original, canonical in mapping.items()}, dropped_z, null_shapes)
+                     {canonical: original for original, canonical in mapping.items()}, dropped_z, null_shapes, sheets)
     return RawLayer(info, frame)
 
 

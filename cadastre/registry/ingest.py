@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cadastre.allocate.buildings import area_comparison, building_numbers, floor_rows
+from cadastre.allocate.buildings import area_comparison, building_numbers, floor_rows, is_building_number
 from cadastre.allocate.parcels import parcel_codes, resurvey, subdistrict_codes
 from cadastre.allocate.policy import allocation_order, match_units, plan_scopes, unit_order
 from cadastre.core.codes import feature_codes
@@ -281,8 +281,8 @@ def _accept_buildings(connection, srid: int, package, package_id: int, now: date
     # corrected pre-sale survey, or the as-built survey) or, for an as-built package, an earlier as-built one
     replaceable = existing[(existing["stage"] == "presale") | ((existing["stage"] == "asbuilt") & asbuilt)]
     scope = f"{zddm}F"
-    chosen = building_numbers(buildings["ZRZH"], set(replaceable["zrzh"]), set(existing["zrzh"]),
-                              issued_building_numbers(connection, zddm), scope_maximum(scope))
+    chosen = building_numbers(buildings["ZRZH"], dict(zip(replaceable["zrzh"], replaceable["zrzh_label"], strict=True)),
+                              set(existing["zrzh"]), issued_building_numbers(connection, zddm), scope_maximum(scope))
     numbers = chosen.numbers
     if chosen.used:
         raise_to(connection, scope, max(chosen.used))
@@ -298,7 +298,11 @@ def _accept_buildings(connection, srid: int, package, package_id: int, now: date
     end_rows(connection, "building", [int(i) for i in replaced["id"]], reason, now)
     end_floors(connection, [int(i) for i in replaced["id"]], reason, now)
     columns = {c.lower(): buildings[c].to_numpy(object) for c in _BUILDING_COLUMNS}
-    columns.update(zddm=np.full(len(buildings), zddm, dtype=object), zrzh=numbers,
+    # a surveyed 幢号 that is not a number (A座) is the building's label, and its name when the survey gave none
+    labels = np.array([z if isinstance(z, str) and not is_building_number(z) else None for z in buildings["ZRZH"]],
+                      dtype=object)
+    columns["jzwmc"] = np.where(pd.isna(columns["jzwmc"]), labels, columns["jzwmc"])
+    columns.update(zddm=np.full(len(buildings), zddm, dtype=object), zrzh=numbers, zrzh_label=labels,
                    stage=np.full(len(buildings), package.stage, dtype=object),
                    parcel_id=np.full(len(buildings), int(parcel["id"])))
     building_ids = insert_rows(connection, "building", columns, np.asarray(buildings.geometry.values, dtype=object),

@@ -138,10 +138,10 @@ class Collection:
 _PARCEL = {"t.zddm": "zddm", "t.bdcdyh": "bdcdyh", "t.zl": "zl", "t.zdmj": "zdmj", "t.yt": "yt", "t.qllx": "qllx",
            "t.qlxz": "qlxz", "t.qlsdfs": "qlsdfs", "t.qlr": "qlr", "t.rjl": "rjl", "t.jzmd": "jzmd",
            "t.package_id": "package_id", "t.valid_from": "valid_from"}
-_BUILDING = {"t.zddm": "zddm", "t.zrzh": "zrzh", "t.jzwmc": "jzwmc", "t.stage": "stage", "t.zcs": "zcs",
-             "t.dscs": "dscs", "t.dxcs": "dxcs", "t.zzdmj": "zzdmj", "t.ycjzmj": "ycjzmj", "t.scjzmj": "scjzmj",
-             "t.ghyt": "ghyt", "t.fwjg": "fwjg", "t.jzwgd": "jzwgd", "t.package_id": "package_id",
-             "t.valid_from": "valid_from"}
+_BUILDING = {"t.zddm": "zddm", "t.zrzh": "zrzh", "t.zrzh_label": "zrzh_label", "t.jzwmc": "jzwmc",
+             "t.stage": "stage", "t.zcs": "zcs", "t.dscs": "dscs", "t.dxcs": "dxcs", "t.zzdmj": "zzdmj",
+             "t.ycjzmj": "ycjzmj", "t.scjzmj": "scjzmj", "t.ghyt": "ghyt", "t.fwjg": "fwjg", "t.jzwgd": "jzwgd",
+             "t.package_id": "package_id", "t.valid_from": "valid_from"}
 _UNIT = {"t.bdcdyh": "bdcdyh", "b.zddm || 'F' || b.zrzh": "building", "t.stage": "stage", "t.sjc": "sjc",
          "t.myc": "myc", "t.dyh": "dyh", "t.hh": "hh", "t.shbw": "shbw", "t.fwyt": "fwyt", "t.fwlx": "fwlx",
          "t.fwxz": "fwxz", "t.ycjzmj": "ycjzmj", "t.yctnjzmj": "yctnjzmj", "t.scjzmj": "scjzmj",

@@ -309,6 +309,7 @@ class Building(Versioned, Base):
     parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id"), index=True)
     zddm: Mapped[str] = mapped_column(String(19))
     zrzh: Mapped[str] = mapped_column(String(4), doc="自然幢号 (4-digit 幢号 within the parcel)")
+    zrzh_label: Mapped[str | None] = mapped_column(Text, doc="自然幢号 as surveyed when not a number (A座)")
     stage: Mapped[str] = mapped_column(String(16), doc="presale | asbuilt")
     bsm: Mapped[str | None] = mapped_column(Text)
     jzwmc: Mapped[str | None] = mapped_column(Text, doc="建筑物名称")

@@ -213,8 +213,8 @@ def parcel_row(connection: Connection, zddm: str, srid: int):
 
 
 def current_buildings(connection: Connection, zddm: str) -> pd.DataFrame:
-    result = connection.execute(sa.text("SELECT id, zrzh, stage FROM building WHERE valid_to IS NULL AND zddm = :z"),
-                                {"z": zddm})
+    result = connection.execute(sa.text("SELECT id, zrzh, zrzh_label, stage FROM building "
+                                        "WHERE valid_to IS NULL AND zddm = :z"), {"z": zddm})
     return result_frame(result)
 
 

@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import pyogrio
@@ -96,7 +97,7 @@ class Container:
     def __post_init__(self) -> None:
         self.name = self.name or self.source.name
 
-    @property
+    @cached_property
     def geodatabases(self) -> list[str]:
         """The File Geodatabase folders (``*.gdb``) among the files, at any depth."""
         found = {parent.as_posix() for m in self.files for parent in PurePosixPath(m).parents

@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 
 from cadastre.core import findings as fnd
+from cadastre.core.geometry import on_all_cores
 from cadastre.read.crs import CRSDecision
 from cadastre.read.layers import FieldSpec, LayerSpec
 from cadastre.read.raw import RawLayer, to_storage
@@ -57,7 +58,7 @@ def _missing_text(n: int, index) -> pd.Series:
 
 
 #: the ways a 幢号 is written: 1, 01, 0001, 1#, #1, 1#楼, 1号, 1号楼, 1栋, 1幢, 1座, 第1幢 (full-width digits folded)
-_ZRZH_NUMBER = r"^(?:第|#)?\s*0*(\d{1,4})\s*(?:#楼|#|号楼|号|栋|幢|座|楼)?$"
+_ZRZH_NUMBER = r"^(?:第|#)?\s*0*([0-9]{1,4})\s*(?:#楼|#|号楼|号|栋|幢|座|楼)?$"
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＃", "0123456789#")
 
 
@@ -69,29 +70,43 @@ def _split_zrzh(columns: dict[str, pd.Series], layer: str) -> pd.DataFrame:
     zrzh = columns.get("ZRZH")
     if zrzh is None:
         return fnd.concat([])
-    text = zrzh.astype("str").str.strip()
-    wide = text.str.contains(r"[０-９＃]", regex=True, na=False).to_numpy(bool)
+    written = zrzh.astype("str").str.strip()
+    # the common case — already 4 digits — decided in Arrow over the whole column; the rest, usually nothing, row by
+    # row: full-width digits folded, the 24-character form split, the other forms read by a Python regex
+    standard = written.str.fullmatch(r"[0-9]{4}", na=False).to_numpy(bool).copy()
+    is_long = ~standard & written.str.fullmatch(_ZRZH_LONG.pattern, na=False).to_numpy(bool)
+    other = np.flatnonzero(~standard & ~is_long & written.notna().to_numpy(bool))
+    folded = written.iloc[other]
+    wide = folded.str.contains(r"[０-９＃]", regex=True, na=False).to_numpy(bool)
     if wide.any():
-        text = text.copy()
-        text[wide] = text[wide].str.translate(_FULL_WIDTH_DIGITS)
-    is_long = text.str.fullmatch(_ZRZH_LONG.pattern, na=False).to_numpy(bool)
-    number = text.str.extract(_ZRZH_NUMBER, expand=False)
-    numeric = (number.notna().to_numpy(bool) & ~is_long
-               & (number.fillna("0").astype("int64") > 0).to_numpy(bool))
-    out = text.copy()
-    out[numeric] = number[numeric].str.zfill(4)
-    out[is_long] = text[is_long].str.slice(20, 24)
+        folded = folded.copy()
+        folded[wide] = folded[wide].str.translate(_FULL_WIDTH_DIGITS)
+    now_standard = folded.str.fullmatch(r"[0-9]{4}", na=False).to_numpy(bool)
+    standard[other[now_standard]] = True
+    rest = ~now_standard
+    number = folded[rest].str.extract(_ZRZH_NUMBER, expand=False)
+    numeric_rest = (number.notna() & number.fillna("0").astype("int64").gt(0)).to_numpy(bool)
+    out = written.copy()
+    if is_long.any():  # the 24-character form: 宗地代码 + F + 幢号
+        out[is_long] = written[is_long].str.slice(20, 24)
+    if len(other):
+        out.iloc[other] = folded.to_numpy()
+        out.iloc[other[rest][numeric_rest]] = number[numeric_rest].str.zfill(4).to_numpy()
     columns["ZRZH"] = out
     if "ZDDM" in columns and is_long.any():
         zddm = columns["ZDDM"].astype("str").copy()
         fill = is_long & zddm.isna().to_numpy(bool)
-        zddm[fill] = text[fill].str.slice(0, 19)
+        zddm[fill] = written[fill].str.slice(0, 19)
         columns["ZDDM"] = zddm
-    written = zrzh.astype("str").str.strip()
-    changed = numeric & (written != out).fillna(False).to_numpy(bool)
-    label = text.notna().to_numpy(bool) & ~numeric & ~is_long & (text != "").fillna(False).to_numpy(bool)
+    zero = standard & out.eq("0000").to_numpy(bool)  # 0000 is no 幢号: a label
+    changed = np.zeros(len(written), bool)  # numbers written another way than 4 digits
+    changed[other[now_standard]] = True
+    changed[other[rest][numeric_rest]] = True
+    label = zero.copy()
+    label[other[rest][~numeric_rest]] = True
+    label &= out.ne("").to_numpy(bool)
     forms = pd.DataFrame({"written": written[changed], "number": out[changed]}).drop_duplicates("written")
-    labels = pd.unique(text[label])
+    labels = pd.unique(out[label])
     parts = []
     if len(forms):
         shown = "、".join(f"{w} → {n}" for w, n in zip(forms["written"][:8], forms["number"][:8], strict=True))
@@ -186,7 +201,7 @@ def _geometry(raw: RawLayer, spec: LayerSpec, crs: CRSDecision | None, storage_e
          for i in idx], lonlat=fnd.lonlat_points(storage[idx], storage_epsg)))
     present = ~missing & ~wrong
     valid = np.zeros(n, bool)
-    valid[present] = shapely.is_valid(storage[present])
+    valid[present] = on_all_cores(shapely.is_valid, storage[present])
     idx = np.flatnonzero(present & ~valid)
     if len(idx):
         reasons = shapely.is_valid_reason(storage[idx])
@@ -234,10 +249,14 @@ def normalise_layer(raw: RawLayer, spec: LayerSpec, stage: str | None, crs: CRSD
     n, index = len(frame), pd.RangeIndex(len(frame))
     columns: dict[str, pd.Series] = {}
     bad: dict[str, np.ndarray] = {}
+    empty: dict[str, pd.Series] = {}  # one all-missing column per type, shared by the fields the file lacks
     for name, field_spec in spec.fields.items():
         original = raw.info.fields.get(name)
         if original is None:
-            columns[name] = _empty(field_spec, n, index)
+            kind = field_spec.type if field_spec.type in ("float", "int") else "text"
+            if kind not in empty:
+                empty[kind] = _empty(field_spec, n, index)
+            columns[name] = empty[kind]
             continue
         values, unreadable = _typed(frame[original].reset_index(drop=True), field_spec)
         columns[name] = values.set_axis(index)

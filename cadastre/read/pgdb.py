@@ -16,6 +16,7 @@ a File Geodatabase or shapefiles.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import struct
 import subprocess
@@ -54,11 +55,16 @@ def _mdb(tool: str, *args: str, member: str) -> str:
     if program is None:
         raise _refuse(member, "无法读取：本机未安装 MDB Tools（Debian 软件包 mdbtools）",
                       f"{tool} not found (install Debian's mdbtools)")
-    done = subprocess.run([program, *args], capture_output=True)
+    # text comes out as UTF-8; Access 97 (Jet 3) files carry no code page of their own: Chinese Windows wrote GBK
+    environment = {**os.environ, "MDB_JET3_CHARSET": "CP936"}
+    done = subprocess.run([program, *args], capture_output=True, env=environment, check=False)
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", errors="replace").strip()[-200:]
         raise _refuse(member, f"无法读取（{reason or '文件已损坏'}）", f"{tool} failed: {reason}")
-    return done.stdout.decode("utf-8", errors="strict")
+    try:
+        return done.stdout.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise _refuse(member, "中的文字无法解码（文件可能已损坏）", f"{tool} wrote text that is not UTF-8") from None
 
 
 @lru_cache(maxsize=64)  # per opened file; uploads come and go, so bounded

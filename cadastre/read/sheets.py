@@ -5,8 +5,9 @@ merged across two rows or across a group (``预测面积`` over ``建筑面积 |
 (``建筑面积(㎡)``), blank separator rows, 小计 rows after each 单元, a 合计 row and the signatures (制表、审核) at the
 bottom. :func:`table_from_rows` finds the header by the names and aliases ``data/layers.toml`` gives the layer (one
 row, or two with the upper one's merged group cells joined to the lower ones), takes the rows under it, and skips
-blank, total and signature rows — counting each kind, for the report (PKG-010). Nothing is skipped silently, and a
-sheet without a recognisable header is refused naming it.
+blank, total and signature rows — counting each kind, for the report (PKG-010). A value merged down or across
+(a 单元号 over its rooms) belongs to every cell of its range. Nothing is skipped silently, and a sheet without a
+recognisable header is refused naming it.
 
 Workbooks (``.xlsx``, ``.xls``, ``.ods``) are read with python-calamine (values as the file shows them, merged ranges
 included); CSV text is read with the :mod:`csv` module and goes through the same function.
@@ -128,11 +129,13 @@ def table_from_rows(rows: list[list], merged, aliases: dict[str, str], where: st
             if score[:3] > best[:3]:
                 best = score
     if best[3] is None:
-        raise InputError(f"{where} 中找不到表头：前 {HEADER_SEARCH_ROWS} 行没有一行含有本图层的字段名（如室号部位、实际层）",
+        raise InputError(f"{where} 中找不到表头：前 {HEADER_SEARCH_ROWS} 行没有一行含有本图层的字段名",
                          f"{where}: no header row with the layer's field names in the first {HEADER_SEARCH_ROWS} rows")
     header, names = best[3]
     names = _unique([n or f"列{c + 1}" for c, n in enumerate(names)])
     body = rows[header[-1] + 1:]
+    while body and not _row_text(body[-1]):  # the empty rows a sheet's formatting leaves below the table
+        body.pop()
     keep, blank, total, signature = [], 0, 0, 0
     ended = False  # signatures come last: once one is seen, the table is over
     for row in body:
@@ -174,6 +177,20 @@ def _cell(value):
     return value
 
 
+def _fill_merged(rows: list[list], merged) -> None:
+    """Every cell of a merged range holds the range's value (a workbook keeps it in the top-left cell only): a
+    单元号 or 实际层 merged down over its rooms belongs to each of them."""
+    for (r0, c0), (r1, c1) in merged:
+        if r0 >= len(rows) or c0 >= len(rows[r0]):
+            continue
+        value = rows[r0][c0]
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            row = rows[r]
+            row.extend([None] * (c1 + 1 - len(row)))
+            for c in range(c0, c1 + 1):
+                row[c] = value
+
+
 def workbook_sheets(path: Path) -> list[str]:
     """The sheet names of a workbook."""
     from python_calamine import CalamineWorkbook
@@ -193,8 +210,10 @@ def read_workbook(path: Path, sheet: str | None, aliases: dict[str, str],
     for name in [sheet] if sheet is not None else workbook.sheet_names:
         data = workbook.get_sheet_by_name(name)
         rows = [[_cell(v) for v in row] for row in data.to_python(skip_empty_area=False)]
+        merged = data.merged_cell_ranges or []
+        _fill_merged(rows, merged)
         try:
-            frame, layout = table_from_rows(rows, data.merged_cell_ranges or [], aliases, f"{member}:{name}")
+            frame, layout = table_from_rows(rows, merged, aliases, f"{member}:{name}")
         except InputError:
             if sheet is not None:
                 raise
@@ -203,7 +222,7 @@ def read_workbook(path: Path, sheet: str | None, aliases: dict[str, str],
         frames.append(frame)
         layouts.append(layout)
     if not frames:
-        raise InputError(f"{member} 的各工作表中都找不到表头（字段名如室号部位、实际层）",
+        raise InputError(f"{member} 的各工作表中都找不到含有本图层字段名的表头",
                          f"{member}: no sheet has a header row with the layer's field names")
     if without:
         layouts.append(SheetLayout(member, (), skipped_sheets=tuple(without)))

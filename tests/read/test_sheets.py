@@ -94,3 +94,20 @@ def test_surveyors_forms_in_a_package(tmp_path):
     assert len(got) == 84 and list(got["SHBW"]) == list(expected["SHBW"])
     pd.testing.assert_series_equal(got["YCJZMJ"], expected["YCJZMJ"], check_names=False)  # "91.50平方米" too
     assert list(pkg.layers["C"]["SJC"]) == list(PRESALE["C"]["SJC"])
+
+
+def test_values_merged_down_belong_to_every_row(tmp_path):
+    """单元号 and 实际层 merged down over their rooms, as a 测算表 prints them."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "户"
+    sheet.append(["自然幢号", "单元号", "实际层", "室号部位"])
+    for row in (["0001", "1", 1, "1-101"], [None, None, None, "1-102"], [None, "2", 2, "2-201"]):
+        sheet.append(row)
+    sheet.merge_cells("A2:A4")
+    sheet.merge_cells("B2:B3")
+    sheet.merge_cells("C2:C3")
+    path = tmp_path / "户.xlsx"
+    workbook.save(path)
+    frame, _ = read_workbook(path, "户", H, "户.xlsx")
+    assert frame.values.tolist() == [["0001", "1", 1, "1-101"], ["0001", "1", 1, "1-102"], ["0001", "2", 2, "2-201"]]

@@ -28,7 +28,9 @@ import pyogrio
 
 from cadastre.core import settings
 from cadastre.core.errors import InputError, UnsafeArchiveError
+from cadastre.read import pgdb
 from cadastre.read.layers import layer_specs
+from cadastre.read.sheets import workbook_sheets
 
 __all__ = ["Limits", "LayerSource", "Container", "open_container", "sniff"]
 
@@ -161,12 +163,8 @@ class Container:
             path = self.root / member
             try:
                 if member.lower().endswith(".mdb"):
-                    from cadastre.read.pgdb import table_names
-
-                    self._sublayers[member] = table_names(path, member)
+                    self._sublayers[member] = pgdb.table_names(path, member)
                 elif member.lower().endswith(WORKBOOK_SUFFIXES):
-                    from cadastre.read.sheets import workbook_sheets
-
                     self._sublayers[member] = workbook_sheets(path)
                 else:
                     self._sublayers[member] = [str(name) for name, _ in pyogrio.list_layers(path)]

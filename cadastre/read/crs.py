@@ -145,6 +145,8 @@ def decide_crs(declared: CRS | str | int | None, how: str, bounds, county: Count
     if np.isfinite(bounds).all():
         if kind == "3deg" and how != "inferred":
             epsg, prefixed, warning = _prefix_as_written(epsg, zone, prefixed, bounds, where)
+            if warning:
+                detail += f"；坐标东值{'带' if prefixed else '不带'}带号，按 EPSG:{epsg} 读取"
         _check_fit(epsg, kind, prefixed, bounds, county, where)
     return CRSDecision(epsg, how, detail, warning)
 

@@ -22,6 +22,7 @@ import shapely
 
 from cadastre.core.errors import InputError
 from cadastre.core.settings import County
+from cadastre.read import pgdb
 from cadastre.read.container import LayerSource
 from cadastre.read.crs import GEOGRAPHIC_EPSG, CRSDecision, decide_crs
 from cadastre.read.encoding import (
@@ -159,9 +160,7 @@ def load_layer(source: LayerSource) -> RawLayer:
         elif source.kind in ("gpkg", "geojson", "filegdb"):  # a File Geodatabase's tables come without geometry
             frame = pyogrio.read_dataframe(source.path, layer=source.sublayer, use_arrow=True)
         elif source.kind == "mdb":
-            from cadastre.read.pgdb import read_table
-
-            frame = read_table(source.path, source.sublayer, source.file_member)
+            frame = pgdb.read_table(source.path, source.sublayer, source.file_member)
         elif source.kind == "dbf":
             encoding = _dbf_encoding(source, source.path)
             with with_whole_field_names(source.path, source.path, encoding.encoding) as path:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from python_calamine import CalamineWorkbook
 
 from cadastre.core.errors import InputError
 
@@ -193,8 +194,6 @@ def _fill_merged(rows: list[list], merged) -> None:
 
 def workbook_sheets(path: Path) -> list[str]:
     """The sheet names of a workbook."""
-    from python_calamine import CalamineWorkbook
-
     return list(CalamineWorkbook.from_path(str(path)).sheet_names)
 
 
@@ -203,8 +202,6 @@ def read_workbook(path: Path, sheet: str | None, aliases: dict[str, str],
     """A sheet of a workbook as a table (:func:`table_from_rows`), or with ``sheet`` None every sheet with a header
     one under the other (a workbook of one sheet per building). Sheets without a header are left out then, and
     said so; a lone sheet without one is refused."""
-    from python_calamine import CalamineWorkbook
-
     workbook = CalamineWorkbook.from_path(str(path))
     frames, layouts, without = [], [], []
     for name in [sheet] if sheet is not None else workbook.sheet_names:

@@ -52,6 +52,10 @@ demo: install
 	$(CADASTRE) check $(SAMPLES)/141031-asbuilt.zip || test $$? -eq 1
 	$(CADASTRE) ingest $(SAMPLES)/141031-asbuilt.zip
 	$(CADASTRE) table 141031001002GB00001F0001
+	@# 府前华庭 on parcel 4: 跃层 flats, ground-floor shops, a 架空层, a basement garage under both towers
+	$(CADASTRE) ingest $(SAMPLES)/141031-towers-presale.zip
+	$(CADASTRE) ingest $(SAMPLES)/141031-towers-asbuilt.zip
+	$(CADASTRE) table 141031001002GB00004F0002
 	$(CADASTRE) summary
 	@# the demo administrator: a new random password on every run, printed here (sign in on the map page with it)
 	@$(CADASTRE) user add demo --role admin --generate-password 2>/dev/null || \

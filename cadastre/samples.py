@@ -9,6 +9,7 @@ byte-for-byte identical on every run, so its checksum is stable.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import math
@@ -30,7 +31,7 @@ from pyproj import Transformer
 from cadastre.core import settings
 
 __all__ = ["sample_zoning", "write_zoning_package", "sample_cadastral", "sample_project", "sample_permit",
-           "sample_manifest", "Quirks", "write_package", "write_sample_packages", "write_hostile_package",
+           "sample_towers", "sample_towers_permit", "towers_manifest", "sample_manifest", "Quirks", "write_package", "write_sample_packages", "write_hostile_package",
            "synthetic_county"]
 
 #: 地籍区 names of the synthetic 隰县 (towns of the county); other counties get numbered names
@@ -246,6 +247,112 @@ def sample_project(stage: str, county_code: str = "141031") -> dict[str, gpd.Geo
              for i in range(50)], crs=crs)
         layers["GHHX"] = gpd.GeoDataFrame([{"BSM": "R1", "XLX": "规划红线", "geometry": parcel}], crs=crs)
     return layers
+
+
+#: the second demo project: two towers over one basement garage on sample parcel 4 (the block's north-west parcel)
+TOWERS = "府前华庭"
+TOWERS_PERMIT_NUMBER = "建字第141031202500031号"
+TOWER_FLOORS = 8  # above ground; floors 7–8 are 跃层 flats, floor 1 shops; tower 2's floor 2 is a 架空层
+GARAGE_SPACES = 24
+
+
+def sample_towers(stage: str, county_code: str = "141031") -> dict[str, gpd.GeoDataFrame]:
+    """府前华庭 on sample parcel 4, laid out as real projects are: two 8-storey towers with shops on the ground floor
+    (their own 分摊组), 跃层 flats over floors 7–8 (实际层 7, 实际层数 2), a 架空层 in tower 2 (in the floor table,
+    without units), balconies (未封闭阳台 counted at half), two 逻辑幢 in tower 2 — and a 地下车库 with no floors
+    above ground lying under and between the towers, its spaces held as units (房屋类型 车库). Units carry only
+    their 幢号, as the national standard lays packages out; the as-built stage adds surface parking spaces, five
+    of them drawn again inside garage spaces (counted once)."""
+    if stage not in ("presale", "asbuilt"):
+        raise ValueError(stage)
+    crs = settings.county(county_code).storage_epsg
+    x0, y0 = _block_origin(county_code)
+    y0 += PARCEL_SIZE[1]  # parcel 4: north of parcel 1
+    prefix = "SC" if stage == "asbuilt" else "YC"
+    buildings, floors, units, logical = [], [], [], []
+
+    def unit(bsm, zrzh, sjc, shbw, outline, *, use="11", kind="1", group="住宅", rate=0.12, dyh="1", span=1,
+             balcony=6.0, ljzh=None, myc=None):
+        # the outline holds the whole balcony; 套内 counts the unenclosed balcony at half (GB/T 17986)
+        inner = round(outline.area * span - balcony / 2, 2)
+        shared = round(inner * rate, 2)
+        wall = round(inner * 0.08, 2) if balcony else None
+        units.append({"BSM": bsm, "ZRZH": zrzh, "SJC": sjc, "SJCS": span if span > 1 else None,
+                      "MYC": myc or (f"{sjc}-{sjc + span - 1}" if span > 1 else str(sjc)), "DYH": dyh,
+                      "LJZH": ljzh, "SHBW": shbw, "FWYT1": use, "FWLX": kind, "FWXZ": "0", "FTZ": group,
+                      f"{prefix}JZMJ": round(inner + shared, 2), f"{prefix}TNJZMJ": inner,
+                      f"{prefix}FTJZMJ": shared, f"{prefix}FTXS": rate,
+                      "TNSYMJ": None if not balcony else round(inner - wall - balcony / 2, 2),
+                      "TNQTMJ": wall, "WFBYTMJ": balcony or None, "JSRKZ": 0 if sjc < 0 else 1,
+                      "geometry": outline})
+
+    for t in (1, 2):
+        bx, by = x0 + 15 + (t - 1) * 60, y0 + 45
+        footprint = shapely.box(bx, by, bx + FOOTPRINT[0], by + FOOTPRINT[1])
+        zrzh = f"{t:04d}"
+        halves = [shapely.box(bx + k * 15, by, bx + (k + 1) * 15, by + FOOTPRINT[1]) for k in range(2)]
+        for floor in range(1, TOWER_FLOORS + 1):
+            label = "架空层" if (t == 2 and floor == 2) else str(floor)
+            floors.append({"ZRZH": zrzh, "SJC": floor, "MYC": label, "CG": 4.5 if floor == 1 else 3.0,
+                           "geometry": footprint})
+            for k, outline in enumerate(halves):
+                ljzh = str(k + 1) if t == 2 else None
+                if floor == 1:
+                    unit(f"T{t}S{k + 1}", zrzh, 1, f"商{k + 1:02d}", outline, use="31", kind="2", group="商业",
+                         rate=0.08, balcony=0.0, ljzh=ljzh, dyh=None)
+                elif label == "架空层" or floor == TOWER_FLOORS:
+                    continue  # no units: a 架空层; floor 8 is the upper floor of the 跃层 flats
+                elif floor == TOWER_FLOORS - 1:
+                    unit(f"T{t}D{k + 1}", zrzh, floor, f"{floor}{k + 1:02d}", outline, span=2, ljzh=ljzh)
+                else:
+                    unit(f"T{t}F{floor}{k + 1}", zrzh, floor, f"{floor}{k + 1:02d}", outline, ljzh=ljzh)
+        buildings.append({"BSM": f"Z{t}", "ZRZH": zrzh, "JZWMC": f"{TOWERS}{t}号楼", "ZCS": TOWER_FLOORS,
+                          "DSCS": TOWER_FLOORS, "DXCS": 0, "ZZDMJ": footprint.area, "GHYT": "11", "FWJG": "3",
+                          "JZWGD": 3.0 * TOWER_FLOORS + 1.5, "geometry": footprint})
+    for k, name in ((1, "东梯"), (2, "西梯")):
+        logical.append({"ZRZH": "0002", "LJZH": str(k), "LJZMC": f"2号楼{name}", "MPH": f"府前华庭2-{k}号",
+                        "FWYT1": "11", "geometry": None})
+    # the garage: under both towers and the courtyard between them, no floors above ground
+    garage = shapely.box(x0 + 10, y0 + 30, x0 + 110, y0 + 65)
+    floors.append({"ZRZH": "0003", "SJC": -1, "MYC": "地下1", "CG": 3.6, "geometry": garage})
+    for k in range(GARAGE_SPACES):
+        space = shapely.box(x0 + 12 + 4 * k, y0 + 32, x0 + 12 + 4 * k + 2.5, y0 + 37.3)
+        unit(f"G{k + 1:02d}", "0003", -1, f"车位{k + 1:03d}", space, use="80", kind="6", group="车库", rate=0.0,
+             balcony=0.0, dyh=None)
+    buildings.append({"BSM": "Z3", "ZRZH": "0003", "JZWMC": f"{TOWERS}地下车库", "ZCS": 1, "DSCS": 0, "DXCS": 1,
+                      "ZZDMJ": garage.area, "GHYT": "80", "FWJG": "3", "JZWGD": 0.0, "geometry": garage})
+    h = gpd.GeoDataFrame(units, crs=crs)
+    b = gpd.GeoDataFrame(buildings, crs=crs)
+    b[f"{prefix}JZMJ"] = h.groupby("ZRZH")[f"{prefix}JZMJ"].sum().round(2).reindex(b["ZRZH"]).to_numpy()
+    b["ZTS"] = h.groupby("ZRZH").size().reindex(b["ZRZH"]).to_numpy()
+    layers = {"ZRZ": b, "LJZ": gpd.GeoDataFrame(logical, geometry=[None] * len(logical), crs=crs),
+              "C": gpd.GeoDataFrame(floors, crs=crs), "H": h}
+    if stage == "asbuilt":
+        surface = [shapely.Point(x0 + 120 + 2.5 * (k % 10), y0 + 5 + 6 * (k // 10)) for k in range(10)]
+        inside = [shapely.box(*g.bounds).centroid for g in h.geometry[h["FWLX"] == "6"].iloc[:5]]
+        layers["TCW"] = gpd.GeoDataFrame([{"BSM": f"P{k + 1}", "CWLX": "地面" if k < 10 else "地下", "geometry": g}
+                                          for k, g in enumerate(surface + inside)], crs=crs)
+        layers["GHHX"] = gpd.GeoDataFrame([{"BSM": "R1", "XLX": "规划红线", "geometry": shapely.box(
+            x0, y0, x0 + PARCEL_SIZE[0], y0 + PARCEL_SIZE[1])}], crs=crs)
+    return layers
+
+
+def towers_manifest(stage: str, county_code: str = "141031") -> dict:
+    return {**sample_manifest(stage, county_code), "project_name": TOWERS, "permit_number": TOWERS_PERMIT_NUMBER}
+
+
+def sample_towers_permit(county_code: str = "141031") -> dict:
+    """府前华庭's planning permit (parcel 4): the design as surveyed, 30 parking spaces (24 in the garage, 10 on the
+    surface, 5 of those drawn again in the garage: 34 spaces counted)."""
+    design = sample_towers("presale", county_code)["H"].groupby("ZRZH")["YCJZMJ"].sum().round(2)
+    floors = {"0001": (TOWER_FLOORS, 0, "11"), "0002": (TOWER_FLOORS, 0, "11"), "0003": (0, 1, "80")}
+    return {
+        "number": TOWERS_PERMIT_NUMBER, "zddm": f"{county_code}001002GB00004", "land_area": PARCEL_SIZE[0] * PARCEL_SIZE[1],
+        "far_max": 1.0, "coverage_max": 0.1, "parking_min": 30, "total_floor_area": round(float(design.sum()), 2),
+        "height_max": 30.0,
+        "buildings": [{"zrzh": z, "floor_area": float(a), "floors_above": floors[z][0], "floors_below": floors[z][1],
+                       "use": floors[z][2]} for z, a in design.items()],
+    }
 
 
 def sample_permit(county_code: str = "141031") -> dict:
@@ -533,8 +640,8 @@ def write_package(target: str | Path, layers: dict[str, gpd.GeoDataFrame], *, ma
 
 
 def write_sample_packages(directory: str | Path, county_code: str = "141031") -> dict[str, Path]:
-    """The demo's packages: a 隰县 cadastral survey and 龙泉苑's pre-sale and as-built surveys (GBK shapefiles in zips
-    with GBK member names, the way surveyors' tools write them), plus the zoning."""
+    """The demo's packages: a 隰县 cadastral survey, 龙泉苑's and 府前华庭's pre-sale and as-built surveys (GBK
+    shapefiles in zips with GBK member names, the way surveyors' tools write them), plus the zoning."""
     directory = Path(directory)
     out = {"zoning": write_zoning_package(directory, county_code)}
     out["cadastral"] = write_package(directory / f"{county_code}-cadastral.zip", sample_cadastral(county_code),
@@ -543,6 +650,10 @@ def write_sample_packages(directory: str | Path, county_code: str = "141031") ->
         out[stage] = write_package(directory / f"{county_code}-{stage}.zip", sample_project(stage, county_code),
                                    manifest=sample_manifest(stage, county_code),
                                    permit=sample_permit(county_code) if stage == "asbuilt" else None, county_code=county_code)
+        out[f"towers-{stage}"] = write_package(
+            directory / f"{county_code}-towers-{stage}.zip", sample_towers(stage, county_code),
+            manifest=towers_manifest(stage, county_code),
+            permit=sample_towers_permit(county_code) if stage == "asbuilt" else None, county_code=county_code)
     return out
 
 
@@ -573,13 +684,23 @@ def write_second_survey(directory: str | Path, county_code: str = "141031") -> d
 
 def sample_registry(path: str | Path = "var/sample-registry.sqlite", county_code: str = "141031"):
     """The sample county as a registry for notebooks and trials, built at ``path`` (SpatiaLite) the first time:
-    zoning, 府前街's cadastral survey, 龙泉苑's pre-sale and as-built surveys, and a second firm's survey of the
+    zoning, 府前街's cadastral survey, 龙泉苑's and 府前华庭's pre-sale and as-built surveys, and a second firm's survey of the
     next block (rejected once, then accepted). Returns the open :class:`cadastre.registry.Registry`."""
-    from cadastre.registry import init_registry, open_registry
+    from cadastre.registry import init_registry
 
     path = Path(path)
-    if path.exists():  # built before: brought up to the current schema if it is older
-        return init_registry(f"sqlite:///{path}", [county_code])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # several notebooks (or test workers) may ask at once: one builds, the others wait for it
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():  # built before: brought up to the current schema if it is older
+            return init_registry(f"sqlite:///{path}", [county_code])
+        return _build_sample_registry(path, county_code)
+
+
+def _build_sample_registry(path: Path, county_code: str):
+    from cadastre.registry import init_registry, open_registry
+
     building = path.with_name(path.name + ".building")
     building.unlink(missing_ok=True)
     url = f"sqlite:///{building}"
@@ -589,8 +710,8 @@ def sample_registry(path: str | Path = "var/sample-registry.sqlite", county_code
         registry = init_registry(url, [county_code])
         try:
             registry.import_zoning(files["zoning"])
-            for package in (files["cadastral"], files["presale"], files["asbuilt"], second["flawed"],
-                            second["corrected"]):
+            for package in (files["cadastral"], files["presale"], files["asbuilt"], files["towers-presale"],
+                            files["towers-asbuilt"], second["flawed"], second["corrected"]):
                 registry.ingest(package, submitted_by="sample-surveyor")
         finally:
             registry.close()

@@ -283,4 +283,4 @@ def test_asbuilt_without_any_permit_is_not_ready(registry, tmp_path):
     assert {i["status"] for i in result.report["indicators"]} == {"not_checked"}
     table = registry.building_table("141031001002GB00001F0001")
     assert table.not_ready_because == ["规划核实未进行：没有规划许可（登记库中无记录，成果包也未附 permit.json）"]
-    assert np.all([not c.ready for row in table.rows for c in row.cells if c is not None])
+    assert np.all([not c.ready for c in table.cells])

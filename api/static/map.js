@@ -98,16 +98,31 @@ async function showTable(code) {
   try { t = await cad.json(`/api/buildings/${encodeURIComponent(code)}/table`); } catch (e) {
     body.innerHTML = `<p class="error">${cad.esc(e.message)}</p>`; return;
   }
-  const head = t.columns.map(([dyh, hh]) => `<th>${dyh ? cad.esc(dyh) + "单元<br>" : ""}${cad.esc(hh)}号</th>`).join("");
-  const rows = t.rows.map((r) => `<tr><th>${cad.esc(r.myc)}层</th>${r.cells.map((c) => c === null ? "<td class=empty></td>" :
-    `<td class="${c.status === "retired" ? "retired" : ""}"><b>${cad.esc(c.shbw)}</b><br><code>${cad.esc(c.bdcdyh)}</code><br>
-     ${cad.esc(c.use_name || "")}<br>建筑 ${cad.num(c.area)} ㎡<br>套内 ${cad.num(c.inner)} · 分摊 ${cad.num(c.shared)}</td>`).join("")}
+  // heading rows: 逻辑幢 (when the survey has them), 单元 (when it has them), then each column's place
+  const runs = (key) => t.columns.reduce((out, c) => {
+    const k = key(c), last = out[out.length - 1];
+    if (last && last.key === k) last.n += 1; else out.push({key: k, c, n: 1});
+    return out;
+  }, []);
+  const levels = [];
+  if (t.columns.some((c) => c.ljzh)) levels.push(runs((c) => c.ljzh + "|" + (c.ljz || "")).map((r) =>
+    ({text: r.c.ljzh ? (r.c.ljz || `${r.c.ljzh}号逻辑幢`) : "", n: r.n})));
+  if (t.columns.some((c) => c.dyh)) levels.push(runs((c) => c.ljzh + "|" + c.dyh).map((r) =>
+    ({text: r.c.dyh ? `${r.c.dyh}单元` : "", n: r.n})));
+  levels.push(t.columns.map((c) => ({text: c.label, n: 1})));
+  const head = levels.map((level, k) => `<tr>${k === 0 ? `<th rowspan=${levels.length}>层</th>` : ""}${level.map((h) =>
+    `<th colspan=${h.n}>${cad.esc(h.text)}</th>`).join("")}${k === 0 ? `<th rowspan=${levels.length}>本层合计 ㎡</th>` : ""}</tr>`).join("");
+  const cell = (c) => c === null ? "<td class=empty></td>" : c.covered_by ? "" :
+    `<td rowspan=${c.rowspan} class="${c.status === "retired" ? "retired" : ""}${c.rowspan > 1 ? " span" : ""}"><b>${cad.esc(c.shbw)}</b>
+     ${c.rowspan > 1 ? `<br><i>跨 ${c.floors[0]}–${c.floors[c.floors.length - 1]} 层</i>` : ""}<br><code>${cad.esc(c.bdcdyh)}</code><br>
+     ${cad.esc(c.use_name || "")}<br>建筑 ${cad.num(c.area)} ㎡<br>套内 ${cad.num(c.inner)} · 分摊 ${cad.num(c.shared)}</td>`;
+  const rows = t.rows.map((r) => `<tr><th>${cad.esc(r.label)}</th>${r.cells.map(cell).join("")}
      <td>${cad.num(r.total_area)}</td></tr>`).join("");
   const state = t.ready ? `<span class="ready">可办理首次登记</span>`
     : `<span class="not-ready">暂不可办理首次登记</span>：${cad.esc(t.not_ready_because.join("；"))}`;
   body.innerHTML = `<p>${cad.esc(t.name || "")}（${cad.esc(cad.stageNames[t.stage] || t.stage)}）坐落 ${cad.esc(t.zl || "")}，
     地上 ${t.floors_above} 层、地下 ${t.floors_below} 层，${t.unit_count} 户，总建筑面积 ${cad.num(t.total_area)} ㎡。${state}</p>
-    <table class="grid" id="building-grid"><tr><th>层</th>${head}<th>本层合计 ㎡</th></tr>${rows}</table>`;
+    <table class="grid" id="building-grid">${head}${rows}</table>`;
 }
 
 async function search(text) {

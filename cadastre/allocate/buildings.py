@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from cadastre.allocate.policy import AREA_DEVIATION_LIMIT
-from cadastre.qa.rules.base import building_keys
+from cadastre.read.structure import occupied_floors
 
 __all__ = ["BuildingNumbers", "building_numbers", "is_building_number", "floor_rows", "area_comparison"]
 
@@ -60,19 +60,27 @@ def building_numbers(zrzh: Iterable, replaceable: Mapping[str, str | None], curr
     return BuildingNumbers(numbers, used)
 
 
-def floor_rows(floors: pd.DataFrame | None, units: pd.DataFrame, renumber: Mapping[str, str],
+def floor_rows(floors: pd.DataFrame | None, floor_keys: np.ndarray, units: pd.DataFrame, renumber: Mapping[str, str],
                building_ids: Mapping[str, int]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The floors to record (columns and geometry): the package's floor layer (C) when it has one, else the floors
-    the units stand on. ``renumber``: a building's key in the package → its 幢号; ``building_ids``: 幢号 → row id;
-    ``units`` carry their 幢号 as ``building``."""
+    """The floors to record (columns and geometry): the package's floor layer (C) when it has one — its floors
+    without units (架空层, 设备层, 避难层) included — else every floor the units occupy (a 跃层 unit's upper floors
+    too). ``floor_keys``: each C row's building key (``read.structure``); ``renumber``: a building's key in the
+    package → its 幢号; ``building_ids``: 幢号 → row id; ``units`` carry their 幢号 as ``building`` and their floors as
+    ``low`` and ``high``."""
     if floors is not None and len(floors):
-        number = pd.Series(building_keys(floors)).map(renumber).to_numpy(object)
+        number = pd.Series(floor_keys).map(renumber).to_numpy(object)
         keep = pd.notna(number)
         floors, number = floors[keep], number[keep]
         columns = {"sjc": floors["SJC"].to_numpy(object), "myc": floors["MYC"].to_numpy(object),
                    "cg": floors["CG"].to_numpy(object), "building_id": np.array([building_ids[b] for b in number])}
         return columns, np.asarray(floors.geometry.values, dtype=object)
-    distinct = units[["building", "SJC", "MYC"]].drop_duplicates(["building", "SJC"])
+    row, floor = occupied_floors(units["low"].to_numpy(float), units["high"].to_numpy(float))
+    spans = units["high"].to_numpy(float) > units["low"].to_numpy(float)
+    # a floor's 名义层 from a unit lying on that floor alone (a 跃层 unit's ``5-6`` names no single floor)
+    myc = np.where(spans[row], None, units["MYC"].to_numpy(object)[row])
+    distinct = pd.DataFrame({"building": units["building"].to_numpy(object)[row], "SJC": floor.astype(int),
+                             "MYC": myc}).sort_values(["building", "SJC", "MYC"], na_position="last")
+    distinct = distinct.drop_duplicates(["building", "SJC"])
     columns = {"sjc": distinct["SJC"].to_numpy(object), "myc": distinct["MYC"].to_numpy(object),
                "cg": np.full(len(distinct), None, dtype=object),
                "building_id": np.array([building_ids[b] for b in distinct["building"]])}

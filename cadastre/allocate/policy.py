@@ -64,24 +64,21 @@ class UnitMatch:
     """As-built units against the current pre-sale units of the same buildings."""
 
     kept: pd.Series  # per as-built unit: the pre-sale code it keeps (NA: a new unit)
-    how: pd.Series  # "code" (supplied BDCDYH) | "position" (building + 实际层 + 室号部位) | NA
+    how: pd.Series  # "code" (supplied BDCDYH) | "position" (幢 + 单元 + 实际层 + 室号, normalised) | NA
     retired: pd.DataFrame  # pre-sale units with no as-built counterpart: bdcdyh, zrzh, sjc, shbw
 
 
 def match_units(asbuilt: pd.DataFrame, presale: pd.DataFrame) -> UnitMatch:
-    """Match as-built units (canonical columns, with ``building``: the building key) to current pre-sale units
-    (``bdcdyh``, ``building``, ``sjc``, ``shbw``): the supplied BDCDYH first, else building + 实际层 + 室号部位."""
+    """Match the units of a new survey (canonical columns with ``identity``: 幢号 | 单元 | lowest floor | room, see
+    ``read.structure.unit_identities``) to the current units of the same buildings (``bdcdyh``, ``identity``): the
+    supplied BDCDYH first, else the identity — so ``0501`` at pre-sale and ``501`` at as-built are one unit."""
     index = asbuilt.index
     current = set(presale["bdcdyh"])
     supplied = asbuilt["BDCDYH"].astype("str")
     by_code = supplied.where(supplied.isin(current))
-    position = pd.Series(list(zip(presale["building"], presale["sjc"].astype("Int64").astype(str),
-                                  presale["shbw"].astype(str), strict=True)), dtype=object)
-    lookup = pd.Series(presale["bdcdyh"].to_numpy(object), index=position.to_numpy(object))
+    lookup = pd.Series(presale["bdcdyh"].to_numpy(object), index=presale["identity"].to_numpy(object))
     lookup = lookup[~lookup.index.duplicated(keep=False)]
-    keys = pd.Series(list(zip(asbuilt["building"], asbuilt["SJC"].astype("Int64").astype(str),
-                              asbuilt["SHBW"].astype(str), strict=True)), index=index, dtype=object)
-    by_position = keys.map(lookup)
+    by_position = pd.Series(asbuilt["identity"].to_numpy(object), index=index).map(lookup)
     kept = by_code.astype(object).where(by_code.notna(), by_position)
     # one pre-sale code goes to one as-built unit only: later claims become new units
     kept = kept.where(~kept.duplicated(keep="first") | kept.isna())

@@ -18,7 +18,7 @@ from cadastre.core.codes import ParcelCode
 @click.pass_context
 def table_command(ctx: click.Context, building_code: str, as_json: bool, html: Path | None, xlsx: Path | None) -> None:
     """楼盘表：BUILDING_CODE 为 24 位自然幢代码（宗地代码 + F + 幢号）。"""
-    from cadastre.serve.tables import write_table_html, write_table_xlsx
+    from cadastre.serve.tables import table_lines, write_table_html, write_table_xlsx
 
     with registry(ctx) as reg:
         t = reg.building_table(building_code.strip())
@@ -31,11 +31,8 @@ def table_command(ctx: click.Context, building_code: str, as_json: bool, html: P
         return
     if html or xlsx:
         return
-    click.echo(f"{t.name or ''} 楼盘表（{'实测' if t.stage == 'asbuilt' else '预测'}） {t.code}  户数 {t.unit_count}  "
-               f"总建筑面积 {t.total_area:.2f} ㎡" + ("" if t.balanced else "（与幢面积不平衡）"))
-    for row in t.rows:
-        cells = "  ".join("—" if c is None else f"{c.shbw}:{c.bdcdyh[-8:]}:{c.area or 0:.2f}" for c in row.cells)
-        click.echo(f"{row.myc:>6}层  {cells}  | {row.total_area:.2f}")
+    for line in table_lines(t):
+        click.echo(line)
     click.echo("可办理首次登记" if t.ready else "暂不可办理首次登记：" + "；".join(t.not_ready_because))
 
 

@@ -87,10 +87,12 @@ def samples() -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--county", default="141031", show_default=True, help="县级行政区代码")
 def samples_write(directory: Path, county: str) -> None:
-    """写出示例数据：地籍区划、权籍调查、预测绘与实测绘成果包（GBK shapefile 压缩包）。"""
+    """写出示例数据：地籍区划、权籍调查、两个项目的预测绘与实测绘成果包（GBK shapefile 压缩包）。"""
     from cadastre.samples import write_sample_packages
 
-    labels = {"zoning": "地籍区划", "cadastral": "权籍调查成果包", "presale": "预测绘成果包", "asbuilt": "实测绘成果包"}
+    labels = {"zoning": "地籍区划", "cadastral": "权籍调查成果包", "presale": "预测绘成果包（龙泉苑）",
+              "asbuilt": "实测绘成果包（龙泉苑）", "towers-presale": "预测绘成果包（府前华庭：跃层、底商、地下车库）",
+              "towers-asbuilt": "实测绘成果包（府前华庭）"}
     for kind, path in write_sample_packages(directory, county).items():
         click.echo(f"示例{labels[kind]}：{path}")
 

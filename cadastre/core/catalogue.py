@@ -54,16 +54,17 @@ CATALOGUE: dict[str, Rule] = {r.id: r for r in [
     Rule("ATT-001", "error", "ZDJBXX", "申报的宗地面积与图形面积之差超过限差"),
     Rule("ATT-002", "error", "all", "必填属性缺失或无法识别"),
     Rule("ATT-003", "warning", "all", "代码值不在代码表中"),
-    Rule("ATT-004", "error", "H", "重复的户：同幢、同层、同室号部位"),
+    Rule("ATT-004", "error", "H", "重复的户：同幢、同单元、同层、同室号（室号按 0501 = 501、1-501 = 1单元501 规范后比较）"),
     Rule("ATT-005", "error", "H", "建筑面积不等于套内面积与分摊面积之和"),
     Rule("ATT-006", "error", "ZRZ/H", "各户建筑面积之和与自然幢建筑面积不符"),
-    Rule("ATT-007", "error", "ZRZ/H", "层数不一致，或户所在层不属于该幢"),
+    Rule("ATT-007", "error", "ZRZ/C/H", "层数不一致，或户（跃层户的每一层）不在该幢的层上，或户的自然幢无法确定"),
     Rule("ATT-008", "error", "any", "宗地代码或不动产单元代码格式错误、不存在或已注销"),
     Rule("ATT-009", "warning", "H", "户图形面积与套内面积之差超过限差"),
-    Rule("ATT-010", "warning", "H", "同一分摊组内分摊系数不一致"),
+    Rule("ATT-010", "warning", "H", "分摊核验：分摊面积与同组 K×套内面积不符，或分摊系数与面积、与同组 K 不一致"),
     Rule("ATT-011", "error", "ZDJBXX", "宗地特征码缺失且无法由权利类型、权利性质推定"),
     Rule("ATT-012", "info", "ZRZ/LJZ/C/H", "自然幢号已规范为 4 位幢号（1、01、1#、1号楼、1栋 …），或非数字幢号（A座）保留为幢名称、"
                                           "编码时取下一个空闲幢号"),
+    Rule("ATT-013", "error", "H", "套内建筑面积不等于套内使用面积、墙体面积与阳台面积（未封闭阳台按一半）之和"),
     # planning verification (规划核实): errors that block a building's readiness for 首次登记, not the acceptance
     # of the survey; a pre-sale package's forecast failures are warnings
     Rule("PLN-001", "error", "planning", "用地面积与规划许可不符（超出面积限差）"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import numpy as np
 
 if TYPE_CHECKING:
     from cadastre.read.raw import LayerRead
@@ -40,4 +41,6 @@ class RegistryFacts:
     parcels: gpd.GeoDataFrame  # current registered parcels near the package: zddm, geometry
     subdistricts: gpd.GeoDataFrame | None  # current 地籍子区: djzqdm, geometry (None: zoning not loaded)
     code_status: dict[str, str] = field(default_factory=dict)  # supplied code → current | retired | (absent)
-    project_parcel: gpd.GeoDataFrame | None = None  # the parcel a pre-sale / as-built package stands on
+    # the parcels a pre-sale / as-built package stands on (zddm, qlsdfs, geometry), the main one first
+    project_parcel: gpd.GeoDataFrame | None = None
+    building_parcel: np.ndarray | None = None  # per ZRZ row: the zddm of the parcel it is coded under (None: none)

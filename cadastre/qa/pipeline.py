@@ -13,6 +13,7 @@ import shapely
 
 from cadastre.core import findings as fnd
 from cadastre.core.errors import InputError
+from cadastre.core.geometry import UNDERGROUND
 from cadastre.core.permit import Permit, load_permit, permit_differences, red_line_geometry
 from cadastre.core.progress import Progress, safe, scaled
 from cadastre.qa import planning
@@ -94,10 +95,16 @@ def check_read_package(package: SurveyPackage, *, permit: Permit | None = None,
 
 
 def _project_parcel(registry: RegistryFacts | None):
+    """The project's land (the union of the surface parcels it stands on: a project may span two land grants; an
+    underground parcel holds no land area) and its main parcel's code."""
     parcel = None if registry is None else registry.project_parcel
     if parcel is None or not len(parcel):
         return None, None
-    return parcel.geometry.iat[0], parcel["zddm"].iat[0]
+    surface = parcel[parcel["qlsdfs"].to_numpy(object) != UNDERGROUND] if "qlsdfs" in parcel else parcel
+    land = surface if len(surface) else parcel
+    geometry = land.geometry.iat[0] if len(land) == 1 else shapely.union_all(np.asarray(land.geometry.values,
+                                                                                         dtype=object))
+    return geometry, parcel["zddm"].iat[0]
 
 
 def _planning(package: SurveyPackage, permit: Permit | None, recorded: bool, registry: RegistryFacts | None):

@@ -22,7 +22,8 @@ import pandas as pd
 import shapely
 
 from cadastre.core import findings as fnd
-from cadastre.qa.rules.base import area_limit, building_keys
+from cadastre.qa.rules.base import area_limit
+from cadastre.read.structure import PARKING_TYPES, building_keys
 
 __all__ = ["Indicator", "PlanningRules", "INDICATORS", "RULE_OF", "verify", "indicator_findings", "counted_areas"]
 
@@ -157,14 +158,14 @@ class _Verification:
     def building_areas(self) -> pd.DataFrame:
         """Floor area per building (幢号): Σ of its units' areas, or the building's own where its units lack them."""
         b = self.buildings
-        keys = building_keys(b)
+        keys = self.package.structure.building_keys
         own = pd.to_numeric(b[f"{self.prefix}JZMJ"], errors="coerce") if f"{self.prefix}JZMJ" in b else None
         frame = pd.DataFrame({"key": keys, "zrzh": b["ZRZH"].astype(str).to_numpy(object),
                               "bsm": [self._bsm(b, i) for i in range(len(b))],
                               "own": np.nan if own is None else own.to_numpy(float)})
         if self.units is not None and f"{self.prefix}JZMJ" in self.units:
             areas = pd.to_numeric(self.units[f"{self.prefix}JZMJ"], errors="coerce")
-            sums = pd.DataFrame({"key": building_keys(self.units), "a": areas}).groupby("key")["a"].agg(
+            sums = pd.DataFrame({"key": self.package.structure.unit_building_keys, "a": areas}).groupby("key")["a"].agg(
                 ["sum", "count"])
             frame["from_units"] = frame["key"].map(sums["sum"]).to_numpy(float)
             frame["counted_units"] = frame["key"].map(sums["count"]).fillna(0).astype(int).to_numpy()
@@ -280,7 +281,9 @@ class _Verification:
             return self.skip("far", "规划许可未载明容积率上限 far_max")
         if self.units is None or f"{self.prefix}JZMJ" not in self.units:
             return self.skip("far", "成果包中没有户（H）的建筑面积，无法计算计容面积", permitted=self.permit.far_max)
-        counted = counted_areas(self.units, self.package.layers.get("C"), self.planning, self.prefix)
+        s = self.package.structure
+        counted = counted_areas(self.units, self.package.layers.get("C"), self.planning, self.prefix,
+                                unit_keys=s.unit_building_keys, floor_keys=s.floor_building_keys)
         total = float(counted["counted"].sum())
         land = self.land_area()
         far = total / land
@@ -300,7 +303,9 @@ class _Verification:
         if self.permit.coverage_max is None:
             return self.skip("coverage", "规划许可未载明建筑密度上限 coverage_max")
         b = self.buildings
-        usable = b["geometry_valid"].to_numpy(bool)
+        underground = self.package.structure.underground_only
+        # 建筑密度 is above-ground footprints: a garage with no floors above ground covers no land
+        usable = b["geometry_valid"].to_numpy(bool) & ~underground
         geoms = np.asarray(b.geometry.values, dtype=object)[usable]
         areas = shapely.area(geoms)
         union = float(shapely.union_all(geoms).area) if len(geoms) else 0.0
@@ -309,6 +314,8 @@ class _Verification:
         evidence = {"footprints": [{"zrzh": str(z), "bsm": self._bsm(b, i), "area": _r(a)} for i, z, a in
                                    zip(np.flatnonzero(usable), b["ZRZH"].to_numpy(object)[usable], areas,
                                        strict=True)],
+                    "not_counted_underground_only": [{"zrzh": str(b["ZRZH"].iat[i]), "bsm": self._bsm(b, i)}
+                                                     for i in np.flatnonzero(underground)],
                     "overlap": _r(float(areas.sum()) - union), "footprint_union": _r(union), "land_area": _r(land)}
         self.add("coverage", self.permit.coverage_max, _r(ratio, 4), 0.0,
                  round(ratio, 3) <= self.permit.coverage_max, evidence,
@@ -336,20 +343,51 @@ class _Verification:
                                    f"规划许可下限 {self.permit.green_min:.1%}")
 
     def _parking(self) -> None:
+        """Spaces drawn as TCW features (one each, or their 车位数 CWS) and spaces held as units (房屋类型 车库),
+        a TCW feature lying in a parking unit's outline counted once, as that unit."""
         if self.permit.parking_min is None:
             return self.skip("parking", "规划许可未载明停车位下限 parking_min")
         layer = self.package.layers.get("TCW")
-        if layer is None:
-            return self.skip("parking", "成果包中没有停车位（TCW）图层", permitted=self.permit.parking_min)
-        counts = (pd.to_numeric(layer["CWS"], errors="coerce") if "CWS" in layer
-                  else pd.Series(np.nan, index=layer.index)).fillna(1).astype(int)
-        measured = int(counts.sum())
-        evidence = {"features": len(layer), "spaces": measured,
-                    "with_count": [{"bsm": self._bsm(layer, i), "spaces": int(c)}
-                                   for i, c in enumerate(counts) if c != 1],
-                    "bsm": [self._bsm(layer, i) for i in range(len(layer))]}
+        units = self.units
+        parking = (np.flatnonzero(units["FWLX"].astype("str").isin(PARKING_TYPES).to_numpy(bool))
+                   if units is not None and "FWLX" in units else np.empty(0, int))
+        if layer is None and not len(parking):
+            return self.skip("parking", "成果包中没有停车位（TCW）图层，也没有房屋类型为车库的户",
+                             permitted=self.permit.parking_min)
+        evidence: dict[str, Any] = {}
+        counted_features = 0
+        twice = np.zeros(0 if layer is None else len(layer), bool)
+        if len(parking):
+            evidence["units"] = [{"feature": str(units["feature"].iat[i]), "zrzh": str(units["ZRZH"].iat[i]),
+                                  "shbw": str(units["SHBW"].iat[i])} for i in parking]
+        if layer is not None:
+            counts = (pd.to_numeric(layer["CWS"], errors="coerce") if "CWS" in layer
+                      else pd.Series(np.nan, index=layer.index)).fillna(1).astype(int).to_numpy()
+            outlines = np.asarray(units.geometry.values, dtype=object)[parking] if len(parking) else np.empty(0)
+            drawn = ~shapely.is_missing(outlines) if len(outlines) else np.zeros(0, bool)
+            spaces = np.asarray(layer.geometry.values, dtype=object)
+            present = np.flatnonzero(~shapely.is_missing(spaces) & layer["geometry_valid"].to_numpy(bool))
+            if drawn.any() and len(present):
+                tree = shapely.STRtree(outlines[drawn])
+                where, _ = tree.query(shapely.point_on_surface(spaces[present]), predicate="within")
+                twice[present[np.unique(where)]] = True
+            counted_features = int(counts[~twice].sum())
+            evidence["features"] = [{"bsm": self._bsm(layer, i), "spaces": int(counts[i])}
+                                    for i in np.flatnonzero(~twice)]
+            if twice.any():
+                evidence["same_as_a_unit"] = [self._bsm(layer, i) for i in np.flatnonzero(twice)]
+            if len(parking) and not drawn.any() and counted_features:
+                # parking units without outlines cannot be matched to the features: the larger source counts
+                evidence["note"] = "车库户没有图形，无法与停车位要素对应：取两者中较大的数，避免重复计数"
+        if "note" in evidence:
+            measured = max(counted_features, len(parking))
+        else:
+            measured = counted_features + len(parking)
+        evidence["spaces"] = measured
         self.add("parking", self.permit.parking_min, measured, 0, measured >= self.permit.parking_min, evidence,
-                 message=f"停车位 {measured} 个，规划许可不少于 {self.permit.parking_min} 个")
+                 message=f"停车位 {measured} 个（停车位要素 {counted_features} 个、车库户 {len(parking)} 户"
+                         + (f"，其中 {int(twice.sum())} 个要素与车库户为同一车位只计一次" if twice.any() else "")
+                         + f"），规划许可不少于 {self.permit.parking_min} 个")
 
     def _height(self) -> None:
         if self.permit.height_max is None:
@@ -468,10 +506,12 @@ def _setback(check: _Verification) -> None:
 
 
 def counted_areas(units: pd.DataFrame, floors: pd.DataFrame | None, planning: PlanningRules,
-                  prefix: str = "SC") -> pd.DataFrame:
+                  prefix: str = "SC", *, unit_keys: np.ndarray | None = None,
+                  floor_keys: np.ndarray | None = None) -> pd.DataFrame:
     """Each unit's area counted toward 容积率, with the rule that decided it (qa-and-planning.md "Counted floor
     area"): below ground (SJC < 0) not counted; JSRKZ = 0 not counted; a use the county excludes not counted;
     on a floor lower than the county's low-floor height, counted at its factor; otherwise counted in full.
+    ``unit_keys`` / ``floor_keys``: each row's building (``read.structure``; by default its own 宗地代码 + 幢号).
 
     >>> import pandas as pd
     >>> units = pd.DataFrame({"ZRZH": ["0001"] * 4, "SJC": [-1, 1, 1, 2], "SHBW": ["B1", "101", "102", "201"],
@@ -490,9 +530,11 @@ def counted_areas(units: pd.DataFrame, floors: pd.DataFrame | None, planning: Pl
     rule = np.full(len(units), "计入", dtype=object)
     if planning.low_floor_height is not None and floors is not None and "CG" in floors and len(floors):
         height = pd.Series(pd.to_numeric(floors["CG"], errors="coerce").to_numpy(float),
-                           index=pd.MultiIndex.from_arrays([building_keys(floors), floors["SJC"].to_numpy()]))
+                           index=pd.MultiIndex.from_arrays([building_keys(floors) if floor_keys is None
+                                                            else floor_keys, floors["SJC"].to_numpy()]))
         height = height[~height.index.duplicated()]
-        unit_height = height.reindex(pd.MultiIndex.from_arrays([building_keys(units), units["SJC"].to_numpy()]))
+        unit_height = height.reindex(pd.MultiIndex.from_arrays([building_keys(units) if unit_keys is None
+                                                                 else unit_keys, units["SJC"].to_numpy()]))
         low = (unit_height < planning.low_floor_height).to_numpy(bool)
         factor[low], rule[low] = planning.low_floor_factor, f"层高不足 {planning.low_floor_height} m 按 "\
                                                             f"{planning.low_floor_factor:g} 计"

@@ -20,6 +20,7 @@ import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -37,6 +38,7 @@ from cadastre.read.crs import CRSDecision
 from cadastre.read.layers import STAGES, layer_specs, stages
 from cadastre.read.normalise import normalise_layer
 from cadastre.read.raw import RawLayer, decide_layer_crs, load_layer
+from cadastre.read.structure import Structure, package_structure
 
 __all__ = ["Manifest", "PackageFile", "SurveyPackage", "PackageRefused", "read_package", "PACKAGE_LAYERS"]
 
@@ -114,6 +116,11 @@ class SurveyPackage:
 
     def layer(self, code: str) -> gpd.GeoDataFrame | None:
         return self.layers.get(code)
+
+    @cached_property
+    def structure(self) -> Structure:
+        """Which building, floor(s) and unit each row is (:mod:`cadastre.read.structure`), computed once."""
+        return package_structure(self.layers)
 
 
 def _refuse(zh: str, en: str, **details) -> PackageRefused:

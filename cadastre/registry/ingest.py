@@ -35,7 +35,7 @@ from cadastre.qa.pipeline import (
     read_for_check,
 )
 from cadastre.qa.report import Report
-from cadastre.qa.rules.base import building_keys
+from cadastre.read.structure import logical_building_names, room_keys, unit_identities
 from cadastre.registry.context import Context
 from cadastre.store.auth import record
 from cadastre.store.context import check_facts, registry_facts
@@ -263,18 +263,37 @@ _UNIT_COLUMNS = ["BSM", "SJC", "MYC", "DYH", "HH", "SHBW", "FWLX", "FWXZ", "YCJZ
                  "YCFTXS", "SCJZMJ", "SCTNJZMJ", "SCFTJZMJ", "SCFTXS", "JSRKZ"]
 
 
-def _project_parcel(connection, srid: int, package):
-    parcel = registry_facts(connection, srid, package).project_parcel
-    if parcel is None or not len(parcel):
-        raise AllocationError("找不到自然幢所在的已登记宗地，不能编码", "no registered parcel for the buildings")
-    return parcel_row(connection, parcel["zddm"].iat[0], srid)
-
-
 def _accept_buildings(connection, srid: int, package, package_id: int, now: datetime):
-    parcel = _project_parcel(connection, srid, package)
+    """Code a pre-sale / as-built package's buildings and units, each building under the parcel it stands on (a
+    project may stand on several: two land grants, an underground parcel under the courtyard)."""
+    facts = registry_facts(connection, srid, package)
+    on = facts.building_parcel
+    if facts.project_parcel is None or not len(facts.project_parcel) or on is None or pd.isna(on).any():
+        raise AllocationError("找不到自然幢所在的已登记宗地，不能编码", "no registered parcel for the buildings")
+    assigned: dict[str, list] = {"parcels": [], "units": [], "retired": []}
+    comparisons = []
+    for zddm in dict.fromkeys(on):  # the parcels in the order of their first building
+        part, comparison = _accept_on_parcel(connection, srid, package, package_id, now,
+                                             parcel_row(connection, zddm, srid), np.flatnonzero(on == zddm))
+        for key in assigned:
+            assigned[key] += part[key]
+        comparisons.append(comparison)
+    if package.stage != "asbuilt":
+        return assigned, None
+    return assigned, {"units": [u for c in comparisons for u in c["units"]],
+                      "flagged": sum(c["flagged"] for c in comparisons),
+                      "added": [a for c in comparisons for a in c["added"]],
+                      "removed": [r for c in comparisons for r in c["removed"]],
+                      "limit_percent": comparisons[0]["limit_percent"]}
+
+
+def _accept_on_parcel(connection, srid: int, package, package_id: int, now: datetime, parcel, rows: np.ndarray):
+    """Code the buildings ``rows`` of the package (ZRZ rows), their units and floors, under ``parcel``."""
     zddm = parcel["zddm"]
-    buildings = package.layers["ZRZ"].reset_index(drop=True)
-    units = package.layers["H"].reset_index(drop=True)
+    structure = package.structure
+    buildings = package.layers["ZRZ"].reset_index(drop=True).iloc[rows].reset_index(drop=True)
+    unit_rows = np.flatnonzero(np.isin(structure.unit_building, rows))
+    units = package.layers["H"].reset_index(drop=True).iloc[unit_rows].reset_index(drop=True)
     existing = current_buildings(connection, zddm)
     asbuilt = package.stage == "asbuilt"
     # a building of this package replaces the current one with its 幢号 when that one is a pre-sale building (a
@@ -290,7 +309,7 @@ def _accept_buildings(connection, srid: int, package, package_id: int, now: date
     if missing:
         for i, n in zip(missing, reserve(connection, scope, len(missing)), strict=True):
             numbers[i] = f"{n:04d}"
-    renumber = dict(zip(building_keys(buildings), numbers, strict=True))
+    renumber = dict(zip(structure.building_keys[rows], numbers, strict=True))
     replaced = replaceable[replaceable["zrzh"].isin(set(numbers))]
     previous = current_units(connection, [int(i) for i in replaced["id"]])
     reason = f"package {package_id}: " + ("实测成果替代" if asbuilt else "新的预测成果替代") + "此前成果"
@@ -308,14 +327,20 @@ def _accept_buildings(connection, srid: int, package, package_id: int, now: date
     building_ids = insert_rows(connection, "building", columns, np.asarray(buildings.geometry.values, dtype=object),
                                srid, package_id=package_id, now=now)
     id_of = dict(zip(numbers, building_ids, strict=True))
-    unit_number = pd.Series(building_keys(units)).map(renumber).to_numpy(object)
-    units = units.assign(building=unit_number)
+    unit_number = pd.Series(structure.unit_building_keys[unit_rows]).map(renumber).to_numpy(object)
+    low, high = structure.unit_low[unit_rows], structure.unit_high[unit_rows]
+    units = units.assign(building=unit_number, low=low, high=high,
+                         identity=unit_identities(unit_number, structure.unit_dyh[unit_rows], low,
+                                                  structure.unit_room[unit_rows]))
     # codes: as-built units matched to pre-sale ones keep theirs; the others get 户号 = mark + 1 in order
     codes = pd.Series([None] * len(units), dtype=object)
     matched_by = pd.Series([None] * len(units), dtype=object)
     retired = pd.DataFrame(columns=["bdcdyh"])
     if len(previous):  # units that are the same keep their codes, whichever survey replaces them
-        match = match_units(units, previous.rename(columns={"zrzh": "building"}))
+        dyh, room = room_keys(previous["shbw"], previous["dyh"])
+        previous = previous.assign(identity=unit_identities(previous["zrzh"].to_numpy(object), dyh,
+                                                            previous["sjc"].to_numpy(float), room))
+        match = match_units(units, previous)
         codes, matched_by = match.kept.reset_index(drop=True), match.how.reset_index(drop=True)
         retired = match.retired
     new = codes.isna().to_numpy(bool)
@@ -325,7 +350,11 @@ def _accept_buildings(connection, srid: int, package, package_id: int, now: date
     for i in np.flatnonzero(new):
         codes.iat[i] = f"{scopes.iat[i]}{starts[scopes.iat[i]] + plan.rank[i]:04d}"
     columns = {c.lower(): units[c].to_numpy(object) for c in _UNIT_COLUMNS}
-    columns.update(bdcdyh=codes.to_numpy(object), fwyt=units["FWYT1"].to_numpy(object),
+    columns.update(sjc=np.where(np.isfinite(low), low, units["SJC"].to_numpy(float)).astype(int),
+                   zzc=np.where(np.isfinite(high) & (high > low), high, np.nan),
+                   ljzh=units["LJZH"].to_numpy(object) if "LJZH" in units else np.full(len(units), None, object),
+                   ljzmc=logical_building_names(package.layers.get("LJZ"), units),
+                   bdcdyh=codes.to_numpy(object), fwyt=units["FWYT1"].to_numpy(object),
                    stage=np.full(len(units), package.stage, dtype=object),
                    building_id=np.array([id_of[b] for b in unit_number]))
     insert_rows(connection, "unit", columns, np.asarray(units.geometry.values, dtype=object), srid,
@@ -337,7 +366,14 @@ def _accept_buildings(connection, srid: int, package, package_id: int, now: date
         # fixture type changes (land only → has buildings): the W code is kept in history, linked to the F codes
         retirements.append((parcel["bdcdyh"], sorted(codes), "定着物特征码变化：宗地上建成房屋"))
     retire_codes(connection, retirements, package_id, now)
-    floor_columns, floor_geometry = floor_rows(package.layers.get("C"), units, renumber, id_of)
+    floors = package.layers.get("C")
+    if floors is not None:
+        floor_subset = np.flatnonzero(np.isin(structure.floor_building, rows))
+        floors = floors.reset_index(drop=True).iloc[floor_subset]
+        floor_keys = structure.floor_building_keys[floor_subset]
+    else:
+        floor_keys = np.empty(0, object)
+    floor_columns, floor_geometry = floor_rows(floors, floor_keys, units, renumber, id_of)
     insert_rows(connection, "floor", floor_columns, floor_geometry, srid, package_id=package_id, now=now)
     assigned = {
         "parcels": [],

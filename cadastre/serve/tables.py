@@ -6,10 +6,10 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from cadastre.allocate.buildingtable import BuildingTable
+from cadastre.allocate.buildingtable import BuildingTable, Cell, Covered
 from cadastre.core.catalogue import AREA_KINDS
 
-__all__ = ["table_html", "write_table_html", "write_table_xlsx"]
+__all__ = ["table_html", "table_lines", "write_table_html", "write_table_xlsx"]
 
 
 def _fmt(value) -> str:
@@ -23,34 +23,86 @@ def write_table_html(t: BuildingTable, path: str | Path) -> Path:
     return path
 
 
+def table_lines(t: BuildingTable) -> list[str]:
+    """The 楼盘表 as lines for a terminal: a floor per line, ``↑`` where a 跃层 unit from the floor above spans."""
+    lines = [f"{t.name or ''} 楼盘表（{AREA_KINDS.get(t.stage, t.stage)}） {t.code}  户数 {t.unit_count}  "
+             f"总建筑面积 {t.total_area:.2f} ㎡" + ("" if t.balanced else "（与幢面积不平衡）")]
+    for row in t.rows:
+        cells = "  ".join("—" if c is None else "  ↑  " if isinstance(c, Covered) else
+                          f"{c.shbw}:{c.bdcdyh[-8:]}:{c.area or 0:.2f}" + (f"(跨{c.rowspan}层)" if c.rowspan > 1 else "")
+                          for c in row.cells)
+        lines.append(f"{row.label:>6}  {cells}  | {row.total_area:.2f}")
+    return lines
+
+
+def _groups(columns, key) -> list[tuple[object, int]]:
+    """Runs of adjacent columns sharing ``key``: (value, how many)."""
+    runs: list[tuple[object, int]] = []
+    for c in columns:
+        value = key(c)
+        if runs and runs[-1][0] == value:
+            runs[-1] = (value, runs[-1][1] + 1)
+        else:
+            runs.append((value, 1))
+    return runs
+
+
+def _header_levels(t: BuildingTable) -> list[list[tuple[str, int]]]:
+    """The heading rows above the cells: 逻辑幢 (when the survey has them), 单元 (when it has them), place."""
+    levels = []
+    if any(c.ljzh for c in t.columns):
+        levels.append([((name or f"{ljzh}号逻辑幢") if ljzh else "", n)
+                       for (ljzh, name), n in _groups(t.columns, lambda c: (c.ljzh, c.ljz))])
+    if any(c.dyh for c in t.columns):
+        levels.append([(f"{dyh}单元" if dyh else "", n) for (_, dyh), n in
+                       _groups(t.columns, lambda c: (c.ljzh, c.dyh))])
+    levels.append([(c.label, 1) for c in t.columns])
+    return levels
+
+
+def _cell_html(c: Cell) -> str:
+    e = html.escape
+    span = f" rowspan={c.rowspan}" if c.rowspan > 1 else ""
+    floors = f"<br><i>跨 {c.floors[0]}–{c.floors[-1]} 层</i>" if c.rowspan > 1 else ""
+    return (f"<td{span} class='{'retired' if c.status == 'retired' else ''}{' span' if c.rowspan > 1 else ''}'>"
+            f"<b>{e(c.shbw)}</b>{floors}<br><code>{e(c.bdcdyh)}</code>"
+            f"<br>{e(c.use_name or '')}<br>建筑 {_fmt(c.area)} ㎡<br>套内 {_fmt(c.inner)} · 分摊 {_fmt(c.shared)}"
+            f"<br>分摊系数 {'' if c.ftxs is None else f'{c.ftxs:.4f}'}</td>")
+
+
 def table_html(t: BuildingTable) -> str:
     """The 楼盘表 as a self-contained Chinese page."""
     e = html.escape
-    head = "".join(f"<th>{e(d)}单元<br>{h}号</th>" if d else f"<th>{h}号</th>" for d, h in t.columns)
+    levels = _header_levels(t)
+    depth = len(levels)
+    head = []
+    for k, level in enumerate(levels):
+        lead = f"<th rowspan={depth}>层</th>" if k == 0 else ""
+        tail = f"<th rowspan={depth}>本层合计 ㎡</th>" if k == 0 else ""
+        cells = "".join(f"<th colspan={n}>{e(text)}</th>" if n > 1 else f"<th>{e(text)}</th>" for text, n in level)
+        head.append(f"<tr>{lead}{cells}{tail}</tr>")
     body = []
     for row in t.rows:
-        cells = "".join(
-            "<td class=empty></td>" if c is None else
-            f"<td class={'retired' if c.status == 'retired' else ''}><b>{e(c.shbw)}</b><br><code>{e(c.bdcdyh)}</code>"
-            f"<br>{e(c.use_name or '')}<br>建筑 {_fmt(c.area)} ㎡<br>套内 {_fmt(c.inner)} · 分摊 {_fmt(c.shared)}"
-            f"<br>分摊系数 {'' if c.ftxs is None else f'{c.ftxs:.4f}'}</td>" for c in row.cells)
-        body.append(f"<tr><th>{e(row.myc)}层</th>{cells}<td>{_fmt(row.total_area)}</td></tr>")
+        cells = "".join("" if isinstance(c, Covered) else "<td class=empty></td>" if c is None else _cell_html(c)
+                        for c in row.cells)
+        body.append(f"<tr><th>{e(row.label)}</th>{cells}<td>{_fmt(row.total_area)}</td></tr>")
     status = "可办理首次登记" if t.ready else "暂不可办理首次登记：" + "；".join(t.not_ready_because)
     page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>楼盘表 {e(t.code)}</title>
 <style>body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:20px}}table{{border-collapse:collapse;
 font-size:12px}}td,th{{border:1px solid #999;padding:4px 6px;vertical-align:top}}th{{background:#eef}}
-td.empty{{background:#f4f4f4}}td.retired{{color:#999;text-decoration:line-through}}code{{font-size:11px}}</style>
+td.empty{{background:#f4f4f4}}td.retired{{color:#999;text-decoration:line-through}}td.span{{background:#fdf6e3}}
+code{{font-size:11px}}</style>
 </head><body><h1>{e(t.name or '')} 楼盘表（{AREA_KINDS.get(t.stage, t.stage)}）</h1>
 <p>自然幢代码 <code>{e(t.code)}</code>　宗地代码 <code>{e(t.parcel_code)}</code>　坐落 {e(t.zl or '')}</p>
 <p>地上 {t.floors_above} 层、地下 {t.floors_below} 层　结构 {e(t.structure or '')}　用途 {e(t.use or '')}　户数 {t.unit_count}　总建筑面积 {_fmt(t.total_area)} ㎡（幢申报 {_fmt(t.declared_area)} ㎡，
 {'平衡' if t.balanced else '不平衡'}）　成果包 {t.package_id}</p><p>{e(status)}</p>
-<table><tr><th>层</th>{head}<th>本层合计 ㎡</th></tr>{''.join(body)}</table></body></html>"""
+<table>{''.join(head)}{''.join(body)}</table></body></html>"""
     return page
 
 
 def write_table_xlsx(t: BuildingTable, path):
-    """The 楼盘表 as a spreadsheet laid out as one usually looks: merged title and 单元 headers, a floor per row.
-    ``path`` is a file path or a binary file object."""
+    """The 楼盘表 as a spreadsheet laid out as one usually looks: merged title, 逻辑幢 and 单元 headers, a floor per
+    row, a 跃层 unit merged over its floors. ``path`` is a file path or a binary file object."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -62,30 +114,35 @@ def write_table_xlsx(t: BuildingTable, path):
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
     ws.cell(2, 1, f"坐落：{t.zl or ''}  宗地代码：{t.parcel_code}  户数：{t.unit_count}  总建筑面积：{t.total_area:.2f} ㎡")
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
-    ws.cell(3, 1, "层")
-    ws.merge_cells(start_row=3, start_column=1, end_row=4, end_column=1)
-    column = 2
-    for dyh in dict.fromkeys(d for d, _ in t.columns):  # merged 单元 header over its rooms
-        span = sum(1 for d, _ in t.columns if d == dyh)
-        ws.cell(3, column, f"{dyh}单元" if dyh else "")
-        if span > 1:
-            ws.merge_cells(start_row=3, start_column=column, end_row=3, end_column=column + span - 1)
-        for offset, (_, hh) in enumerate(c for c in t.columns if c[0] == dyh):
-            ws.cell(4, column + offset, f"{hh}号")
-        column += span
-    ws.cell(3, width, "本层合计 ㎡")
-    ws.merge_cells(start_row=3, start_column=width, end_row=4, end_column=width)
-    for r, row in enumerate(t.rows, start=5):
-        ws.cell(r, 1, f"{row.myc}层")
+    levels = _header_levels(t)
+    first = 3
+    last = first + len(levels) - 1
+    ws.cell(first, 1, "层")
+    ws.cell(first, width, "本层合计 ㎡")
+    if last > first:
+        ws.merge_cells(start_row=first, start_column=1, end_row=last, end_column=1)
+        ws.merge_cells(start_row=first, start_column=width, end_row=last, end_column=width)
+    for r, level in enumerate(levels, start=first):
+        column = 2
+        for text, span in level:
+            ws.cell(r, column, text)
+            if span > 1:
+                ws.merge_cells(start_row=r, start_column=column, end_row=r, end_column=column + span - 1)
+            column += span
+    for r, row in enumerate(t.rows, start=last + 1):
+        ws.cell(r, 1, row.label)
         for c, cell in enumerate(row.cells, start=2):
-            if cell is not None:
-                ws.cell(r, c, f"{cell.shbw}\n{cell.bdcdyh}\n{cell.use_name or ''}\n建筑 {_fmt(cell.area)} ㎡\n"
+            if isinstance(cell, Cell):
+                spans = f"\n跨 {cell.floors[0]}–{cell.floors[-1]} 层" if cell.rowspan > 1 else ""
+                ws.cell(r, c, f"{cell.shbw}{spans}\n{cell.bdcdyh}\n{cell.use_name or ''}\n建筑 {_fmt(cell.area)} ㎡\n"
                               f"套内 {_fmt(cell.inner)} 分摊 {_fmt(cell.shared)}")
                 ws.cell(r, c).alignment = Alignment(wrap_text=True, vertical="top")
+                if cell.rowspan > 1:
+                    ws.merge_cells(start_row=r, start_column=c, end_row=r + cell.rowspan - 1, end_column=c)
         ws.cell(r, width, row.total_area)
         ws.row_dimensions[r].height = 80
     for c in range(2, width):
-        ws.column_dimensions[ws.cell(4, c).column_letter].width = 30
+        ws.column_dimensions[ws.cell(last, c).column_letter].width = 30
     if hasattr(path, "write"):  # a binary file object
         wb.save(path)
         return path

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cadastre.core.geometry import UNDERGROUND, parcels_under
 from cadastre.core.model import RegistryFacts
 from cadastre.store.permits import recorded_permit_for
 from cadastre.store.spatial import envelope, index_filter, read_frame
@@ -56,28 +59,48 @@ def _supplied_codes(package) -> list[str]:
     return sorted(codes)
 
 
-def _project_parcel(connection: Connection, package, parcels, srid: int):
-    """The parcel a pre-sale / as-built package stands on: the manifest's parcel_code, else the registered
-    parcel that holds most of the buildings' footprint."""
+def _project_parcels(connection: Connection, package, parcels, srid: int):
+    """The parcels a pre-sale / as-built package stands on, and the one each building is coded under.
+
+    Each building: the parcel its own 宗地代码 names, else the one holding most of its footprint (a surface parcel;
+    an underground parcel only for a building wholly below ground), else the manifest's ``parcel_code``
+    (:func:`cadastre.core.geometry.parcels_under`). Returns (parcels: zddm, qlsdfs, geometry — the one holding
+    most buildings first, then the other parcels used, then underground parcels under the project's underground
+    buildings; per building its parcel's zddm), or (None, None)."""
     if package.stage == "cadastral":
-        return None
-    code = package.manifest.parcel_code
-    if code:
-        found = read_frame(connection, "SELECT zddm, ST_AsBinary(geom) AS wkb FROM parcel "
-                                       "WHERE valid_to IS NULL AND zddm = :code", {"code": code}, srid=srid)
-        return found
+        return None, None
     buildings = package.layers.get("ZRZ")
-    if buildings is None or not len(parcels):
-        return None
-    geoms = np.asarray(buildings.geometry.values, dtype=object)
-    geoms = geoms[buildings["geometry_valid"].to_numpy(bool)]  # invalid shapes were reported (GEO-001)
-    footprint = shapely.union_all(geoms)
-    if footprint.is_empty:
-        return None
-    overlap = shapely.area(shapely.intersection(np.asarray(parcels.geometry.values, dtype=object), footprint))
-    if overlap.max() <= 0:
-        return None
-    return parcels.iloc[[int(np.argmax(overlap))]].reset_index(drop=True)
+    code = package.manifest.parcel_code
+    named = set() if buildings is None or "ZDDM" not in buildings else set(buildings["ZDDM"].dropna().astype(str))
+    named |= {code} if code else set()
+    missing = sorted(named - set(parcels["zddm"]))
+    candidates = parcels[["zddm", "qlsdfs", "geometry"]]
+    if missing:
+        found = read_frame(connection, sa.text("SELECT zddm, qlsdfs, ST_AsBinary(geom) AS wkb FROM parcel "
+                                               "WHERE valid_to IS NULL AND zddm IN :codes").bindparams(
+            sa.bindparam("codes", expanding=True)), {"codes": missing}, srid=srid)
+        candidates = pd.concat([candidates, found[["zddm", "qlsdfs", "geometry"]]], ignore_index=True)
+    candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=parcels.crs).reset_index(drop=True)
+    if buildings is None or not len(buildings) or not len(candidates):
+        return (candidates[candidates["zddm"] == code].reset_index(drop=True) if code else None), None
+    usable = buildings["geometry_valid"].to_numpy(bool)  # invalid shapes were reported (GEO-001)
+    footprints = np.where(usable, np.asarray(buildings.geometry.values, dtype=object), None)
+    underground = package.structure.underground_only
+    choice = parcels_under(footprints, buildings["ZDDM"].to_numpy(object) if "ZDDM" in buildings else
+                           np.full(len(buildings), None, object), underground,
+                           np.asarray(candidates.geometry.values, dtype=object),
+                           candidates["zddm"].to_numpy(object), candidates["qlsdfs"].to_numpy(object), code)
+    if (choice < 0).all():
+        return None, None
+    used = pd.Series(choice[choice >= 0]).value_counts()  # the parcel with most buildings first
+    rows = list(used.index)
+    below = np.flatnonzero(candidates["qlsdfs"].to_numpy(object) == UNDERGROUND)
+    if underground.any() and len(below):  # underground parcels a garage may extend into
+        garages = shapely.union_all(footprints[underground & usable])
+        rows += [int(i) for i in below[shapely.intersects(np.asarray(candidates.geometry.values, dtype=object)[below],
+                                                          garages)] if i not in rows]
+    building_parcel = np.where(choice >= 0, candidates["zddm"].to_numpy(object)[np.maximum(choice, 0)], None)
+    return candidates.iloc[rows].reset_index(drop=True), building_parcel
 
 
 def registry_facts(connection: Connection, srid: int, package) -> RegistryFacts:
@@ -87,7 +110,7 @@ def registry_facts(connection: Connection, srid: int, package) -> RegistryFacts:
     if extent is None:
         empty = read_frame(connection, "SELECT zddm, ST_AsBinary(geom) AS wkb FROM parcel WHERE 1 = 0", srid=srid)
         return RegistryFacts(empty, None, _code_status(connection, _supplied_codes(package)))
-    parcels = _near(connection, "parcel", "t.zddm, t.package_id", extent, srid)
+    parcels = _near(connection, "parcel", "t.zddm, t.qlsdfs, t.package_id", extent, srid)
     # parcels this very submission registered (same checksum, accepted before) are not "other" parcels
     own = {row[0] for row in connection.execute(sa.text("SELECT id FROM package WHERE sha256 = :s"),
                                                 {"s": package.sha256})}
@@ -95,8 +118,9 @@ def registry_facts(connection: Connection, srid: int, package) -> RegistryFacts:
     zones = _near(connection, "cadastral_subdistrict", "t.djzqdm", extent, srid)
     has_zoning = connection.execute(sa.text(
         "SELECT count(*) FROM cadastral_subdistrict WHERE valid_to IS NULL")).scalar_one() > 0
+    project, building_parcel = _project_parcels(connection, package, parcels, srid)
     return RegistryFacts(parcels, zones if has_zoning else None, _code_status(connection, _supplied_codes(package)),
-                        _project_parcel(connection, package, parcels, srid))
+                         project, building_parcel)
 
 
 def check_facts(connection: Connection, srid: int, package, permit=None):

@@ -219,12 +219,12 @@ def current_buildings(connection: Connection, zddm: str) -> pd.DataFrame:
 
 
 def current_units(connection: Connection, building_ids: list[int]) -> pd.DataFrame:
-    """Current units of the buildings: id, bdcdyh, building_id, zrzh, sjc, shbw and the areas."""
-    columns = ["id", "bdcdyh", "building_id", "zrzh", "sjc", "shbw", "ycjzmj", "scjzmj"]
+    """Current units of the buildings: id, bdcdyh, building_id, zrzh, sjc, dyh, shbw and the areas."""
+    columns = ["id", "bdcdyh", "building_id", "zrzh", "sjc", "dyh", "shbw", "ycjzmj", "scjzmj"]
     if not building_ids:
         return pd.DataFrame(columns=columns)
     result = connection.execute(sa.text(
-        "SELECT u.id, u.bdcdyh, u.building_id, b.zrzh, u.sjc, u.shbw, u.ycjzmj, u.scjzmj FROM unit u "
+        "SELECT u.id, u.bdcdyh, u.building_id, b.zrzh, u.sjc, u.dyh, u.shbw, u.ycjzmj, u.scjzmj FROM unit u "
         "JOIN building b ON b.id = u.building_id WHERE u.valid_to IS NULL AND u.building_id IN :ids").bindparams(
         sa.bindparam("ids", expanding=True)), {"ids": list(building_ids)})
     return result_frame(result)

@@ -24,6 +24,7 @@ import pandas as pd
 from cadastre.core import findings as fnd
 from cadastre.core.catalogue import CATALOGUE
 from cadastre.core.model import RegistryFacts
+from cadastre.read.structure import Structure, building_keys
 
 __all__ = ["CheckContext", "RegistryFacts", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit",
            "building_keys", "PACKAGE_PHASE", "REGISTRY_PHASE", "rule_order"]
@@ -47,6 +48,11 @@ class CheckContext:
 
     def layer(self, code: str) -> gpd.GeoDataFrame | None:
         return self.package.layers.get(code)
+
+    @property
+    def structure(self) -> Structure:
+        """Which building, floor(s) and unit each row is: one reading for every rule (``read.structure``)."""
+        return self.package.structure
 
     def geometries(self, code: str) -> np.ndarray:
         """The layer's geometries as an object array (None where missing)."""
@@ -98,13 +104,6 @@ def rule(rule_id: str, *, layers: tuple[str, ...], stages: tuple[str, ...] = ALL
         return function
 
     return register
-
-
-def building_keys(frame: pd.DataFrame) -> np.ndarray:
-    """Which building each row belongs to: 宗地代码 + 幢号 (幢号 restarts at 0001 on every parcel, so a package
-    covering several parcels needs both; without a 宗地代码 the package's single parcel is meant)."""
-    zddm = frame["ZDDM"].astype("str").fillna("") if "ZDDM" in frame else pd.Series("", index=frame.index)
-    return (zddm + "F" + frame["ZRZH"].astype("str").fillna("")).to_numpy(object)
 
 
 def rule_order(findings: pd.DataFrame | list[dict]) -> pd.DataFrame | list[dict]:

@@ -14,7 +14,8 @@ import shapely
 from scipy.spatial import cKDTree
 
 from cadastre.core import findings as fnd
-from cadastre.qa.rules.base import CheckContext, building_keys, rule, tolerance
+from cadastre.core.geometry import UNDERGROUND
+from cadastre.qa.rules.base import CheckContext, rule, tolerance
 
 
 def _overlapping_pairs(geoms: np.ndarray, minimum_area: float, groups: np.ndarray | None = None
@@ -72,7 +73,10 @@ def parcels_overlap(ctx: CheckContext) -> pd.DataFrame:
 
 @rule("TOP-009", layers=("ZRZ",), stages=("presale", "asbuilt"), tolerances=("geometry.overlap_tolerance",))
 def buildings_overlap(ctx: CheckContext) -> pd.DataFrame:
-    return _overlap_findings(ctx, "TOP-009", "ZRZ", "幢")
+    """Buildings of the package overlapping each other — an underground-only building (a 地下车库 under or between
+    towers) is compared with the other underground-only ones only."""
+    level = np.where(ctx.structure.underground_only, "below", "above").astype(object)
+    return _overlap_findings(ctx, "TOP-009", "ZRZ", "幢", groups=level)
 
 
 @rule("TOP-005", layers=("H",), stages=("presale", "asbuilt"), tolerances=("geometry.overlap_tolerance",))
@@ -80,7 +84,7 @@ def units_overlap(ctx: CheckContext) -> pd.DataFrame:
     units = ctx.layer("H")
     if units.geometry.isna().all():
         return fnd.concat([])
-    group = building_keys(units) + "|" + units["SJC"].astype("str").fillna("").to_numpy(object)
+    group = ctx.structure.unit_building_keys.astype(str) + "|" + units["SJC"].astype("str").fillna("").to_numpy(object)
     return _overlap_findings(ctx, "TOP-005", "H", "户", groups=group)
 
 
@@ -119,11 +123,22 @@ def building_within_parcel(ctx: CheckContext):
     buildings = ctx.layer("ZRZ")
     ok = ctx.usable("ZRZ")
     geoms = ctx.geometries("ZRZ")
-    # each building's parcel: by its own ZDDM when the package says, else the package's parcel
-    by_code = dict(zip(parcels["zddm"], np.asarray(parcels.geometry.values, dtype=object), strict=True))
-    default = np.asarray(parcels.geometry.values, dtype=object)[0]
-    target = np.array([by_code.get(code, default) if isinstance(code, str) else default
-                       for code in buildings["ZDDM"].to_numpy(object)], dtype=object)
+    # each building's parcel: the one the registry coded it under (its own ZDDM, else where it stands), else by
+    # its own ZDDM, else the package's parcel; a building wholly below ground may also extend into the project's
+    # underground parcels (权利设定方式 地下)
+    geoms_of = np.asarray(parcels.geometry.values, dtype=object)
+    by_code = dict(zip(parcels["zddm"], geoms_of, strict=True))
+    default = geoms_of[0]
+    named = buildings["ZDDM"].to_numpy(object)
+    if ctx.registry is not None and ctx.registry.building_parcel is not None:
+        named = np.where(pd.notna(ctx.registry.building_parcel), ctx.registry.building_parcel, named)
+    target = np.array([by_code.get(code, default) if isinstance(code, str) else default for code in named],
+                      dtype=object)
+    level = parcels["qlsdfs"].to_numpy(object) if "qlsdfs" in parcels else np.full(len(parcels), None, object)
+    below = geoms_of[level == UNDERGROUND]
+    garages = np.flatnonzero(ctx.structure.underground_only)
+    if len(below) and len(garages):
+        target[garages] = [shapely.union_all([t, *below]) for t in target[garages]]
     idx = np.flatnonzero(ok)
     tol = tolerance(ctx.tolerances, "geometry.vertex_tolerance")
     outside, area, distance = _outside(geoms[idx], target[idx], tol)
@@ -144,14 +159,14 @@ def _project_parcels(ctx: CheckContext):
     own = ctx.layer("ZDJBXX")
     if own is not None and own.geometry.notna().any():
         frame = own[own.geometry.notna()]
-        return gpd.GeoDataFrame({"zddm": frame["ZDDM"].to_numpy(object)}, geometry=frame.geometry.values,
-                                crs=frame.crs)
+        return gpd.GeoDataFrame({"zddm": frame["ZDDM"].to_numpy(object), "qlsdfs": frame["QLSDFS"].to_numpy(object)},
+                                geometry=frame.geometry.values, crs=frame.crs)
     return None
 
 
 @rule("TOP-004", layers=("ZRZ", "H"), stages=("presale", "asbuilt"), tolerances=("geometry.vertex_tolerance",))
 def unit_within_building(ctx: CheckContext) -> pd.DataFrame:
-    units, buildings = ctx.layer("H"), ctx.layer("ZRZ")
+    units = ctx.layer("H")
     if units.geometry.isna().all():
         return fnd.concat([])
     tol = tolerance(ctx.tolerances, "geometry.vertex_tolerance")
@@ -160,10 +175,8 @@ def unit_within_building(ctx: CheckContext) -> pd.DataFrame:
     grown = np.full(len(footprints), None, dtype=object)
     grown[usable] = shapely.buffer(footprints[usable], tol, quad_segs=2)  # once per building
     shapely.prepare(grown[usable])
-    position = pd.Series(np.arange(len(buildings)), index=building_keys(buildings))
-    position = position[~position.index.duplicated()]
-    which = pd.Series(building_keys(units)).map(position).to_numpy(float)
-    known = np.isfinite(which)
+    which = ctx.structure.unit_building
+    known = which >= 0
     which = np.where(known, which, 0).astype(int)
     ok = ctx.usable("H") & known & usable[which]
     idx = np.flatnonzero(ok)
@@ -277,10 +290,14 @@ def overlaps_registered_parcels(ctx: CheckContext) -> pd.DataFrame:
     theirs = np.asarray(registered.geometry.values, dtype=object)
     tree = shapely.STRtree(theirs)
     left, right = tree.query(geoms, predicate="intersects")
-    # a parcel that names a registered parcel (a re-survey of it) replaces that one
+    # a parcel that names a registered parcel (a re-survey of it) replaces that one; parcels at different levels
+    # (an underground parcel under surface ones: 权利设定方式) do not compete for the same space
     own_codes = parcels["ZDDM"].to_numpy(object)[idx][left]
     their_codes = registered["zddm"].to_numpy(object)[right]
-    keep = own_codes != their_codes
+    own_level = parcels["QLSDFS"].fillna("2").to_numpy(object)[idx][left]
+    their_level = (registered["qlsdfs"].fillna("2").to_numpy(object)[right] if "qlsdfs" in registered
+                   else np.full(len(right), "2", dtype=object))
+    keep = (own_codes != their_codes) & (own_level == their_level)
     left, right = left[keep], right[keep]
     overlap = shapely.intersection(geoms[left], theirs[right])
     area = shapely.area(overlap)

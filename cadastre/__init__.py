@@ -53,8 +53,9 @@ def open(url: str | None = None):  # noqa: A001 - cadastre.open(url), as issue 1
     >>> parcels = registry.parcels(subdistrict="141031001002")
     >>> len(parcels), parcels.crs.to_epsg(), parcels["zl"].iat[0]
     (12, 4525, '隰县龙泉镇府前街2号')
-    >>> units = registry.units()
-    >>> units.groupby("zrzh")["scjzmj"].sum().round(2).to_dict()
+    >>> units = registry.units(subdistrict="141031001002")
+    >>> longquan = units[units["bdcdyh"].str.startswith("141031001002GB00001")]  # 龙泉苑, on parcel 1
+    >>> longquan.groupby("zrzh")["scjzmj"].sum().round(2).to_dict()
     {'0001': 3629.92, '0002': 3774.68, '0003': 3615.08}
     >>> registry.findings(severity="error").groupby("surveyor")["rule"].agg(list).to_dict()
     {'临汾市华测地理信息有限公司': ['GEO-001', 'ATT-002', 'TOP-006'], '山西晋图测绘有限公司': ['PLN-009']}

@@ -36,7 +36,7 @@ def _same(exported, read_back, fields):
             if isinstance(a, float) or isinstance(b, float):
                 assert (pd.isna(a) and pd.isna(b)) or a == pytest.approx(b, abs=1e-6), (field, a, b)
             else:
-                assert (a is None and (b is None or b == "")) or str(a) == str(b), (field, a, b)
+                assert (a is None and (b is None or pd.isna(b) or b == "")) or str(a) == str(b), (field, a, b)
     distance = shapely.hausdorff_distance(np.asarray(ours.geometry.values), np.asarray(back.geometry.values))
     assert np.nanmax(distance) < 1e-3
 

@@ -38,21 +38,28 @@ _CHINESE_DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "
                    "十": "10"}
 
 
+def _arrow(values: pd.Series) -> pa.Array:
+    """A column as Arrow text (nulls kept): pandas' own Arrow strings, without a copy where it can."""
+    array = pa.array(values.astype("str"))
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return array.cast(pa.string()) if array.type != pa.string() else array
+
+
 def building_keys(frame: pd.DataFrame) -> np.ndarray:
     """A row's own building key: 宗地代码 + ``F`` + 幢号 (without a 宗地代码: ``F`` + 幢号)."""
-    zddm = frame["ZDDM"].astype("str").fillna("") if "ZDDM" in frame else pd.Series("", index=frame.index)
-    return (zddm + "F" + frame["ZRZH"].astype("str").fillna("")).to_numpy(object)
+    zrzh = pc.fill_null(_arrow(frame["ZRZH"]), "")
+    zddm = pc.fill_null(_arrow(frame["ZDDM"]) if "ZDDM" in frame else pa.nulls(len(frame), pa.string()), "")
+    return pc.binary_join_element_wise(zddm, zrzh, "F").to_numpy(zero_copy_only=False).astype(object)
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:
-    """Trimmed text without inner blanks, full-width digits folded, as an Arrow array (blanks → null)."""
-    text = values.astype("str").str.replace(r"\s+", "", regex=True)
-    wide = text.str.contains(r"[０-９－＃]", regex=True, na=False).to_numpy(bool)
-    if wide.any():
-        text = text.copy()
-        text[wide] = text[wide].str.translate(_FULL_WIDTH)
-    text = text.where(text != "")
-    return pa.array(text.to_numpy(object), type=pa.string(), from_pandas=True)
+    """Text without blanks, full-width digits folded, as an Arrow array (blanks → null); Arrow's kernels over the
+    whole column."""
+    text = pc.replace_substring_regex(_arrow(values), r"\s+", "")
+    if pc.any(pc.match_substring_regex(text, "[０-９－＃]")).as_py():
+        for wide, narrow in zip("０１２３４５６７８９－＃", "0123456789-#", strict=True):
+            text = pc.replace_substring(text, wide, narrow)
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
 
 
 def _digits(array: pa.Array) -> pa.Array:
@@ -63,8 +70,9 @@ def _digits(array: pa.Array) -> pa.Array:
 def _unit_number(dyh: pd.Series) -> pa.Array:
     """单元号 as a number where it is one: ``1``, ``01``, ``1单元``, ``一单元`` → ``1``; other labels as written."""
     text = _arrow_text(dyh)
-    for word, digit in _CHINESE_DIGITS.items():
-        text = pc.replace_substring_regex(text, f"^{word}(单元)?$", digit)
+    if pc.any(pc.match_substring_regex(text, "[一二三四五六七八九十]")).as_py():
+        for word, digit in _CHINESE_DIGITS.items():
+            text = pc.replace_substring_regex(text, f"^{word}(单元)?$", digit)
     text = pc.replace_substring_regex(text, r"^([0-9]+)单元$", r"\1")
     return _digits(text)
 
@@ -73,11 +81,15 @@ def room_keys(shbw: pd.Series, dyh: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(单元 key, room key) per unit: the 单元 from DYH, else from the room label (``1-501``, ``1单元501室``); the
     room number without leading zeros, or the label as written (folded) when it is not a number."""
     text = pc.replace_substring_regex(_arrow_text(shbw), r"室$", "")
-    three = pc.extract_regex(text, r"^(?P<b>[0-9]+)-(?P<u>[0-9]+)-(?P<r>[0-9]+)$")
-    two = pc.extract_regex(text, r"^(?P<u>[0-9]+)(?:单元|-)(?P<r>[0-9]+)$")
+    # the forms with a 单元 in them are looked for only when some label has a dash or says 单元 (a regex pass each)
+    dashes = pc.max(pc.count_substring(text, "-")).as_py() or 0
+    units_named = dashes > 0 or pc.any(pc.match_substring(text, "单元")).as_py()
+    none = pa.nulls(len(text), pa.string())
+    three = pc.extract_regex(text, r"^(?P<b>[0-9]+)-(?P<u>[0-9]+)-(?P<r>[0-9]+)$") if dashes >= 2 else None
+    two = pc.extract_regex(text, r"^(?P<u>[0-9]+)(?:单元|-)(?P<r>[0-9]+)$") if units_named else None
     one = pc.extract_regex(text, r"^(?P<r>[0-9]+)$")
-    room = pc.coalesce(pc.struct_field(three, "r"), pc.struct_field(two, "r"), pc.struct_field(one, "r"))
-    from_label = pc.coalesce(pc.struct_field(three, "u"), pc.struct_field(two, "u"))
+    room = pc.coalesce(*[none if m is None else pc.struct_field(m, "r") for m in (three, two, one)])
+    from_label = pc.coalesce(*[none if m is None else pc.struct_field(m, "u") for m in (three, two)])
     room = pc.coalesce(_digits(room), text)
     unit = pc.coalesce(_unit_number(dyh), _digits(from_label), pa.scalar(""))
     return (unit.to_numpy(zero_copy_only=False).astype(object),
@@ -182,18 +194,20 @@ def _assign(frame: pd.DataFrame | None, buildings: pd.DataFrame | None, keys: np
     by_key = pd.Series(np.arange(len(buildings)), index=keys)
     by_key = by_key[~by_key.index.duplicated()]
     has_code = frame["ZDDM"].notna().to_numpy(bool) if "ZDDM" in frame else np.zeros(n, bool)
-    found = pd.Series(own).map(by_key).to_numpy(float)
-    hit = has_code & np.isfinite(found)
-    row[hit] = found[hit].astype(int)
-    # 2. the 幢号 alone, when one building of the package has it
+    if has_code.any():
+        found = pd.Index(by_key.index).get_indexer(own)
+        hit = has_code & (found >= 0)
+        row[hit] = by_key.to_numpy()[found[hit]]
+    # 2. the 幢号 alone, when one building of the package has it (only for the rows still open)
     zrzh = frame["ZRZH"].astype("str").to_numpy(object)
     building_zrzh = buildings["ZRZH"].astype("str").to_numpy(object)
     counts = pd.Series(building_zrzh).value_counts()
-    only = pd.Series(np.arange(len(buildings)), index=building_zrzh)
-    only = only[only.index.isin(counts.index[counts == 1])]
-    single = pd.Series(zrzh).map(only).to_numpy(float)
-    take = (row < 0) & np.isfinite(single)
-    row[take] = single[take].astype(int)
+    open_ = np.flatnonzero(row < 0)
+    if len(open_):
+        only = pd.Series(np.arange(len(buildings)), index=building_zrzh)
+        only = only[only.index.isin(counts.index[counts == 1])]
+        found = pd.Index(only.index).get_indexer(zrzh[open_])
+        row[open_[found >= 0]] = only.to_numpy()[found[found >= 0]]
     # 3. several buildings with that 幢号 (on different parcels): the one whose footprint holds the row
     several = (row < 0) & pd.Series(zrzh).isin(counts.index[counts > 1]).to_numpy(bool)
     ambiguous = np.zeros(n, bool)
@@ -219,9 +233,13 @@ def _assign(frame: pd.DataFrame | None, buildings: pd.DataFrame | None, keys: np
 
 def unit_identities(building: np.ndarray, dyh: np.ndarray, low: np.ndarray, room: np.ndarray) -> np.ndarray:
     """``building|单元|lowest floor|room`` per unit (the floor as an integer, ``?`` when unknown)."""
-    floor = pd.Series(low).astype("Float64").astype("Int64").astype("str").fillna("?").to_numpy(object)
-    return (pd.Series(building, dtype=object).astype(str) + "|" + pd.Series(dyh, dtype=object).astype(str) + "|"
-            + floor + "|" + pd.Series(room, dtype=object).astype(str)).to_numpy(object)
+    low = np.asarray(low, dtype=float)
+    floor = pc.fill_null(pc.cast(pa.array(np.where(np.isfinite(low), low, 0).astype(np.int64),
+                                          mask=~np.isfinite(low)), pa.string()), "?")
+    parts = [pc.cast(pa.array(np.asarray(v, dtype=object), from_pandas=True), pa.string()) for v in (building, dyh)]
+    room = pc.cast(pa.array(np.asarray(room, dtype=object), from_pandas=True), pa.string())
+    parts = [pc.fill_null(v, "") for v in (*parts, floor, room)]
+    return pc.binary_join_element_wise(*parts, "|").to_numpy(zero_copy_only=False).astype(object)
 
 
 def package_structure(layers: dict[str, pd.DataFrame]) -> Structure:

@@ -329,18 +329,24 @@ def apportionment(ctx: CheckContext) -> pd.DataFrame:
     n = len(units)
     usable = np.isfinite(inner) & (inner > 0) & np.isfinite(shared)
     ratio = np.divide(shared, inner, out=np.full(n, np.nan), where=usable)
+    # the group: the building and its 分摊组 where the package names one, else the building and the use
     named = units["FTZ"].astype("str") if "FTZ" in units else pd.Series(pd.NA, index=units.index, dtype="str")
-    use = units["FWYT1"].astype("str").fillna("")
-    label = named.where(named.notna(), "用途 " + use).fillna("").to_numpy(object)
-    group = s.unit_building_keys.astype(str) + "|" + label.astype(str)
+    use = units["FWYT1"].astype("str").where(named.isna())
+    group = pd.DataFrame({"b": s.unit_building_keys, "f": named.to_numpy(object), "u": use.to_numpy(object)}
+                         ).groupby(["b", "f", "u"], dropna=False, sort=False).ngroup().to_numpy()
+
+    def label(r: int) -> str:
+        return f"分摊组 {named.iat[r]}" if pd.notna(named.iat[r]) else f"用途 {units['FWYT1'].iat[r]}"
+
     median = pd.Series(ratio).groupby(group).transform("median").to_numpy(float)
     # 0.01 ㎡ of rounding in the areas moves a ratio by up to 0.01 / 套内
     slack = tol + np.divide(0.01, inner, out=np.zeros(n), where=usable)
     consistent = usable & (np.abs(ratio - median) <= slack)
-    sums = pd.DataFrame({"g": group, "ft": np.where(consistent, shared, 0.0), "tn": np.where(consistent, inner, 0.0)}
-                        ).groupby("g")[["ft", "tn"]].sum()
-    k_of_group = (sums["ft"] / sums["tn"].where(sums["tn"] > 0)).to_dict()
-    k = pd.Series(group).map(k_of_group).to_numpy(float)
+    groups = int(group.max()) + 1 if n else 0
+    ft = np.bincount(group, weights=np.where(consistent, shared, 0.0), minlength=groups)
+    tn = np.bincount(group, weights=np.where(consistent, inner, 0.0), minlength=groups)
+    k_of_group = np.divide(ft, tn, out=np.full(groups, np.nan), where=tn > 0)
+    k = k_of_group[group] if n else np.empty(0)
     expected = k * inner
     off = np.abs(shared - expected)
     bad_share = usable & np.isfinite(off) & (off > tol * inner + 0.01 + 1e-9)
@@ -352,14 +358,14 @@ def apportionment(ctx: CheckContext) -> pd.DataFrame:
     messages = []
     for f, r in zip(features, rows, strict=True):
         if bad_share[r]:
-            text = (f"户 {f} 分摊面积 {shared[r]:.2f} ㎡ 与同组（幢 {zrzh[r]}、{label[r]}）分摊系数 K={k[r]:.4f} × 套内 "
+            text = (f"户 {f} 分摊面积 {shared[r]:.2f} ㎡ 与同组（幢 {zrzh[r]}、{label(r)}）分摊系数 K={k[r]:.4f} × 套内 "
                     f"{inner[r]:.2f} ㎡ = {expected[r]:.2f} ㎡ 不符")
         else:
-            text = f"户 {f} 分摊系数 {ratio[r]:.4f}（分摊 ÷ 套内）与同组（幢 {zrzh[r]}、{label[r]}）的 K={k[r]:.4f} 不一致"
+            text = f"户 {f} 分摊系数 {ratio[r]:.4f}（分摊 ÷ 套内）与同组（幢 {zrzh[r]}、{label(r)}）的 K={k[r]:.4f} 不一致"
         if np.isfinite(declared[r]) and bad_ratio[r]:
             text += f"，申报分摊系数为 {declared[r]:.4f}"
         messages.append(text)
-    figures = [{"group": str(label[r]), "k": None if not np.isfinite(k[r]) else round(float(k[r]), 6),
+    figures = [{"group": label(r), "k": None if not np.isfinite(k[r]) else round(float(k[r]), 6),
                 "inner": float(inner[r]), "declared_shared": float(shared[r]),
                 "expected_shared": None if not np.isfinite(expected[r]) else round(float(expected[r]), 2),
                 "declared_ftxs": None if not np.isfinite(declared[r]) else float(declared[r])} for r in rows]
@@ -369,16 +375,19 @@ def apportionment(ctx: CheckContext) -> pd.DataFrame:
     frame = pd.DataFrame({"g": group, "declared": declared, "row": np.arange(n)})
     frame = frame[np.isfinite(declared)]
     if len(frame):
-        most = frame.groupby("g").agg(declared=("declared", lambda v: v.round(4).mode().iat[0]), row=("row", "first"))
-        most["k"] = most.index.map(k_of_group)
+        counts = frame.assign(declared=frame["declared"].round(4)).groupby(["g", "declared"], sort=False).agg(
+            n=("row", "size"), row=("row", "first")).reset_index()
+        most = counts.sort_values(["g", "n"], ascending=[True, False], kind="stable").drop_duplicates("g")
+        most = most.set_index("g")
+        most["k"] = k_of_group[most.index.to_numpy(int)]
         wrong = most[np.isfinite(most["k"].to_numpy(float)) & ((most["declared"] - most["k"]).abs() > tol + 1e-4)]
         first = wrong["row"].to_numpy(int)
         parts.append(fnd.of_rule(
             "ATT-010", "H", units["feature"].to_numpy()[first],
-            [f"分摊组（幢 {zrzh[r]}、{label[r]}）申报分摊系数 {d:.4f}，按各户面积计算 K = Σ分摊 ÷ Σ套内 = {kk:.4f}"
+            [f"分摊组（幢 {zrzh[r]}、{label(r)}）申报分摊系数 {d:.4f}，按各户面积计算 K = Σ分摊 ÷ Σ套内 = {kk:.4f}"
              for r, d, kk in zip(first, wrong["declared"], wrong["k"], strict=True)],
             lonlat=_points(ctx, "H", first), measured=wrong["k"].to_numpy(float), limit=tol,
-            figures=[{"group": str(label[r]), "k": round(float(kk), 6), "declared_ftxs": float(d)}
+            figures=[{"group": label(r), "k": round(float(kk), 6), "declared_ftxs": float(d)}
                      for r, d, kk in zip(first, wrong["declared"], wrong["k"], strict=True)]))
     return fnd.concat(parts)
 

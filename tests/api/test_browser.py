@@ -158,3 +158,21 @@ def test_upload_page_shows_progress_then_the_report(page, server, tmp_path):
         page.click("#report-link")
     report.value.wait_for_load_state()
     assert "质检报告" in report.value.content()
+
+
+def test_a_duplex_spans_its_floors_in_the_map_building_table(page, server, loaded_registry, sample_files):
+    """府前华庭 (issue 21): 逻辑幢 heads the columns, a 架空层 is a row, a 跃层 flat is one cell over floors 7–8.
+    Runs last in this module: it adds the second project to the module's registry."""
+    for stage in ("towers-presale", "towers-asbuilt"):
+        assert loaded_registry.ingest(sample_files[stage], submitted_by="test-surveyor").status == "accepted"
+    page.goto(server + "/")
+    _sign_in(page)
+    _wait_for_map(page)
+    page.fill("#q", "141031001002GB00004")
+    page.click("#search button")
+    page.wait_for_selector("button[data-building='141031001002GB00004F0002']", timeout=10_000)
+    page.click("button[data-building='141031001002GB00004F0002']")
+    grid = page.wait_for_selector("#building-grid", timeout=10_000)
+    text = grid.inner_text()
+    assert "2号楼东梯" in text and "架空层" in text and "跨 7–8 层" in text
+    assert page.locator("#building-grid td[rowspan='2']").count() == 2

@@ -258,3 +258,11 @@ def test_balconies_in_the_inner_area_and_the_outline(tmp_path):
     assert list(only(report, "ATT-013")["feature"]) == ["H1121"]
     assert "未封闭阳台 6.00÷2" in only(report, "ATT-013")["message"].iat[0]
     assert only(report, "ATT-009").empty
+
+
+def test_a_duplex_overlapping_a_flat_on_its_upper_floor_is_found_once(tmp_path):
+    layers = project()
+    units = layers["H"]
+    units.loc[rows(units, BSM="H1151")[0], "SJCS"] = 2  # now over floors 5 and 6, where H1161 lies too
+    found = only(run(tmp_path, layers, "presale"), "TOP-005")
+    assert list(zip(found["feature"], [f["other"] for f in found["figures"]], strict=True)) == [("H1151", "H1161")]

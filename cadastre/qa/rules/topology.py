@@ -16,6 +16,7 @@ from scipy.spatial import cKDTree
 from cadastre.core import findings as fnd
 from cadastre.core.geometry import UNDERGROUND
 from cadastre.qa.rules.base import CheckContext, rule, tolerance
+from cadastre.read.structure import occupied_floors
 
 
 def _overlapping_pairs(geoms: np.ndarray, minimum_area: float, groups: np.ndarray | None = None
@@ -48,21 +49,28 @@ def _overlapping_pairs(geoms: np.ndarray, minimum_area: float, groups: np.ndarra
 
 
 def _overlap_findings(ctx: CheckContext, rule_id: str, layer: str, what: str, groups=None,
-                      minimum_area: float | None = None) -> pd.DataFrame:
+                      minimum_area: float | None = None, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Pairs of the layer's features overlapping within a group. ``rows``: the features to compare, a feature
+    repeated once per group it belongs to (a unit over several floors), with ``groups`` aligned to them; each pair
+    of features is reported once."""
     frame = ctx.layer(layer)
-    ok = ctx.usable(layer)
-    idx = np.flatnonzero(ok)
+    rows = np.arange(len(frame)) if rows is None else np.asarray(rows)
+    keep = ctx.usable(layer)[rows]
+    idx = rows[keep]
     tol = tolerance(ctx.tolerances, "geometry.overlap_tolerance") if minimum_area is None else minimum_area
     i, j, area, overlap = _overlapping_pairs(ctx.geometries(layer)[idx], tol,
-                                             None if groups is None else groups[idx])
+                                             None if groups is None else np.asarray(groups)[keep])
+    a_row, b_row = idx[i], idx[j]
+    pairs = pd.DataFrame({"a": np.minimum(a_row, b_row), "b": np.maximum(a_row, b_row)})
+    once = (a_row != b_row) & ~pairs.duplicated().to_numpy(bool)
+    a_row, b_row, area, overlap = a_row[once], b_row[once], area[once], overlap[once]
     features = frame["feature"].to_numpy()
     # buildings are named by 幢号 in messages, as surveyors and clerks say them
     names = frame["ZRZH"].fillna(frame["feature"]).to_numpy(object) if layer == "ZRZ" else features
-    a, b = features[idx[i]], features[idx[j]]
     messages = [f"{what} {x} 与 {y} 重叠 {s:.2f} ㎡" for x, y, s in
-                zip(names[idx[i]], names[idx[j]], area, strict=True)]
-    return fnd.of_rule(rule_id, layer, a, messages, lonlat=ctx.lonlat(shapely.point_on_surface(overlap)),
-                       measured=area, limit=tol, figures=[{"other": y} for y in b])
+                zip(names[a_row], names[b_row], area, strict=True)]
+    return fnd.of_rule(rule_id, layer, features[a_row], messages, lonlat=ctx.lonlat(shapely.point_on_surface(overlap)),
+                       measured=area, limit=tol, figures=[{"other": y} for y in features[b_row]])
 
 
 @rule("TOP-001", layers=("ZDJBXX",), stages=("cadastral",), tolerances=("geometry.overlap_tolerance",))
@@ -81,11 +89,15 @@ def buildings_overlap(ctx: CheckContext) -> pd.DataFrame:
 
 @rule("TOP-005", layers=("H",), stages=("presale", "asbuilt"), tolerances=("geometry.overlap_tolerance",))
 def units_overlap(ctx: CheckContext) -> pd.DataFrame:
+    """Units of one building overlapping on a floor they both occupy."""
     units = ctx.layer("H")
     if units.geometry.isna().all():
         return fnd.concat([])
-    group = ctx.structure.unit_building_keys.astype(str) + "|" + units["SJC"].astype("str").fillna("").to_numpy(object)
-    return _overlap_findings(ctx, "TOP-005", "H", "户", groups=group)
+    # compared floor by floor: a unit over several floors (跃层) with the units of each floor it occupies
+    s = ctx.structure
+    row, floor = occupied_floors(s.unit_low, s.unit_high)
+    group = pd.Series(s.unit_building_keys[row]).astype(str) + "|" + pd.Series(floor.astype(int)).astype(str)
+    return _overlap_findings(ctx, "TOP-005", "H", "户", groups=group.to_numpy(object), rows=row)
 
 
 def _outside(parts: np.ndarray, containers: np.ndarray, tol: float, buffered: np.ndarray | None = None

@@ -270,6 +270,11 @@ def _accept_buildings(connection, srid: int, package, package_id: int, now: date
     on = facts.building_parcel
     if facts.project_parcel is None or not len(facts.project_parcel) or on is None or pd.isna(on).any():
         raise AllocationError("找不到自然幢所在的已登记宗地，不能编码", "no registered parcel for the buildings")
+    lost = np.flatnonzero(package.structure.unit_building < 0)
+    if len(lost):  # an ATT-007 error waived: coding would leave these units out, and nothing may be lost
+        features = "、".join(map(str, package.layers["H"]["feature"].to_numpy()[lost[:5]]))
+        raise AllocationError(f"有 {len(lost)} 户无法确定所属自然幢（如 {features}），不能编码：请在成果包中补正自然幢号或宗地代码",
+                              f"{len(lost)} units belong to no building of the package")
     assigned: dict[str, list] = {"parcels": [], "units": [], "retired": []}
     comparisons = []
     for zddm in dict.fromkeys(on):  # the parcels in the order of their first building

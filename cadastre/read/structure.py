@@ -33,7 +33,6 @@ __all__ = ["Structure", "package_structure", "building_keys", "room_keys", "unit
 UNCOUNTED_FLOORS = ("阁楼", "夹层")
 #: 房屋类型 FWLX of parking units (车库, 车位)
 PARKING_TYPES = frozenset({"6"})
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９－＃", "0123456789-#")
 _CHINESE_DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9",
                    "十": "10"}
 
@@ -169,9 +168,6 @@ class Structure:
     unit_dyh: np.ndarray  # per H row: 单元 key
     unit_room: np.ndarray  # per H row: room key
     unit_identity: np.ndarray  # per H row: building key | 单元 | lowest floor | room
-
-    def building_key_of(self, layer: str) -> np.ndarray:
-        return {"ZRZ": self.building_keys, "H": self.unit_building_keys, "C": self.floor_building_keys}[layer]
 
     @property
     def spans(self) -> np.ndarray:

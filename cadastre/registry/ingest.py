@@ -38,7 +38,7 @@ from cadastre.qa.report import Report
 from cadastre.read.structure import logical_building_names, room_keys, unit_identities
 from cadastre.registry.context import Context
 from cadastre.store.auth import record
-from cadastre.store.context import check_facts, registry_facts
+from cadastre.store.context import check_facts
 from cadastre.store.counters import raise_to, reserve, scope_maximum
 from cadastre.store.engine import serialise, write_transaction
 from cadastre.store.originals import keep_original
@@ -157,7 +157,7 @@ def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str |
         if package.stage == "cadastral":
             assigned, comparison = _accept_cadastral(connection, ctx.srid, package, package_id, now), None
         else:
-            assigned, comparison = _accept_buildings(connection, ctx.srid, package, package_id, now)
+            assigned, comparison = _accept_buildings(connection, ctx.srid, package, package_id, now, facts)
         report.accepted, report.assigned = True, assigned
         document = report.to_dict()
         if comparison is not None:
@@ -263,10 +263,10 @@ _UNIT_COLUMNS = ["BSM", "SJC", "MYC", "DYH", "HH", "SHBW", "FWLX", "FWXZ", "YCJZ
                  "YCFTXS", "SCJZMJ", "SCTNJZMJ", "SCFTJZMJ", "SCFTXS", "JSRKZ"]
 
 
-def _accept_buildings(connection, srid: int, package, package_id: int, now: datetime):
+def _accept_buildings(connection, srid: int, package, package_id: int, now: datetime, facts):
     """Code a pre-sale / as-built package's buildings and units, each building under the parcel it stands on (a
-    project may stand on several: two land grants, an underground parcel under the courtyard)."""
-    facts = registry_facts(connection, srid, package)
+    project may stand on several: two land grants, an underground parcel under the courtyard). ``facts``: what the
+    registry phase read in this transaction, under its lock (``store.context.check_facts``)."""
     on = facts.building_parcel
     if facts.project_parcel is None or not len(facts.project_parcel) or on is None or pd.isna(on).any():
         raise AllocationError("找不到自然幢所在的已登记宗地，不能编码", "no registered parcel for the buildings")

@@ -24,10 +24,10 @@ import pandas as pd
 from cadastre.core import findings as fnd
 from cadastre.core.catalogue import CATALOGUE
 from cadastre.core.model import RegistryFacts
-from cadastre.read.structure import Structure, building_keys
+from cadastre.read.structure import Structure
 
 __all__ = ["CheckContext", "RegistryFacts", "RuleSpec", "rule", "RULES", "run_checks", "tolerance", "area_limit",
-           "building_keys", "PACKAGE_PHASE", "REGISTRY_PHASE", "rule_order"]
+           "PACKAGE_PHASE", "REGISTRY_PHASE", "rule_order"]
 
 
 @dataclass

@@ -31,7 +31,7 @@ from pyproj import Transformer
 from cadastre.core import settings
 
 __all__ = ["sample_zoning", "write_zoning_package", "sample_cadastral", "sample_project", "sample_permit",
-           "sample_towers", "sample_towers_permit", "towers_manifest", "sample_manifest", "Quirks", "write_package", "write_sample_packages", "write_hostile_package",
+           "sample_towers", "sample_towers_permit", "towers_manifest", "sample_legacy", "legacy_manifest", "sample_manifest", "Quirks", "write_package", "write_sample_packages", "write_hostile_package",
            "synthetic_county"]
 
 #: 地籍区 names of the synthetic 隰县 (towns of the county); other counties get numbered names
@@ -409,7 +409,7 @@ class Quirks:
     drop: tuple[str, ...] = ()  # file names left out (e.g. "ZRZ.shx")
 
 
-_TABLE_LAYERS = ("LJZ", "C", "H")
+_TABLE_LAYERS = ("LJZ", "C", "H", "DYDM")
 _FULL = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
@@ -654,7 +654,59 @@ def write_sample_packages(directory: str | Path, county_code: str = "141031") ->
             directory / f"{county_code}-towers-{stage}.zip", sample_towers(stage, county_code),
             manifest=towers_manifest(stage, county_code),
             permit=sample_towers_permit(county_code) if stage == "asbuilt" else None, county_code=county_code)
+    out["legacy"] = write_package(directory / f"{county_code}-legacy.zip", sample_legacy(county_code),
+                                  manifest=legacy_manifest(county_code), quirks=Quirks(tables="dbf"),
+                                  county_code=county_code)
     return out
+
+
+#: where the sample county's old registry lies: 龙泉镇's third sub-district, north of the demo block
+LEGACY_SUBDISTRICT = "001003"
+
+
+def legacy_manifest(county_code: str = "141031") -> dict:
+    return {"county_code": county_code, "stage": "baseline",
+            "project_name": f"{settings.county(county_code).name}不动产登记存量数据（龙泉镇第3子区）"}
+
+
+def sample_legacy(county_code: str = "141031") -> dict[str, gpd.GeoDataFrame]:
+    """A small export of the county's old registry, as a baseline lot: four parcels of sub-district 001003 with
+    their codes (serials 12, 15, 17, 20: codes in between were retired), one old two-storey building with four flats
+    (units as a table without outlines, their 幢号 only inside their codes), and the table DYDM of every code ever
+    issued — 现势 and 注销, the highest serial (21) a retired one. Parcels 17 and 20 overlap by half a metre, as
+    digitised legacy boundaries do: a warning, not a reason to refuse."""
+    crs = settings.county(county_code).storage_epsg
+    _, subdistricts = sample_zoning(county_code)
+    zone = subdistricts.geometry[subdistricts["DJZQDM"] == f"{county_code}{LEGACY_SUBDISTRICT}"].iloc[0]
+    x0, y0 = (float(round(v)) for v in zone.representative_point().coords[0])
+    prefix = f"{county_code}{LEGACY_SUBDISTRICT}GB"
+    serials = [12, 15, 17, 20]
+    parcels = []
+    for k, serial in enumerate(serials):
+        x = x0 + k * 40.0 - (0.5 if serial == 20 else 0.0)  # the last one overlaps its neighbour
+        polygon = shapely.box(x, y0, x + 40.0, y0 + 30.0)
+        zddm = f"{prefix}{serial:05d}"
+        parcels.append({"BSM": f"Z{serial}", "ZDDM": zddm, "BDCDYH": None if k == 0 else f"{zddm}W00000000",
+                        "ZL": f"隰县龙泉镇南关街{serial}号", "ZDMJ": 1200.0, "YT": "0701" if k != 2 else "0901",
+                        "QLLX": "3", "QLXZ": "102", "QLSDFS": "2", "QLR": f"南关街{serial}号使用权人",
+                        "DJSJ": f"20{12 + k}-0{k + 3}-1{k}", "geometry": polygon})
+    parcel = f"{prefix}00012"
+    footprint = shapely.box(x0 + 5.0, y0 + 8.0, x0 + 25.0, y0 + 20.0)
+    building = {"BSM": "B1", "ZDDM": parcel, "ZRZH": "0001", "JZWMC": "南关街12号住宅楼", "ZCS": 2, "DSCS": 2,
+                "DXCS": 0, "ZZDMJ": round(footprint.area, 2), "SCJZMJ": 480.0, "GHYT": "11", "FWJG": "4",
+                "JGRQ": "1998-10-01", "geometry": footprint}
+    units = [{"BDCDYH": f"{parcel}F0001{n:04d}", "SJC": 1 + (n - 1) // 2, "MYC": str(1 + (n - 1) // 2),
+              "SHBW": f"{1 + (n - 1) // 2}0{2 - n % 2}", "FWYT1": "11", "SCJZMJ": 120.0, "SCTNJZMJ": 102.0,
+              "SCFTJZMJ": 18.0, "DJSJ": "2012-03-10", "geometry": None} for n in range(1, 5)]
+    retired = [f"{prefix}00018", f"{prefix}00018W00000000", f"{prefix}00021", f"{prefix}00021W00000000",
+               f"{parcel}F00010005"]
+    current = [p["ZDDM"] for p in parcels] + [p["BDCDYH"] for p in parcels if p["BDCDYH"]] + [u["BDCDYH"]
+                                                                                               for u in units]
+    issued = [{"BDCDYH": c, "ZT": "现势", "geometry": None} for c in current] + [
+        {"BDCDYH": c, "ZT": "注销", "geometry": None} for c in retired]
+    return {"ZDJBXX": gpd.GeoDataFrame(parcels, crs=crs), "ZRZ": gpd.GeoDataFrame([building], crs=crs),
+            "H": gpd.GeoDataFrame(units, geometry="geometry", crs=crs),
+            "DYDM": gpd.GeoDataFrame(issued, geometry="geometry", crs=crs)}
 
 
 #: the second surveying firm of the sample county, whose first submission has mistakes

@@ -67,7 +67,8 @@ async function showParcel(zddm) {
       <td>${cad.esc(cad.stageNames[b.stage] || b.stage)}</td><td>${b.units}</td>
       <td><button class="link" data-building="${cad.esc(p.zddm + "F" + b.zrzh)}">楼盘表</button></td></tr>`).join("");
   const history = p.history.map((h) => `<tr><td>${cad.esc(String(h.valid_from).slice(0, 19))}</td>
-      <td>${cad.esc(h.valid_to ? String(h.valid_to).slice(0, 19) : "至今")}</td><td>${h.package_id}</td>
+      <td>${cad.esc(h.valid_to ? String(h.valid_to).slice(0, 19) : "至今")}</td>
+      <td>${h.package_stage === "baseline" ? cad.esc(`存量数据批次 ${h.package_id}（${h.package_file || ""}）`) : h.package_id}</td>
       <td>${cad.esc(h.end_reason || "")}</td></tr>`).join("");
   const lineage = p.lineage.map((l) => `<tr><td><code>${cad.esc(l.old_code)}</code> → <code>${cad.esc(l.new_code || "（无）")}</code></td>
       <td>${cad.esc(l.reason)}</td></tr>`).join("");

@@ -92,7 +92,7 @@ def samples_write(directory: Path, county: str) -> None:
 
     labels = {"zoning": "地籍区划", "cadastral": "权籍调查成果包", "presale": "预测绘成果包（龙泉苑）",
               "asbuilt": "实测绘成果包（龙泉苑）", "towers-presale": "预测绘成果包（府前华庭：跃层、底商、地下车库）",
-              "towers-asbuilt": "实测绘成果包（府前华庭）"}
+              "towers-asbuilt": "实测绘成果包（府前华庭）", "legacy": "存量数据（原登记系统导出，cadastre baseline import）"}
     for kind, path in write_sample_packages(directory, county).items():
         click.echo(f"示例{labels[kind]}：{path}")
 

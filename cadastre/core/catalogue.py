@@ -12,7 +12,7 @@ __all__ = ["Rule", "CATALOGUE", "rule", "PLANNING_PREFIX", "SEVERITY_NAMES", "ST
 #: severities of findings, as people read them
 SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 #: the survey stage of a package, as a report names it
-STAGE_NAMES = {"cadastral": "权籍调查", "presale": "预测绘", "asbuilt": "实测绘"}
+STAGE_NAMES = {"cadastral": "权籍调查", "presale": "预测绘", "asbuilt": "实测绘", "baseline": "存量数据"}
 #: which survey a building's areas come from, as a 楼盘表 or a unit list says it
 AREA_KINDS = {"presale": "预测", "asbuilt": "实测"}
 
@@ -65,6 +65,16 @@ CATALOGUE: dict[str, Rule] = {r.id: r for r in [
     Rule("ATT-012", "info", "ZRZ/LJZ/C/H", "自然幢号已规范为 4 位幢号（1、01、1#、1号楼、1栋 …），或非数字幢号（A座）保留为幢名称、"
                                           "编码时取下一个空闲幢号"),
     Rule("ATT-013", "error", "H", "套内建筑面积不等于套内使用面积、墙体面积与阳台面积（未封闭阳台按一半）之和"),
+    # the county's existing registry (存量数据导入): its codes are kept, so they must be right and must not collide;
+    # its geometry and topology findings (GEO, TOP, ATT above) are recorded as warnings on the imported rows
+    Rule("BSL-001", "error", "any", "存量数据的代码格式错误（按代码类型的规则），或不属于本县"),
+    Rule("BSL-002", "error", "any", "存量数据中代码重复（同一代码出现在两个宗地或两户上，或已发放代码表中状态矛盾）"),
+    Rule("BSL-003", "error", "any", "存量数据的代码已在登记库中（此前导入的批次或本系统发放过），说明两处来源"),
+    Rule("BSL-004", "error", "any", "代码不一致：户代码不以所在宗地代码开头、幢号与所属自然幢不符、自然幢或户找不到所属宗地或自然幢，"
+                                    "或现势数据的代码在已发放代码表中为注销"),
+    Rule("BSL-005", "warning", "ZDJBXX", "宗地代码中的地籍子区与包含该宗地的地籍子区不符（区划调整后常见，由县里决定）"),
+    Rule("BSL-006", "error", "ZDJBXX/ZRZ", "宗地或自然幢没有可存储的图形"),
+    Rule("BSL-007", "error", "DYDM", "已发放代码表的状态无法识别（应为 现势 或 注销）"),
     # planning verification (规划核实): errors that block a building's readiness for 首次登记, not the acceptance
     # of the survey; a pre-sale package's forecast failures are warnings
     Rule("PLN-001", "error", "planning", "用地面积与规划许可不符（超出面积限差）"),

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from cadastre.read.raw import LayerRead
 
-__all__ = ["Zoning", "RegistryFacts"]
+__all__ = ["Zoning", "RegistryFacts", "BaselineFacts"]
 
 
 @dataclass
@@ -44,3 +45,15 @@ class RegistryFacts:
     # the parcels a pre-sale / as-built package stands on (zddm, qlsdfs, geometry), the main one first
     project_parcel: gpd.GeoDataFrame | None = None
     building_parcel: np.ndarray | None = None  # per ZRZ row: the zddm of the parcel it is coded under (None: none)
+
+
+@dataclass
+class BaselineFacts:
+    """What the registry knows about the codes and land of one lot of the county's existing registry, read by the
+    store under the county's lock (``store.baseline.baseline_facts``) for the checks of ``cadastre.qa.baseline``."""
+
+    # the lot's codes the registry has issued already: code, kind, retired (bool), package_id, stage (baseline: an
+    # earlier lot), filename, issued_at
+    issued: pd.DataFrame
+    parcels: frozenset[str]  # 宗地代码 of current registered parcels the lot's buildings name but does not carry
+    subdistricts: gpd.GeoDataFrame | None  # current 地籍子区 (djzqdm, geometry); None: zoning not loaded

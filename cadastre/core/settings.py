@@ -64,6 +64,8 @@ class County:
     tolerances_name: str = "default"
     allow_provisional_zoning: bool = False
     centre: tuple[float, float] | None = None
+    #: number parcels only in sub-districts a baseline lot covered or an administrator declared empty
+    require_baseline: bool = True
 
     @property
     def central_meridian(self) -> int:
@@ -104,6 +106,7 @@ def counties() -> dict[str, County]:
                 tolerances_name=entry.get("rules", "default"),
                 allow_provisional_zoning=bool(entry.get("allow_provisional_zoning", False)),
                 centre=tuple(entry["centre"]) if "centre" in entry else None,
+                require_baseline=bool(entry.get("require_baseline", True)),
             )
         except KeyError as e:
             raise ConfigError(f"counties.toml 中县 {code} 缺少 {e.args[0]}",

@@ -42,11 +42,14 @@ def _items(values) -> list[str]:
 
 def code_problems(issued: pd.DataFrame, uses: pd.DataFrame) -> list[Problem]:
     """``issued``: code, retired; ``uses``: code, current, land (one row per row carrying the code; ``land``: a
-    parcel's land unit code, which stays on the current parcel when its buildings retire it)."""
+    parcel's land unit code, which stays on the current parcel when its buildings retire it). Codes a baseline lot
+    issued from the old registry's table of every code (``issued["baseline"]``) need no rows of ours: the old
+    system's history was not imported."""
+    legacy = issued["baseline"].astype(bool) if "baseline" in issued else pd.Series(False, index=issued.index)
     on_current = uses[uses["current"].astype(bool)]
     current = on_current["code"].value_counts()
     anywhere = set(uses["code"])
-    live = issued[~issued["retired"].astype(bool)]
+    live = issued[~issued["retired"].astype(bool) & ~legacy]
     retired = issued[issued["retired"].astype(bool)]
     problems = []
     counts = live["code"].map(current).fillna(0).astype(int)
@@ -59,7 +62,7 @@ def code_problems(issued: pd.DataFrame, uses: pd.DataFrame) -> list[Problem]:
     still = retired["code"][retired["code"].isin(set(on_current["code"][~on_current["land"].astype(bool)]))]
     if len(still):
         problems.append(Problem("codes", f"{len(still)} 个已注销的代码仍有现势宗地或户使用", _items(still)))
-    ghost = retired["code"][~retired["code"].isin(anywhere)]
+    ghost = retired["code"][~retired["code"].isin(anywhere) & ~legacy[retired.index]]
     if len(ghost):
         problems.append(Problem("codes", f"{len(ghost)} 个已注销的代码在历史数据中找不到", _items(ghost)))
     unissued = sorted(set(current.index) - set(issued["code"]))
@@ -102,7 +105,15 @@ def counter_problems(issued: pd.DataFrame, marks: dict[str, int]) -> list[Proble
 
 
 def overlap_problems(parcels, tolerance: float) -> list[Problem]:
-    """Current parcels (zddm, qlsdfs, geometry) of the same level overlapping by more than ``tolerance`` m²."""
+    """Current parcels (zddm, qlsdfs, geometry) of the same level overlapping by more than ``tolerance`` m². Legacy
+    parcels (``baseline``) among themselves are left out: their overlaps and invalid outlines were recorded as
+    warnings when the county's existing registry was imported."""
+    if "baseline" in parcels:
+        legacy = parcels["baseline"].astype(bool).to_numpy()
+        if legacy.all():
+            return []
+    else:
+        legacy = np.zeros(len(parcels), bool)
     if len(parcels) < 2:
         return []
     geoms = np.asarray(parcels.geometry.values, dtype=object)
@@ -111,6 +122,8 @@ def overlap_problems(parcels, tolerance: float) -> list[Problem]:
     left, right = shapely.STRtree(geoms[idx]).query(geoms[idx], predicate="intersects")
     keep = left < right
     left, right = idx[left[keep]], idx[right[keep]]
+    ours = ~(legacy[left] & legacy[right])
+    left, right = left[ours], right[ours]
     level = parcels["qlsdfs"].fillna("2").astype(str).to_numpy()
     same = level[left] == level[right]
     left, right = left[same], right[same]
@@ -121,14 +134,16 @@ def overlap_problems(parcels, tolerance: float) -> list[Problem]:
     problems = []
     if items:
         problems.append(Problem("overlaps", f"{len(items)} 对现势宗地相互重叠", _items(items)))
-    if not valid.all():
-        problems.append(Problem("overlaps", f"{int((~valid).sum())} 个现势宗地几何无效，未能检查重叠",
-                                _items(codes[~valid])))
+    invalid = ~valid & ~legacy
+    if invalid.any():
+        problems.append(Problem("overlaps", f"{int(invalid.sum())} 个现势宗地几何无效，未能检查重叠",
+                                _items(codes[invalid])))
     return problems
 
 
 def package_problems(packages: pd.DataFrame) -> list[Problem]:
     """Accepted packages without the rows their stage leaves (parcels; buildings and units)."""
+    packages = packages[packages["stage"] != "baseline"]  # a lot may carry codes only (its DYDM table)
     cadastral = packages["stage"] == "cadastral"
     missing = packages[(cadastral & (packages["parcels"] == 0))
                        | (~cadastral & ((packages["buildings"] == 0) | (packages["units"] == 0)))]

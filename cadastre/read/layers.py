@@ -8,9 +8,12 @@ from functools import cache
 
 from cadastre.core import settings
 
-__all__ = ["FieldSpec", "LayerSpec", "Stage", "layer_specs", "stages", "STAGES"]
+__all__ = ["FieldSpec", "LayerSpec", "Stage", "layer_specs", "stages", "STAGES", "SURVEY_STAGES"]
 
-STAGES = ("cadastral", "presale", "asbuilt")
+#: the stages of a surveyor's package
+SURVEY_STAGES = ("cadastral", "presale", "asbuilt")
+#: … and the county's existing registry, read once (``cadastre baseline import``)
+STAGES = (*SURVEY_STAGES, "baseline")
 FIELD_TYPES = ("text", "int", "float", "code")
 
 

@@ -35,7 +35,7 @@ from cadastre.core.permit import Permit, parse_permit
 from cadastre.core.settings import County
 from cadastre.read.container import Container, Limits, open_container
 from cadastre.read.crs import CRSDecision
-from cadastre.read.layers import STAGES, layer_specs, stages
+from cadastre.read.layers import SURVEY_STAGES, layer_specs, stages
 from cadastre.read.normalise import normalise_layer
 from cadastre.read.raw import RawLayer, decide_layer_crs, load_layer
 from cadastre.read.structure import Structure, package_structure
@@ -43,7 +43,7 @@ from cadastre.read.structure import Structure, package_structure
 __all__ = ["Manifest", "PackageFile", "SurveyPackage", "PackageRefused", "read_package", "PACKAGE_LAYERS"]
 
 #: canonical layers a survey package may carry, in the order they are read and reported
-PACKAGE_LAYERS = ("ZDJBXX", "JZD", "JZX", "ZRZ", "LJZ", "C", "H", "LD", "TCW", "GHHX")
+PACKAGE_LAYERS = ("ZDJBXX", "JZD", "JZX", "ZRZ", "LJZ", "C", "H", "LD", "TCW", "GHHX", "DYDM")
 _MANIFEST_KEYS = ("county_code", "stage", "project_name", "surveyor", "survey_date", "crs", "parcel_code",
                   "permit_number")
 
@@ -144,7 +144,7 @@ def _read_json(container: Container, name: str) -> tuple[str | None, Any]:
                          file=member) from None
 
 
-def _manifest(container: Container) -> Manifest:
+def _manifest(container: Container, stage: str | None) -> Manifest:
     try:
         member, data = _read_json(container, "manifest.json")
     except PackageRefused:
@@ -156,7 +156,13 @@ def _manifest(container: Container) -> Manifest:
     if not isinstance(data, dict):
         raise _refuse(f"{member} 应为 JSON 对象", f"{member} must be a JSON object")
     values = {k: (None if data.get(k) in (None, "") else str(data[k]).strip()) for k in _MANIFEST_KEYS}
-    if values["stage"] is not None and values["stage"] not in STAGES:
+    if stage is not None:  # read as the caller says (the county's existing registry)
+        values["stage"] = stage
+    elif values["stage"] == "baseline":
+        raise _refuse(f"{member} 中的 stage 为 baseline：这是县里的存量数据，请用 cadastre baseline import 导入，"
+                      "不能作为测绘成果包提交", f"{member}: a baseline (existing registry) is imported with "
+                      "`cadastre baseline import`, not submitted as a package")
+    elif values["stage"] is not None and values["stage"] not in SURVEY_STAGES:
         raise _refuse(f"{member} 中的 stage“{values['stage']}”无效（应为 cadastral、presale 或 asbuilt）",
                       f"{member}: invalid stage {values['stage']!r}")
     return Manifest(**values, extra={k: v for k, v in data.items() if k not in _MANIFEST_KEYS}, member=member)
@@ -194,7 +200,7 @@ def _layer_failure(code: str, error: InputError) -> pd.DataFrame:
 
 
 def read_package(path: str | os.PathLike, *, county: str | None = None, storage_epsg: int | None = None,
-                 limits: Limits | None = None, name: str | None = None) -> SurveyPackage:
+                 limits: Limits | None = None, name: str | None = None, stage: str | None = None) -> SurveyPackage:
     """Read a survey package (a zip, a folder, a ``.gdb`` folder, a GeoPackage, a GeoJSON or a personal
     geodatabase — a single file by its content) into a :class:`SurveyPackage`.
 
@@ -219,7 +225,7 @@ def read_package(path: str | os.PathLike, *, county: str | None = None, storage_
     parts: list[pd.DataFrame] = []
     inferred: dict[str, str] = {}
     with open_container(source, limits, name=name) as container:
-        manifest = _manifest(container)
+        manifest = _manifest(container, stage)
         permit = None
         try:
             member, data = _read_json(container, "permit.json")

@@ -9,6 +9,7 @@ layers below it — ``read`` → ``qa`` → ``allocate`` → ``store`` → ``ser
 =================  ================================================================================================
 ``zoning``         the 地籍区 / 地籍子区 reference layers
 ``ingest``         checking a package against the registry; ingesting it (check, store, code) under the county's lock
+``baseline``       the county's existing registry: importing it in lots with its codes; the sub-district safety net
 ``packages``       packages as the service takes them: receive, process with claims and retries, state, originals
 ``findings``       findings and package summaries for analysts; waivers
 ``planning``       planning permits
@@ -37,6 +38,7 @@ from sqlalchemy.engine import Engine
 
 from cadastre.core.errors import DatabaseError, DatabaseUnavailable
 from cadastre.registry import access as _access
+from cadastre.registry import baseline as _baseline
 from cadastre.registry import findings as _findings
 from cadastre.registry import ingest as _ingest
 from cadastre.registry import layers as _layers
@@ -103,6 +105,10 @@ class Registry:
     # checking and ingesting packages
     check = _topic(_ingest.check)
     ingest = _topic(_ingest.ingest_package)
+    # the county's existing registry
+    import_baseline = _topic(_baseline.import_baseline)
+    baseline_lots = _topic(_baseline.baseline_lots_of)
+    declare_empty = _topic(_baseline.declare_empty)
     # packages, as the service takes them
     receive = _topic(_packages.receive)
     process = _topic(_packages.process)

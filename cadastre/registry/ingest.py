@@ -38,6 +38,7 @@ from cadastre.qa.report import Report
 from cadastre.read.structure import logical_building_names, room_keys, unit_identities
 from cadastre.registry.context import Context
 from cadastre.store.auth import record
+from cadastre.store.baseline import covered_subdistricts
 from cadastre.store.context import check_facts
 from cadastre.store.counters import raise_to, reserve, scope_maximum
 from cadastre.store.engine import serialise, write_transaction
@@ -218,6 +219,16 @@ def _accept_cadastral(connection, srid: int, package, package_id: int, now: date
     needs = again.kept.isna().to_numpy(bool)
     if (needs & (zone_code.isna().to_numpy(bool) | tzm.isna().to_numpy(bool))).any():
         raise AllocationError("有宗地无法确定地籍子区或宗地特征码，不能编码", "parcels without sub-district or 特征码")
+    if package.county.require_baseline:  # numbering from 00001 where the old system issued codes would collide
+        wanted = sorted(set(zone_code[needs].astype("str")))
+        uncovered = sorted(set(wanted) - covered_subdistricts(connection, wanted))
+        if uncovered:
+            shown = "、".join(uncovered[:5])
+            raise AllocationError(
+                f"地籍子区 {shown} 尚未导入存量数据，不能在其中编宗地代码（以免与原系统已发放的代码重复）："
+                f"请先用 cadastre baseline import 导入该子区的存量数据，或由管理员确认该子区此前没有发放过代码"
+                f"（cadastre baseline declare-empty {uncovered[0]}）",
+                f"sub-districts {uncovered} have no baseline: import it or declare them empty")
     scopes = pd.Series((zone_code.astype("str") + tzm.astype("str")).to_numpy(object)).where(needs)
     plan = plan_scopes(scopes, allocation_order(parcels))
     starts = {scope: reserve(connection, scope, count).start for scope, count in plan.counts.items()}
@@ -233,21 +244,26 @@ def _accept_cadastral(connection, srid: int, package, package_id: int, now: date
     retire_codes(connection, [(old_code, [zddm[i]], reason) for i, old_code, _, reason in again.retirements] +
                  [(old_land, [land[i]], reason) for i, _, old_land, reason in again.retirements if old_land],
                  package_id, now)
-    _insert_points_and_lines(connection, package, srid, package_id, now)
+    insert_points_and_lines(connection, package, srid, package_id, now)
     return {"parcels": [{"feature": f, "zddm": z, "bdcdyh": b, "new": bool(n)} for f, z, b, n in
                         zip(parcels["feature"], zddm, land, needs, strict=True)],
             "units": [], "retired": [{"bdcdyh": old_land, "replaced_by": [land[i]], "reason": reason}
                                      for i, _, old_land, reason in again.retirements if old_land]}
 
 
-def _insert_points_and_lines(connection, package, srid, package_id, now) -> None:
+def insert_points_and_lines(connection, package, srid, package_id, now, *, leave_out: set[str] = frozenset()) -> None:
+    """The package's 界址点 and 界址线, but those of the parcels ``leave_out`` (宗地代码)."""
     points = package.layers.get("JZD")
+    if points is not None and leave_out:
+        points = points[~points["ZDZHDM"].isin(leave_out).to_numpy(bool)]
     if points is not None and len(points):
         insert_rows(connection, "boundary_point", {
             "jzdh": points["JZDH"].to_numpy(object), "zddm": points["ZDZHDM"].to_numpy(object),
             "jblx": points["JBLX"].to_numpy(object), "jzdlx": points["JZDLX"].to_numpy(object)},
             np.asarray(points.geometry.values, dtype=object), srid, package_id=package_id, now=now, multi=False)
     lines = package.layers.get("JZX")
+    if lines is not None and leave_out:
+        lines = lines[~lines["ZDZHDM"].isin(leave_out).to_numpy(bool)]
     if lines is not None and len(lines):
         insert_rows(connection, "boundary_line", {
             "zddm": lines["ZDZHDM"].to_numpy(object), "jzxlb": lines["JZXLB"].to_numpy(object),

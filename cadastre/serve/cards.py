@@ -62,7 +62,9 @@ def parcel_card(zddm: str, rows: dict, viewer: Principal | None) -> dict:
     return {
         "zddm": zddm, "current": current or {}, "land_code": land,
         "buildings": rows["buildings"],
-        "history": [{k: v[k] for k in ("valid_from", "valid_to", "end_reason", "package_id")} for v in versions],
+        # where each version came from: a survey package, or a lot of the county's existing registry (stage baseline)
+        "history": [{k: v.get(k) for k in ("valid_from", "valid_to", "end_reason", "package_id", "package_stage",
+                                           "package_file")} for v in versions],
         "lineage": rows["lineage"],
         "ready_for_first_registration": not reasons, "not_ready_because": reasons,
     }

@@ -18,8 +18,11 @@ def original_rows(connection: Connection) -> pd.DataFrame:
 
 
 def issued_codes(connection: Connection) -> pd.DataFrame:
-    """Every code ever issued: code, kind, retired (bool)."""
-    return query_frame(connection, "SELECT code, kind, retired_at IS NOT NULL AS retired FROM issued_code")
+    """Every code ever issued: code, kind, retired (bool), baseline (bool: issued by a lot of the county's existing
+    registry, whose old history was not imported)."""
+    return query_frame(connection, "SELECT i.code, i.kind, i.retired_at IS NOT NULL AS retired, "
+                                   "coalesce(p.stage = 'baseline', false) AS baseline FROM issued_code i "
+                                   "LEFT JOIN package p ON p.id = i.package_id")
 
 
 def code_uses(connection: Connection) -> pd.DataFrame:
@@ -38,9 +41,11 @@ def counters(connection: Connection) -> dict[str, int]:
 
 
 def current_parcel_shapes(connection: Connection, srid: int):
-    """The current parcels: zddm, qlsdfs and geometry (storage CRS)."""
-    return read_frame(connection, "SELECT zddm, qlsdfs, ST_AsBinary(geom) AS wkb FROM parcel WHERE valid_to IS NULL",
-                      srid=srid)
+    """The current parcels: zddm, qlsdfs, baseline (bool: from a lot of the county's existing registry) and geometry
+    (storage CRS)."""
+    return read_frame(connection, "SELECT t.zddm, t.qlsdfs, coalesce(p.stage = 'baseline', false) AS baseline, "
+                                  "ST_AsBinary(t.geom) AS wkb FROM parcel t JOIN package p ON p.id = t.package_id "
+                                  "WHERE t.valid_to IS NULL", srid=srid)
 
 
 def package_rows(connection: Connection) -> pd.DataFrame:

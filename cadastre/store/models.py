@@ -419,6 +419,21 @@ class CodeLineage(Base):
     created_at: Mapped[datetime]
 
 
+class BaselineCoverage(Base):
+    """A 地籍子区 whose earlier codes the registry knows: a baseline lot carried codes in it (``how`` = ``imported``),
+    or an administrator declared it had none before this service (``declared_empty``). Under a county's
+    ``require_baseline`` setting the registry numbers parcels only in covered sub-districts."""
+
+    __tablename__ = "baseline_coverage"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    djzqdm: Mapped[str] = mapped_column(String(12), index=True)
+    how: Mapped[str] = mapped_column(String(16), doc="imported | declared_empty")
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("package.id"), doc="the baseline lot")
+    declared_by: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 #: every table with a geometry column: (table, geometry type, nullable)
 GEOMETRY_COLUMNS: dict[str, tuple[str, bool]] = {
     table.name: (table.c.geom.type.geometry_type, table.c.geom.nullable)

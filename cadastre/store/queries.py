@@ -45,7 +45,8 @@ def parcel_rows(connection: Connection, zddm: str) -> dict[str, list[dict]]:
     versions = query_records(
         connection, "SELECT p.id, p.zddm, p.bdcdyh, p.zl, p.zdmj, p.yt, p.qllx, p.qlxz, p.qlsdfs, p.qlr, "
                     "ST_Area(p.geom) AS area, p.valid_from, p.valid_to, p.end_reason, p.package_id, "
-                    "pk.status AS package_status, i.code AS land_code, i.issued_at AS land_issued_at, "
+                    "pk.status AS package_status, pk.stage AS package_stage, pk.filename AS package_file, "
+                    "i.code AS land_code, i.issued_at AS land_issued_at, "
                     "i.retired_at AS land_retired_at, i.retired_reason AS land_retired_reason, "
                     "(SELECT count(*) FROM finding f LEFT JOIN waiver w ON w.finding_id = f.id "
                     " WHERE f.severity = 'error' AND w.id IS NULL AND f.package_id IN "

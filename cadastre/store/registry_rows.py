@@ -3,6 +3,7 @@ linking codes. Bulk statements only (one ``executemany`` per table), inside the 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import numpy as np
@@ -28,6 +29,11 @@ _TS = sa.DateTime(timezone=True)
 def _python_values(values) -> list:
     """A column as Python values (None for missing; plain ints and floats the drivers accept)."""
     return pgcopy.arrow_column(values).to_pylist()
+
+
+def _json_values(values) -> list:
+    """A JSON column as the text SQLite stores (what SQLAlchemy's JSON type would write)."""
+    return [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
 
 
 def insert_rows(connection: Connection, table: str, columns: dict[str, object], geometry, srid: int, *,
@@ -134,7 +140,9 @@ def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: 
         connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
     # the timestamp is written as SQLAlchemy writes DateTime on SQLite, so it reads back the same
     stamp = _TS.dialect_impl(connection.dialect).bind_processor(connection.dialect)(now)
-    data = {"id": ids, **{name: _python_values(values) for name, values in columns.items()}}
+    types = Base.metadata.tables[table].columns
+    data = {"id": ids, **{name: _json_values(values) if isinstance(types[name].type, sa.JSON) else
+                          _python_values(values) for name, values in columns.items()}}
     names = list(data)
     rows = list(zip(*data.values(), to_wkb(geoms), [srid] * n, [package_id] * n, [stamp] * n, strict=True))
     # straight to the driver with tuples (SQLAlchemy's per-row parameter handling costs as much as SQLite)

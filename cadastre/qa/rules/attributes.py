@@ -80,7 +80,7 @@ def code_tables(ctx: CheckContext) -> pd.DataFrame:
     return fnd.concat(parts)
 
 
-@rule("ATT-004", layers=("H",), stages=("presale", "asbuilt"))
+@rule("ATT-004", layers=("H",), stages=("presale", "asbuilt", "baseline"))
 def duplicate_units(ctx: CheckContext) -> pd.DataFrame:
     """Two units with the same identity: 幢 + 单元 + floor + room, the room label normalised (``0501`` = ``501``,
     ``1-501`` in 单元 1 = ``501`` in 单元 1); ``501`` in 单元 1 and in 单元 2 are two units."""
@@ -142,7 +142,7 @@ def _floor_label(low: float, high: float) -> str:
     return f"{int(low)}" if not np.isfinite(high) or high == low else f"{int(low)}–{int(high)}"
 
 
-@rule("ATT-007", layers=("ZRZ",), stages=("presale", "asbuilt"))
+@rule("ATT-007", layers=("ZRZ",), stages=("presale", "asbuilt", "baseline"))
 def floors(ctx: CheckContext) -> pd.DataFrame:
     """层数 add up; every unit belongs to a building of the package and lies, on every floor it occupies, on a floor
     of it: a floor of its 层 table when the package gives one for that building, else within 地上/地下层数 — a 阁楼 or

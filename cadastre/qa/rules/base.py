@@ -87,7 +87,7 @@ class RuleSpec:
 
 
 RULES: dict[str, RuleSpec] = {}
-ALL_STAGES = ("cadastral", "presale", "asbuilt")
+ALL_STAGES = ("cadastral", "presale", "asbuilt", "baseline")  # the county's existing registry too
 
 
 def rule(rule_id: str, *, layers: tuple[str, ...], stages: tuple[str, ...] = ALL_STAGES,

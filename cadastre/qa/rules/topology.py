@@ -73,13 +73,13 @@ def _overlap_findings(ctx: CheckContext, rule_id: str, layer: str, what: str, gr
                        measured=area, limit=tol, figures=[{"other": y} for y in features[b_row]])
 
 
-@rule("TOP-001", layers=("ZDJBXX",), stages=("cadastral",), tolerances=("geometry.overlap_tolerance",))
+@rule("TOP-001", layers=("ZDJBXX",), stages=("cadastral", "baseline"), tolerances=("geometry.overlap_tolerance",))
 def parcels_overlap(ctx: CheckContext) -> pd.DataFrame:
     level = ctx.layer("ZDJBXX")["QLSDFS"].fillna("2").to_numpy(dtype=object)  # 地表 unless stated
     return _overlap_findings(ctx, "TOP-001", "ZDJBXX", "宗地", groups=level)
 
 
-@rule("TOP-009", layers=("ZRZ",), stages=("presale", "asbuilt"), tolerances=("geometry.overlap_tolerance",))
+@rule("TOP-009", layers=("ZRZ",), stages=("presale", "asbuilt", "baseline"), tolerances=("geometry.overlap_tolerance",))
 def buildings_overlap(ctx: CheckContext) -> pd.DataFrame:
     """Buildings of the package overlapping each other — an underground-only building (a 地下车库 under or between
     towers) is compared with the other underground-only ones only."""
@@ -87,7 +87,7 @@ def buildings_overlap(ctx: CheckContext) -> pd.DataFrame:
     return _overlap_findings(ctx, "TOP-009", "ZRZ", "幢", groups=level)
 
 
-@rule("TOP-005", layers=("H",), stages=("presale", "asbuilt"), tolerances=("geometry.overlap_tolerance",))
+@rule("TOP-005", layers=("H",), stages=("presale", "asbuilt", "baseline"), tolerances=("geometry.overlap_tolerance",))
 def units_overlap(ctx: CheckContext) -> pd.DataFrame:
     """Units of one building overlapping on a floor they both occupy."""
     units = ctx.layer("H")
@@ -176,7 +176,7 @@ def _project_parcels(ctx: CheckContext):
     return None
 
 
-@rule("TOP-004", layers=("ZRZ", "H"), stages=("presale", "asbuilt"), tolerances=("geometry.vertex_tolerance",))
+@rule("TOP-004", layers=("ZRZ", "H"), stages=("presale", "asbuilt", "baseline"), tolerances=("geometry.vertex_tolerance",))
 def unit_within_building(ctx: CheckContext) -> pd.DataFrame:
     units = ctx.layer("H")
     if units.geometry.isna().all():

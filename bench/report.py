@@ -113,6 +113,21 @@ def _baseline(r: dict) -> list[list[str]]:
 ROWS = {"read": _read, "checks": _checks, "store": _store, "baseline": _baseline, "http": _http}
 
 
+#: how each benchmark's rows begin in the table: a benchmark without results here (``--only`` another one, on a
+#: machine that never ran it) keeps its rows from the table as it was, measured date and all
+ROW_STARTS = {"read": ("read + normalise",), "checks": ("read + every rule", "the SQL baseline's"),
+              "store": ("allocate codes", "the same with 4 concurrent writers"),
+              "baseline": ("baseline import",),
+              "http": ("HTTP point lookup", "vector tile", "the same lookup served by tipg")}
+
+
+def _carried(target: Path, name: str) -> list[str]:
+    if not target.exists():
+        return []
+    return [line for line in target.read_text().splitlines()
+            if line.startswith("| ") and line[2:].startswith(ROW_STARTS[name])]
+
+
 def write(ran: list[str], *, quick: bool) -> Path:
     """Gather the results of the benchmarks run now (and the latest of the others) into latest.json and
     docs/benchmarks.md."""
@@ -132,12 +147,14 @@ def write(ran: list[str], *, quick: bool) -> Path:
              f"{m['shapely']}, geopandas {m['geopandas']}, pyogrio {m['pyogrio']}. Written {m['date']}"
              f"{' (QUICK: a tenth of the data)' if quick else ''}.", "",
              "| what | ours | baseline | ratio | goal | peak memory | measured |", "|---|---|---|---|---|---|---|"]
+    target = QUICK_DOCS if quick else DOCS
     for name in ORDER:
         if name in results:
             when = results[name]["machine"]["date"][:16].replace("T", " ")
             for row in ROWS[name](results[name]):
                 lines.append("| " + " | ".join([*row, when]) + " |")
-    target = QUICK_DOCS if quick else DOCS
+        else:
+            lines += _carried(target, name)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(lines) + "\n")
     return target

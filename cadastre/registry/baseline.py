@@ -35,7 +35,7 @@ from cadastre.qa.report import Report
 from cadastre.read.baseline import code_states, read_baseline
 from cadastre.read.structure import logical_building_names
 from cadastre.registry.context import Context
-from cadastre.registry.ingest import insert_points_and_lines
+from cadastre.registry.ingest import BUILDING_COLUMNS, PARCEL_COLUMNS, UNIT_COLUMNS, insert_points_and_lines
 from cadastre.store.auth import record
 from cadastre.store.baseline import (
     baseline_facts,
@@ -124,7 +124,7 @@ def import_baseline(ctx: Context, path: str | os.PathLike, *, dry_run: bool = Fa
     if dry_run:
         with ctx.engine.connect() as connection:
             report = check_baseline_against_registry(alone, baseline_facts(connection, ctx.srid, package))
-        keep, skipped = _kept(package, report, skip_invalid=True)
+        keep, skipped = _kept(package, report, skip_invalid=skip_invalid)
         result = BaselineResult("checked", report, True, imported=_counts(package, keep), skipped=skipped,
                                 subdistricts=_subdistricts(package, keep))
         result.seconds = _rounded(clock, started)
@@ -228,11 +228,8 @@ def _codes_to_issue(package, keep: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).drop_duplicates("code", keep="first").reset_index(drop=True)
 
 
-_PARCEL_COLUMNS = ["BSM", "ZL", "ZDMJ", "YT", "QLLX", "QLXZ", "QLSDFS", "RJL", "JZMD", "JZXG", "QLR"]
-_BUILDING_COLUMNS = ["BSM", "JZWMC", "ZCS", "DSCS", "DXCS", "ZZDMJ", "YCJZMJ", "SCJZMJ", "GHYT", "FWJG", "JZWGD",
-                     "ZTS"]
-_UNIT_COLUMNS = ["BSM", "MYC", "DYH", "HH", "SHBW", "FWLX", "FWXZ", "YCJZMJ", "YCTNJZMJ", "YCFTJZMJ", "YCFTXS",
-                 "SCJZMJ", "SCTNJZMJ", "SCFTJZMJ", "SCFTXS", "JSRKZ"]
+#: the unit columns stored as surveyed (实际层 comes from the floors the unit spans)
+_UNIT_COLUMNS = [c for c in UNIT_COLUMNS if c != "SJC"]
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -269,7 +266,7 @@ def _write_lot(connection, srid: int, package, keep: dict[str, np.ndarray], lot_
     if parcels is not None and keep["ZDJBXX"].any():
         kept = parcels[keep["ZDJBXX"]].reset_index(drop=True)
         zddm = kept["ZDDM"].astype("str").str.strip().to_numpy(object)
-        columns = {c.lower(): _column(kept, c) for c in _PARCEL_COLUMNS}
+        columns = {c.lower(): _column(kept, c) for c in PARCEL_COLUMNS}
         columns.update(zddm=zddm, bdcdyh=_column(kept, "BDCDYH"),
                        zdtzm=np.array([z[12:14] for z in zddm], dtype=object), attributes=_attributes(kept))
         ids = insert_rows(connection, "parcel", columns, _polygons(kept), srid, package_id=lot_id, now=now)
@@ -302,7 +299,7 @@ def _write_lot(connection, srid: int, package, keep: dict[str, np.ndarray], lot_
             has = pd.notna(units["SCJZMJ"].to_numpy(object)[unit_rows]) & (unit_building >= 0)
             surveyed[unit_building[has]] = True
         stage = np.where(surveyed[rows_kept], "asbuilt", "presale").astype(object)
-        columns = {c.lower(): _column(kept, c) for c in _BUILDING_COLUMNS}
+        columns = {c.lower(): _column(kept, c) for c in BUILDING_COLUMNS}
         columns.update(zddm=zddm, zrzh=zrzh, zrzh_label=np.full(len(kept), None, object), stage=stage,
                        parcel_id=np.array([ids_of_parcel[z] for z in zddm]), attributes=_attributes(kept))
         building_ids = insert_rows(connection, "building", columns, _polygons(kept), srid, package_id=lot_id,

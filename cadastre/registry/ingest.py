@@ -200,7 +200,7 @@ def _unwaived_errors(connection, package_id: int, report: Report) -> pd.DataFram
 
 # ------------------------------------------------------------------------------------------------------ cadastral
 
-_PARCEL_COLUMNS = ["BSM", "ZL", "ZDMJ", "YT", "QLLX", "QLXZ", "QLSDFS", "RJL", "JZMD", "JZXG", "QLR"]
+PARCEL_COLUMNS = ["BSM", "ZL", "ZDMJ", "YT", "QLLX", "QLXZ", "QLSDFS", "RJL", "JZMD", "JZXG", "QLR"]
 
 
 def _accept_cadastral(connection, srid: int, package, package_id: int, now: datetime) -> dict[str, Any]:
@@ -234,7 +234,7 @@ def _accept_cadastral(connection, srid: int, package, package_id: int, now: date
     starts = {scope: reserve(connection, scope, count).start for scope, count in plan.counts.items()}
     zddm = parcel_codes(again.kept, plan, starts)
     land = np.array([f"{z}W00000000" for z in zddm], dtype=object)
-    columns = {c.lower(): parcels[c].to_numpy(object) for c in _PARCEL_COLUMNS}
+    columns = {c.lower(): parcels[c].to_numpy(object) for c in PARCEL_COLUMNS}
     columns.update(zddm=zddm, bdcdyh=land, zdtzm=np.array([z[12:14] for z in zddm], dtype=object))
     geoms = np.asarray(parcels.geometry.values, dtype=object)
     insert_rows(connection, "parcel", columns, geoms, srid, package_id=package_id, now=now)
@@ -273,9 +273,9 @@ def insert_points_and_lines(connection, package, srid, package_id, now, *, leave
 
 # ------------------------------------------------------------------------------------------- pre-sale, as-built
 
-_BUILDING_COLUMNS = ["BSM", "JZWMC", "ZCS", "DSCS", "DXCS", "ZZDMJ", "YCJZMJ", "SCJZMJ", "GHYT", "FWJG", "JZWGD",
+BUILDING_COLUMNS = ["BSM", "JZWMC", "ZCS", "DSCS", "DXCS", "ZZDMJ", "YCJZMJ", "SCJZMJ", "GHYT", "FWJG", "JZWGD",
                      "ZTS"]
-_UNIT_COLUMNS = ["BSM", "SJC", "MYC", "DYH", "HH", "SHBW", "FWLX", "FWXZ", "YCJZMJ", "YCTNJZMJ", "YCFTJZMJ",
+UNIT_COLUMNS = ["BSM", "SJC", "MYC", "DYH", "HH", "SHBW", "FWLX", "FWXZ", "YCJZMJ", "YCTNJZMJ", "YCFTJZMJ",
                  "YCFTXS", "SCJZMJ", "SCTNJZMJ", "SCFTJZMJ", "SCFTXS", "JSRKZ"]
 
 
@@ -337,7 +337,7 @@ def _accept_on_parcel(connection, srid: int, package, package_id: int, now: date
     end_rows(connection, "unit", [int(i) for i in previous["id"]], reason, now)
     end_rows(connection, "building", [int(i) for i in replaced["id"]], reason, now)
     end_floors(connection, [int(i) for i in replaced["id"]], reason, now)
-    columns = {c.lower(): buildings[c].to_numpy(object) for c in _BUILDING_COLUMNS}
+    columns = {c.lower(): buildings[c].to_numpy(object) for c in BUILDING_COLUMNS}
     # a surveyed 幢号 that is not a number (A座) is the building's label, and its name when the survey gave none
     labels = np.array([z if isinstance(z, str) and not is_building_number(z) else None for z in buildings["ZRZH"]],
                       dtype=object)
@@ -370,7 +370,7 @@ def _accept_on_parcel(connection, srid: int, package, package_id: int, now: date
     starts = {s: reserve(connection, s, count).start for s, count in plan.counts.items()}
     for i in np.flatnonzero(new):
         codes.iat[i] = f"{scopes.iat[i]}{starts[scopes.iat[i]] + plan.rank[i]:04d}"
-    columns = {c.lower(): units[c].to_numpy(object) for c in _UNIT_COLUMNS}
+    columns = {c.lower(): units[c].to_numpy(object) for c in UNIT_COLUMNS}
     columns.update(sjc=np.where(np.isfinite(low), low, units["SJC"].to_numpy(float)).astype(int),
                    zzc=np.where(np.isfinite(high) & (high > low), high, np.nan),
                    ljzh=units["LJZH"].to_numpy(object) if "LJZH" in units else np.full(len(units), None, object),

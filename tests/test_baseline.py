@@ -142,6 +142,27 @@ def test_a_later_lot_repeating_codes_is_a_conflict_naming_both_sources(registry,
     assert scalar(registry, "SELECT count(*) FROM package WHERE stage = 'baseline'") == 1
 
 
+def test_a_later_lot_overlapping_registered_land_is_warned_and_imported(registry, imported, tmp_path):
+    layers = sample_legacy()
+    parcel = layers["ZDJBXX"].iloc[[1]].copy()
+    parcel["ZDDM"], parcel["BDCDYH"] = f"{PREFIX}00030", f"{PREFIX}00030W00000000"
+    parcel["geometry"] = parcel.geometry.translate(xoff=10.0)  # over parts of parcels 15 and 17, 12 years later
+    result = registry.import_baseline(legacy(tmp_path, {"ZDJBXX": parcel}, "lot-2.zip"))
+    assert result.status == "imported" and result.exit_code == 0
+    warned = [f for f in result.report.findings_list() if f["rule"] == "TOP-002"]
+    assert [f["severity"] for f in warned] == ["warning", "warning"]
+    assert f"{PREFIX}00015" in warned[0]["message"] and f"{PREFIX}00017" in warned[1]["message"]
+    assert scalar(registry, "SELECT last_value FROM code_counter WHERE prefix = :p", p=PREFIX) == 30
+
+
+def test_legacy_land_and_buildings_are_registered_not_waiting_for_first_registration(registry, imported):
+    card = registry.parcel(LEGACY)
+    assert not card["ready_for_first_registration"]
+    assert card["not_ready_because"] == ["存量数据：已在原登记系统登记，不适用首次登记"]
+    table = registry.building_table(f"{LEGACY}F0001")
+    assert table.not_ready_because == ["存量数据：已在原登记系统登记，不适用首次登记"]
+
+
 def test_errors_block_the_lot_and_skip_invalid_imports_the_rest(registry, tmp_path):
     layers = sample_legacy()
     parcels = layers["ZDJBXX"]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cadastre.core.catalogue import PLANNING_PREFIX
+from cadastre.core.catalogue import PLANNING_PREFIX, REGISTERED_BEFORE
 from cadastre.core.codetables import table
 from cadastre.read.structure import occupied_floors, room_keys
 
@@ -169,7 +169,8 @@ def building_table(rows: dict[str, pd.DataFrame]) -> BuildingTable:
     units = rows["units"].reset_index(drop=True)
     stage = b["stage"]
     prefix = "sc" if stage == "asbuilt" else "yc"
-    reasons = readiness(stage, b["package_status"], b["zrzh"], rows["open_errors"], rows["indicators"])
+    reasons = ([REGISTERED_BEFORE] if b.get("package_stage") == "baseline" else
+               readiness(stage, b["package_status"], b["zrzh"], rows["open_errors"], rows["indicators"]))
     uses = table("FWYT")
     low = units["sjc"].to_numpy(float)
     high = pd.to_numeric(units["zzc"], errors="coerce").to_numpy(float) if "zzc" in units else low

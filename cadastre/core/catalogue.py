@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Rule", "CATALOGUE", "rule", "PLANNING_PREFIX", "SEVERITY_NAMES", "STAGE_NAMES", "AREA_KINDS"]
+__all__ = ["Rule", "CATALOGUE", "rule", "PLANNING_PREFIX", "SEVERITY_NAMES", "STAGE_NAMES", "AREA_KINDS",
+           "REGISTERED_BEFORE"]
 
 #: severities of findings, as people read them
 SEVERITY_NAMES = {"error": "错误", "warning": "警告", "info": "提示"}
 #: the survey stage of a package, as a report names it
 STAGE_NAMES = {"cadastral": "权籍调查", "presale": "预测绘", "asbuilt": "实测绘", "baseline": "存量数据"}
+#: why a parcel or building of the county's existing registry is not "ready for 首次登记": it was registered before
+REGISTERED_BEFORE = "存量数据：已在原登记系统登记，不适用首次登记"
 #: which survey a building's areas come from, as a 楼盘表 or a unit list says it
 AREA_KINDS = {"presale": "预测", "asbuilt": "实测"}
 

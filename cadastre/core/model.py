@@ -57,3 +57,4 @@ class BaselineFacts:
     issued: pd.DataFrame
     parcels: frozenset[str]  # 宗地代码 of current registered parcels the lot's buildings name but does not carry
     subdistricts: gpd.GeoDataFrame | None  # current 地籍子区 (djzqdm, geometry); None: zoning not loaded
+    registered: gpd.GeoDataFrame | None = None  # current parcels around the lot (zddm, qlsdfs, geometry)

@@ -6,8 +6,9 @@ not issued before by an earlier lot or by this service (BSL-003, naming both sou
 starts with its parcel's 宗地代码 and carries its building's 幢号 (BSL-004) — and the parcels and buildings must have
 a geometry the registry can store (BSL-006). These are errors: they block the lot (or, with ``--skip-invalid``, the
 rows they name). Historic geometry is messy: what the package rules find in it (invalid outlines, overlaps, areas
-off) is recorded as *warnings* on the imported rows, and so is a 宗地代码 whose 地籍子区 is not the sub-district
-that contains the parcel (BSL-005: common after re-zoning; the county decides).
+off) and overlaps with parcels already registered (TOP-002) are recorded as *warnings* on the imported rows, and so
+is a 宗地代码 whose 地籍子区 is not the sub-district that contains the parcel (BSL-005: common after re-zoning; the
+county decides).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from cadastre.core.codes import parcel_code_problems, unit_code_problems
 from cadastre.core.model import BaselineFacts
 from cadastre.qa.pipeline import PackageChecks
 from cadastre.qa.report import Report
-from cadastre.qa.rules import CheckContext, run_checks
+from cadastre.qa.rules import CheckContext, RegistryFacts, run_checks
 from cadastre.qa.rules.base import PACKAGE_PHASE, rule_order
+from cadastre.qa.rules.topology import overlaps_registered_parcels
 from cadastre.read.baseline import code_states
 from cadastre.read.package import SurveyPackage
 
@@ -73,7 +75,7 @@ def check_baseline_against_registry(alone: PackageChecks, facts: BaselineFacts) 
     registry issued (BSL-003), the buildings' parcels looked up in it (BSL-004) and each parcel's 地籍子区 (BSL-005)."""
     package = alone.package
     parts = [as_legacy_warnings(package.findings), alone.findings, _conflicts(package, facts),
-             _building_parcels(package, facts), _subdistricts(package, facts)]
+             _building_parcels(package, facts), _subdistricts(package, facts), _registered_overlaps(package, facts)]
     report = Report.from_package(package, fnd.concat(parts))
     report.not_run = alone.not_run + ([] if facts.subdistricts is not None else [
         {"rule": "BSL-005", "reason": "登记库中尚无地籍区划，未核对宗地代码中的地籍子区"}])
@@ -269,6 +271,14 @@ def _conflicts(package: SurveyPackage, facts: BaselineFacts) -> pd.DataFrame:
                 f"{'，状态为注销' if r.retired else ''}" for c, s, r in
                 zip(code[where], states[where], rows[clash].itertuples(), strict=True)]))
     return fnd.concat(parts)
+
+
+def _registered_overlaps(package: SurveyPackage, facts: BaselineFacts) -> pd.DataFrame:
+    """TOP-002 against the parcels already registered (an earlier lot's, a survey's), as a warning on legacy data."""
+    if facts.registered is None or not len(facts.registered) or "ZDJBXX" not in package.layers:
+        return fnd.concat([])
+    context = CheckContext(package, package.county.tolerances, RegistryFacts(facts.registered, None))
+    return as_legacy_warnings(overlaps_registered_parcels(context))
 
 
 def _building_parcels(package: SurveyPackage, facts: BaselineFacts) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cadastre.core.auth import Permission, Principal, mask_name
+from cadastre.core.catalogue import REGISTERED_BEFORE
 
 __all__ = ["OWNER_PROPERTIES", "reads_owners", "mask_owners", "parcel_readiness", "parcel_card"]
 
@@ -34,6 +35,8 @@ def mask_owners(frame: pd.DataFrame, viewer: Principal | None) -> pd.DataFrame:
 def parcel_readiness(current: dict | None, open_errors: int, land: dict | None) -> list[str]:
     """Why a parcel is not ready for 首次登记 (地证同交), in Chinese; empty when it is."""
     reasons = []
+    if current is not None and current.get("package_stage") == "baseline":
+        return [REGISTERED_BEFORE]
     if current is None:
         reasons.append("宗地已不是现势宗地")
     elif current["package_status"] != "accepted":

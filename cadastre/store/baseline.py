@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from cadastre.core.errors import AllocationError
 from cadastre.core.model import BaselineFacts
+from cadastre.store.context import parcels_near
 from cadastre.store.counters import scope_maximum
 from cadastre.store.models import Package
 from cadastre.store.registry_rows import current_parcels
@@ -64,7 +65,8 @@ def baseline_facts(connection: Connection, srid: int, package) -> BaselineFacts:
     named -= set() if parcels is None else set(parcels["ZDDM"].astype("str").dropna())
     registered = frozenset(current_parcels(connection, sorted(named), srid)["zddm"]) if named else frozenset()
     zones = current_zoning(connection, srid, [package.county.code]).subdistricts
-    return BaselineFacts(issued_among(connection, lot_codes(package)), registered, None if zones.empty else zones)
+    return BaselineFacts(issued_among(connection, lot_codes(package)), registered, None if zones.empty else zones,
+                         parcels_near(connection, srid, package))
 
 
 def issue_baseline_codes(connection: Connection, codes: pd.DataFrame, package_id: int, now: datetime) -> None:

@@ -14,7 +14,7 @@ from cadastre.core.model import RegistryFacts
 from cadastre.store.permits import recorded_permit_for
 from cadastre.store.spatial import envelope, index_filter, read_frame
 
-__all__ = ["registry_facts", "package_extent", "check_facts"]
+__all__ = ["registry_facts", "package_extent", "check_facts", "parcels_near"]
 
 SEARCH_MARGIN = 100.0  # m around the package's extent
 CHUNK = 10_000
@@ -38,6 +38,12 @@ def _near(connection: Connection, table: str, columns: str, extent: np.ndarray, 
     minx, miny, maxx, maxy = extent + [-SEARCH_MARGIN, -SEARCH_MARGIN, SEARCH_MARGIN, SEARCH_MARGIN]
     return read_frame(connection, sql, {"minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy, "srid": srid},
                       srid=srid)
+
+
+def parcels_near(connection: Connection, srid: int, package):
+    """The current parcels around ``package`` (zddm, qlsdfs, geometry), or None when it has no geometry."""
+    extent = package_extent(package)
+    return None if extent is None else _near(connection, "parcel", "t.zddm, t.qlsdfs", extent, srid)
 
 
 def _code_status(connection: Connection, codes: list[str]) -> dict[str, str]:

@@ -18,7 +18,8 @@ __all__ = ["building_rows", "parcel_rows", "layer_frame", "summary_counts", "dat
 def building_rows(connection: Connection, building_code: str) -> dict[str, pd.DataFrame]:
     """The current building ``building_code`` (宗地代码 + F + 幢号) with its parcel, floors, units and package."""
     zddm, zrzh = building_code[:19], building_code[20:]
-    building = query_frame(connection, "SELECT b.*, p.zl, p.qllx, pk.status AS package_status, pk.id AS pkg "
+    building = query_frame(connection, "SELECT b.*, p.zl, p.qllx, pk.status AS package_status, pk.stage AS package_stage, "
+                                  "pk.id AS pkg "
                                   "FROM building b JOIN parcel p ON p.id = b.parcel_id "
                                   "JOIN package pk ON pk.id = b.package_id "
                                   "WHERE b.valid_to IS NULL AND b.zddm = :z AND b.zrzh = :h", z=zddm, h=zrzh)

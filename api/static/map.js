@@ -1,5 +1,7 @@
 // The staff map: vector tiles of districts, sub-districts, parcels and buildings; search; parcel cards;
 // a building's 楼盘表; a package's findings. Everything comes from this server: no internet needed.
+// Scoped in a function: a page global named like a browser one (open, close, print …) would replace it.
+(() => {
 "use strict";
 
 const FINDING_COLOURS = ["match", ["get", "severity"], "error", "#d92d20", "warning", "#f79009", "#2e90fa"];
@@ -128,6 +130,8 @@ async function showTable(code) {
 
 async function search(text) {
   panel.results.innerHTML = "<p class=hint>查找中…</p>";
+  panel.show("");  // a new search replaces the previous card
+  document.getElementById("table-dialog").hidden = true;
   let hits;
   try { hits = (await cad.json(`/api/search?q=${encodeURIComponent(text)}`)).results; } catch (e) {
     panel.results.innerHTML = `<p class="error">${cad.esc(e.message)}</p>`; return;
@@ -136,11 +140,11 @@ async function search(text) {
   const names = {parcel: "宗地", building: "自然幢", unit: "户"};
   panel.results.innerHTML = `<ul class="results">${hits.map((h, i) => `<li data-hit="${i}">${names[h.kind]}
       <code>${cad.esc(h.code)}</code> ${cad.esc(h.label || "")}</li>`).join("")}</ul>`;
-  panel.results.querySelectorAll("li").forEach((li) => li.addEventListener("click", () => open(hits[Number(li.dataset.hit)])));
-  if (hits.length === 1) open(hits[0]);
+  panel.results.querySelectorAll("li").forEach((li) => li.addEventListener("click", () => openHit(hits[Number(li.dataset.hit)])));
+  if (hits.length === 1) openHit(hits[0]);
 }
 
-function open(hit) {
+function openHit(hit) {
   map.fitBounds([[hit.bbox[0], hit.bbox[1]], [hit.bbox[2], hit.bbox[3]]], {padding: 80, maxZoom: 18, duration: 0});
   if (hit.kind === "parcel") showParcel(hit.code);
   else if (hit.kind === "building") { showParcel(hit.code.slice(0, 19)); showTable(hit.code); }
@@ -213,3 +217,4 @@ document.getElementById("card").addEventListener("click", (e) => {
 });
 document.getElementById("table-close").addEventListener("click", () => { document.getElementById("table-dialog").hidden = true; });
 start().catch((e) => panel.error(`地图无法加载：${e.message}`));
+})();

@@ -1,5 +1,7 @@
 // The surveyors' upload page: send a package with a real progress bar (upload, then processing as the server
 // reports it), then show its report: summary, findings, findings on a small map, link to the HTML report.
+// Scoped in a function: a page global named like a browser one (open, close, print …) would replace it.
+(() => {
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -125,3 +127,4 @@ cad.signIn().then((me) => {
   $("who").textContent = me.role === "surveyor" ? `提交人：${me.name}` : `提交人：${me.name}（列表含全部成果包）`;
   listPackages();
 });
+})();

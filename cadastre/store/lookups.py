@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cadastre.core.codes import prefix_range
 from cadastre.core.errors import NotFoundError
+from cadastre.core.search import parse_query, room_labels
 from cadastre.store.models import versions_where
 from cadastre.store.spatial import index_filter, query_records, read_frame
 
@@ -62,8 +61,6 @@ def parcel_codes_at(connection: Connection, srid: int, x: float, y: float) -> li
     return [r[0] for r in connection.execute(sa.text(sql), {"x": x, "y": y, "srid": srid})]
 
 
-_CODE = re.compile(r"^[0-9A-Z]+$")
-
 #: LIKE patterns escape their wildcards with a backslash (the same clause on both engines)
 LIKE_ESCAPE = "ESCAPE '\\'"
 
@@ -74,35 +71,65 @@ def like_literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_PARCEL_HIT = ("SELECT 'parcel' AS kind, p.zddm AS code, p.zl AS label, p.zl AS zl, "
+               "ST_AsBinary(ST_Envelope(p.geom)) AS wkb, {rank} AS rank FROM parcel p ")
+_BUILDING_HIT = ("SELECT 'building' AS kind, b.zddm || 'F' || b.zrzh AS code, b.jzwmc AS label, p.zl AS zl, "
+                 "ST_AsBinary(ST_Envelope(b.geom)) AS wkb, {rank} AS rank "
+                 "FROM building b JOIN parcel p ON p.id = b.parcel_id ")
+_UNIT_HIT = ("SELECT 'unit' AS kind, u.bdcdyh AS code, coalesce(b.jzwmc || ' ', '') || u.shbw AS label, p.zl AS zl, "
+             "ST_AsBinary(ST_Envelope(coalesce(u.geom, b.geom))) AS wkb, {rank} AS rank FROM unit u "
+             "JOIN building b ON b.id = u.building_id JOIN parcel p ON p.id = b.parcel_id ")
+
+
 def search_rows(connection: Connection, srid: int, text: str, limit: int = 20):
-    """Parcels, buildings and units matching ``text``: a code or the start of one (宗地代码, 自然幢代码,
-    不动产单元代码), else a part of a parcel's 坐落 or a building's name. Envelopes come in the storage CRS."""
-    text = text.strip()
-    upper = text.upper()
-    params = {"limit": int(limit), "srid": srid}
+    """Parcels, buildings and units matching what a clerk typed (:func:`cadastre.core.search.parse_query`): a code
+    or its start (a complete one: just its parcel or unit), every word in a parcel's 坐落 or a building's name, a
+    room in the buildings those words name (or anywhere, typed alone). Exact matches first (``rank`` 0), then
+    matches at the start (1), then the rest (2). Envelopes come in the storage CRS."""
+    query = parse_query(text)
+    params: dict = {"limit": int(limit), "srid": srid}
     parts = []
-    if _CODE.match(upper) and len(upper) >= 6:
-        # code prefixes as key ranges, which the code indexes serve
-        params["lo"], params["hi"] = prefix_range(upper[:19])
-        parts.append("SELECT 'parcel' AS kind, p.zddm AS code, p.zl AS label, p.zl AS zl, "
-                     "ST_AsBinary(ST_Envelope(p.geom)) AS wkb FROM parcel p "
-                     "WHERE p.valid_to IS NULL AND p.zddm >= :lo AND p.zddm < :hi")
-        if len(upper) > 19:
-            params["building"] = upper[:24]
-            params["unit_lo"], params["unit_hi"] = prefix_range(upper)
-            parts.append("SELECT 'building', b.zddm || 'F' || b.zrzh, b.jzwmc, p.zl, ST_AsBinary(ST_Envelope(b.geom)) "
-                         "FROM building b JOIN parcel p ON p.id = b.parcel_id WHERE b.valid_to IS NULL "
-                         "AND b.zddm = substr(:building, 1, 19) AND b.zrzh = substr(:building, 21, 4)")
-            parts.append("SELECT 'unit', u.bdcdyh, u.shbw, p.zl, ST_AsBinary(ST_Envelope(b.geom)) FROM unit u "
-                         "JOIN building b ON b.id = u.building_id JOIN parcel p ON p.id = b.parcel_id "
-                         "WHERE u.valid_to IS NULL AND u.bdcdyh >= :unit_lo AND u.bdcdyh < :unit_hi")
+    if query.code:
+        code = query.code
+        params["code"] = code
+        if query.exact and len(code) == 28:
+            parts.append(_UNIT_HIT.format(rank="0") + "WHERE u.valid_to IS NULL AND u.bdcdyh = :code")
+        elif query.exact:
+            parts.append(_PARCEL_HIT.format(rank="0") + "WHERE p.valid_to IS NULL AND p.zddm = :code")
+        else:  # code prefixes as key ranges, which the code indexes serve
+            params["lo"], params["hi"] = prefix_range(code[:19])
+            parts.append(_PARCEL_HIT.format(rank="CASE WHEN p.zddm = :code THEN 0 ELSE 1 END")
+                         + "WHERE p.valid_to IS NULL AND p.zddm >= :lo AND p.zddm < :hi")
+            if len(code) > 19:
+                params["building"] = code[:24]
+                params["unit_lo"], params["unit_hi"] = prefix_range(code)
+                parts.append(_BUILDING_HIT.format(rank="CASE WHEN length(:code) = 24 THEN 0 ELSE 1 END")
+                             + "WHERE b.valid_to IS NULL AND b.zddm = substr(:building, 1, 19) "
+                               "AND b.zrzh = substr(:building, 21, 4)")
+                parts.append(_UNIT_HIT.format(rank="1") + "WHERE u.valid_to IS NULL AND u.bdcdyh >= :unit_lo "
+                                                          "AND u.bdcdyh < :unit_hi")
     else:
-        params["words"] = "%" + like_literal(text) + "%"
-        parts.append("SELECT 'parcel' AS kind, p.zddm AS code, p.zl AS label, p.zl AS zl, "
-                     "ST_AsBinary(ST_Envelope(p.geom)) AS wkb FROM parcel p "
-                     f"WHERE p.valid_to IS NULL AND p.zl LIKE :words {LIKE_ESCAPE}")
-        parts.append("SELECT 'building', b.zddm || 'F' || b.zrzh, b.jzwmc, p.zl, ST_AsBinary(ST_Envelope(b.geom)) "
-                     "FROM building b JOIN parcel p ON p.id = b.parcel_id "
-                     f"WHERE b.valid_to IS NULL AND b.jzwmc LIKE :words {LIKE_ESCAPE}")
-    sql = " UNION ALL ".join(f"SELECT * FROM ({part} LIMIT :limit) s{i}" for i, part in enumerate(parts))
-    return read_frame(connection, sql + " ORDER BY 1, 2 LIMIT :limit", params, srid=srid)
+        params["text"] = " ".join(query.words)
+        zl = " AND ".join(f"p.zl LIKE :w{i} {LIKE_ESCAPE}" for i in range(len(query.words))) or "1 = 1"
+        name = " AND ".join(f"b.jzwmc LIKE :w{i} {LIKE_ESCAPE}" for i in range(len(query.words))) or "1 = 1"
+        params.update({f"w{i}": f"%{like_literal(w)}%" for i, w in enumerate(query.words)})
+        params["start"] = like_literal(params["text"]) + "%"
+        rank = "CASE WHEN {c} = :text THEN 0 WHEN {c} LIKE :start " + LIKE_ESCAPE + " THEN 1 ELSE 2 END"
+        if query.room is None:
+            parts.append(_PARCEL_HIT.format(rank=rank.format(c="p.zl")) + f"WHERE p.valid_to IS NULL AND {zl}")
+            parts.append(_BUILDING_HIT.format(rank=rank.format(c="b.jzwmc")) + f"WHERE b.valid_to IS NULL AND {name}")
+        else:
+            labels, plain = room_labels(query)
+            params["labels"], params["plain"], params["unit"] = labels, plain or [""], query.unit or ""
+            room = "(u.shbw IN :labels OR (u.dyh = :unit AND u.shbw IN :plain))"
+            where = f"WHERE u.valid_to IS NULL AND {room}"
+            if query.words:  # the room in the buildings (or on the parcels) the words name
+                where += f" AND (({name}) OR ({zl}))"
+            parts.append(_UNIT_HIT.format(rank="0" if query.words else "1") + where)
+    sql = " UNION ALL ".join(f"SELECT * FROM ({part} ORDER BY rank LIMIT :limit) s{i}" for i, part in enumerate(parts))
+    statement = sa.text(f"SELECT * FROM ({sql}) hits ORDER BY rank, CASE kind WHEN 'parcel' THEN 0 WHEN 'building' "
+                        "THEN 1 ELSE 2 END, code LIMIT :limit")
+    for name in ("labels", "plain"):
+        if name in params:
+            statement = statement.bindparams(sa.bindparam(name, expanding=True))
+    return read_frame(connection, statement, params, srid=srid)

@@ -375,7 +375,8 @@ class Unit(Versioned, Base):
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     geom = mapped_column(geometry("MULTIPOLYGON"), nullable=True)
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
-    __table_args__ = (current_unique("uq_unit_current", "bdcdyh"), ended_index("ix_unit_bdcdyh_ended", "bdcdyh"))
+    __table_args__ = (current_unique("uq_unit_current", "bdcdyh"), ended_index("ix_unit_bdcdyh_ended", "bdcdyh"),
+                      Index("ix_unit_shbw_current", "shbw", sqlite_where=CURRENT, postgresql_where=CURRENT))
 
 
 # ------------------------------------------------------------------------------------------------------------- codes

@@ -126,6 +126,30 @@ def test_search_finds_a_parcel_and_opens_its_building_table(page, server):
     grid = page.wait_for_selector("#building-grid", timeout=10_000)
     assert "1-601" in grid.inner_text() and "141031001002GB00001F0001" in grid.inner_text()
     assert page.locator("#table-body").inner_text().count("可办理首次登记") == 1
+    # 打印版 opens the printable 楼盘表 in a new window (a page global named `open` once replaced window.open)
+    with page.context.expect_page(timeout=10_000) as printable:
+        page.click("#table-html")
+    printable.value.wait_for_load_state()
+    assert "141031001002GB00001F0001" in printable.value.content()
+    printable.value.close()
+
+
+def test_search_finds_what_clerks_type(page, server):
+    """Room labels, a building's name with a room, full-width digits, words with blanks, a code with blanks; a
+    complete code opens its unit directly."""
+    page.goto(server + "/")
+    _sign_in(page)
+    _wait_for_map(page)
+    for text, expected in (("龙泉苑1号楼1-101", "141031001002GB00001F00010005"), ("府前街２号", PARCEL),
+                           ("隰县 府前街", PARCEL), ("141031 001002 GB00001", PARCEL)):
+        page.fill("#q", text)
+        page.click("#search button")
+        page.wait_for_function("(code) => document.querySelector('#results').innerText.includes(code)", arg=expected,
+                               timeout=10_000)
+    page.fill("#q", "141031001002GB00001F00010005")
+    page.click("#search button")
+    grid = page.wait_for_selector("#building-grid", timeout=10_000)  # the unit's 楼盘表 opens at once
+    assert "141031001002GB00001F0001" in page.inner_text("#table-title") and "1-101" in grid.inner_text()
 
 
 def test_findings_of_a_package_are_drawn(page, server, loaded_registry):

@@ -35,10 +35,11 @@ $(VENV)/.installed: pyproject.toml
 install: system-deps $(VENV)/.installed
 
 # PostgreSQL + PostGIS for the PostGIS half of the suite; Debian's Chromium and a CJK font for the browser tests
-# (Playwright drives /usr/bin/chromium; it never downloads a browser).
+# (Playwright drives /usr/bin/chromium; it never downloads a browser); Debian's GDAL (3.6, what desktop GIS here runs)
+# as the OGC API's real client.
 test-deps: install
 	@tools/ensure-postgis
-	@tools/ensure-debian-packages chromium fonts-wqy-microhei
+	@tools/ensure-debian-packages chromium fonts-wqy-microhei gdal-bin
 
 demo: install
 	$(CADASTRE) init --county 141031

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import HTTPBasic, HTTPBasicCredentials, OAuth2PasswordBearer
 
 from cadastre.core.auth import Permission, Principal
 from cadastre.registry import Registry
@@ -50,6 +50,12 @@ bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False,
                               description="POST /api/token（用户名、密码）取得令牌；系统用 `cadastre token create` 生成的令牌")
 
 
+#: HTTP Basic, for desktop GIS (QGIS offers Basic, EsriToken and PKI, never a custom header): user name and password,
+#: or user name and an API token as the password
+basic = HTTPBasic(auto_error=False, realm="cadastre",
+                  description="桌面 GIS（QGIS 等）：用户名 + 密码，或用户名 + API 令牌（作为密码）")
+
+
 async def quick(registry: Registry, function, *args, writes: bool = False, **kwargs):
     """Run a quick registry call (a point lookup): on the event loop with the embedded database, where it is
     in-process work shorter than the hand-off to a thread (and threads would contend for the GIL: p99 75 ms
@@ -68,10 +74,15 @@ def client_address(request: Request) -> str | None:
 
 
 async def get_principal(request: Request, registry: RegistryDep,
-                        token: Annotated[str | None, Depends(bearer)]) -> Principal:
-    """Who is asking, from the bearer token (401 when missing, unknown, expired or revoked). A token checked in the
-    last seconds is known without the database, here on the event loop (see Registry.principal)."""
+                        token: Annotated[str | None, Depends(bearer)],
+                        credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]) -> Principal:
+    """Who is asking, from the bearer token or HTTP Basic credentials (401 when missing, unknown, expired or
+    revoked). A token checked in the last seconds is known without the database, here on the event loop (see
+    Registry.principal)."""
     source = client_address(request)
+    if token is None and credentials is not None:
+        return await run_in_threadpool(registry.basic_principal, credentials.username, credentials.password,
+                                       source=source)
     return (registry.cached_principal(token, source=source)
             or await quick(registry, registry.principal, token, source=source))
 

@@ -79,7 +79,7 @@ def problem(status: int, title: str, kind: str, detail: str | None = None, *, in
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def from_domain(error: errors.CadastreError, instance: str | None = None) -> JSONResponse:
+def from_domain(error: errors.CadastreError, instance: str | None = None, *, basic: bool = False) -> JSONResponse:
     status, title = _status_of(error)
     extra = {}
     if isinstance(error, errors.FindingsError):
@@ -87,8 +87,9 @@ def from_domain(error: errors.CadastreError, instance: str | None = None) -> JSO
     if isinstance(error, errors.CodeError):
         extra.update(text=errors.shown(error.text), position=error.position)
     headers = None
-    if status == 401:  # RFC 6750: a 401 names the scheme the client should use
-        headers = {"WWW-Authenticate": 'Bearer realm="cadastre"'}
+    if status == 401:  # RFC 6750: a 401 names the scheme the client should use; Basic only to a client that sent
+        # Basic (desktop GIS), lest a browser's own password dialog pop up over the pages' sign-in
+        headers = {"WWW-Authenticate": 'Basic realm="cadastre", charset="UTF-8"' if basic else 'Bearer realm="cadastre"'}
     elif error.retry_after_s is not None:  # RFC 9110: when to try again
         headers = {"Retry-After": str(error.retry_after_s)}
     return problem(status, title, error.kind, error.message_zh, instance=instance, detail_en=error.message_en,
@@ -100,7 +101,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.CadastreError)
     async def _domain(request: Request, error: errors.CadastreError):
-        return from_domain(error, request.url.path)
+        return from_domain(error, request.url.path,
+                           basic=request.headers.get("authorization", "")[:6].lower() == "basic ")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError):

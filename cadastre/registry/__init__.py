@@ -152,6 +152,7 @@ class Registry:
     revoke_token = _topic(_access.revoke_token)
     tokens = _topic(_access.tokens)
     principal = _topic(_access.principal)
+    basic_principal = _topic(_access.basic_principal)
     cached_principal = _topic(_access.cached_principal)
     audit = _topic(_access.audit)
     audit_log = _topic(_access.audit_log)

@@ -106,6 +106,14 @@ def login(ctx: Context, name: str, password: str, *, source: str | None = None) 
     time, whether the name exists or not. Repeated failures of a name or from an address slow the next
     attempts (``Context.sign_in_throttle``): one made too early raises :class:`TooManyAttempts` without looking
     at the password."""
+    account = _verified_account(ctx, name, password, source)
+    return issue_token(ctx, account["name"], kind="session", lifetime=SESSION_LIFETIME,
+                       actor=Principal(account["name"], Role(account["role"]), source))
+
+
+def _verified_account(ctx: Context, name: str, password: str, source: str | None):
+    """The enabled account ``name`` whose password is ``password``: a wrong one is audited and slows the next tries
+    (:func:`login`'s rules, for every way a password is given)."""
     name, now = str(name), datetime.now(UTC)
     throttle = ctx.sign_in_throttle
     with ctx.engine.connect() as connection:
@@ -124,8 +132,27 @@ def login(ctx: Context, name: str, password: str, *, source: str | None = None) 
                          target=name[:stored.AUDIT_TEXT], source=source, now=now,
                          detail={"wait_s": math.ceil(locked)} if locked > 0 else None)
         raise AuthenticationError("用户名或密码错误", "wrong name or password")
-    return issue_token(ctx, account["name"], kind="session", lifetime=SESSION_LIFETIME,
-                       actor=Principal(account["name"], Role(account["role"]), source))
+    return account
+
+
+def basic_principal(ctx: Context, name: str, secret: str, *, source: str | None = None) -> Principal:
+    """Who is asking with HTTP Basic authentication — the only scheme desktop GIS offers besides PKI (QGIS 3.22:
+    Basic, EsriToken, PKI): a user name with its password, or with one of its API tokens as the password. The same
+    roles, audit and sign-in throttling as :func:`login` and :func:`principal`; a pair found right is trusted for
+    the same few seconds as a token (a map's tiles come dozens a second; a password hash costs tens of ms)."""
+    key = token_digest(f"basic\0{name}\0{secret}")
+    known = _recent_principal(ctx, key, source)
+    if known is not None:
+        return known
+    try:
+        found = principal(ctx, secret, source=source)
+        if found.name != name:
+            raise AuthenticationError("用户名或密码错误", "the token belongs to another account")
+    except AuthenticationError:
+        account = _verified_account(ctx, name, secret, source)
+        found = Principal(account["name"], Role(account["role"]), source)
+    ctx.recent_tokens.put(key, (found.name, Role(found.role).value, found.token_id), expires_at=None)
+    return found
 
 
 def revoke_token(ctx: Context, token_id: int, *, actor: Principal | None = None) -> None:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import JSON, READ, PrincipalDep, RegistryDep
+from api.deps import JSON, READ, PrincipalDep, RegistryDep, to_json
 from api.problems import PROBLEM_RESPONSES
 from cadastre.serve.features import (
     COLLECTIONS,
@@ -21,6 +21,7 @@ from cadastre.serve.features import (
     MAX_LIMIT,
     crs_uri,
     parse_bbox,
+    queryables,
     to_geojson,
 )
 from cadastre.serve.tiles import MAX_ZOOM, TILE_LAYERS
@@ -30,12 +31,14 @@ router = APIRouter(responses=PROBLEM_RESPONSES, tags=["OGC API – Features"], d
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
 
+#: (no oas30: the service describes itself in OpenAPI 3.1, FastAPI's, and says so on the landing page)
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
 ]
+QUERYABLES = "application/schema+json"
 
 
 def landing(request: Request) -> dict:
@@ -43,7 +46,8 @@ def landing(request: Request) -> dict:
     return {"title": "cadastre 不动产测绘成果服务", "description": "宗地、自然幢、户与质检问题（OGC API – Features）",
             "links": [
                 {"rel": "self", "type": "application/json", "href": f"{base}/?f=json"},
-                {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0",
+                {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version="
+                 + ".".join(request.app.openapi_version.split(".")[:2]),
                  "href": f"{base}/openapi.json"},
                 {"rel": "service-doc", "type": "text/html", "href": f"{base}/docs"},
                 {"rel": "conformance", "type": "application/json", "href": f"{base}/conformance"},
@@ -63,8 +67,10 @@ def _collection(request: Request, registry, collection) -> dict:
            "itemType": "feature", "crs": [CRS84, crs_uri(registry.storage_srid)],
            "storageCrs": crs_uri(registry.storage_srid),
            "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections/{collection.id}"},
-                     {"rel": "items", "type": GEOJSON, "href": f"{base}/collections/{collection.id}/items"}]}
-    bounds = registry.extent()
+                     {"rel": "items", "type": GEOJSON, "href": f"{base}/collections/{collection.id}/items"},
+                     {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": QUERYABLES,
+                      "title": "可查询属性及其类型", "href": f"{base}/collections/{collection.id}/queryables"}]}
+    bounds = registry.extent(collection.id)
     if bounds is not None:
         out["extent"] = {"spatial": {"bbox": [bounds], "crs": CRS84}}
     return out
@@ -85,6 +91,15 @@ CollectionId = Annotated[str, Path(pattern="^(parcels|buildings|units|findings)$
 def collection(request: Request, registry: RegistryDep, collection_id: CollectionId):
     """一个要素集合的说明。"""
     return _collection(request, registry, COLLECTIONS[collection_id])
+
+
+@router.get("/collections/{collection_id}/queryables",
+            responses={200: {"content": {QUERYABLES: {}}, "description": "JSON Schema"}})
+def collection_queryables(request: Request, collection_id: CollectionId):
+    """要素集合的属性及其类型（OGC API – Features Part 3，JSON Schema）。"""
+    schema = queryables(COLLECTIONS[collection_id])
+    schema["$id"] = str(request.url)
+    return Response(to_json(schema), media_type=QUERYABLES)
 
 
 def _geojson(body: str, crs: str) -> Response:

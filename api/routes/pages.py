@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPBasicCredentials
 
-from api.deps import JSON, RegistryDep, bearer, client_address, quick
+from api.deps import JSON, RegistryDep, basic, bearer, get_principal
 from api.routes.ogc import landing
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -32,11 +33,12 @@ def _wants_json(request: Request) -> bool:
 
 
 @router.get("/")
-async def index(request: Request, registry: RegistryDep, token: Annotated[str | None, Depends(bearer)]):
-    """Browsers: the map (it signs in itself). JSON clients: the OGC API landing page, behind a token like every
-    OGC endpoint."""
+async def index(request: Request, registry: RegistryDep, token: Annotated[str | None, Depends(bearer)],
+                credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)]):
+    """Browsers: the map (it signs in itself). JSON clients: the OGC API landing page, behind a token or Basic
+    credentials like every OGC endpoint (QGIS asks for it first)."""
     if _wants_json(request):
-        await quick(registry, registry.principal, token, source=client_address(request))
+        await get_principal(request, registry, token, credentials)
         return JSON(landing(request))
     return HTMLResponse(_page("map.html"))
 

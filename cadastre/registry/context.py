@@ -33,8 +33,8 @@ class Context:
     recent_tokens: RecentTokens = field(default_factory=RecentTokens)
     #: how failed sign-ins slow the next ones (access.login)
     sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle.from_settings)
-    #: (data version, bounds) of the map's extent (lookups.extent)
-    extent: tuple[tuple, list[float] | None] | None = None
+    #: per collection, (data version, bounds) of its extent (lookups.extent; parcels: the map's)
+    extent: dict[str, tuple[tuple, list[float] | None]] | None = None
 
     def __post_init__(self) -> None:
         self.lookups = lookup_engine(self.engine)

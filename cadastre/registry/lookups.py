@@ -15,7 +15,14 @@ from cadastre.registry.context import Context, Summary
 from cadastre.serve.cards import parcel_card, reads_owners
 from cadastre.serve.features import output_coordinates
 from cadastre.store.lookups import parcel_codes_at, search_rows, unit_rows
-from cadastre.store.queries import building_rows, current_extent, data_version, parcel_rows, summary_counts
+from cadastre.store.queries import (
+    building_rows,
+    current_extent,
+    data_version,
+    finding_extent,
+    parcel_rows,
+    summary_counts,
+)
 
 __all__ = ["building_table", "parcel", "unit", "parcel_at", "search", "extent", "summary"]
 
@@ -77,20 +84,31 @@ def search(ctx: Context, text: str, *, limit: int = 20) -> list[dict]:
                                                   boxes, strict=True)]
 
 
-def extent(ctx: Context) -> list[float] | None:
-    """The lon/lat bounding box of the current parcels (else of the zoning), or None when empty.
+#: the tables whose current rows give a collection's extent (the first that has any)
+_EXTENT_TABLES = {"parcels": ("parcel", "cadastral_subdistrict"), "buildings": ("building",),
+                  "units": ("unit", "building")}
+
+
+def extent(ctx: Context, collection: str = "parcels") -> list[float] | None:
+    """The lon/lat bounding box of a collection's current features — ``parcels`` (else the zoning: the map's
+    extent), ``buildings``, ``units`` (else their buildings), ``findings`` — or None when it is empty.
 
     The full-table aggregates run again only when the set of accepted packages or the zoning has changed since
     (``store.queries.data_version``), in this process or any other on the same database."""
     with ctx.engine.connect() as connection:
         version = data_version(connection)
-        if ctx.extent is not None and ctx.extent[0] == version:
-            return ctx.extent[1]
-        box = current_extent(connection)
+        known = (ctx.extent or {}).get(collection)
+        if known is not None and known[0] == version:
+            return known[1]
+        if collection == "findings":
+            box, srid = finding_extent(connection), 4326
+        else:
+            box, srid = current_extent(connection, _EXTENT_TABLES[collection]), ctx.srid
     bounds = None
     if box is not None:
-        bounds = [round(v, 7) for v in transformer(ctx.srid, 4326).transform_bounds(*box, densify_pts=11)]
-    ctx.extent = (version, bounds)
+        bounds = [round(v, 7) for v in (box if srid == 4326 else
+                                        transformer(srid, 4326).transform_bounds(*box, densify_pts=11))]
+    ctx.extent = {**(ctx.extent or {}), collection: (version, bounds)}
     return bounds
 
 

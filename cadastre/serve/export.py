@@ -94,7 +94,13 @@ def package_layer(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
             columns[column] = field_name
     order = [f for f in spec.fields if f in columns.values()]
     out = frame[list(columns)].rename(columns=columns)[order]
+    out = out.astype({name: _DTYPES.get(spec.fields[name].type, object) for name in order})
     return gpd.GeoDataFrame(out, geometry=frame.geometry.values, crs=frame.crs).reset_index(drop=True)
+
+
+#: a field's type (data/layers.toml) as the column type written: a number stays a number when every value is empty
+#: (an all-empty column would otherwise be written as text, and desktop GIS could not sum or filter it)
+_DTYPES = {"float": "float64", "int": "Int64"}
 
 
 def write_layers(layers: dict[str, gpd.GeoDataFrame], target: str | os.PathLike, *, fmt: str | None = None,
@@ -126,8 +132,8 @@ def write_layers(layers: dict[str, gpd.GeoDataFrame], target: str | os.PathLike,
         return target
     if fmt == "gpkg":
         target.unlink(missing_ok=True)
-        for layer, frame in frames.items():
-            frame.to_file(target, layer=layer, driver="GPKG", engine="pyogrio")
+        for layer, frame in frames.items():  # GeoPackage 1.2: what GDAL 3.6 / QGIS 3.22 read without a warning
+            frame.to_file(target, layer=layer, driver="GPKG", engine="pyogrio", VERSION="1.2")
         return target
     with tempfile.TemporaryDirectory(prefix="cadastre-export-") as tmp:
         folder = Path(tmp)

@@ -23,8 +23,9 @@ from pyproj import CRS
 
 from cadastre.core.errors import InputError, shown
 from cadastre.core.geometry import transformer
+from cadastre.read.layers import layer_specs
 
-__all__ = ["CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "to_geojson",
+__all__ = ["queryables", "CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "to_geojson",
            "bbox_in_storage", "MAX_LIMIT", "DEFAULT_LIMIT"]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -160,6 +161,38 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
                joins="JOIN package pk ON pk.id = t.package_id LEFT JOIN waiver w ON w.finding_id = t.id",
                geometry=False, submitter="pk.submitted_by"),
 )}
+
+
+#: the layer whose field definitions (data/layers.toml) type a collection's properties
+_LAYER_OF = {"parcels": "ZDJBXX", "buildings": "ZRZ", "units": "H"}
+#: properties that are not package fields, and their JSON Schema
+_OWN_PROPERTIES = {"package_id": {"type": "integer", "title": "成果包编号"},
+                   "valid_from": {"type": "string", "format": "date-time", "title": "生效时间"},
+                   "stage": {"type": "string", "title": "测绘阶段"}, "building": {"type": "string", "title": "自然幢代码"},
+                   "zrzh_label": {"type": "string", "title": "幢名称（非数字幢号）"}, "rule": {"type": "string", "title": "规则"},
+                   "severity": {"type": "string", "title": "级别", "enum": ["error", "warning", "info"]},
+                   "layer": {"type": "string", "title": "图层"}, "feature": {"type": "string", "title": "要素"},
+                   "message": {"type": "string", "title": "说明"}, "measured": {"type": "number", "title": "实测值"},
+                   "limit": {"type": "number", "title": "限值"}, "waived_by": {"type": "string", "title": "豁免人"}}
+_JSON_TYPES = {"float": "number", "int": "integer", "text": "string", "code": "string"}
+_FIELD_OF = {"fwyt": "FWYT1"}
+
+
+def queryables(collection: Collection) -> dict:
+    """The collection's properties as a JSON Schema (OGC API – Features Part 3 ``queryables``), each typed from the
+    layer definitions, so a client (QGIS, GDAL) keeps a number a number even on a page where it is empty."""
+    spec = layer_specs()[_LAYER_OF[collection.id]] if collection.id in _LAYER_OF else None
+    properties = {}
+    for name in collection.properties.values():
+        field_spec = spec.fields.get(_FIELD_OF.get(name, name.upper())) if spec is not None else None
+        if field_spec is not None:
+            properties[name] = {"type": _JSON_TYPES[field_spec.type], "title": field_spec.title}
+        else:
+            properties[name] = dict(_OWN_PROPERTIES.get(name, {"type": "string"}))
+    properties["geometry"] = {"$ref": "https://geojson.org/schema/Point.json" if not collection.geometry
+                              else "https://geojson.org/schema/MultiPolygon.json"}
+    return {"$schema": "https://json-schema.org/draft/2019-09/schema", "type": "object",
+            "title": collection.title, "properties": properties, "additionalProperties": False}
 
 
 @dataclass

@@ -121,6 +121,13 @@ def summary_counts(connection: Connection) -> dict:
     return counts
 
 
+def finding_extent(connection: Connection) -> tuple[float, float, float, float] | None:
+    """The lon/lat bounding box of the located findings, or None."""
+    box = connection.execute(sa.text("SELECT min(lon), min(lat), max(lon), max(lat) FROM finding "
+                                     "WHERE lon IS NOT NULL")).first()
+    return None if box is None or box[0] is None else tuple(map(float, box))
+
+
 def data_version(connection: Connection) -> tuple:
     """A cheap fingerprint of the current data: it changes when a package is accepted or zoning imported (a query
     over the small package and zoning tables), so what is computed from whole tables can be kept until then."""
@@ -129,10 +136,11 @@ def data_version(connection: Connection) -> tuple:
         "(SELECT sum(id) FROM package WHERE status = 'accepted'), (SELECT max(id) FROM zoning_import)")).first())
 
 
-def current_extent(connection: Connection) -> tuple[float, float, float, float] | None:
-    """The storage-CRS bounding box of the current parcels, else of the current zoning, or None when both are
-    empty."""
-    for table in ("parcel", "cadastral_subdistrict"):
+def current_extent(connection: Connection, tables: tuple[str, ...] = ("parcel", "cadastral_subdistrict")
+                   ) -> tuple[float, float, float, float] | None:
+    """The storage-CRS bounding box of the current rows of the first of ``tables`` that has any (default: the
+    parcels, else the zoning), or None when all are empty."""
+    for table in tables:
         sql = (f"SELECT min(ST_MinX(geom)), min(ST_MinY(geom)), max(ST_MaxX(geom)), max(ST_MaxY(geom)) "
                f"FROM {table} WHERE valid_to IS NULL")
         if connection.dialect.name == "postgresql":

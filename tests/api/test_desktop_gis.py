@@ -86,3 +86,43 @@ def test_basic_keeps_each_role_and_its_masking(server):
     assert owner and analyst["features"][0]["properties"].get("qlr") != owner
     surveyor = httpx.post(f"{server}/api/packages", auth=("test-analyst", "test-analyst-password"))
     assert surveyor.status_code in (403, 422)
+
+
+def _get(server, path):
+    return httpx.get(server + path, auth=("test-analyst", "test-analyst-password"))
+
+
+def test_queryables_type_every_property(server):
+    schema = _get(server, "/collections/parcels/queryables")
+    assert schema.status_code == 200 and schema.headers["content-type"].startswith("application/schema+json")
+    properties = schema.json()["properties"]
+    assert properties["zdmj"]["type"] == properties["jzmd"]["type"] == "number"
+    assert properties["zddm"]["type"] == "string" and properties["zdmj"]["title"] == "宗地面积"
+    units = _get(server, "/collections/units/queryables").json()["properties"]
+    assert units["sjc"]["type"] == "integer" and units["ycjzmj"]["type"] == "number"
+    unit_collection = _get(server, "/collections/units")
+    assert unit_collection.status_code == 200, unit_collection.text
+    links = unit_collection.json()["links"]
+    assert any(link["href"].endswith("/collections/units/queryables") for link in links)
+
+
+def test_each_collection_has_its_own_extent_and_the_service_says_which_openapi(server):
+    parcels = _get(server, "/collections/parcels").json()["extent"]["spatial"]["bbox"][0]
+    buildings = _get(server, "/collections/buildings").json()["extent"]["spatial"]["bbox"][0]
+    assert buildings != parcels and parcels[0] <= buildings[0] and buildings[2] <= parcels[2]
+    landing = _get(server, "/?f=json").json()
+    assert any(link["type"].endswith("version=3.1") for link in landing["links"] if link["rel"] == "service-desc")
+    conformance = _get(server, "/conformance").json()["conformsTo"]
+    assert not any(c.endswith("/oas30") for c in conformance)
+    assert any(c.endswith("/queryables") for c in conformance)
+
+
+def test_exports_keep_numbers_numeric_and_geopackage_reads_cleanly_in_gdal_3_6(loaded_registry, tmp_path):
+    target = loaded_registry.export(tmp_path / "登记库.gpkg", layers=["parcels", "buildings", "units"])
+    info = subprocess.run([OGRINFO, "-ro", "-so", "-al", str(target)], capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0 and info.stderr.strip() == "", info.stderr  # no warning (GeoPackage 1.2)
+    assert "JZMD: Real" in info.stdout and "YCJZMJ: Real" in info.stdout and "SJC: Integer" in info.stdout
+    shapefiles = loaded_registry.export(tmp_path / "自然幢.zip", layers=["buildings"])
+    info = subprocess.run([OGRINFO, "-ro", "-so", "-al", f"/vsizip/{shapefiles}"], capture_output=True, text=True,
+                          timeout=60)
+    assert "YCJZMJ: Real" in info.stdout and "ZCS: Integer" in info.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -69,8 +70,29 @@ def create_app(registry: Registry | str | None = None, settings: ServiceSettings
     app.add_middleware(SecurityHeaders, basemap_url=settings.basemap_url)
     for module in (pages, auth, ogc, packages, lookups):
         app.include_router(module.router)
+    _chinese_summaries(app)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app
+
+
+def _chinese_summaries(app: FastAPI) -> None:
+    """Each operation's summary in Swagger UI from the first sentence of its (Chinese) docstring, not FastAPI's
+    default made of the function's English name ("Reprocess Package")."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    description = (operation.get("description") or "").strip()
+                    if description:
+                        first = description.splitlines()[0]
+                        operation["summary"] = re.split(r"[：。（]", first, maxsplit=1)[0].strip() or first
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def app_from_env() -> FastAPI:

@@ -106,8 +106,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError):
-        issues = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg")}
-                  for e in error.errors()]
+        issues = [{"where": ".".join(str(p) for p in e.get("loc", ())), "problem": validation_message(e),
+                   "problem_en": e.get("msg")} for e in error.errors()]
         detail = "；".join(f"{i['where']}：{i['problem']}" for i in issues)
         return problem(400, "请求参数有误", "invalid-request", f"请求参数有误：{detail}", instance=request.url.path,
                        errors=issues)
@@ -116,14 +116,47 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, error: StarletteHTTPException):
         titles = {404: "未找到", 405: "不支持此请求方法", 406: "无法提供所要求的格式", 413: "上传文件过大",
                   415: "不支持的内容类型"}
-        return problem(error.status_code, titles.get(error.status_code, "请求无法处理"), f"http-{error.status_code}",
-                       error.detail if isinstance(error.detail, str) else None, instance=request.url.path,
-                       headers=getattr(error, "headers", None))
+        title = titles.get(error.status_code, "请求无法处理")
+        # Starlette's own details are English reason phrases ("Not Found"): say it in Chinese, keep the phrase
+        english = error.detail if isinstance(error.detail, str) else None
+        detail = _HTTP_DETAILS.get(error.status_code, title) if english in (None, *_REASONS) else english
+        return problem(error.status_code, title, f"http-{error.status_code}", detail, instance=request.url.path,
+                       headers=getattr(error, "headers", None), detail_en=english)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, error: Exception):
         log.exception("unhandled error on %s", request.url.path)
         return problem(500, "服务内部错误", "internal", "服务内部错误，已记录；请联系管理员", instance=request.url.path)
+
+
+_HTTP_DETAILS = {404: "没有这个地址：请检查网址（接口列表见 /docs）", 405: "此地址不支持该请求方法",
+                 406: "无法提供所要求的格式", 413: "上传文件过大", 415: "不支持的内容类型"}
+_REASONS = {"Not Found", "Method Not Allowed", "Not Acceptable", "Request Entity Too Large", "Unsupported Media Type",
+            "Content Too Large"}
+
+#: pydantic's error types in Chinese (``ctx`` fills the figures)
+_VALIDATION = {
+    "missing": "缺少必填参数", "less_than_equal": "应不大于 {le}", "less_than": "应小于 {lt}",
+    "greater_than_equal": "应不小于 {ge}", "greater_than": "应大于 {gt}", "int_parsing": "应为整数",
+    "int_type": "应为整数", "float_parsing": "应为数字", "float_type": "应为数字", "bool_parsing": "应为 true 或 false",
+    "string_too_short": "至少 {min_length} 个字符", "string_too_long": "最多 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不符（应匹配 {pattern}）", "string_type": "应为文字", "literal_error": "应为 {expected}",
+    "enum": "应为 {expected}", "json_invalid": "不是有效的 JSON", "model_attributes_type": "应为 JSON 对象",
+    "dict_type": "应为 JSON 对象", "list_type": "应为列表", "datetime_parsing": "不是有效的时间（应为 ISO 8601）",
+    "datetime_from_date_parsing": "不是有效的时间（应为 ISO 8601）", "date_parsing": "不是有效的日期（应为 YYYY-MM-DD）",
+    "value_error": "值无效", "extra_forbidden": "不接受此参数",
+}
+
+
+def validation_message(error: dict) -> str:
+    """One of pydantic's validation errors in Chinese (its own English message when the type is not known here)."""
+    template = _VALIDATION.get(error.get("type", ""))
+    if template is None:
+        return str(error.get("msg"))
+    try:
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError):
+        return template.split("（")[0]
 
 
 def problem_response(status: int, description: str) -> dict:

@@ -368,3 +368,19 @@ def test_an_original_is_served_only_while_it_matches_its_checksum(fresh_client, 
     missing = fresh_client.get(f"/api/packages/{package_id}/original")
     assert missing.status_code == 500 and "缺失" in missing.json()["detail"]
     assert "数据库不可用" not in missing.text and str(path.parent) not in missing.text and ".bin" not in missing.text
+
+
+def test_validation_and_not_found_speak_chinese(client):
+    """Issue 23: a clerk read "Input should be less than or equal to 22" and "Not Found"."""
+    limit = client.get("/collections/parcels/items?limit=10001").json()
+    assert limit["errors"][0]["problem"] == "应不大于 10000" and "应不大于 10000" in limit["detail"]
+    zoom = client.get("/tiles/parcels/23/0/0.pbf").json()
+    assert "应不大于 22" in zoom["detail"]
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and missing.json()["detail"].startswith("没有这个地址")
+    assert missing.json()["detail_en"] == "Not Found"
+
+
+def test_swagger_summaries_are_chinese(client):
+    operations = [op for ops in client.get("/openapi.json").json()["paths"].values() for op in ops.values()]
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in op["summary"]) for op in operations)

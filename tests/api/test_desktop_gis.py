@@ -126,3 +126,23 @@ def test_exports_keep_numbers_numeric_and_geopackage_reads_cleanly_in_gdal_3_6(l
     info = subprocess.run([OGRINFO, "-ro", "-so", "-al", f"/vsizip/{shapefiles}"], capture_output=True, text=True,
                           timeout=60)
     assert "YCJZMJ: Real" in info.stdout and "ZCS: Integer" in info.stdout
+
+
+def test_the_database_opened_in_desktop_gis_shows_current_data(loaded_registry):
+    """QGIS opening the SpatiaLite file (or the PostGIS database) lists parcel_current, building_current and
+    unit_current: what is current now, beside the history tables."""
+    import sqlalchemy as sa
+
+    with loaded_registry.engine.connect() as connection:
+        current = connection.execute(sa.text("SELECT count(*) FROM unit_current")).scalar_one()
+        everything = connection.execute(sa.text("SELECT count(*) FROM unit")).scalar_one()
+    assert current == 84 and everything == 168  # the pre-sale units ended when the as-built ones came
+    url = loaded_registry.engine.url
+    if url.get_backend_name() != "sqlite":
+        return
+    info = subprocess.run([OGRINFO, "-ro", "-so", url.database, "unit_current"], capture_output=True, text=True,
+                          timeout=60)
+    assert info.returncode == 0, info.stderr
+    assert "Geometry: Multi Polygon" in info.stdout and "Feature Count: 84" in info.stdout
+    layers = subprocess.run([OGRINFO, "-ro", "-q", url.database], capture_output=True, text=True, timeout=60).stdout
+    assert "parcel_current (Multi Polygon)" in layers and "building_current (Multi Polygon)" in layers

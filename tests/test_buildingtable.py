@@ -73,7 +73,13 @@ def test_table_and_parcel_commands(registry, db_url, tmp_path):
                         str(tmp_path / "t.xlsx")])
     assert "楼盘表" in (tmp_path / "t.html").read_text(encoding="utf-8")
     sheet = load_workbook(tmp_path / "t.xlsx")["楼盘表"]
-    assert "A1:F1" in {str(r) for r in sheet.merged_cells.ranges} and sheet.cell(5, 1).value == "6层"
+    assert "A1:R1" in {str(r) for r in sheet.merged_cells.ranges} and sheet.cell(7, 1).value == "6层"
+    # each unit's areas are numbers in cells of their own (a clerk sums them), the 楼盘表 prints landscape, its
+    # header rows on every page, and says whether the building is ready for 首次登记
+    assert sheet.cell(6, 2).value == "户" and sheet.cell(6, 3).value == "建筑面积"
+    assert isinstance(sheet.cell(7, 3).value, float) and sheet.cell(7, 3).number_format == "0.00"
+    assert sheet.page_setup.orientation == "landscape" and sheet.print_title_rows.replace("$", "") == "1:6"
+    assert sheet.cell(3, 1).value == "暂不可办理首次登记：尚无实测成果（仅有预测）"
     parcel = runner.invoke(cli, ["--db", db_url, "parcel", "141031 001002 GB00001"])
     assert parcel.exit_code == 0 and "幢 0002 龙泉苑2号楼" in parcel.output
     missing = runner.invoke(cli, ["--db", db_url, "parcel", "141031001002GB00099"])
@@ -131,7 +137,8 @@ def test_units_keep_their_codes_across_room_label_forms_and_duplexes_span_floors
     html = table_html(table)
     assert "rowspan=2" in html and "跨 6–7 层" in html
     sheet = load_workbook(write_table_xlsx(table, tmp_path / "t.xlsx")).active
-    assert any(r.min_row + 1 == r.max_row and r.min_col == r.max_col == 2 for r in sheet.merged_cells.ranges)
+    assert sum(r.min_row + 1 == r.max_row and r.min_col == r.max_col and r.min_col in (2, 3, 4, 5)
+               for r in sheet.merged_cells.ranges) == 4  # the 跃层 unit's label and its three areas span its floors
 
 
 def _rows(units: pd.DataFrame, floors: list[int]) -> dict[str, pd.DataFrame]:

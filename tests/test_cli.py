@@ -236,4 +236,4 @@ def test_export_layers_and_unit_lists(run, samples_dir, tmp_path):
     assert run("export", "parcels", "-o", str(tmp_path / "x.gpkg"), "--bbox", "1,2").exit_code == 2
     listing = run("units-list", "housing", "-o", str(tmp_path / "住建.xlsx"))
     assert listing.exit_code == 0 and "84 户" in listing.output
-    assert load_workbook(tmp_path / "住建.xlsx").active.cell(2, 1).value == "不动产单元代码"
+    assert load_workbook(tmp_path / "住建.xlsx").active.cell(1, 1).value == "不动产单元代码"

@@ -3,6 +3,7 @@ package reader unchanged, and the unit lists for the housing and tax offices."""
 
 from __future__ import annotations
 
+import subprocess
 import zipfile
 
 import numpy as np
@@ -133,9 +134,13 @@ def test_unit_lists_for_the_housing_and_tax_offices(loaded, tmp_path, office):
     path = tmp_path / f"{office}.xlsx"
     write_unit_list(listing, path, office=office)
     sheet = load_workbook(path).active
-    assert [c.value for c in sheet[2]] == list(listing.columns)
-    assert sheet.cell(3, 1).value == listing["不动产单元代码"].iat[0] and sheet.cell(3, 1).number_format == "@"
-    assert sheet.max_row == 2 + len(listing)
+    assert [c.value for c in sheet[1]] == list(listing.columns)  # the header first: other programs read by name
+    assert sheet.cell(2, 1).value == listing["不动产单元代码"].iat[0] and sheet.cell(2, 1).number_format == "@"
+    assert sheet.max_row == 1 + len(listing) and "户清单" in sheet.tables
+    read = pd.read_excel(path, dtype={"不动产单元代码": str})
+    assert list(read.columns) == list(listing.columns) and read["不动产单元代码"].iat[0] == listing["不动产单元代码"].iat[0]
+    gdal = subprocess.run(["ogrinfo", "-ro", "-so", "-al", str(path)], capture_output=True, text=True, timeout=60)
+    assert "不动产单元代码: String" in gdal.stdout, gdal.stdout + gdal.stderr
 
 
 def test_unit_list_before_the_as_built_survey_uses_predicted_areas(registry, sample_files):

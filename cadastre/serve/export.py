@@ -225,25 +225,40 @@ def unit_list(units: pd.DataFrame, buildings: pd.DataFrame, parcels: pd.DataFram
 
 
 def write_unit_list(listing: pd.DataFrame, target, *, office: str, title: str | None = None) -> None:
-    """Write a :func:`unit_list` as a spreadsheet (a path or a binary file): a title row, headings, one row per
-    unit, the code column as text (so Excel never turns a 28-character code into a number)."""
+    """Write a :func:`unit_list` as a spreadsheet (a path or a binary file): the headings in the first row and one
+    row per unit, as an Excel table (filters; GDAL, pandas and other offices' programs read the columns by name),
+    the code column as text (so Excel never turns a 28-character code into a number). The title — office and
+    count — is the workbook's title and each printed page's header; pages print landscape, fitted to the width,
+    the heading row on every page."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.table import Table, TableStyleInfo
 
     wb = Workbook()
     ws = wb.active
     ws.title = f"{OFFICE_TITLES[office]}户清单"
-    ws.cell(1, 1, title or f"不动产单元户清单（{OFFICE_TITLES[office]}）  共 {len(listing)} 户").font = Font(bold=True, size=13)
-    for c, heading in enumerate(listing.columns, start=1):
-        ws.cell(2, c, heading).font = Font(bold=True)
-        ws.column_dimensions[get_column_letter(c)].width = max(10, min(32, 2 * len(heading) + 4))
+    heading = title or f"不动产单元户清单（{OFFICE_TITLES[office]}）  共 {len(listing)} 户"
+    wb.properties.title = heading
+    for c, name in enumerate(listing.columns, start=1):
+        ws.cell(1, c, name).font = Font(bold=True)
+        ws.column_dimensions[get_column_letter(c)].width = max(10, min(32, 2 * len(name) + 4))
     ws.column_dimensions["A"].width = 32
     values = listing.astype(object).where(listing.notna(), None).to_numpy()
-    for r, row in enumerate(values, start=3):
+    for r, row in enumerate(values, start=2):
         for c, value in enumerate(row, start=1):
             cell = ws.cell(r, c, value.item() if hasattr(value, "item") else value)
             if isinstance(value, str):
                 cell.number_format = "@"
-    ws.freeze_panes = "B3"
+    if len(listing):
+        table = Table(displayName="户清单", ref=f"A1:{get_column_letter(len(listing.columns))}{len(listing) + 1}")
+        table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
+        ws.add_table(table)
+    ws.freeze_panes = "B2"
+    ws.oddHeader.center.text = heading
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
     wb.save(target)

@@ -100,49 +100,83 @@ code{{font-size:11px}}</style>
     return page
 
 
+#: each unit of the 楼盘表 spreadsheet takes these columns: its label (室号, code, use) and its areas as numbers
+XLSX_UNIT_COLUMNS = ("户", "建筑面积", "套内", "分摊")
+
+
 def write_table_xlsx(t: BuildingTable, path):
-    """The 楼盘表 as a spreadsheet laid out as one usually looks: merged title, 逻辑幢 and 单元 headers, a floor per
-    row, a 跃层 unit merged over its floors. ``path`` is a file path or a binary file object."""
+    """The 楼盘表 as a spreadsheet laid out as one usually looks — merged title, 逻辑幢 and 单元 headers, a floor per
+    row, a 跃层 unit merged over its floors — with each unit's areas in cells of their own (numbers a clerk can sum:
+    建筑面积, 套内, 分摊 beside the unit's 室号 and code), the readiness for 首次登记 under the title, and set up for
+    printing: landscape A3, the header rows repeated on every page, fitted to the page's width. ``path`` is a file
+    path or a binary file object."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     ws = wb.active
     ws.title = "楼盘表"
-    width = len(t.columns) + 2
+    per = len(XLSX_UNIT_COLUMNS)
+    width = per * len(t.columns) + 2
     ws.cell(1, 1, f"{t.name or ''} 楼盘表（{AREA_KINDS.get(t.stage, t.stage)}） {t.code}").font = Font(bold=True, size=14)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
     ws.cell(2, 1, f"坐落：{t.zl or ''}  宗地代码：{t.parcel_code}  户数：{t.unit_count}  总建筑面积：{t.total_area:.2f} ㎡")
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
-    levels = _header_levels(t)
-    first = 3
+    ready = "可办理首次登记" if t.ready else "暂不可办理首次登记：" + "；".join(t.not_ready_because)
+    ws.cell(3, 1, ready).font = Font(bold=True, color="067647" if t.ready else "B42318")
+    ws.merge_cells(start_row=3, start_column=1, end_row=3, end_column=width)
+    levels = [*_header_levels(t), [(name, 1) for _ in t.columns for name in XLSX_UNIT_COLUMNS]]
+    first = 4
     last = first + len(levels) - 1
     ws.cell(first, 1, "层")
     ws.cell(first, width, "本层合计 ㎡")
-    if last > first:
-        ws.merge_cells(start_row=first, start_column=1, end_row=last, end_column=1)
-        ws.merge_cells(start_row=first, start_column=width, end_row=last, end_column=width)
+    ws.merge_cells(start_row=first, start_column=1, end_row=last, end_column=1)
+    ws.merge_cells(start_row=first, start_column=width, end_row=last, end_column=width)
     for r, level in enumerate(levels, start=first):
         column = 2
+        scale = 1 if r == last else per  # the levels above the last span whole units
         for text, span in level:
-            ws.cell(r, column, text)
-            if span > 1:
-                ws.merge_cells(start_row=r, start_column=column, end_row=r, end_column=column + span - 1)
-            column += span
+            ws.cell(r, column, text).font = Font(bold=True)
+            ws.cell(r, column).alignment = Alignment(horizontal="center")
+            if span * scale > 1:
+                ws.merge_cells(start_row=r, start_column=column, end_row=r, end_column=column + span * scale - 1)
+            column += span * scale
+    number = "0.00"
     for r, row in enumerate(t.rows, start=last + 1):
         ws.cell(r, 1, row.label)
-        for c, cell in enumerate(row.cells, start=2):
-            if isinstance(cell, Cell):
-                spans = f"\n跨 {cell.floors[0]}–{cell.floors[-1]} 层" if cell.rowspan > 1 else ""
-                ws.cell(r, c, f"{cell.shbw}{spans}\n{cell.bdcdyh}\n{cell.use_name or ''}\n建筑 {_fmt(cell.area)} ㎡\n"
-                              f"套内 {_fmt(cell.inner)} 分摊 {_fmt(cell.shared)}")
-                ws.cell(r, c).alignment = Alignment(wrap_text=True, vertical="top")
-                if cell.rowspan > 1:
-                    ws.merge_cells(start_row=r, start_column=c, end_row=r + cell.rowspan - 1, end_column=c)
-        ws.cell(r, width, row.total_area)
-        ws.row_dimensions[r].height = 80
-    for c in range(2, width):
-        ws.column_dimensions[ws.cell(last, c).column_letter].width = 30
+        for k, cell in enumerate(row.cells):
+            if not isinstance(cell, Cell):
+                continue
+            c = 2 + per * k
+            spans = f"\n跨 {cell.floors[0]}–{cell.floors[-1]} 层" if cell.rowspan > 1 else ""
+            ws.cell(r, c, f"{cell.shbw}{spans}\n{cell.bdcdyh}\n{cell.use_name or ''}")
+            ws.cell(r, c).alignment = Alignment(wrap_text=True, vertical="top")
+            for offset, value in enumerate((cell.area, cell.inner, cell.shared), start=1):
+                if value is not None and value == value:
+                    ws.cell(r, c + offset, float(value)).number_format = number
+                ws.cell(r, c + offset).alignment = Alignment(vertical="top")
+            if cell.rowspan > 1:
+                for offset in range(per):
+                    ws.merge_cells(start_row=r, start_column=c + offset, end_row=r + cell.rowspan - 1,
+                                   end_column=c + offset)
+        ws.cell(r, width, float(row.total_area)).number_format = number
+        ws.row_dimensions[r].height = 48
+    for k in range(len(t.columns)):
+        c = 2 + per * k
+        ws.column_dimensions[get_column_letter(c)].width = 30
+        for offset in range(1, per):
+            ws.column_dimensions[get_column_letter(c + offset)].width = 9
+    ws.column_dimensions["A"].width = 8
+    ws.column_dimensions[get_column_letter(width)].width = 12
+    ws.freeze_panes = ws.cell(last + 1, 2)
+    # printing: landscape A3, fitted to one page wide, the title and header rows on every page
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A3
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"1:{last}"
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     if hasattr(path, "write"):  # a binary file object
         wb.save(path)
         return path

@@ -16,12 +16,14 @@ from api.routes.ogc import landing
 STATIC = Path(__file__).resolve().parent.parent / "static"
 MAPLIBRE = "vendor/maplibre-gl-5.24.1"
 SWAGGER = "vendor/swagger-ui-5.32.0"
+TURF = "vendor/turf-7.4.0"
 
 router = APIRouter(include_in_schema=False)
 
 
 def _page(name: str) -> str:
-    return (STATIC / name).read_text(encoding="utf-8").replace("{{MAPLIBRE}}", f"/static/{MAPLIBRE}")
+    return (STATIC / name).read_text(encoding="utf-8").replace("{{MAPLIBRE}}", f"/static/{MAPLIBRE}").replace(
+        "{{TURF}}", f"/static/{TURF}")
 
 
 def _wants_json(request: Request) -> bool:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from cadastre.core.errors import ConfigError
 from cadastre.core.settings import read_toml
 
-__all__ = ["CodeTable", "code_tables", "table"]
+__all__ = ["CodeTable", "code_tables", "table", "labelled"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,20 @@ def table(field_or_key: str) -> CodeTable:
         if name in t.fields:
             return t
     raise ConfigError(f"没有字段 {field_or_key} 的代码表", f"no code table for field {field_or_key}")
+
+
+def labelled(field: str, code: object) -> str | None:
+    """A coded value as a person reads it: code and name (``0701 城镇住宅用地``, ``3 国有建设用地使用权``); the code
+    alone when its table does not know it; None for no value. A land-use code deeper than its table names is named by
+    its parent (``070199`` → ``070199 城镇住宅用地``)."""
+    if code is None or (isinstance(code, float) and code != code) or str(code).strip() == "":
+        return None
+    code = str(code).strip()
+    try:
+        values = table(field).values
+    except ConfigError:
+        return code
+    for known in (code, code[:4], code[:2]) if field.upper() == "YT" else (code,):
+        if known in values:
+            return f"{code} {values[known]}"
+    return code

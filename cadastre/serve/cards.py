@@ -9,6 +9,7 @@ import pandas as pd
 
 from cadastre.core.auth import Permission, Principal, mask_name
 from cadastre.core.catalogue import REGISTERED_BEFORE
+from cadastre.core.codetables import labelled
 
 __all__ = ["OWNER_PROPERTIES", "reads_owners", "mask_owners", "parcel_readiness", "parcel_card"]
 
@@ -62,8 +63,10 @@ def parcel_card(zddm: str, rows: dict, viewer: Principal | None) -> dict:
     if not reads_owners(viewer):
         for version in versions:
             version["qlr"] = mask_name(version["qlr"])
+    names = {field.lower(): labelled(field, (current or {}).get(field.lower()))
+             for field in ("YT", "QLLX", "QLXZ", "QLSDFS")}
     return {
-        "zddm": zddm, "current": current or {}, "land_code": land,
+        "zddm": zddm, "current": current or {}, "names": names, "land_code": land,
         "buildings": rows["buildings"],
         # where each version came from: a survey package, or a lot of the county's existing registry (stage baseline)
         "history": [{k: v.get(k) for k in ("valid_from", "valid_to", "end_reason", "package_id", "package_stage",

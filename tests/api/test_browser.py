@@ -113,6 +113,82 @@ def test_map_draws_parcels_and_a_click_opens_the_card(page, server):
     card = page.wait_for_selector(f".card[data-zddm='{PARCEL}']", timeout=10_000)
     text = card.inner_text()
     assert "坐落" in text and "自然幢（3）" in text and "首次登记" in text
+    # codes with their names; each building's readiness (building 0002 is not ready: PLN-009); lineage grouped
+    assert "0701 城镇住宅用地" in text and "3 国有建设用地使用权" in text and "102 出让" in text
+    page.wait_for_function("() => !document.querySelector('#buildings-readiness').innerText.includes('核对中')",
+                           timeout=10_000)
+    assert "1 幢暂不可办理" in card.inner_text() and "已注销" in card.inner_text()
+    assert "84 个户代码" in card.inner_text()
+
+
+def _centre_of(page, layer: str, key: str, value: str) -> list[float]:
+    return page.evaluate("""([layer, key, value]) => {
+        const m = window.cadastreMap;
+        const f = m.queryRenderedFeatures({layers: [layer]}).find(f => f.properties[key] === value);
+        const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+        const xs = ring.map(c => c[0]), ys = ring.map(c => c[1]);
+        const p = m.project([(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2]);
+        const box = m.getCanvas().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+    }""", [layer, key, value])
+
+
+def test_map_tools_a_clerk_expects(page, server):
+    """Issue 23: a building opens its 楼盘表; legend and layer switcher; labels at large scales; north arrow;
+    distance measurement; printing the current view; usable at 1024 px."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(server + "/")
+    _sign_in(page)
+    _wait_for_map(page)
+    header = page.locator("header").bounding_box()
+    scale = page.locator(".maplibregl-ctrl-scale").bounding_box()
+    assert header["height"] <= 50 and scale["y"] + scale["height"] <= 768  # no wrapped header, scale bar in view
+    page.evaluate("window.cadastreMap.jumpTo({center: window.cadastreMap.getCenter(), zoom: 18})")
+    page.fill("#q", "龙泉苑2号楼")
+    page.click("#search button")
+    page.wait_for_selector("#building-grid", timeout=10_000)
+    page.click("#table-close")
+    _until(page, "window.cadastreMap.queryRenderedFeatures({layers: ['buildings-fill']}).length > 0", 20)
+    _until(page, "document.querySelectorAll('.map-label').length > 0", 20)
+    assert "幢" in page.inner_text(".map-label.building >> nth=0")
+    page.mouse.click(*_centre_of(page, "buildings-fill", "zrzh", "0003"))
+    page.wait_for_function("() => document.querySelector('#table-title').innerText.includes('F0003')", timeout=10_000)
+    page.click("#table-close")
+    assert page.locator(".north").is_visible() and "图例" in page.inner_text(".legend")
+    page.uncheck(".legend input[data-group='2']")  # 宗地 off
+    assert page.evaluate("window.cadastreMap.getLayoutProperty('parcels-fill', 'visibility')") == "none"
+    page.check(".legend input[data-group='2']")
+    page.click("button[data-measure='line']")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + 300, box["y"] + 300)
+    page.mouse.click(box["x"] + 500, box["y"] + 300)
+    assert "长度" in page.inner_text("#measure-result") and " m" in page.inner_text("#measure-result")
+    page.click("button[data-measure='clear']")
+    page.click("#print-open")
+    page.select_option("#print-paper", "A3")
+    with page.context.expect_page(timeout=10_000) as printed:
+        page.click("#print-form button[type=submit]")
+    sheet = printed.value
+    sheet.wait_for_load_state()
+    text = sheet.inner_text("body")
+    assert "不动产测绘成果图" in text and "比例尺 1:" in text and "制图日期" in text and "图例" in text
+    assert sheet.locator("img").evaluate("i => i.naturalWidth") > 100 and sheet.get_attribute("body", "data-paper") == "A3"
+    ARTIFACTS.mkdir(exist_ok=True)
+    sheet.screenshot(path=str(ARTIFACTS / "map_print_view.png"))
+    sheet.close()
+
+
+def test_the_findings_box_says_what_it_found(page, server, loaded_registry):
+    cadastral = next(p for p in loaded_registry.packages() if p.package_stage == "cadastral")
+    page.goto(server + "/")
+    _sign_in(page, "test-analyst")
+    _wait_for_map(page)
+    page.fill("#package-id", "9999")
+    page.click("#findings-form button")
+    page.wait_for_function("() => document.querySelector('#card').innerText.includes('不存在')", timeout=10_000)
+    page.fill("#package-id", str(cadastral.id))
+    page.click("#findings-form button")
+    page.wait_for_function("() => document.querySelector('#card').innerText.includes('无问题')", timeout=10_000)
 
 
 def test_search_finds_a_parcel_and_opens_its_building_table(page, server):

@@ -48,6 +48,7 @@ async function follow(id) {
     }
     if (state.status !== "received" || state.stage === "failed") {
       bar.value = 100;
+      barTitle.textContent = `成果包 ${id}：${state.stage === "failed" ? "处理失败" : VERDICTS[state.status] || state.status}`;
       if (state.stage === "failed") barText.innerHTML = `<span class="error">处理失败：${cad.esc(state.error || "")}</span>`;
       showReport(state);
       listPackages();
@@ -57,11 +58,17 @@ async function follow(id) {
   }
 }
 
+const VERDICTS = {accepted: "已受理，已编码", rejected: "有错误，已退回（豁免全部错误后可重新处理）", refused: "已拒收"};
+
 function showReport(state) {
   const report = state.report;
   if (!report) return;
   const counts = report.counts || {};
-  const verdict = {accepted: "已受理，已编码", rejected: "有错误，已退回（豁免全部错误后可重新处理）", refused: "已拒收"}[state.status] || state.status;
+  const verdict = VERDICTS[state.status] || state.status;
+  // only what is known: a refused package may have no stage and no project
+  const stage = cad.stageNames[state.package_stage] || state.package_stage;
+  const about = [state.filename && `文件 ${cad.esc(state.filename)}`, stage && `阶段 ${cad.esc(stage)}`,
+                 state.project_name && `项目 ${cad.esc(state.project_name)}`].filter(Boolean).join("，");
   const findings = report.findings || [];
   const rows = findings.map((f) => `<tr><td>${cad.esc(cad.severityNames[f.severity] || f.severity)}</td><td>${cad.esc(f.rule)}</td>
     <td>${cad.esc(f.layer)}</td><td>${cad.esc(f.feature || "")}</td><td>${cad.esc(f.message)}</td></tr>`).join("");
@@ -69,8 +76,7 @@ function showReport(state) {
   const el = $("report");
   el.hidden = false;
   el.innerHTML = `<h2>质检报告：成果包 ${state.id} <span class="status-${state.status}" id="verdict">${cad.esc(verdict)}</span></h2>
-    <p>文件 ${cad.esc(state.filename || "")}，阶段 ${cad.esc(cad.stageNames[state.package_stage] || state.package_stage || "")}，
-    项目 ${cad.esc(state.project_name || "")}。错误 ${counts.error || 0} 处，警告 ${counts.warning || 0} 处，提示 ${counts.info || 0} 处。
+    <p>${about ? about + "。" : ""}错误 ${counts.error || 0} 处，警告 ${counts.warning || 0} 处，提示 ${counts.info || 0} 处。
     ${units.length ? `编码 ${units.length} 户。` : ""}
     ${state.retained_until ? `被拒收的文件保留至 ${cad.esc(state.retained_until.slice(0, 10))}，之后删除。` : ""}
     <a href="/api/packages/${state.id}/report.html" data-authed id="report-link">查看完整报告（HTML）</a> ·
@@ -86,6 +92,8 @@ function drawFindings(findings) {
   const xs = located.map((f) => f.location[0]), ys = located.map((f) => f.location[1]);
   const pad = 0.0005;
   const map = new maplibregl.Map({container: "finding-map", attributionControl: false,
+    // the service's tiles need the token, as on the map page
+    transformRequest: (url) => url.startsWith(`${location.origin}/tiles/`) ? {url, headers: cad.authHeaders()} : {url},
     bounds: [[Math.min(...xs) - pad, Math.min(...ys) - pad], [Math.max(...xs) + pad, Math.max(...ys) + pad]],
     style: {version: 8, sources: {
       parcels: {type: "vector", tiles: [`${location.origin}/tiles/parcels/{z}/{x}/{y}.pbf`], minzoom: 13},
@@ -95,6 +103,7 @@ function drawFindings(findings) {
                {id: "parcels", type: "line", source: "parcels", "source-layer": "parcels", paint: {"line-color": "#08519c"}},
                {id: "findings", type: "circle", source: "findings", paint: {"circle-radius": 6, "circle-stroke-color": "#fff",
                 "circle-stroke-width": 1.5, "circle-color": ["match", ["get", "severity"], "error", "#d92d20", "warning", "#f79009", "#2e90fa"]}}]}});
+  window.cadastreFindingMap = map;  // for the browser tests, as the map page's window.cadastreMap
   map.on("click", "findings", (e) => new maplibregl.Popup().setLngLat(e.lngLat)
     .setHTML(`<b>${cad.esc(e.features[0].properties.rule)}</b> ${cad.esc(e.features[0].properties.message)}`).addTo(map));
 }

@@ -194,6 +194,13 @@ def _infer_stage(raw: dict[str, RawLayer]) -> tuple[str | None, str]:
     return None, ""
 
 
+def _has_layer(container: Container, code: str) -> bool:
+    try:
+        return container.find_layer(code) is not None
+    except InputError:  # two files claim it: it is there
+        return True
+
+
 def _layer_failure(code: str, error: InputError) -> pd.DataFrame:
     rule = error.details.get("rule") or "PKG-002"
     return fnd.of_rule(rule, code, [None], [error.message_zh])
@@ -250,6 +257,11 @@ def read_package(path: str | os.PathLike, *, county: str | None = None, storage_
                 present.add(code)
                 parts.append(_layer_failure(code, e))
         files = _files(container, manifest, roles)
+        zoning = [code for code in ("DJQ", "DJZQ") if _has_layer(container, code)]
+    if zoning and manifest.stage is None and not present & {"ZDJBXX", "ZRZ", "H"}:
+        raise _refuse(f"这是地籍区划数据（{'、'.join(zoning)}），不是测绘成果包：地籍区划由管理员用 "
+                      "cadastre zones import 导入", "zoning data (DJQ/DJZQ), not a survey package: use "
+                      "`cadastre zones import`")
     county_obj = _decide_county(manifest, preset, raw, inferred)
     storage_epsg = storage_epsg or county_obj.storage_epsg
     stage = manifest.stage

@@ -250,6 +250,13 @@ def test_upload_page_shows_progress_then_the_report(page, server, tmp_path):
     page.set_input_files("#file", str(package))
     page.wait_for_selector("#verdict", timeout=60_000)
     assert page.locator("#progress").evaluate("p => p.value") == 100
+    # the title follows the outcome; the mini-map's tiles come with the token (they were 401: dots on blank)
+    verdict = page.inner_text("#verdict")
+    assert page.inner_text("#progress-title").endswith(verdict) and "处理中" not in page.inner_text("#progress-title")
+    if page.locator("#finding-map:not([hidden])").count():
+        # parcels drawn under the dots: the tiles came (MapLibre fetches them in a worker, with the token)
+        _until(page, "window.cadastreFindingMap && window.cadastreFindingMap.queryRenderedFeatures("
+                     "{layers: ['parcels']}).length > 0", 20)
     assert page.locator("#findings-table").count() == 1
     assert page.locator("#report-link").get_attribute("href").endswith("/report.html")
     _until(page, "document.querySelectorAll('#packages tr').length > 1")
@@ -258,6 +265,16 @@ def test_upload_page_shows_progress_then_the_report(page, server, tmp_path):
         page.click("#report-link")
     report.value.wait_for_load_state()
     assert "质检报告" in report.value.content()
+
+
+def test_a_zoning_zip_on_the_upload_page_says_where_it_belongs(page, server, zoning_zip):
+    page.goto(server + "/upload")
+    _sign_in(page, "test-surveyor")
+    page.set_input_files("#file", str(zoning_zip))
+    page.wait_for_selector("#verdict", timeout=60_000)
+    assert page.inner_text("#progress-title").endswith("已拒收")
+    report = page.inner_text("#report")
+    assert "cadastre zones import" in report and "阶段 ，" not in report and "项目 。" not in report
 
 
 def test_a_duplex_spans_its_floors_in_the_map_building_table(page, server, loaded_registry, sample_files):

@@ -13,7 +13,9 @@ import shapely
 from pyproj import Transformer
 
 from cadastre.core.catalogue import CATALOGUE, SEVERITY_NAMES, STAGE_NAMES
+from cadastre.core.codetables import labelled
 from cadastre.qa.report import Report
+from cadastre.read.layers import layer_specs
 
 __all__ = ["write_html", "write_xlsx", "render_html", "MAX_MAPS"]
 
@@ -122,7 +124,20 @@ PLANNING_MAP_SIZE = 480  # px
 _PLANNING_LAYERS = ("GHHX", "LD", "ZRZ", "TCW")  # drawn bottom to top
 
 
-def _figure(value) -> str:
+def _layer_name(code) -> str:
+    """A finding's layer as a person reads it: ``宗地 ZDJBXX``, ``规划核实``, ``成果包``."""
+    if code in _LAYER_WORDS:
+        return _LAYER_WORDS[code]
+    spec = layer_specs().get(code)
+    return f"{spec.title} {code}" if spec is not None else str(code)
+
+
+_LAYER_WORDS = {"package": "成果包", "planning": "规划核实", "all": "全部图层", "any": "任一图层"}
+
+
+def _figure(value, field: str | None = None) -> str:
+    if field is not None and isinstance(value, str):
+        return _esc(labelled(field, value))  # 用途 11 → 11 成套住宅
     if isinstance(value, dict):
         names = {"above": "地上", "below": "地下"}
         return "，".join(f"{_esc(names.get(k, k))} {_esc(v)}" for k, v in value.items())
@@ -139,8 +154,9 @@ def _planning_section(report: Report, package) -> str:
         css = "pass" if i["status"].endswith("pass") else "fail" if i["status"].endswith("fail") else "info"
         evidence = json.dumps(i.get("evidence") or {}, ensure_ascii=False, indent=1)
         rows.append(
-            f"<tr><td>{_esc(i.get('name'))}</td><td>{_esc(i.get('subject'))}</td><td>{_figure(i['permitted'])}</td>"
-            f"<td>{_figure(i['measured'])}</td><td>{_figure(i['tolerance'])}</td>"
+            f"<tr><td>{_esc(i.get('name'))}</td><td>{_esc(i.get('subject'))}</td>"
+            f"<td>{_figure(i['permitted'], 'GHYT' if i.get('indicator') == 'use' else None)}</td>"
+            f"<td>{_figure(i['measured'], 'GHYT' if i.get('indicator') == 'use' else None)}</td><td>{_figure(i['tolerance'])}</td>"
             f"<td class={css}>{STATUS_NAMES.get(i['status'], i['status'])}</td>"
             f"<td>{_esc(i.get('message') or i.get('reason'))}"
             f"{'<details><summary>依据</summary><pre>' + _esc(evidence) + '</pre></details>' if i.get('evidence') else ''}"
@@ -201,7 +217,7 @@ def render_html(report: Report, package=None) -> str:
     encoding_rows = "".join(f"<tr><td>{_esc(member)}</td><td>{_esc(e['encoding'])}</td><td>{_esc(e['source'])}</td>"
                             f"<td>{_esc(e.get('warning'))}</td></tr>" for member, e in report.encoding.items())
     finding_rows = "".join(
-        f"<tr><td class={r.severity}>{SEVERITY_NAMES[r.severity]}</td><td>{_esc(r.rule)}</td><td>{_esc(r.layer)}</td>"
+        f"<tr><td class={r.severity}>{SEVERITY_NAMES[r.severity]}</td><td>{_esc(r.rule)}</td><td>{_esc(_layer_name(r.layer))}</td>"
         f"<td>{_esc(r.feature)}</td><td>{_esc(r.message)}</td><td>{_esc(r.measured)}</td><td>{_esc(r.limit)}</td>"
         f"<td>{'' if not np.isfinite(r.lon) else f'<a href=#f{r.Index}>{r.lon:.6f}, {r.lat:.6f}</a>'}</td></tr>"
         for r in report.findings.itertuples())
@@ -240,7 +256,7 @@ def write_xlsx(report: Report, path: str | Path) -> Path:
     path = Path(path)
     findings = report.findings
     table = pd.DataFrame({
-        "严重程度": findings["severity"].map(SEVERITY_NAMES), "规则": findings["rule"], "图层": findings["layer"],
+        "严重程度": findings["severity"].map(SEVERITY_NAMES), "规则": findings["rule"], "图层": findings["layer"].map(_layer_name),
         "要素": findings["feature"], "说明": findings["message"], "量测值": findings["measured"],
         "限值": findings["limit"], "经度": findings["lon"], "纬度": findings["lat"],
     })

@@ -115,3 +115,22 @@ def sample_codes(url: str, n: int, seed: int = 7) -> dict[str, list[str]]:
     picked = [parcels[i] for i in rng.integers(0, len(parcels), n)]
     return {"parcels": [p[0] for p in picked], "parcel_ids": [p[1] for p in picked],
             "units": [units[i] for i in rng.integers(0, len(units), n)]}
+
+
+def search_queries(codes: dict[str, list[str]], n: int = 2_000, seed: int = 11) -> list[str]:
+    """What clerks type, in equal parts: a complete 宗地代码 with blanks as printed, the start of one, words of a
+    坐落 (``隰县 合成路123``), a room label alone (``1-301``: every building of the county has one)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        zddm = codes["parcels"][k % len(codes["parcels"])]
+        kind = k % 4
+        if kind == 0:
+            out.append(f"{zddm[:6]} {zddm[6:12]} {zddm[12:]}")
+        elif kind == 1:
+            out.append(zddm[:16])
+        elif kind == 2:
+            out.append(f"隰县 合成路{int(rng.integers(1, 100_000))}")
+        else:
+            out.append(f"1-{int(rng.integers(1, 10))}0{int(rng.integers(1, 6))}")
+    return out

@@ -235,8 +235,8 @@ class LegendControl {
     box.innerHTML = "<b>图例</b>" + LAYER_GROUPS.map((g, i) => {
       const swatch = g.labels ? `<span class="swatch" style="border:0">12</span>`
         : `<span class="swatch${g.fill ? "" : " line"}" style="${g.fill ? `background:${g.fill};` : ""}border-color:${g.line || g.fill}"></span>`;
-      const box = g.sameAs ? `<span style="width:13px"></span>` : `<input type="checkbox" data-group="${i}" checked>`;
-      return `<label>${box}${swatch}${cad.esc(g.name)}</label>`;
+      const toggle = g.sameAs ? `<span style="width:13px"></span>` : `<input type="checkbox" data-group="${i}" checked>`;
+      return `<label>${toggle}${swatch}${cad.esc(g.name)}</label>`;
     }).join("");
     box.addEventListener("change", (e) => {
       const group = LAYER_GROUPS[Number(e.target.dataset.group)];

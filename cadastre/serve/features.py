@@ -136,7 +136,10 @@ class Collection:
         return (text,)
 
 
-_PARCEL = {"t.zddm": "zddm", "t.bdcdyh": "bdcdyh", "t.zl": "zl", "t.zdmj": "zdmj", "t.yt": "yt", "t.qllx": "qllx",
+_PARCEL = {"t.zddm": "zddm", "t.bdcdyh": "bdcdyh",
+           # the land code's state: 注销 once buildings stand on the parcel (their unit codes replace it)
+           "CASE WHEN t.bdcdyh IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM issued_code i WHERE i.code = t.bdcdyh "
+           "AND i.retired_at IS NOT NULL) THEN '注销' ELSE '现势' END": "bdcdyhzt", "t.zl": "zl", "t.zdmj": "zdmj", "t.yt": "yt", "t.qllx": "qllx",
            "t.qlxz": "qlxz", "t.qlsdfs": "qlsdfs", "t.qlr": "qlr", "t.rjl": "rjl", "t.jzmd": "jzmd",
            "t.package_id": "package_id", "t.valid_from": "valid_from"}
 _BUILDING = {"t.zddm": "zddm", "t.zrzh": "zrzh", "t.zrzh_label": "zrzh_label", "t.jzwmc": "jzwmc",

@@ -95,6 +95,10 @@ def layer_frame(connection: Connection, table: str, srid: int, *, subdistrict: s
         where.append(f"ST_Intersects(t.geom, {frame})")
         params.update(dict(zip(("minx", "miny", "maxx", "maxy"), map(float, bbox), strict=True)))
     selected, joined = ", ".join("t." + c for c in columns), ""
+    if table == "parcel":  # the land code's state: a retired one is marked wherever it is shown (现势 | 注销)
+        by = "" if as_of is None else " AND i.retired_at <= :as_of"
+        selected += (", CASE WHEN t.bdcdyh IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM issued_code i WHERE "
+                     f"i.code = t.bdcdyh AND i.retired_at IS NOT NULL{by}) THEN '注销' ELSE '现势' END AS bdcdyhzt")
     if table == "unit":  # a unit's parcel and building codes, as the package's H layer carries them
         selected += ", b.zddm, b.zrzh"
         joined = " LEFT JOIN building b ON b.id = t.building_id"

@@ -146,3 +146,19 @@ def test_the_database_opened_in_desktop_gis_shows_current_data(loaded_registry):
     assert "Geometry: Multi Polygon" in info.stdout and "Feature Count: 84" in info.stdout
     layers = subprocess.run([OGRINFO, "-ro", "-q", url.database], capture_output=True, text=True, timeout=60).stdout
     assert "parcel_current (Multi Polygon)" in layers and "building_current (Multi Polygon)" in layers
+
+
+def test_a_retired_land_code_is_marked_in_ogc_items_and_exports(server, loaded_registry, tmp_path):
+    """Issue 23: parcel 1's land code was retired when its buildings were surveyed as built (their unit codes
+    replace it): the OGC item and the export say 注销, where the card says 已注销."""
+    item = _get(server, "/collections/parcels/items/141031001002GB00001").json()
+    assert item["properties"]["bdcdyh"].endswith("W00000000") and item["properties"]["bdcdyhzt"] == "注销"
+    other = _get(server, "/collections/parcels/items/141031001002GB00002").json()
+    assert other["properties"]["bdcdyhzt"] == "现势"
+    assert _get(server, "/collections/parcels/queryables").json()["properties"]["bdcdyhzt"]["title"] == "单元代码状态"
+    import geopandas as gpd
+
+    path = loaded_registry.export(tmp_path / "宗地.gpkg", layers=["parcels"])
+    parcels = gpd.read_file(path, layer="ZDJBXX").set_index("ZDDM")
+    assert parcels.loc["141031001002GB00001", "BDCDYHZT"] == "注销"
+    assert parcels.loc["141031001002GB00002", "BDCDYHZT"] == "现势"

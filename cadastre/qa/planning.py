@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 
 from cadastre.core import findings as fnd
+from cadastre.core.codetables import labelled
 from cadastre.qa.rules.base import area_limit
 from cadastre.read.structure import PARKING_TYPES, building_keys
 
@@ -454,7 +455,7 @@ def _per_building(check: _Verification) -> None:
             check.skip("use", "规划许可未载明该幢用途", subject=zrzh)
         else:
             check.add("use", pb.use, use, None, use == pb.use, {"zrzh": zrzh, "GHYT": use}, subject=zrzh,
-                     message=f"{zrzh} 幢规划用途 {use}，规划许可 {pb.use}")
+                     message=f"{zrzh} 幢规划用途 {labelled('GHYT', use)}，规划许可 {labelled('GHYT', pb.use)}")
 
 
 def _facilities(check: _Verification) -> None:

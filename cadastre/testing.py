@@ -15,13 +15,12 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 import sqlalchemy as sa
 
-__all__ = ["TemporaryPostgres", "serve_in_thread", "postgres_bindir", "assert_findings", "role_tokens", "ServiceProcess"]
+__all__ = ["TemporaryPostgres", "postgres_bindir", "assert_findings", "role_tokens", "ServiceProcess"]
 
 
 def postgres_bindir() -> Path:
@@ -144,30 +143,6 @@ class TemporaryPostgres:
         with engine.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         engine.dispose()
-
-
-@contextmanager
-def serve_in_thread(app, timeout_s: float = 20.0) -> Iterator[str]:
-    """Serve the ASGI ``app`` on a free loopback port in a thread of this process (uvicorn); yields its base URL and
-    stops it afterwards — for tests driving the service with real clients (a browser, GDAL)."""
-    import threading
-    import time
-
-    import uvicorn
-
-    port = _free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout_s
-    while not instance.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        instance.should_exit = True
-        thread.join(10)
 
 
 def assert_findings(findings, expected: Iterable[tuple[str, str | None]], *, exact: bool = True) -> None:

@@ -4,16 +4,10 @@ browser). Screenshots are kept in ``tests/artifacts/`` for people to look at."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import uvicorn
-
-from api import create_app
-from api.deps import ServiceSettings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -22,25 +16,6 @@ PARCEL = "141031001002GB00001"
 CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
 
 pytestmark = pytest.mark.parametrize("loaded_registry", ["spatialite"], indirect=True)
-
-
-@pytest.fixture(scope="module")
-def server(loaded_registry):
-    """The service on a free loopback port, in a thread of this process."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(loaded_registry, ServiceSettings())
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from cadastre.serve.features import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     crs_uri,
+    feature_schema,
     parse_bbox,
     queryables,
     to_geojson,
@@ -69,7 +70,11 @@ def _collection(request: Request, registry, collection) -> dict:
            "links": [{"rel": "self", "type": "application/json", "href": f"{base}/collections/{collection.id}"},
                      {"rel": "items", "type": GEOJSON, "href": f"{base}/collections/{collection.id}/items"},
                      {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": QUERYABLES,
-                      "title": "可查询属性及其类型", "href": f"{base}/collections/{collection.id}/queryables"}]}
+                      "title": "可查询属性及其类型", "href": f"{base}/collections/{collection.id}/queryables"},
+                     # a feature's JSON Schema: GDAL's OAPIF driver (3.6: rel spelt "describedBy") types its
+                     # fields from it instead of guessing from a page, where an empty number reads as text
+                     {"rel": "describedBy", "type": QUERYABLES, "title": "要素的 JSON Schema",
+                      "href": f"{base}/collections/{collection.id}/schema"}]}
     bounds = registry.extent(collection.id)
     if bounds is not None:
         out["extent"] = {"spatial": {"bbox": [bounds], "crs": CRS84}}
@@ -98,6 +103,15 @@ def collection(request: Request, registry: RegistryDep, collection_id: Collectio
 def collection_queryables(request: Request, collection_id: CollectionId):
     """要素集合的属性及其类型（OGC API – Features Part 3，JSON Schema）。"""
     schema = queryables(COLLECTIONS[collection_id])
+    schema["$id"] = str(request.url)
+    return Response(to_json(schema), media_type=QUERYABLES)
+
+
+@router.get("/collections/{collection_id}/schema",
+            responses={200: {"content": {QUERYABLES: {}}, "description": "JSON Schema"}})
+def collection_schema(request: Request, collection_id: CollectionId):
+    """一个要素（GeoJSON Feature）的 JSON Schema，属性类型同 queryables；供 GDAL 等客户端确定字段类型。"""
+    schema = feature_schema(COLLECTIONS[collection_id])
     schema["$id"] = str(request.url)
     return Response(to_json(schema), media_type=QUERYABLES)
 

@@ -36,8 +36,14 @@ class SearchQuery:
 
 
 def _fold(text: str) -> str:
-    """Full-width letters, digits and punctuation to half-width (NFKC), blanks collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    """Full-width letters, digits and punctuation to half-width (NFKC), blanks collapsed, control characters (a
+    NUL ends an FTS5 query string) read as blanks.
+
+    >>> _fold("府前街２号" + chr(0) + "  1-101")
+    '府前街2号 1-101'
+    """
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in unicodedata.normalize("NFKC", text))
+    return " ".join(text.split())
 
 
 def parse_query(text: str) -> SearchQuery:

@@ -25,7 +25,7 @@ from cadastre.core.errors import InputError, shown
 from cadastre.core.geometry import transformer
 from cadastre.read.layers import layer_specs
 
-__all__ = ["queryables", "CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "to_geojson",
+__all__ = ["queryables", "feature_schema", "CRS84", "Collection", "COLLECTIONS", "FeaturePage", "crs_uri", "parse_crs", "parse_bbox", "to_geojson",
            "bbox_in_storage", "MAX_LIMIT", "DEFAULT_LIMIT"]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -196,6 +196,17 @@ def queryables(collection: Collection) -> dict:
                               else "https://geojson.org/schema/MultiPolygon.json"}
     return {"$schema": "https://json-schema.org/draft/2019-09/schema", "type": "object",
             "title": collection.title, "properties": properties, "additionalProperties": False}
+
+
+def feature_schema(collection: Collection) -> dict:
+    """A feature of the collection as a JSON Schema (a GeoJSON Feature whose ``properties`` are the queryables):
+    what a ``describedBy`` link gives clients that establish a layer's fields from a schema (GDAL's OAPIF)."""
+    fields = queryables(collection)
+    geometry = fields["properties"].pop("geometry")
+    return {"$schema": fields["$schema"], "type": "object", "title": collection.title, "required": ["type"],
+            "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                           "id": {"type": ["string", "integer"]}, "geometry": geometry,
+                           "properties": {"type": "object", "properties": fields["properties"]}}}
 
 
 @dataclass

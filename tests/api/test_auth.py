@@ -31,6 +31,7 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("get", "/collections"): EVERYONE,
     ("get", "/collections/{collection_id}"): EVERYONE,
     ("get", "/collections/{collection_id}/queryables"): EVERYONE,
+    ("get", "/collections/{collection_id}/schema"): EVERYONE,
     ("get", "/collections/{collection_id}/items"): EVERYONE,
     ("get", "/collections/{collection_id}/items/{feature_id}"): EVERYONE,
     ("get", "/tiles/{layer}/{z}/{x}/{y}.pbf"): EVERYONE,

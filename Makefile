@@ -21,9 +21,9 @@ help:
 	@echo "make notebooks  JupyterLab on the analysts' notebooks and the sample registry (var/sample-registry.sqlite)"
 
 # Debian packages the library needs at run time: SpatiaLite for the embedded database, mdbtools for personal
-# geodatabases (.mdb), venv for .venv.
+# geodatabases (.mdb), a CJK font (WenQuanYi Micro Hei, TrueType outlines) embedded in the PDF documents, venv for .venv.
 system-deps:
-	@tools/ensure-debian-packages libsqlite3-mod-spatialite mdbtools
+	@tools/ensure-debian-packages libsqlite3-mod-spatialite mdbtools fonts-wqy-microhei
 	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || tools/ensure-debian-packages python3-venv
 
 $(VENV)/.installed: pyproject.toml
@@ -36,10 +36,10 @@ install: system-deps $(VENV)/.installed
 
 # PostgreSQL + PostGIS for the PostGIS half of the suite; Debian's Chromium and a CJK font for the browser tests
 # (Playwright drives /usr/bin/chromium; it never downloads a browser); Debian's GDAL (3.6, what desktop GIS here runs)
-# as the OGC API's real client.
+# as the OGC API's real client; poppler (pdftoppm) renders the PDF documents to pictures.
 test-deps: install
 	@tools/ensure-postgis
-	@tools/ensure-debian-packages chromium fonts-wqy-microhei gdal-bin
+	@tools/ensure-debian-packages chromium fonts-wqy-microhei gdal-bin poppler-utils
 
 demo: install
 	$(CADASTRE) init --county 141031

@@ -14,7 +14,7 @@ from api import problems
 from api.deps import JSON, ServiceSettings
 from api.jobs import IngestWorker
 from api.limits import UploadLimit
-from api.routes import auth, lookups, ogc, packages, pages
+from api.routes import auth, documents, lookups, ogc, packages, pages
 from api.security import SecurityHeaders
 from cadastre import __version__
 from cadastre.core.settings import service as service_settings
@@ -68,7 +68,7 @@ def create_app(registry: Registry | str | None = None, settings: ServiceSettings
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes, timeout_s=settings.body_timeout_s,
                        min_rate=settings.body_min_rate)
     app.add_middleware(SecurityHeaders, basemap_url=settings.basemap_url)
-    for module in (pages, auth, ogc, packages, lookups):
+    for module in (pages, auth, ogc, packages, lookups, documents):
         app.include_router(module.router)
     _chinese_summaries(app)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

@@ -14,6 +14,7 @@ layers below it — ``read`` → ``qa`` → ``allocate`` → ``store`` → ``ser
 ``findings``       findings and package summaries for analysts; waivers
 ``planning``       planning permits
 ``lookups``        parcel cards, units, search, 楼盘表, the map's extent, counts
+``documents``      registration documents: 宗地图, 界址点成果表, 房产分户图 (PDF; xlsx for the points)
 ``layers``         OGC API pages, vector tiles, GeoDataFrames for analysts, exports
 ``access``         accounts, tokens, signing in, the audit log
 ``operations``     backup, restore, verify
@@ -39,6 +40,7 @@ from sqlalchemy.engine import Engine
 from cadastre.core.errors import DatabaseError, DatabaseUnavailable
 from cadastre.registry import access as _access
 from cadastre.registry import baseline as _baseline
+from cadastre.registry import documents as _documents
 from cadastre.registry import findings as _findings
 from cadastre.registry import ingest as _ingest
 from cadastre.registry import layers as _layers
@@ -134,6 +136,14 @@ class Registry:
     building_table = _topic(_lookups.building_table)
     extent = _topic(_lookups.extent)
     summary = _topic(_lookups.summary)
+    # registration documents
+    parcel_sheet = _topic(_documents.parcel_sheet)
+    unit_sheet = _topic(_documents.unit_sheet)
+    parcel_map = _topic(_documents.parcel_map)
+    boundary_points = _topic(_documents.boundary_points_document)
+    unit_plan = _topic(_documents.unit_plan)
+    floor_plan = _topic(_documents.floor_plan)
+    first_registration_file = _topic(_documents.first_registration_file)
     # layers: features, tiles, frames for analysts, exports
     features = _topic(_layers.features)
     feature = _topic(_layers.feature)

@@ -46,13 +46,17 @@ def parcel_rows(connection: Connection, zddm: str) -> dict[str, list[dict]]:
     versions = query_records(
         connection, "SELECT p.id, p.zddm, p.bdcdyh, p.zl, p.zdmj, p.yt, p.qllx, p.qlxz, p.qlsdfs, p.qlr, "
                     "ST_Area(p.geom) AS area, p.valid_from, p.valid_to, p.end_reason, p.package_id, "
-                    "pk.status AS package_status, pk.stage AS package_stage, pk.filename AS package_file, "
+                    # the file's name from its original, not package.filename: on SQLite a package row holds its
+                    # report (megabytes of JSON for a county) before the columns added later, and reading one of
+                    # those walked the report's overflow pages — 4 of a card's 5 ms at county scale
+                    "pk.status AS package_status, pk.stage AS package_stage, o.filename AS package_file, "
                     "i.code AS land_code, i.issued_at AS land_issued_at, "
                     "i.retired_at AS land_retired_at, i.retired_reason AS land_retired_reason, "
                     "(SELECT count(*) FROM finding f LEFT JOIN waiver w ON w.finding_id = f.id "
                     " WHERE f.severity = 'error' AND w.id IS NULL AND f.package_id IN "
                     f" (SELECT package_id FROM parcel WHERE id IN ({versions_where('parcel', 'zddm', 'z')}))) AS open_errors "
                     "FROM parcel p JOIN package pk ON pk.id = p.package_id "
+                    "LEFT JOIN original o ON o.sha256 = pk.sha256 "
                     "LEFT JOIN issued_code i ON i.code = :land "
                     f"WHERE p.id IN ({versions_where('parcel', 'zddm', 'z')}) ORDER BY p.valid_from",
                     z=zddm, land=f"{zddm}W00000000")

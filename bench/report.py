@@ -9,6 +9,7 @@ run, the ratio, the goal, and whether it was met — a missed goal says so plain
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 from bench import common
@@ -16,13 +17,18 @@ from bench.common import machine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 QUICK_DOCS = common.RESULTS / "quick" / "benchmarks.md"  # a quick run's table: not the one the README links
-ORDER = ("read", "checks", "store", "baseline", "http")
+ORDER = ("read", "checks", "store", "baseline", "documents", "http")
 
 
 def _s(t: dict) -> str:
     if t["runs"] == 1:
         return f"{t['median_s']:.2f} s (1 run)"
     return f"{t['median_s']:.2f} s ({t['min_s']:.2f}–{t['max_s']:.2f}, {t['runs']} runs)"
+
+
+def _summary(times: list[float]) -> str:
+    """Seconds of repeated runs as :func:`_s` writes a timing."""
+    return _s({"runs": len(times), "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)})
 
 
 def _verdict(met: bool) -> str:
@@ -115,7 +121,21 @@ def _baseline(r: dict) -> list[list[str]]:
              f"{_verdict(e['met']['peak_mb'])}", f"{e['peak_mb']} MB"] for name, e in r["engines"].items()]
 
 
-ROWS = {"read": _read, "checks": _checks, "store": _store, "baseline": _baseline, "http": _http}
+def _documents(r: dict) -> list[list[str]]:
+    m = statistics.median
+
+    def _s(times: list[float]) -> str:
+        return _summary(times)
+
+    return [[f"首次登记 file of a {r['floors']}-floor building, {r['units']} units ({r['pages']} PDF pages, "
+             f"{r['file_kb']} KB), SpatiaLite", f"{_s(r['file_s'])}: {r['pages_per_s']} pages/s",
+             f"its 楼盘表 (xlsx): {_s(r['table_s'])}", f"{r['file_vs_table']}", "— (reported beside the 楼盘表)", "—"],
+            [f"宗地图 / 界址点成果表 of a parcel with {r['points']} boundary points", f"{m(r['parcel_map_s']) * 1000:.0f} ms / "
+             f"{m(r['boundary_points_s']) * 1000:.0f} ms", "—", "—", "—", "—"]]
+
+
+ROWS = {"read": _read, "checks": _checks, "store": _store, "baseline": _baseline, "documents": _documents,
+        "http": _http}
 
 
 #: how each benchmark's rows begin in the table: a benchmark without results here (``--only`` another one, on a
@@ -123,6 +143,7 @@ ROWS = {"read": _read, "checks": _checks, "store": _store, "baseline": _baseline
 ROW_STARTS = {"read": ("read + normalise",), "checks": ("read + every rule", "the SQL baseline's"),
               "store": ("allocate codes", "the same with 4 concurrent writers"),
               "baseline": ("baseline import",),
+              "documents": ("首次登记 file", "宗地图 / 界址点成果表"),
               "http": ("HTTP point lookup", "HTTP search", "vector tile", "the same lookup served by tipg")}
 
 

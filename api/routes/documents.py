@@ -16,6 +16,7 @@ from api.routes.lookups import XLSX
 router = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES, dependencies=[READ], tags=["图件"])
 
 PDF = "application/pdf"
+ZIP = "application/zip"
 AsOf = Annotated[str | None, Query(max_length=40, description="某一时刻的数据（ISO 8601），用于重现当时出具的图件")]
 Draft = Annotated[bool, Query(description="草稿：加“草稿”水印")]
 
@@ -61,11 +62,11 @@ def floor_plan(registry: RegistryDep, code: str,
 
 
 @router.get("/buildings/{code}/documents/first-registration",
-            responses={200: {"content": {"application/zip": {}}, "description": "zip"}})
+            responses={200: {"content": {ZIP: {}}, "description": "zip"}})
 def first_registration(registry: RegistryDep, principal: PrincipalDep, code: str, draft: Draft = False):
     """首次登记资料包（zip）：楼盘表、宗地图、界址点成果表、房产分户图（按楼盘表顺序）、分层平面图、规划核实与办理条件、
-    含各文件 SHA-256 的 manifest.json。自然幢暂不能办理首次登记时拒绝（409，说明原因），draft=true 时生成带“草稿”水印的预览。"""
+    含各文件 SHA-256 的 manifest.json。自然幢暂不能办理首次登记时拒绝（409，说明原因），draft=true 时生成带“草稿”
+    水印的预览。"""
     body = registry.first_registration_file(code, draft=draft, viewer=principal)
     name = f"首次登记资料-{code}{'-草稿' if draft else ''}.zip"
-    return Response(body, media_type="application/zip", headers={
-        "Content-Disposition": f"attachment; filename=\"first-registration-{code}.zip\"; filename*=UTF-8''{quote(name)}"})
+    return _document(body, ZIP, f"first-registration-{code}.zip", name)

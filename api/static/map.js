@@ -94,6 +94,9 @@ async function showParcel(zddm) {
   const landCode = p.land_code && p.land_code.code;
   panel.show(`<div class="card" data-zddm="${cad.esc(p.zddm)}">
     <h2>宗地 <code>${cad.esc(p.zddm)}</code></h2>
+    ${c.valid_to ? "" : `<p class="documents">图件：<a data-authed href="/api/parcels/${cad.esc(p.zddm)}/documents/parcel-map">宗地图</a>
+      · 界址点成果表 <a data-authed href="/api/parcels/${cad.esc(p.zddm)}/documents/boundary-points">PDF</a>
+      <a data-authed download="界址点成果表-${cad.esc(p.zddm)}.xlsx" href="/api/parcels/${cad.esc(p.zddm)}/documents/boundary-points?format=xlsx">Excel</a></p>`}
     <table>${row("坐落", cad.esc(c.zl || ""))}${row("权利人", cad.esc(c.qlr || ""))}${row("宗地面积", cad.num(c.area) + " ㎡（申报 " + cad.num(c.zdmj) + " ㎡）")}
     ${row("用途", cad.esc(names.yt || c.yt || ""))}${row("权利类型", cad.esc(names.qllx || c.qllx || ""))}${row("权利性质", cad.esc(names.qlxz || c.qlxz || ""))}
     ${row("土地不动产单元代码", landCode ? "<code>" + cad.esc(landCode) + "</code>" +
@@ -130,6 +133,9 @@ async function showTable(code) {
   document.getElementById("table-xlsx").href = `/api/buildings/${code}/table?format=xlsx`;
   document.getElementById("table-xlsx").setAttribute("download", `${code}.xlsx`);
   document.getElementById("table-html").href = `/api/buildings/${code}/table?format=html`;
+  const file = document.getElementById("table-first");
+  file.href = `/api/buildings/${code}/documents/first-registration`;
+  file.setAttribute("download", `首次登记资料-${code}.zip`);
   body.innerHTML = "<p class=hint>读取中…</p>";
   dialog.hidden = false;
   let t;
@@ -153,8 +159,11 @@ async function showTable(code) {
   const cell = (c) => c === null ? "<td class=empty></td>" : c.covered_by ? "" :
     `<td rowspan=${c.rowspan} class="${c.status === "retired" ? "retired" : ""}${c.rowspan > 1 ? " span" : ""}"><b>${cad.esc(c.shbw)}</b>
      ${c.rowspan > 1 ? `<br><i>跨 ${c.floors[0]}–${c.floors[c.floors.length - 1]} 层</i>` : ""}<br><code>${cad.esc(c.bdcdyh)}</code><br>
-     ${cad.esc(c.use_name || "")}<br>建筑 ${cad.num(c.area)} ㎡<br>套内 ${cad.num(c.inner)} · 分摊 ${cad.num(c.shared)}</td>`;
-  const rows = t.rows.map((r) => `<tr><th>${cad.esc(r.label)}</th>${r.cells.map(cell).join("")}
+     ${cad.esc(c.use_name || "")}<br>建筑 ${cad.num(c.area)} ㎡<br>套内 ${cad.num(c.inner)} · 分摊 ${cad.num(c.shared)}
+     <br><a data-authed href="/api/units/${cad.esc(c.bdcdyh)}/documents/unit-plan">分户图</a></td>`;
+  const floorOf = (r) => r.cells.find((c) => c && !c.covered_by && c.floors && c.floors.length);
+  const rows = t.rows.map((r) => `<tr><th>${cad.esc(r.label)}${floorOf(r) ? `<br><a data-authed class="small"
+     href="/api/buildings/${cad.esc(code)}/documents/floor-plan?floor=${r.sjc}">平面图</a>` : ""}</th>${r.cells.map(cell).join("")}
      <td>${cad.num(r.total_area)}</td></tr>`).join("");
   const state = t.ready ? `<span class="ready">可办理首次登记</span>`
     : `<span class="not-ready">暂不可办理首次登记</span>：${cad.esc(t.not_ready_because.join("；"))}`;

@@ -11,6 +11,7 @@ import json
 import zipfile
 from datetime import UTC, datetime
 
+from cadastre.allocate.buildingtable import building_table as table_of
 from cadastre.core.auth import Principal
 from cadastre.core.codes import ParcelCode, UnitCode
 from cadastre.core.errors import ConflictError, InputError
@@ -64,14 +65,14 @@ def parcel_sheet(ctx: Context, zddm: str, *, as_of: datetime | str | None = None
     when = moment(as_of)
     with ctx.lookups.connect() as connection:
         rows = parcel_document_rows(connection, ctx.srid, zddm, when)
-    parcel = mask_owners(rows["parcel"], viewer)
+    parcel, neighbours = mask_owners(rows["parcel"], viewer), mask_owners(rows["neighbours"], viewer)
     if viewer is not None and reads_owners(viewer) and parcel["qlr"].notna().any():
         access.audit(ctx, "owners.read", zddm, actor=viewer, detail={"via": "document"})
     outline = parcel.geometry.iat[0]
     points = boundary_points(outline, rows["points"])
     return ParcelSheet(zddm=zddm, outline=outline, attributes=_record(parcel.iloc[0]), points=points,
-                       neighbours=rows["neighbours"], buildings=rows["buildings"],
-                       sides=four_sides(outline, rows["neighbours"]), srid=ctx.srid, as_of=_stamp(when)[0])
+                       neighbours=neighbours, buildings=rows["buildings"], sides=four_sides(outline, neighbours),
+                       srid=ctx.srid, as_of=_stamp(when)[0])
 
 
 def parcel_map(ctx: Context, zddm: str, *, as_of: datetime | str | None = None, viewer: Principal | None = None,
@@ -85,7 +86,8 @@ def boundary_points_document(ctx: Context, zddm: str, *, fmt: str = "pdf", as_of
                              viewer: Principal | None = None) -> bytes:
     """界址点成果表 of the parcel ``zddm``: ``fmt`` ``pdf`` or ``xlsx``."""
     if fmt not in BOUNDARY_FORMATS:
-        raise InputError(f"界址点成果表只能生成 PDF 或 xlsx，不能生成 {fmt}", f"boundary points as pdf or xlsx, not {fmt}")
+        raise InputError(f"界址点成果表只能生成 PDF 或 xlsx，不能生成 {fmt}",
+                         f"boundary points as pdf or xlsx, not {fmt}")
     sheet = parcel_sheet(ctx, zddm, as_of=as_of, viewer=viewer)
     made_on = _stamp(None)[1]
     return boundary_points_pdf(sheet, made_on=made_on) if fmt == "pdf" else boundary_points_xlsx(sheet, made_on=made_on)
@@ -161,8 +163,6 @@ def first_registration_file(ctx: Context, building_code: str, *, draft: bool = F
     with ctx.lookups.connect() as connection:
         table_rows = building_rows(connection, code)
         rows = building_document_rows(connection, ctx.srid, zddm, zrzh)
-    from cadastre.allocate.buildingtable import building_table as table_of
-
     table = table_of(table_rows)
     if not table.ready and not draft:
         why = "；".join(table.not_ready_because) or "未满足首次登记条件"
@@ -204,10 +204,12 @@ def first_registration_file(ctx: Context, building_code: str, *, draft: bool = F
     summary = [f"自然幢 {code}（{table.name or ''}）首次登记资料", f"生成时间：{as_of}" + ("（草稿）" if draft else ""),
                "首次登记：" + ("可办理" if table.ready else "暂不可办理：" + "；".join(table.not_ready_because)),
                f"户数：{table.unit_count}；总建筑面积：{table.total_area:.2f} 平方米"
-               + (f"；申报总建筑面积：{table.declared_area:.2f} 平方米" if table.declared_area else ""), "", "规划核实："]
+               + (f"；申报总建筑面积：{table.declared_area:.2f} 平方米" if table.declared_area else ""),
+               "", "规划核实："]
     for item in indicators.itertuples(index=False):
         name = INDICATORS.get(item.indicator, (None, item.indicator))[1]
-        subject = "项目" if not isinstance(item.subject, str) or not item.subject else f"幢 {item.subject}"
+        subject = item.subject if isinstance(item.subject, str) and item.subject else "项目"
+        subject = f"幢 {subject}" if subject.isdigit() else subject  # a 幢号, a facility's name, or the project
         reason = f"（{item.reason}）" if isinstance(item.reason, str) and item.reason else ""
         summary.append(f"  {subject} {name}：{_VERDICTS.get(item.status, item.status)}{reason}")
     if indicators.empty:

@@ -183,6 +183,19 @@ def test_search_finds_a_parcel_and_opens_its_building_table(page, server):
     printable.value.wait_for_load_state()
     assert "141031001002GB00001F0001" in printable.value.content()
     printable.value.close()
+    # the documents (issue 24): the 首次登记 file downloads as a zip; each unit's 分户图 and each floor's 平面图 open
+    with page.expect_download(timeout=20_000) as download:
+        page.click("#table-first")
+    assert download.value.suggested_filename == "首次登记资料-141031001002GB00001F0001.zip"
+    links = page.eval_on_selector_all("#building-grid a[data-authed]", "els => els.map(e => e.getAttribute('href'))")
+    assert f"/api/units/{PARCEL}F00010005/documents/unit-plan" in links
+    assert f"/api/buildings/{PARCEL}F0001/documents/floor-plan?floor=1" in links
+    media = page.evaluate("async (u) => (await fetch(u, {headers: cad.authHeaders()})).headers.get('content-type')",
+                          f"/api/units/{PARCEL}F00010005/documents/unit-plan")
+    assert media == "application/pdf"
+    page.click("#table-close")
+    card = page.locator(".card .documents")
+    assert "宗地图" in card.inner_text() and "界址点成果表" in card.inner_text()
 
 
 def test_search_finds_what_clerks_type(page, server):

@@ -16,7 +16,8 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
-__all__ = ["floors_of", "floor_label", "STANDARD_SCALES", "choose_scale", "boundary_points", "four_sides", "structure_label", "building_label",
+__all__ = ["floors_of", "floor_label", "STANDARD_SCALES", "choose_scale", "boundary_points", "four_sides",
+           "structure_label", "building_label",
            "crs_label", "nice_length", "ParcelSheet", "UnitSheet"]
 
 #: scales a 宗地图 / 房产分户图 is drawn at (TD/T 1001: 1:500 usual; larger parcels smaller)

@@ -26,6 +26,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.paragraph import Paragraph
 from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
 
 from cadastre.core.codetables import labelled
 from cadastre.core.errors import ConfigError
@@ -131,9 +132,8 @@ def _text(canvas: Canvas, x: float, y: float, text: str, size: float, *, centre:
 def _side_lengths(canvas: Canvas, frame: Frame, outline: BaseGeometry, size: float = 6.5) -> None:
     """Each side's length (m, two decimals, from the coordinates) beside its middle, outside the outline, along
     the side and never upside down."""
-    for polygon in _polygons(shapely.geometry.polygon.orient(outline, sign=-1.0) if outline.geom_type == "Polygon"
-                             else outline):
-        polygon = shapely.geometry.polygon.orient(polygon, sign=-1.0)
+    for polygon in _polygons(outline):
+        polygon = orient(polygon, sign=-1.0)
         ground = np.asarray(polygon.exterior.coords)
         page = frame.page(ground)
         for (a, b), (ga, gb) in zip(zip(page[:-1], page[1:], strict=True), zip(ground[:-1], ground[1:], strict=True),
@@ -298,7 +298,7 @@ def parcel_map_pdf(sheet: ParcelSheet, *, made_on: str, draft: bool = False) -> 
     _scale_bar(canvas, frame, frame.x0 + 6 * mm, frame.y0 + 6 * mm)
 
     sides = sheet.sides
-    bottom = _grid(canvas, 20 * mm, frame.y0 - 2 * mm, [24, 61, 24, 61], [
+    _grid(canvas, 20 * mm, frame.y0 - 2 * mm, [24, 61, 24, 61], [
         ["宗地面积", _value(a.get("zdmj"), " 平方米"), "用途", labelled("YT", a.get("yt")) or ""],
         ["权利类型", labelled("QLLX", a.get("qllx")) or "", "权利性质", labelled("QLXZ", a.get("qlxz")) or ""],
         ["四至", "东：" + ("、".join(sides["东"]) or "—") + "　南：" + ("、".join(sides["南"]) or "—")],
@@ -306,7 +306,6 @@ def parcel_map_pdf(sheet: ParcelSheet, *, made_on: str, draft: bool = False) -> 
         ["图幅号", a.get("tfh") or "", "坐标系", crs_label(sheet.srid)],
         ["制图者", "", "审核者", ""],
     ], size=8)
-    del bottom
     _footer(canvas, sheet.as_of, made_on, draft)
     canvas.showPage()
     canvas.save()
@@ -453,8 +452,10 @@ def _unit_page(canvas: Canvas, sheet: UnitSheet, made_on: str, draft: bool) -> N
     kind = "实测" if surveyed else "预测"
     prefix = "sc" if surveyed else "yc"
     _grid(canvas, 20 * mm, frame.y0 - 2 * mm, [30, 55, 30, 55], [
-        [f"建筑面积（{kind}）", _value(a.get(f"{prefix}jzmj"), " 平方米"), "房屋用途", labelled("FWYT", a.get("fwyt")) or ""],
-        ["套内建筑面积", _value(a.get(f"{prefix}tnjzmj"), " 平方米"), "分摊建筑面积", _value(a.get(f"{prefix}ftjzmj"), " 平方米")],
+        [f"建筑面积（{kind}）", _value(a.get(f"{prefix}jzmj"), " 平方米"), "房屋用途",
+         labelled("FWYT", a.get("fwyt")) or ""],
+        ["套内建筑面积", _value(a.get(f"{prefix}tnjzmj"), " 平方米"), "分摊建筑面积",
+         _value(a.get(f"{prefix}ftjzmj"), " 平方米")],
         ["制图者", "", "审核者", ""],
     ], size=8)
     _footer(canvas, sheet.as_of, made_on, draft)

@@ -73,6 +73,9 @@ def test_parcel_map_is_a_true_to_scale_vector_drawing_of_the_registry(loaded_reg
         assert set(sheet.points["jzdh"]) <= set(text.split())
         for length in sheet.points["length"]:
             assert f"{length:.2f}" in text
+        # 图幅号: the 1:500 sheets (250 m squares named by their south-west corner in km) the parcel lies on
+        from cadastre.serve.documents.model import sheet_numbers
+        assert sheet_numbers(sheet.outline) and all(name in text for name in sheet_numbers(sheet.outline)[:3])
         # 四至 names the neighbours met along a side
         assert "141031001002GB00002" in text and "141031001002GB00004" in text
         # the scale bar is as long on paper as the stated scale makes its length on the ground

@@ -16,7 +16,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
-__all__ = ["floors_of", "floor_label", "STANDARD_SCALES", "choose_scale", "boundary_points", "four_sides",
+__all__ = ["sheet_numbers", "floors_of", "floor_label", "STANDARD_SCALES", "choose_scale", "boundary_points", "four_sides",
            "structure_label", "building_label",
            "crs_label", "nice_length", "ParcelSheet", "UnitSheet"]
 
@@ -174,6 +174,28 @@ def building_label(zrzh: str, fwjg: object, above: object, below: object = None)
 
     floors = f"{count(above)}" if count(above) else f"-{count(below)}" if count(below) else ""
     return f"{zrzh} {structure_label(fwjg)}{floors}".strip()
+
+
+def sheet_numbers(outline: BaseGeometry, scale: int = 500) -> list[str]:
+    """图幅号 of the square map sheets (50 cm × 50 cm: 250 m at 1:500) the outline meets, each named by its
+    south-west corner in kilometres, X (northing) then Y (easting), to 0.01 km at 1:500 and 0.1 km at 1:1000 and
+    1:2000 (GB/T 20257.1 square sheets); north to south, west to east.
+
+    >>> sheet_numbers(shapely.box(37482049, 4061308, 37482199, 4061428))
+    ['4061.25-37482.00']
+    >>> sheet_numbers(shapely.box(37482200, 4061200, 37482300, 4061300))
+    ['4061.25-37482.00', '4061.25-37482.25', '4061.00-37482.00', '4061.00-37482.25']
+    """
+    size = 0.5 * scale  # metres on the ground of a 50 cm sheet
+    digits = 2 if scale <= 500 else 1
+    minx, miny, maxx, maxy = outline.bounds
+    names = []
+    for row in range(int(math.floor(maxy / size)), int(math.floor(miny / size)) - 1, -1):
+        for column in range(int(math.floor(minx / size)), int(math.floor(maxx / size)) + 1):
+            sheet = shapely.box(column * size, row * size, (column + 1) * size, (row + 1) * size)
+            if shapely.intersects(sheet, outline) and not shapely.touches(sheet, outline):
+                names.append(f"{row * size / 1000:.{digits}f}-{column * size / 1000:.{digits}f}")
+    return names
 
 
 def floors_of(sjc: object, myc: object) -> list[int]:

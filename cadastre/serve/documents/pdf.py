@@ -37,6 +37,7 @@ from cadastre.serve.documents.model import (
     choose_scale,
     crs_label,
     nice_length,
+    sheet_numbers,
 )
 
 __all__ = ["parcel_map_pdf", "boundary_points_pdf", "unit_plan_pdf", "floor_plan_pdf", "FONT", "Frame"]
@@ -303,7 +304,7 @@ def parcel_map_pdf(sheet: ParcelSheet, *, made_on: str, draft: bool = False) -> 
         ["权利类型", labelled("QLLX", a.get("qllx")) or "", "权利性质", labelled("QLXZ", a.get("qlxz")) or ""],
         ["四至", "东：" + ("、".join(sides["东"]) or "—") + "　南：" + ("、".join(sides["南"]) or "—")],
         ["", "西：" + ("、".join(sides["西"]) or "—") + "　北：" + ("、".join(sides["北"]) or "—")],
-        ["图幅号", a.get("tfh") or "", "坐标系", crs_label(sheet.srid)],
+        ["图幅号", _sheets(sheet.outline), "坐标系", crs_label(sheet.srid)],
         ["制图者", "", "审核者", ""],
     ], size=8)
     _footer(canvas, sheet.as_of, made_on, draft)
@@ -321,6 +322,12 @@ def _floors_above(building) -> int:
     total = int(total) if total is not None and total == total else 0
     below = int(below) if below is not None and below == below else 0
     return max(total - below, 0)
+
+
+def _sheets(outline: BaseGeometry) -> str:
+    """The 1:500 sheets a parcel lies on, as a 宗地图 prints them (three, then how many more)."""
+    names = sheet_numbers(outline, 500)
+    return "、".join(names) if len(names) <= 3 else "、".join(names[:3]) + f" 等 {len(names)} 幅"
 
 
 def _boundary_point_marks(canvas: Canvas, frame: Frame, sheet: ParcelSheet) -> None:

@@ -12,9 +12,9 @@ from fastapi.staticfiles import StaticFiles
 
 from api import problems
 from api.deps import JSON, ServiceSettings
-from api.jobs import IngestWorker
+from api.jobs import DeliveryWorker, IngestWorker
 from api.limits import UploadLimit
-from api.routes import auth, documents, lookups, ogc, packages, pages
+from api.routes import auth, documents, events, lookups, ogc, packages, pages
 from api.security import SecurityHeaders
 from cadastre import __version__
 from cadastre.core.settings import service as service_settings
@@ -35,7 +35,9 @@ def settings_from_env() -> ServiceSettings:
     return ServiceSettings(basemap_url=os.environ.get("CADASTRE_BASEMAP_URL") or None,
                            basemap_attribution=os.environ.get("CADASTRE_BASEMAP_ATTRIBUTION") or None,
                            max_upload_bytes=int(tolerances()["package"]["max_upload_bytes"]),
-                           body_timeout_s=float(http["body_timeout_s"]), body_min_rate=float(http["body_min_rate"]))
+                           body_timeout_s=float(http["body_timeout_s"]), body_min_rate=float(http["body_min_rate"]),
+                           webhook_retry_s=tuple(float(v) for v in os.environ["CADASTRE_WEBHOOK_RETRY_S"].split(","))
+                           if os.environ.get("CADASTRE_WEBHOOK_RETRY_S") else None)
 
 
 def create_app(registry: Registry | str | None = None, settings: ServiceSettings | None = None) -> FastAPI:
@@ -49,6 +51,8 @@ def create_app(registry: Registry | str | None = None, settings: ServiceSettings
         app.state.registry = reg
         app.state.worker = IngestWorker(reg)
         app.state.worker.start()
+        app.state.deliveries = DeliveryWorker(reg, delays=settings.webhook_retry_s)
+        app.state.deliveries.start()
         # Everything loaded so far (pandas, shapely, pyproj, the routes) lives as long as the process: keep it out
         # of the cyclic garbage collector's full passes, which otherwise stall a request for 100 ms now and then
         # (tile p95 110 ms → 20 ms, bench/http.py).
@@ -57,6 +61,7 @@ def create_app(registry: Registry | str | None = None, settings: ServiceSettings
         try:
             yield
         finally:
+            app.state.deliveries.shutdown()
             app.state.worker.shutdown()
             if owned:
                 reg.close()
@@ -68,7 +73,7 @@ def create_app(registry: Registry | str | None = None, settings: ServiceSettings
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes, timeout_s=settings.body_timeout_s,
                        min_rate=settings.body_min_rate)
     app.add_middleware(SecurityHeaders, basemap_url=settings.basemap_url)
-    for module in (pages, auth, ogc, packages, lookups, documents):
+    for module in (pages, auth, ogc, packages, lookups, documents, events):
         app.include_router(module.router)
     _chinese_summaries(app)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

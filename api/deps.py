@@ -31,6 +31,9 @@ class ServiceSettings:
     #: a request body must arrive within this many seconds plus one per ``body_min_rate`` bytes (else 408)
     body_timeout_s: float = 20.0
     body_min_rate: float = 1000.0
+    #: seconds between a webhook's tries (``CADASTRE_WEBHOOK_RETRY_S=5,300,…``); None: the Standard Webhooks
+    #: schedule of ``cadastre.core.events.RETRY_DELAYS_S`` (27 h)
+    webhook_retry_s: tuple[float, ...] | None = None
 
 
 async def get_registry(request: Request) -> Registry:  # async: no thread hop for an attribute

@@ -21,7 +21,7 @@ from cadastre.registry import Registry
 
 log = logging.getLogger("cadastre.api.jobs")
 
-__all__ = ["IngestWorker"]
+__all__ = ["IngestWorker", "DeliveryWorker"]
 
 #: who the service's own housekeeping is, in the audit log
 SERVICE = Principal("service", Role.ADMIN, "worker")
@@ -105,3 +105,36 @@ class IngestWorker:
     def shutdown(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+
+class DeliveryWorker:
+    """Delivers events to webhook subscribers from a thread of the server (``Registry.deliver_due`` every
+    ``poll_s``): subscriptions are claimed in the database, so several server processes share the work and a killed
+    one's subscriptions are taken up when its claims expire."""
+
+    def __init__(self, registry: Registry, *, poll_s: float = 1.0, delays: tuple[float, ...] | None = None) -> None:
+        self.registry = registry
+        self._poll_s = poll_s
+        self._delays = delays
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="cadastre-webhooks")
+        self._thread.start()
+
+    def _run(self) -> None:
+        kwargs = {"delays": self._delays} if self._delays else {}
+        while not self._stop.wait(self._poll_s):
+            try:
+                while self.registry.deliver_due(**kwargs) and not self._stop.is_set():
+                    pass  # more may be due at once: a receiver back after an outage gets its backlog now
+            except CadastreError:  # the database is away: try again next round
+                continue
+            except Exception:
+                log.exception("delivering webhooks failed")
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(20)

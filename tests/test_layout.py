@@ -27,7 +27,7 @@ ALLOWED = {
 }
 #: the layers that hold no database code: no SQLAlchemy, no store
 NO_DATABASE = ("core", "read", "qa", "allocate", "serve")
-FACE = {"cadastre", "cadastre.codes", "cadastre.samples", "cadastre.testing"}
+FACE = {"cadastre", "cadastre.codes", "cadastre.events", "cadastre.samples", "cadastre.testing"}
 
 
 def _files(part: str):

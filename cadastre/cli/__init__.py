@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from cadastre.cli import accounts, baseline, data, documents, operations, packages, setup  # noqa: F401 - the commands register on import
+from cadastre.cli import accounts, baseline, data, documents, events, operations, packages, setup  # noqa: F401 - the commands register on import
 from cadastre.cli.common import EXIT_INTERNAL, EXIT_REFUSED, cli
 
 __all__ = ["cli", "main", "EXIT_REFUSED", "EXIT_INTERNAL"]

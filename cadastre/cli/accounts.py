@@ -18,7 +18,7 @@ ROLES = click.Choice([role.value for role in Role])
 
 @cli.group()
 def user() -> None:
-    """用户与角色：surveyor 测绘单位、registrar 登记员、planner 规划、analyst 分析（权利人遮蔽）、admin 管理员。"""
+    """用户与角色：surveyor 测绘单位、registrar 登记员、planner 规划、analyst 分析（权利人遮蔽）、integration 其他部门系统（读登记库与事件）、admin 管理员。"""
 
 
 def _new_password(password_stdin: bool, generate: bool = False) -> str:

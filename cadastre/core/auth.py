@@ -41,6 +41,7 @@ class Role(StrEnum):
     REGISTRAR = "registrar"
     PLANNER = "planner"
     ANALYST = "analyst"
+    INTEGRATION = "integration"  # another office's system: reads the registry and the event feed
     ADMIN = "admin"
 
     @classmethod
@@ -60,16 +61,23 @@ class Permission(StrEnum):
     READ_OWNERS = "read_owners"              # owners' names (QLR) unmasked
     WAIVE = "waive"                          # waive findings, re-process a package after waivers
     RECORD_PERMITS = "record_permits"
-    ADMINISTER = "administer"                # accounts, tokens, the audit log
+    READ_EVENTS = "read_events"              # the event feed (what happened to every package, codes, buildings)
+    ADMINISTER = "administer"                # accounts, tokens, the audit log, webhook subscriptions
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SURVEYOR: frozenset({Permission.READ_REGISTRY, Permission.UPLOAD, Permission.READ_OWN_PACKAGES}),
     Role.REGISTRAR: frozenset({Permission.READ_REGISTRY, Permission.READ_OWN_PACKAGES, Permission.READ_ALL_PACKAGES,
-                               Permission.READ_ORIGINALS, Permission.READ_OWNERS, Permission.WAIVE}),
+                               Permission.READ_ORIGINALS, Permission.READ_OWNERS, Permission.WAIVE,
+                               Permission.READ_EVENTS}),
     Role.PLANNER: frozenset({Permission.READ_REGISTRY, Permission.READ_OWN_PACKAGES, Permission.READ_ALL_PACKAGES,
-                             Permission.RECORD_PERMITS}),
-    Role.ANALYST: frozenset({Permission.READ_REGISTRY, Permission.READ_OWN_PACKAGES, Permission.READ_ALL_PACKAGES}),
+                             Permission.RECORD_PERMITS, Permission.READ_EVENTS}),
+    Role.ANALYST: frozenset({Permission.READ_REGISTRY, Permission.READ_OWN_PACKAGES, Permission.READ_ALL_PACKAGES,
+                             Permission.READ_EVENTS}),
+    # events carry no owners' names but name every package received: the feed is for whoever may read every
+    # package's status anyway (staff and other offices' systems), not for surveyors
+    Role.INTEGRATION: frozenset({Permission.READ_REGISTRY, Permission.READ_OWN_PACKAGES, Permission.READ_ALL_PACKAGES,
+                                 Permission.READ_EVENTS}),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -14,6 +14,7 @@ layers below it — ``read`` → ``qa`` → ``allocate`` → ``store`` → ``ser
 ``findings``       findings and package summaries for analysts; waivers
 ``planning``       planning permits
 ``lookups``        parcel cards, units, search, 楼盘表, the map's extent, counts
+``events``         events for other offices: the feed, webhook subscriptions, deliveries
 ``documents``      registration documents: 宗地图, 界址点成果表, 房产分户图 (PDF; xlsx for the points)
 ``layers``         OGC API pages, vector tiles, GeoDataFrames for analysts, exports
 ``access``         accounts, tokens, signing in, the audit log
@@ -41,6 +42,7 @@ from cadastre.core.errors import DatabaseError, DatabaseUnavailable
 from cadastre.registry import access as _access
 from cadastre.registry import baseline as _baseline
 from cadastre.registry import documents as _documents
+from cadastre.registry import events as _events
 from cadastre.registry import findings as _findings
 from cadastre.registry import ingest as _ingest
 from cadastre.registry import layers as _layers
@@ -153,6 +155,16 @@ class Registry:
     units = _topic(_layers.units)
     export = _topic(_layers.export)
     unit_list = _topic(_layers.unit_list)
+    # events for other offices: the feed, webhooks
+    events = _topic(_events.events)
+    add_subscription = _topic(_events.add_subscription)
+    subscriptions = _topic(_events.subscriptions)
+    set_subscription_enabled = _topic(_events.set_subscription_enabled)
+    delete_subscription = _topic(_events.delete_subscription)
+    test_subscription = _topic(_events.test_subscription)
+    dead_letters = _topic(_events.dead_letters)
+    replay = _topic(_events.replay)
+    deliver_due = _topic(_events.deliver_due)
     # accounts, tokens, audit
     add_user = _topic(_access.add_user)
     update_user = _topic(_access.update_user)

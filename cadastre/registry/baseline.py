@@ -29,12 +29,14 @@ from cadastre.allocate.buildings import floor_rows
 from cadastre.core import findings as fnd
 from cadastre.core.auth import Principal
 from cadastre.core.errors import InputError, NotFoundError
+from cadastre.core.events import Event
 from cadastre.core.files import single_file
 from cadastre.qa.baseline import check_baseline_against_registry, check_baseline_alone, rows_in_error
 from cadastre.qa.report import Report
 from cadastre.read.baseline import code_states, read_baseline
 from cadastre.read.structure import logical_building_names
 from cadastre.registry.context import Context
+from cadastre.registry.events import emit
 from cadastre.registry.ingest import BUILDING_COLUMNS, PARCEL_COLUMNS, UNIT_COLUMNS, insert_points_and_lines
 from cadastre.store.auth import record
 from cadastre.store.baseline import (
@@ -157,6 +159,9 @@ def import_baseline(ctx: Context, path: str | os.PathLike, *, dry_run: bool = Fa
         accept_package(connection, lot_id, now, document)
         record(connection, actor, "baseline.import", lot_id, {**imported, "skipped": len(skipped),
                                                               "file": name, "sha256": package.sha256}, now)
+        emit(connection, [Event("baseline.imported", {"lot_id": lot_id, "filename": name, "imported": imported,
+                                                      "skipped": len(skipped), "subdistricts": subdistricts},
+                                now)])
     tell("done", 1.0, rows)
     return BaselineResult("imported", report, lot_id=lot_id, imported=imported, skipped=skipped,
                           subdistricts=subdistricts, seconds=_rounded(clock, started))

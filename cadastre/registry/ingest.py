@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 
 from cadastre.allocate.buildings import area_comparison, building_numbers, floor_rows, is_building_number
+from cadastre.allocate.buildingtable import building_table
 from cadastre.allocate.parcels import parcel_codes, resurvey, subdistrict_codes
 from cadastre.allocate.policy import allocation_order, match_units, plan_scopes, unit_order
 from cadastre.core.codes import feature_codes
 from cadastre.core.errors import AllocationError
+from cadastre.core.events import Event, accepted_events, package_links
 from cadastre.core.files import sha256_of, single_file
 from cadastre.core.permit import Permit
 from cadastre.core.progress import Progress, safe
@@ -37,6 +39,7 @@ from cadastre.qa.pipeline import (
 from cadastre.qa.report import Report
 from cadastre.read.structure import logical_building_names, room_keys, unit_identities
 from cadastre.registry.context import Context
+from cadastre.registry.events import emit
 from cadastre.store.auth import record
 from cadastre.store.baseline import covered_subdistricts
 from cadastre.store.context import check_facts
@@ -50,6 +53,7 @@ from cadastre.store.packages import (
     package_findings,
     save_package,
 )
+from cadastre.store.queries import building_rows
 from cadastre.store.registry_rows import (
     code_retired,
     current_buildings,
@@ -153,6 +157,10 @@ def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str |
                 save_package(connection, None, report, status, package_id=package_id)
             if status == "rejected":
                 record(connection, actor, "package.rejected", package_id, {"errors": len(report.survey_errors)})
+                emit(connection, [Event("package.rejected", {
+                    "package_id": package_id, "stage": package.stage, "filename": name or path.name,
+                    "errors": int(len(report.survey_errors)),
+                    "rules": sorted(set(report.survey_errors["rule"])), "links": package_links(package_id)})])
                 return IngestResult(package_id, "rejected", report.to_dict())
         now = datetime.now(UTC)
         if package.stage == "cadastral":
@@ -166,6 +174,10 @@ def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str |
         accept_package(connection, package_id, now, document)
         record(connection, actor, "package.accept", package_id,
                {kind: len(assigned.get(kind) or []) for kind in ("parcels", "units", "retired")}, now)
+        # the buildings' 楼盘表 as they now stand, read in this transaction: readiness goes out with the codes
+        buildings = sorted({u["bdcdyh"][:24] for u in assigned.get("units") or []})
+        readiness = {code: building_table(building_rows(connection, code)).not_ready_because for code in buildings}
+        emit(connection, accepted_events(package_id, package.stage, name or path.name, assigned, readiness, now))
     return IngestResult(package_id, "accepted", document, duplicate=existing is not None, assigned=assigned)
 
 
@@ -174,8 +186,10 @@ def _refuse(ctx: Context, report: Report, package_id: int | None, actor) -> Inge
     if package_id is not None:
         with write_transaction(ctx.engine) as connection:
             save_package(connection, None, report, "refused", package_id=package_id)
-            record(connection, actor, "package.refused", package_id,
-                   {"reason": report.findings_list()[0]["message"] if report.findings_list() else None})
+            reason = report.findings_list()[0]["message"] if report.findings_list() else None
+            record(connection, actor, "package.refused", package_id, {"reason": reason})
+            emit(connection, [Event("package.refused", {"package_id": package_id, "reason": reason,
+                                                        "links": package_links(package_id)})])
     return IngestResult(package_id, "refused", report.to_dict())
 
 

@@ -23,6 +23,7 @@ from cadastre.core.errors import (
     NotFoundError,
     QuotaExceeded,
 )
+from cadastre.core.events import Event, package_links
 from cadastre.core.files import sha256_of
 from cadastre.core.progress import Progress, safe
 from cadastre.qa.render import render_html
@@ -31,6 +32,7 @@ from cadastre.read.container import sniff
 from cadastre.read.package import read_package
 from cadastre.registry import access
 from cadastre.registry.context import Context, OriginalFile, Received, byte_size, frame_time
+from cadastre.registry.events import emit
 from cadastre.registry.ingest import ingest_package
 from cadastre.store.auth import account_row, record
 from cadastre.store.engine import serialise, write_transaction
@@ -94,6 +96,9 @@ def receive(ctx: Context, path: str | os.PathLike, *, filename: str | None = Non
         package_id = receive_package(connection, original, submitted_by)
         record(connection, actor, "package.upload", package_id, {"filename": name,
                                                                  "sha256": digest, "size": original.size})
+        emit(connection, [Event("package.received", {"package_id": package_id, "filename": name,
+                                                     "sha256": digest, "size": int(original.size),
+                                                     "links": package_links(package_id)})])
         return Received(package_id, digest, duplicate=False)
 
 

@@ -4,8 +4,10 @@ as-built surveys (``cadastre.qa.planning``)."""
 from __future__ import annotations
 
 from cadastre.core.auth import Principal
+from cadastre.core.events import Event
 from cadastre.core.permit import Permit, load_permit, parse_permit
 from cadastre.registry.context import Context
+from cadastre.registry.events import emit
 from cadastre.store.auth import record
 from cadastre.store.engine import write_transaction
 from cadastre.store.permits import permit_history
@@ -26,6 +28,10 @@ def record_permit(ctx: Context, permit, *, by: str | None = None, actor: Princip
     with write_transaction(ctx.engine) as connection:
         result = store_permit(connection, permit, ctx.srid, recorded_by=by)
         record(connection, actor, "permit.record", permit.number)
+        if result.changed:
+            emit(connection, [Event("permit.recorded", {
+                "number": permit.number, "zddm": permit.zddm, "version": result.id,
+                "links": {"permit": f"/api/permits/{permit.number}"}})])
         return result
 
 

@@ -490,3 +490,54 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(Text, doc="what it touched: a package id, a code, an account")
     source: Mapped[str | None] = mapped_column(Text, doc="client address, or cli / local")
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class OutboxEvent(Base):
+    """An event for other offices (issue 25), written in the transaction of the change it describes; ids are in
+    commit order (writers serialise on the events lock: ``store.events.append_events``). Never updated."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_type_id", "type", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(48))
+    at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Subscription(Base):
+    """A webhook an administrator registered: where, which event types, the signing secret, and the delivery
+    state — the last event handled (``cursor``: events go out in order), the tries of the next one, a worker's
+    claim. Disabled, never deleted while it has dead letters (``delete`` removes both)."""
+
+    __tablename__ = "subscription"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    types: Mapped[list[str] | None] = mapped_column(JSON, doc="event types; NULL: all")
+    secret: Mapped[str] = mapped_column(Text, doc="whsec_…: shown once when made")
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None]
+    cursor: Mapped[int] = mapped_column(Integer, default=0, doc="the last event id delivered or given up")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, doc="failed tries of the next event")
+    failing_since: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None]
+
+
+class DeadLetter(Base):
+    """An event a subscription gave up on after its retries: an administrator sees it and replays it."""
+
+    __tablename__ = "dead_letter"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscription.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
+    attempts: Mapped[int] = mapped_column(Integer)
+    failing_since: Mapped[datetime | None]
+    dead_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    replayed_at: Mapped[datetime | None]

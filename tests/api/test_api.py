@@ -386,3 +386,21 @@ def test_validation_and_not_found_speak_chinese(client):
 def test_swagger_summaries_are_chinese(client):
     operations = [op for ops in client.get("/openapi.json").json()["paths"].values() for op in ops.values()]
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in op["summary"]) for op in operations)
+
+
+def test_the_event_feed_and_subscriptions_over_http_follow_the_roles(client, loaded_registry):
+    """Issue 25: the feed for staff and other offices' systems (not surveyors); subscriptions for admins."""
+    tokens = client.tokens
+    feed = client.get("/api/events?limit=5", headers={"Authorization": f"Bearer {tokens['registrar']}"})
+    assert feed.status_code == 200 and feed.json()["events"]
+    assert feed.json()["next_after"] == feed.json()["events"][-1]["id"]
+    assert client.get("/api/events", headers={"Authorization": f"Bearer {tokens['surveyor']}"}).status_code == 403
+    assert client.get("/api/subscriptions",
+                      headers={"Authorization": f"Bearer {tokens['registrar']}"}).status_code == 403
+    made = client.post("/api/subscriptions", json={"url": "https://zj.example.gov.cn/hooks", "types": ["codes.issued"]})
+    assert made.status_code == 201 and made.json()["secret"].startswith("whsec_")
+    listed = client.get("/api/subscriptions").json()["subscriptions"]
+    assert any(s["id"] == made.json()["id"] and "secret" not in s for s in listed)
+    assert client.post(f"/api/subscriptions/{made.json()['id']}/disable").status_code == 204
+    assert client.delete(f"/api/subscriptions/{made.json()['id']}").status_code == 204
+    assert client.get("/api/subscriptions/dead-letters").status_code == 200

@@ -18,7 +18,7 @@ BUILDING = PARCEL + "F0001"
 UNIT = BUILDING + "0001"
 ROLES = [r.value for r in Role]
 EVERYONE = set(ROLES)
-READ_ALL = {"registrar", "planner", "analyst", "admin"}
+READ_ALL = {"registrar", "planner", "analyst", "integration", "admin"}
 
 #: (method, path as documented) → roles allowed; None: needs no token. A documented endpoint missing here fails
 #: the test, so a new route cannot slip in unguarded.
@@ -59,10 +59,20 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("get", "/api/permits/{number}"): EVERYONE,
     ("get", "/api/summary"): EVERYONE,
     ("get", "/api/map-config"): EVERYONE,
+    ("get", "/api/events"): {"registrar", "planner", "analyst", "integration", "admin"},
+    ("get", "/api/subscriptions"): {"admin"},
+    ("post", "/api/subscriptions"): {"admin"},
+    ("post", "/api/subscriptions/{subscription_id}/enable"): {"admin"},
+    ("post", "/api/subscriptions/{subscription_id}/disable"): {"admin"},
+    ("delete", "/api/subscriptions/{subscription_id}"): {"admin"},
+    ("post", "/api/subscriptions/{subscription_id}/test"): {"admin"},
+    ("get", "/api/subscriptions/dead-letters"): {"admin"},
+    ("post", "/api/subscriptions/dead-letters/{dead_id}/replay"): {"admin"},
 }
 
 VALUES = {"collection_id": "parcels", "feature_id": PARCEL, "layer": "parcels", "z": "16", "x": "0", "y": "0",
-          "package_id": "1", "zddm": PARCEL, "bdcdyh": UNIT, "code": BUILDING, "number": "隰规建字第2026-017号"}
+          "package_id": "1", "zddm": PARCEL, "bdcdyh": UNIT, "code": BUILDING, "number": "隰规建字第2026-017号",
+          "subscription_id": "999", "dead_id": "999"}
 QUERIES = {"/api/parcels": "?q=府前街", "/api/search": "?q=府前街"}
 
 

@@ -8,14 +8,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
-from bench import baseline, checks, common, documents, http, read, report, store
+from bench import baseline, checks, common, documents, events, http, read, report, store
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="a tenth of the data, for a run under a minute")
     parser.add_argument("--runs", type=int, help="runs of each timing (default 3; 1 with --quick, a smoke run)")
-    parser.add_argument("--only", choices=["read", "checks", "store", "http", "baseline", "documents"], help="run one benchmark")
+    parser.add_argument("--only", choices=["read", "checks", "store", "http", "baseline", "documents", "events"], help="run one benchmark")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     if args.quick:  # a tenth of the data: its results apart from the full run's
@@ -37,7 +37,7 @@ def main() -> None:
         forkserver_ready = common.start_forkserver()
         with ThreadPoolExecutor(1) as background:
             starting = background.submit(stack.enter_context, common.postgres()) \
-                if args.only not in ("read", "documents") else None
+                if args.only not in ("read", "documents", "events") else None
             if args.only in (None, "read", "checks"):
                 county = stack.enter_context(common.county_package(**sizes))  # written once for both
         pg = starting.result() if starting else None
@@ -52,6 +52,8 @@ def main() -> None:
             step("baseline", baseline, **sizes, pg=pg)
         if args.only in (None, "documents"):
             step("documents", documents, runs=runs)
+        if args.only in (None, "events"):
+            step("events", events, parcels=10_000 // scale, runs=runs)
         if args.only in (None, "http"):
             step("http", http, **sizes, seconds=1 if args.quick else 10, quick=args.quick, pg=pg)
     print(f"results: {report.write(ran, quick=args.quick)}, {common.RESULTS / 'latest.json'} "

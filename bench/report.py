@@ -17,7 +17,7 @@ from bench.common import machine
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 QUICK_DOCS = common.RESULTS / "quick" / "benchmarks.md"  # a quick run's table: not the one the README links
-ORDER = ("read", "checks", "store", "baseline", "documents", "http")
+ORDER = ("read", "checks", "store", "baseline", "documents", "events", "http")
 
 
 def _s(t: dict) -> str:
@@ -134,8 +134,18 @@ def _documents(r: dict) -> list[list[str]]:
              f"{m(r['boundary_points_s']) * 1000:.0f} ms", "—", "—", "—", "—"]]
 
 
+def _events(r: dict) -> list[list[str]]:
+    f = r["feed"]
+    return [[f"ingest of {r['parcels']:,} parcels with two live webhook subscriptions, SpatiaLite",
+             _summary(r["with_two_s"]) + f"; {r['delivered']} deliveries done {r['delivered_after_s']} s after the commit",
+             f"the same ingest without subscriptions: {_summary(r['without_s'])}",
+             f"{r['ratio']:.2f}", "— (overhead, reported)", "—"],
+            [f"event feed: {f['events']:,} events read in pages of 1 000, SpatiaLite",
+             f"{f['events_per_s']:,} events/s ({f['read_s']} s)", f"writing them: {f['write_s']} s", "—", "—", "—"]]
+
+
 ROWS = {"read": _read, "checks": _checks, "store": _store, "baseline": _baseline, "documents": _documents,
-        "http": _http}
+        "events": _events, "http": _http}
 
 
 #: how each benchmark's rows begin in the table: a benchmark without results here (``--only`` another one, on a
@@ -144,6 +154,7 @@ ROW_STARTS = {"read": ("read + normalise",), "checks": ("read + every rule", "th
               "store": ("allocate codes", "the same with 4 concurrent writers"),
               "baseline": ("baseline import",),
               "documents": ("首次登记 file", "宗地图 / 界址点成果表"),
+              "events": ("ingest of", "event feed"),
               "http": ("HTTP point lookup", "HTTP search", "vector tile", "the same lookup served by tipg")}
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cadastre.allocate.buildings import area_comparison, building_numbers, floor_rows, is_building_number
-from cadastre.allocate.buildingtable import building_table
+from cadastre.allocate.buildingtable import readiness
 from cadastre.allocate.parcels import parcel_codes, resurvey, subdistrict_codes
 from cadastre.allocate.policy import allocation_order, match_units, plan_scopes, unit_order
 from cadastre.core.codes import feature_codes
@@ -53,7 +53,7 @@ from cadastre.store.packages import (
     package_findings,
     save_package,
 )
-from cadastre.store.queries import building_rows
+from cadastre.store.queries import open_errors
 from cadastre.store.registry_rows import (
     code_retired,
     current_buildings,
@@ -174,10 +174,14 @@ def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str |
         accept_package(connection, package_id, now, document)
         record(connection, actor, "package.accept", package_id,
                {kind: len(assigned.get(kind) or []) for kind in ("parcels", "units", "retired")}, now)
-        # the buildings' 楼盘表 as they now stand, read in this transaction: readiness goes out with the codes
+        # each building's readiness for 首次登记 goes out with the codes: the 楼盘表's rule (allocate.buildingtable)
+        # over this package's open errors and planning indicators, once for all its buildings
+        errors = open_errors(connection, package_id)
+        indicators = pd.DataFrame(document.get("indicators") or [],
+                                  columns=["indicator", "subject", "status", "reason", "rule"])
         buildings = sorted({u["bdcdyh"][:24] for u in assigned.get("units") or []})
-        readiness = {code: building_table(building_rows(connection, code)).not_ready_because for code in buildings}
-        emit(connection, accepted_events(package_id, package.stage, name or path.name, assigned, readiness, now))
+        ready = {code: readiness(package.stage, "accepted", code[20:], errors, indicators) for code in buildings}
+        emit(connection, accepted_events(package_id, package.stage, name or path.name, assigned, ready, now))
     return IngestResult(package_id, "accepted", document, duplicate=existing is not None, assigned=assigned)
 
 

@@ -11,8 +11,15 @@ from cadastre.core.errors import NotFoundError
 from cadastre.store.models import Base, Package, versions_where
 from cadastre.store.spatial import envelope, index_filter, query_frame, query_records, read_frame, utc_times
 
-__all__ = ["building_rows", "parcel_rows", "layer_frame", "summary_counts", "data_version", "current_extent"]
+__all__ = ["open_errors", "building_rows", "parcel_rows", "layer_frame", "summary_counts", "data_version", "current_extent"]
 
+
+
+def open_errors(connection: Connection, package_id: int) -> pd.DataFrame:
+    """The package's errors no waiver covers (rule, severity, feature, message)."""
+    return query_frame(connection, "SELECT f.rule, f.severity, f.feature, f.message FROM finding f "
+                                   "LEFT JOIN waiver w ON w.finding_id = f.id "
+                                   "WHERE f.package_id = :p AND f.severity = 'error' AND w.id IS NULL", p=package_id)
 
 
 def building_rows(connection: Connection, building_code: str) -> dict[str, pd.DataFrame]:
@@ -30,9 +37,7 @@ def building_rows(connection: Connection, building_code: str) -> dict[str, pd.Da
                                "WHERE u.valid_to IS NULL AND u.building_id = :b", b=building_id)
     floors = query_frame(connection, "SELECT sjc, myc, cg FROM floor WHERE valid_to IS NULL AND building_id = :b", b=building_id)
     package_id = int(building["package_id"].iat[0])
-    findings = query_frame(connection, "SELECT f.rule, f.severity, f.feature, f.message FROM finding f "
-                                  "LEFT JOIN waiver w ON w.finding_id = f.id "
-                                  "WHERE f.package_id = :p AND f.severity = 'error' AND w.id IS NULL", p=package_id)
+    findings = open_errors(connection, package_id)
     report = connection.execute(sa.select(Package.report).where(Package.id == package_id)).scalar_one() or {}
     return {"building": building, "units": units, "floors": floors, "open_errors": findings,
             "indicators": pd.DataFrame(report.get("indicators") or [],

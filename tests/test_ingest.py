@@ -213,3 +213,13 @@ def test_building_numbers_as_surveyors_write_them(registry, tmp_path):
     assert not any(u["new"] for u in asbuilt.assigned["units"])
     assert {u["bdcdyh"] for u in asbuilt.assigned["units"]} == {u["bdcdyh"] for u in units}
     assert scalar(registry, "SELECT count(*) FROM building WHERE valid_to IS NULL") == 3
+
+
+def test_ingesting_a_package_already_received_processes_that_package(registry, tmp_path):
+    """An upload waiting for the worker, ingested from the command line by its file: the same package is processed
+    (once), not a traceback from comparing it with itself."""
+    path = package(tmp_path, "cadastral")
+    received = registry.receive(path)
+    result = registry.ingest(path)
+    assert result.status == "accepted" and result.package_id == received.package_id
+    assert scalar(registry, "SELECT count(*) FROM package") == 1

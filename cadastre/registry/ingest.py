@@ -140,6 +140,8 @@ def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str |
         facts, permit = check_facts(connection, ctx.srid, package)
         report = check_against_registry(alone, registry=facts, permit=permit)
         existing = package_by_checksum(connection, package.sha256) if package_id is None else None
+        if existing is not None and existing.status == "received":  # uploaded, not processed yet: this is it
+            package_id, existing = int(existing.id), None
         if existing is not None and existing.status == "accepted":
             return IngestResult(existing.id, "accepted", existing.report, duplicate=True,
                                 assigned=existing.report.get("assigned", {}))
@@ -205,6 +207,8 @@ def _unwaived_errors(connection, package_id: int, report: Report) -> pd.DataFram
     is_waived = stored["waived_by"].notna()
     waived = set(zip(stored["rule"][is_waived], stored["feature"][is_waived], strict=True))
     errors = report.survey_errors
+    if errors.empty:  # nothing to waive (an empty report frame has no columns to look at)
+        return errors
     keys = list(zip(errors["rule"], errors["feature"].where(errors["feature"].notna(), None), strict=True))
     unwaived = errors[[key not in waived for key in keys]]
     known = set(zip(stored["rule"], stored["feature"].where(stored["feature"].notna(), None), stored["message"],

@@ -230,3 +230,15 @@ def test_a_killed_server_delivers_after_its_restart(db_url, registry, receiver):
             assert time.monotonic() < deadline
             time.sleep(0.1)
     assert receiver.ids() == [f"evt_{e['id']}" for e in registry.events()]
+
+
+def test_a_recorded_permit_and_an_imported_lot_are_told(registry, sample_files):
+    from cadastre.samples import sample_permit
+
+    registry.record_permit(sample_permit())
+    registry.record_permit(sample_permit())  # the same content again changes nothing: no second event
+    registry.import_baseline(sample_files["legacy"])
+    told = registry.events(types="permit.recorded,baseline.imported")
+    assert [e["type"] for e in told] == ["permit.recorded", "baseline.imported"]
+    assert told[0]["data"]["number"] == sample_permit()["number"]
+    assert told[1]["data"]["imported"]["parcels"] > 0 and told[1]["data"]["subdistricts"]

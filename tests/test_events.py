@@ -242,3 +242,15 @@ def test_a_recorded_permit_and_an_imported_lot_are_told(registry, sample_files):
     assert [e["type"] for e in told] == ["permit.recorded", "baseline.imported"]
     assert told[0]["data"]["number"] == sample_permit()["number"]
     assert told[1]["data"]["imported"]["parcels"] > 0 and told[1]["data"]["subdistricts"]
+
+
+def test_ids_past_what_databases_hold_are_answered_not_crashed_on(registry):
+    """Schemathesis sent after=2^63: SQLite cannot bind it (OverflowError → 500)."""
+    from cadastre.core.errors import NotFoundError
+
+    with pytest.raises(InputError, match="after 应在"):
+        registry.events(after=2**63)
+    for call in (lambda: registry.set_subscription_enabled(2**63, False), lambda: registry.delete_subscription(2**70),
+                 lambda: registry.dead_letters(2**63), lambda: registry.replay(2**64)):
+        with pytest.raises(NotFoundError):
+            call()

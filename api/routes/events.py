@@ -17,7 +17,7 @@ ADMIN = allowed(Permission.ADMINISTER, "管理订阅")
 
 @router.get("/events", response_class=JSON, dependencies=[EVENTS])
 def events(registry: RegistryDep,
-           after: Annotated[int, Query(ge=0, description="只返回此编号之后的事件（上次读到的最后一个 id）")] = 0,
+           after: Annotated[int, Query(ge=0, le=2**53 - 1, description="只返回此编号之后的事件（上次读到的最后一个 id）")] = 0,
            types: Annotated[str | None, Query(max_length=1000, description="事件类型，逗号分隔；不填为全部")] = None,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100):
     """事件（按提交顺序）：成果包接收/受理/退回/拒收、代码发放与注销、楼盘表变化、首次登记条件、规划许可、存量数据导入。
@@ -69,7 +69,7 @@ def test(registry: RegistryDep, subscription_id: int):
 
 
 @router.get("/subscriptions/dead-letters", response_class=JSON, dependencies=[ADMIN])
-def dead_letters(registry: RegistryDep, subscription: Annotated[int | None, Query(ge=1)] = None):
+def dead_letters(registry: RegistryDep, subscription: Annotated[int | None, Query(ge=1, le=2**53 - 1)] = None):
     """重试期满仍未送达的事件（可重发）。"""
     return {"dead_letters": registry.dead_letters(subscription)}
 

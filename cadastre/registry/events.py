@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from cadastre.core.auth import Principal
-from cadastre.core.errors import InputError
+from cadastre.core.errors import InputError, NotFoundError
 from cadastre.core.events import (
     RETRY_DELAYS_S,
     Event,
@@ -41,6 +41,17 @@ WORKER = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 CLAIM_S = float(os.environ.get("CADASTRE_WEBHOOK_CLAIM_S", "60"))
 
 
+#: ids and cursors as databases and JavaScript hold them exactly (a larger one is no event, subscription or letter)
+MAX_ID = 2**53 - 1
+
+
+def _id(value, what_zh: str, what_en: str) -> int:
+    number = int(value)
+    if not 0 <= number <= MAX_ID:
+        raise NotFoundError(f"没有{what_zh} {number}", f"no {what_en} {number}")
+    return number
+
+
 def emit(connection, events: list[Event]) -> None:
     """Write ``events`` in the caller's transaction (the change and its events commit together or not at all)."""
     stored.append_events(connection, events)
@@ -51,6 +62,8 @@ def events(ctx: Context, *, after: int = 0, types: str | list[str] | None = None
     (1–1000). A receiver that was down reads on from the last id it has."""
     if int(limit) < 1 or int(limit) > 1000:
         raise InputError("limit 应在 1 到 1000 之间", "limit must be 1..1000")
+    if not 0 <= int(after) <= MAX_ID:
+        raise InputError(f"after 应在 0 到 {MAX_ID} 之间", f"after must be 0..{MAX_ID}")
     with ctx.engine.connect() as connection:
         return stored.event_rows(connection, int(after), parse_types(types), int(limit))
 
@@ -79,14 +92,14 @@ def set_subscription_enabled(ctx: Context, subscription_id: int, enabled: bool, 
                              actor: Principal | None = None) -> None:
     """Stop delivering to a subscription (its events wait) or start again where it stopped."""
     with write_transaction(ctx.engine) as connection:
-        stored.update_subscription(connection, int(subscription_id),
+        stored.update_subscription(connection, _id(subscription_id, "订阅", "subscription"),
                                    disabled_at=None if enabled else datetime.now(UTC), next_attempt_at=None)
         record(connection, actor, "subscription.enable" if enabled else "subscription.disable", subscription_id)
 
 
 def delete_subscription(ctx: Context, subscription_id: int, *, actor: Principal | None = None) -> None:
     with write_transaction(ctx.engine) as connection:
-        stored.delete_subscription(connection, int(subscription_id))
+        stored.delete_subscription(connection, _id(subscription_id, "订阅", "subscription"))
         record(connection, actor, "subscription.delete", subscription_id)
 
 
@@ -94,7 +107,7 @@ def test_subscription(ctx: Context, subscription_id: int, *, send: Callable = po
     """Send a signed ``subscription.test`` message (id 0, not an event of the feed) now; None when the receiver
     took it, else why not."""
     with ctx.engine.connect() as connection:
-        row = stored.subscription_row(connection, int(subscription_id), with_secret=True)
+        row = stored.subscription_row(connection, _id(subscription_id, "订阅", "subscription"), with_secret=True)
     now = datetime.now(UTC)
     body = event_body({"id": 0, "type": "subscription.test", "time": now.isoformat().replace("+00:00", "Z"),
                        "version": 1, "data": {"subscription": row["id"]}})
@@ -103,6 +116,8 @@ def test_subscription(ctx: Context, subscription_id: int, *, send: Callable = po
 
 def dead_letters(ctx: Context, subscription_id: int | None = None, *, include_replayed: bool = False) -> list[dict]:
     """Events given up on after their retries, waiting for an administrator to replay them."""
+    if subscription_id is not None:
+        subscription_id = _id(subscription_id, "订阅", "subscription")
     with ctx.engine.connect() as connection:
         return stored.dead_letter_rows(connection, subscription_id, include_replayed=include_replayed)
 
@@ -111,7 +126,7 @@ def replay(ctx: Context, dead_id: int, *, actor: Principal | None = None, send: 
     """Deliver a dead letter's event again now (same ``webhook-id``); None when the receiver took it (it is then
     marked replayed), else why not (it stays)."""
     with ctx.engine.connect() as connection:
-        letter, event = stored.dead_letter(connection, int(dead_id))
+        letter, event = stored.dead_letter(connection, _id(dead_id, "投递失败记录", "dead letter"))
         row = stored.subscription_row(connection, letter["subscription_id"], with_secret=True)
     body = event_body(event)
     error = send(row["url"], body, signed_headers(row["secret"], event["id"], body))

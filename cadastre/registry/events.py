@@ -142,6 +142,9 @@ def deliver_due(ctx: Context, *, send: Callable = post, delays: tuple[float, ...
     """One round of deliveries: claim the subscriptions due, send each one's next events in order, record each
     outcome. Returns the events delivered. Run by the server's delivery thread every second."""
     now = datetime.now(UTC)
+    with ctx.engine.connect() as connection:  # most rounds find nothing due: no write lock for them
+        if not stored.due_subscriptions(connection, now):
+            return 0
     with write_transaction(ctx.engine) as connection:
         claimed = stored.claim_due(connection, worker, now, now + timedelta(seconds=CLAIM_S))
     done = 0

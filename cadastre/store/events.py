@@ -13,7 +13,7 @@ from cadastre.store.engine import serialise
 from cadastre.store.models import DeadLetter, OutboxEvent, Subscription
 
 __all__ = ["append_events", "event_rows", "last_event_id", "insert_subscription", "subscription_rows",
-           "subscription_row", "update_subscription", "delete_subscription", "claim_due", "next_events",
+           "subscription_row", "update_subscription", "delete_subscription", "due_subscriptions", "claim_due", "next_events",
            "record_delivered", "record_failed", "record_dead", "release", "dead_letter_rows", "mark_replayed"]
 
 _EVENT_COLUMNS = (OutboxEvent.id, OutboxEvent.type, OutboxEvent.at, OutboxEvent.version, OutboxEvent.data)
@@ -87,16 +87,22 @@ def delete_subscription(connection: Connection, subscription_id: int) -> None:
     connection.execute(sa.delete(Subscription).where(Subscription.id == subscription_id))
 
 
-def claim_due(connection: Connection, worker: str, now: datetime, until: datetime, limit: int = 10) -> list[dict]:
-    """Claim enabled subscriptions with events after their cursor, whose next try is due and which no live
-    worker holds; returns them with their secrets. One worker delivers a subscription at a time: in order."""
+def due_subscriptions(connection: Connection, now: datetime, limit: int = 10) -> list[int]:
+    """Enabled subscriptions with events after their cursor, whose next try is due and which no live worker
+    holds (a read: the delivery thread asks every second, and takes the write lock only when one is due)."""
     newest = last_event_id(connection)
     due = (sa.select(Subscription.id).where(
         Subscription.disabled_at.is_(None), Subscription.cursor < newest,
         sa.or_(Subscription.next_attempt_at.is_(None), Subscription.next_attempt_at <= now),
         sa.or_(Subscription.claimed_until.is_(None), Subscription.claimed_until < now))
         .order_by(Subscription.id).limit(limit))
-    ids = [r[0] for r in connection.execute(due)]
+    return [r[0] for r in connection.execute(due)]
+
+
+def claim_due(connection: Connection, worker: str, now: datetime, until: datetime, limit: int = 10) -> list[dict]:
+    """Claim the subscriptions due (:func:`due_subscriptions`, asked again under the write lock); returns them
+    with their secrets. One worker delivers a subscription at a time: in order."""
+    ids = due_subscriptions(connection, now, limit)
     if not ids:
         return []
     # the same conditions again in the UPDATE: of two workers, the second finds the rows claimed and takes none

@@ -102,16 +102,18 @@ def collection(request: Request, registry: RegistryDep, collection_id: Collectio
             responses={200: {"content": {QUERYABLES: {}}, "description": "JSON Schema"}})
 def collection_queryables(request: Request, collection_id: CollectionId):
     """要素集合的属性及其类型（OGC API – Features Part 3，JSON Schema）。"""
-    schema = queryables(COLLECTIONS[collection_id])
-    schema["$id"] = str(request.url)
-    return Response(to_json(schema), media_type=QUERYABLES)
+    return _json_schema(request, queryables(COLLECTIONS[collection_id]))
 
 
 @router.get("/collections/{collection_id}/schema",
             responses={200: {"content": {QUERYABLES: {}}, "description": "JSON Schema"}})
 def collection_schema(request: Request, collection_id: CollectionId):
     """一个要素（GeoJSON Feature）的 JSON Schema，属性类型同 queryables；供 GDAL 等客户端确定字段类型。"""
-    schema = feature_schema(COLLECTIONS[collection_id])
+    return _json_schema(request, feature_schema(COLLECTIONS[collection_id]))
+
+
+def _json_schema(request: Request, schema: dict) -> Response:
+    """A JSON Schema document, identified by the URL it was served at."""
     schema["$id"] = str(request.url)
     return Response(to_json(schema), media_type=QUERYABLES)
 

@@ -110,7 +110,7 @@ def unit_sheet(ctx: Context, bdcdyh: str, *, as_of: datetime | str | None = None
 
 
 def _same_floor(units, unit):
-    """The other units whose floors meet the unit's (a 跃层 flat's lower floor shows its neighbours there)."""
+    """The other units with an outline on the unit's 实际层 (a 跃层 flat: its lowest floor's neighbours)."""
     others = units[(units["bdcdyh"] != unit["bdcdyh"]) & (units["sjc"] == unit["sjc"])]
     return others[others.geometry.notna()].reset_index(drop=True)
 
@@ -189,11 +189,10 @@ def first_registration_file(ctx: Context, building_code: str, *, draft: bool = F
         if unit is None:
             continue
         floors = floors_of(unit["sjc"], unit["myc"])
-        others = units[(units["bdcdyh"] != bdcdyh) & (units["sjc"] == unit["sjc"]) & units.geometry.notna()]
         sheets.append(UnitSheet(bdcdyh=bdcdyh, outline=unit.geometry, attributes={**_record(unit),
                                 "myc": unit["myc"] if unit["myc"] else (floors[0] if floors else None)},
                                 building_outline=outline, building=building, zl=zl, srid=ctx.srid, as_of=as_of,
-                                floor_units=others.reset_index(drop=True)))
+                                floor_units=_same_floor(units, unit)))
     files[f"房产分户图-{code}.pdf"] = unit_plan_pdf(sheets, made_on=made_on, draft=draft)
     levels = sorted({f for s, m in zip(units["sjc"], units["myc"], strict=True) for f in floors_of(s, m)},
                     reverse=True)

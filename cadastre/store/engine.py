@@ -135,8 +135,23 @@ def _translated(engine: Engine) -> Engine:
     return engine
 
 
+def _load_bundled_libraries() -> None:
+    """Load the GEOS, PROJ and GDAL that the shapely, pyproj and pyogrio wheels bundle, before SpatiaLite's.
+
+    SQLite opens an extension with ``RTLD_GLOBAL``: Debian's mod_spatialite puts the system GEOS and PROJ C++
+    symbols in the process's global scope, and a wheel's own copy loaded after it binds to those (another
+    version): shapely raising "WKB output dimension must be 2 or 3", pyproj freeing memory twice at exit. Loaded
+    first, each wheel's libraries are bound to their own copies (tests/test_store.py runs the wrong order in a
+    child process)."""
+    import pyogrio  # noqa: F401  (its GDAL, with that GDAL's PROJ)
+    import pyproj  # noqa: F401
+    import shapely  # noqa: F401
+
+
 def _sqlite_engine(url: sa.URL, **kwargs) -> Engine:
     import sqlean  # see the module docstring: the stdlib sqlite3 here cannot load extensions
+
+    _load_bundled_libraries()
 
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")

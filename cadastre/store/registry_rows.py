@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from cadastre.core.codes import prefix_range
 from cadastre.core.errors import AllocationError, DatabaseError
 from cadastre.core.geometry import as_multi
-from cadastre.store import pgcopy
+from cadastre.store import pgcopy, rtree
 from cadastre.store.engine import translate
 from cadastre.store.models import Base
 from cadastre.store.spatial import read_frame, result_frame, to_wkb
@@ -128,9 +128,9 @@ _ROW_TRIGGERS = ("ggi", "tmi", "gii")
 def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: dict[str, object], geoms, srid,
                    package_id, now) -> None:
     """One ``executemany`` with SpatiaLite's per-row triggers on ``table.geom`` suspended, and their work done in
-    bulk instead: the geometry kind checked for the whole array (by :func:`insert_rows`), the R*Tree filled with
-    bounds shapely computed, the last-insert time written once. The triggers are restored before the transaction ends (SQLite
-    DDL is transactional: a failure restores them too), so other programs editing the file keep them."""
+    bulk instead: the geometry kind checked for the whole array (by :func:`insert_rows`), the R*Tree bulk loaded
+    from bounds shapely computed (:mod:`cadastre.store.rtree`), the last-insert time written once. The triggers
+    are restored before the transaction ends (SQLite DDL is transactional: a failure restores them too), so other programs editing the file keep them."""
     n = len(geoms)
     present = ~shapely.is_missing(geoms)
     triggers = connection.exec_driver_sql(
@@ -152,12 +152,9 @@ def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: 
     if triggers:
         indexed = np.flatnonzero(present & ~shapely.is_empty(geoms))
         if len(indexed):
-            bounds = shapely.bounds(geoms[indexed])
-            ids = np.asarray(data["id"], dtype=np.int64)[indexed]
-            connection.exec_driver_sql(
-                f'INSERT INTO "idx_{table}_geom" (pkid, xmin, xmax, ymin, ymax) VALUES (?, ?, ?, ?, ?)',
-                list(zip(ids.tolist(), bounds[:, 0].tolist(), bounds[:, 2].tolist(), bounds[:, 1].tolist(),
-                         bounds[:, 3].tolist(), strict=True)))
+            bounds = shapely.bounds(geoms[indexed])  # xmin, ymin, xmax, ymax; the R*Tree's columns go x, x, y, y
+            rtree.bulk_load(connection, f"idx_{table}_geom", np.asarray(data["id"], dtype=np.int64)[indexed],
+                            bounds[:, [0, 2, 1, 3]])
         connection.exec_driver_sql("UPDATE geometry_columns_time SET last_insert = strftime('%Y-%m-%dT%H:%M:%fZ', "
                                    "'now') WHERE f_table_name = ? AND f_geometry_column = 'geom'", (table,))
         for _, sql in triggers:

@@ -73,7 +73,8 @@ def create_app(registry: Registry | str | None = None, settings: ServiceSettings
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes, timeout_s=settings.body_timeout_s,
                        min_rate=settings.body_min_rate)
     app.add_middleware(SecurityHeaders, basemap_url=settings.basemap_url)
-    for module in (pages, auth, ogc, packages, lookups, documents, events):
+    # the point lookups first: routes are matched in turn, and a card request walked the others' patterns first
+    for module in (lookups, ogc, pages, auth, packages, documents, events):
         app.include_router(module.router)
     _chinese_summaries(app)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

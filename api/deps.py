@@ -126,7 +126,11 @@ def to_json(value: Any) -> str:
 
 
 class JSON(JSONResponse):
-    """JSON with Chinese kept as is, datetimes in ISO 8601, NaN as null, numpy scalars as numbers."""
+    """JSON with Chinese kept as is, datetimes in ISO 8601, NaN as null, numpy scalars as numbers.
+
+    A route that returns its value wrapped in this response skips FastAPI's ``jsonable_encoder`` pass over it (a
+    parcel card: 0.6 of the request's 3 ms in process), which ``render`` makes redundant for plain dicts and lists;
+    the point lookups do so."""
 
     def render(self, content: Any) -> bytes:
         return to_json(content).encode("utf-8")

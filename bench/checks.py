@@ -1,7 +1,10 @@
 """Read + every rule on a county-scale package, against the usual way: load into PostGIS and run the same checks
 as SQL (ST_IsValid, self-joins with the GiST index, ST_Within, boundary points by ST_DWithin).
 
-Goals (issue 4): read + all checks ≤ 20 s and ≤ 2 GB peak; our checks ≤ 0.35 × the SQL checks' time.
+Goals, as ratios to the SQL baseline measured in the same run (issue 26): every rule of the catalogue (read
+excluded) ≤ 0.35 × the six SQL checks' time (after loading, which is not counted); our rules that do what the six
+checks do ≤ 0.35 × too (issue 4). Peak memory ≤ 2 GB. Read + all rules in seconds is reported, not a goal (an
+absolute time moves ±30 % with the machine's load).
 Our side runs in a fresh process per run (``bench.common.in_child``), so its peak memory is its own.
 """
 
@@ -15,7 +18,7 @@ import shapely
 
 from bench.common import Timing, county_package, database, in_child, postgres, save
 
-GOALS = {"read_and_check_s": 20.0, "peak_mb": 2048, "ratio": 0.35}
+GOALS = {"all_rules_ratio": 0.35, "peak_mb": 2048, "ratio": 0.35}
 
 SQL_CHECKS = {
     "validity (ST_IsValid)": """
@@ -138,13 +141,14 @@ def run(*, parcels: int, buildings: int, units: int, runs: int, county: tuple | 
     per_query = {name: _timing(name, [t[name] for t in theirs]) for name in SQL_CHECKS}
     peak = max(o["peak_mb"] for o in ours)
     ratio = equivalent.median_s / sql.median_s
+    all_rules = checks.median_s / sql.median_s
     result = {
         "sizes": {"parcels": parcels, "boundary_points": len(layers["JZD"]), "buildings": len(layers["ZRZ"]),
                   "units": len(layers["H"])},
         "read": read, "checks": checks, "equivalent_checks": equivalent, "read_and_checks": total,
-        "baseline_sql": sql, "baseline_queries": per_query, "all_rules_vs_sql": round(checks.median_s / sql.median_s, 3),
+        "baseline_sql": sql, "baseline_queries": per_query, "all_rules_vs_sql": round(all_rules, 3),
         "baseline_load_s": round(load, 2), "peak_mb": round(peak), "ratio": round(ratio, 3), "goals": GOALS,
-        "met": {"read_and_check_s": total.median_s <= GOALS["read_and_check_s"], "peak_mb": peak <= GOALS["peak_mb"],
+        "met": {"all_rules_ratio": all_rules <= GOALS["all_rules_ratio"], "peak_mb": peak <= GOALS["peak_mb"],
                 "ratio": ratio <= GOALS["ratio"]},
         "findings": ours[0]["findings"],
     }
@@ -155,12 +159,11 @@ def run(*, parcels: int, buildings: int, units: int, runs: int, county: tuple | 
 def report(result: dict) -> str:
     r, c, t, s = result["read"], result["checks"], result["read_and_checks"], result["baseline_sql"]
     met = {k: "met" if v else "MISSED" for k, v in result["met"].items()}
-    lines = [f"checks {result['sizes']}: read {r.median_s:.2f} s + all rules {c.median_s:.2f} s = {t.median_s:.2f} s "
-             f"(goal ≤ {result['goals']['read_and_check_s']} s: {met['read_and_check_s']}); peak {result['peak_mb']} MB "
-             f"(goal ≤ {result['goals']['peak_mb']} MB: {met['peak_mb']})",
+    lines = [f"checks {result['sizes']}: read {r.median_s:.2f} s + all rules {c.median_s:.2f} s = {t.median_s:.2f} s; "
+             f"all rules vs the SQL checks {result['all_rules_vs_sql']:.2f} (goal ≤ {result['goals']['all_rules_ratio']}: "
+             f"{met['all_rules_ratio']}); peak {result['peak_mb']} MB (goal ≤ {result['goals']['peak_mb']} MB: {met['peak_mb']})",
              f"  same checks: ours {result['equivalent_checks'].median_s:.2f} s, PostGIS SQL {s.median_s:.2f} s "
              f"(min {s.min_s:.2f}, max {s.max_s:.2f}) after {result['baseline_load_s']} s of loading; "
-             f"ratio {result['ratio']:.2f} (goal ≤ {result['goals']['ratio']}: {met['ratio']}); "
-             f"all rules vs SQL: {result['all_rules_vs_sql']:.2f}"]
+             f"ratio {result['ratio']:.2f} (goal ≤ {result['goals']['ratio']}: {met['ratio']})"]
     lines += [f"    {name}: {q.median_s:.2f} s" for name, q in result["baseline_queries"].items()]
     return "\n".join(lines)

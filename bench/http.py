@@ -18,7 +18,11 @@ Each figure comes from one ``wrk`` run over random codes of the county (a Lua sc
 - vector tiles at the busiest zoom, the parcels layer's ``minzoom`` (each tile there holds the most parcels),
   every tile of the county at that zoom in turn, one connection: p95 latency and the largest tile's size.
 
-Goals (issue 7): lookup p50 ≤ 2 ms, p99 ≤ 10 ms, ≥ 1 000 requests/s; tile p95 ≤ 50 ms.
+Goals, as ratios to peers measured in the same run (issue 26): the parcel card's throughput ≥ 0.7 × the plain
+FastAPI one-query baseline's, on each engine; tile p95 ≤ 0.5 × one ``ST_AsMVT`` query per tile (PostGIS's, the peer
+of both engines' tiles). Latencies, requests per second and the search's p95 are reported as they were measured
+(issue 7's p50 ≤ 2 ms, p99 ≤ 10 ms, ≥ 1 000 requests/s and issue 23's search p95 ≤ 50 ms are absolute: on these
+shared machines they move ±30 % from run to run).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from pathlib import Path
 from bench import county
 from bench.common import database, in_children, postgres, process_group_peak_mb, save
 
-GOALS = {"p50_ms": 2.0, "p99_ms": 10.0, "requests_per_s": 1000.0, "tile_p95_ms": 50.0, "search_p95_ms": 50.0}
+GOALS = {"throughput_ratio": 0.7, "tile_ratio": 0.5}
 BASELINES = Path(__file__).resolve().parent.parent / ".venv-baselines" / "bin"
 WORKERS = 2
 
@@ -248,12 +252,18 @@ def _measure(s: dict, server, seconds: int, quick: bool) -> dict:
     result["throughput_vs_baseline"] = round(ours_load["requests_per_s"] / theirs["requests_per_s"], 3)
     if result.get("tipg", {}).get("load"):
         result["throughput_vs_tipg"] = round(ours_load["requests_per_s"] / result["tipg"]["load"]["requests_per_s"], 3)
-    latency = result["parcel_lookup"]["latency"]
-    result["met"] = {"p50_ms": latency["p50_ms"] <= GOALS["p50_ms"], "p99_ms": latency["p99_ms"] <= GOALS["p99_ms"],
-                     "requests_per_s": ours_load["requests_per_s"] >= GOALS["requests_per_s"],
-                     "tile_p95_ms": result["tiles"]["p95_ms"] <= GOALS["tile_p95_ms"],
-                     "search_p95_ms": result["search"]["p95_ms"] <= GOALS["search_p95_ms"]}
+    result["met"] = {"throughput_ratio": result["throughput_vs_baseline"] >= GOALS["throughput_ratio"]}
     return result
+
+
+def _tile_ratios(engines: dict) -> None:
+    """Each engine's tile p95 against one ST_AsMVT query per tile (measured on PostGIS, the same tiles of the same
+    county, in the same run)."""
+    peer = engines.get("PostGIS", {}).get("tiles_baseline")
+    for e in engines.values():
+        if peer:
+            e["tiles_vs_st_asmvt"] = round(e["tiles"]["p95_ms"] / peer["p95_ms"], 3)
+            e["met"]["tile_ratio"] = e["tiles_vs_st_asmvt"] <= GOALS["tile_ratio"]
 
 
 def _tipg_version() -> str:
@@ -282,6 +292,7 @@ def run(*, parcels: int, buildings: int, units: int, seconds: int = 10, quick: b
             with _servers(*s["servers"]) as processes:
                 _warm_up(s, min(3, seconds))
                 engines[s["name"]] = {"data": data, **_measure(s, processes[0], seconds, quick)}
+    _tile_ratios(engines)
     result = {"workers": WORKERS, "load_generator": "wrk on loopback, same machine", "goals": GOALS,
               "engines": engines}
     save("http", result)
@@ -307,17 +318,16 @@ def report(result: dict) -> str:
             lines.append(f"http {name} tipg {tipg['version']} /collections/public.parcel/items/{{id}}: 1 connection p50 "
                          f"{tipg['latency']['p50_ms']:.2f} ms; 8 connections {tipg['load']['requests_per_s']:.0f} req/s; "
                          f"ours vs tipg {r['throughput_vs_tipg']:.2f}")
-        lines.append(f"  goals: p50 ≤ {g['p50_ms']} ms {met['p50_ms']}, p99 ≤ {g['p99_ms']} ms {met['p99_ms']}, "
-                     f"≥ {g['requests_per_s']:.0f} req/s {met['requests_per_s']}; throughput vs baseline "
-                     f"{r['throughput_vs_baseline']:.2f}")
+        lines.append(f"  throughput vs baseline {r['throughput_vs_baseline']:.2f} (goal ≥ {g['throughput_ratio']}: "
+                     f"{met['throughput_ratio']})")
         t = r["tiles"]
         lines.append(f"  tiles z{t['zoom']} ({t['count']} tiles, largest {t['largest_kb']} KB): p50 {t['p50_ms']:.1f} ms, "
-                     f"p95 {t['p95_ms']:.1f} ms (goal ≤ {g['tile_p95_ms']} ms: {met['tile_p95_ms']})")
+                     f"p95 {t['p95_ms']:.1f} ms" + (f"; vs one ST_AsMVT query per tile {r['tiles_vs_st_asmvt']:.2f} (goal ≤ "
+                                                   f"{g['tile_ratio']}: {met['tile_ratio']})" if "tiles_vs_st_asmvt" in r else ""))
         q = r.get("search")
         if q:
             lines.append(f"  search GET /api/search?q=… (codes with blanks, code starts, 坐落 words, rooms): p50 "
-                         f"{q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms (goal ≤ {g['search_p95_ms']} ms: "
-                         f"{met['search_p95_ms']})")
+                         f"{q['p50_ms']:.1f} ms, p95 {q['p95_ms']:.1f} ms")
         if r.get("tiles_baseline"):
             b = r["tiles_baseline"]
             lines.append(f"  the same tiles by one ST_AsMVT query each: p50 {b['p50_ms']:.1f} ms, p95 {b['p95_ms']:.1f} ms")

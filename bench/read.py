@@ -1,8 +1,8 @@
 """Read + normalise a county-scale package vs plain ``pyogrio.read_dataframe`` on the same files.
 
-Goal (issue 3): read + normalise ≤ 1.5 × the baseline, on 100 000 parcels and 500 000 units — for the package of
-GBK shapefiles, and (issue 20) for the same layers delivered as a File Geodatabase (``县.gdb``, as ArcGIS writes it),
-against pyogrio reading that ``.gdb``.
+Goals, as ratios to the baseline measured in the same run (issue 26): read + normalise ≤ 1.2 × pyogrio on the package
+of GBK shapefiles (100 000 parcels, 500 000 units); ≤ 1.5 × (issue 20) for the same layers delivered as a File
+Geodatabase (``县.gdb``, as ArcGIS writes it), against pyogrio reading that ``.gdb``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pyogrio
 from bench.common import county_package, in_child, measure, save
 from cadastre.read.package import read_package
 
-GOAL = 1.5
+GOAL = 1.2
+GDB_GOAL = 1.5
 
 
 def _baseline(files: list[Path]) -> None:
@@ -47,7 +48,7 @@ def _filegdb(layers: dict, runs: int) -> dict:
                            "read_package (.gdb)": lambda: _ours_gdb(gdb)}, runs)
     plain, read = timings.values()
     ratio = read.median_s / plain.median_s
-    return {"baseline": plain, "measured": read, "ratio": round(ratio, 3), "met": ratio <= GOAL}
+    return {"baseline": plain, "measured": read, "ratio": round(ratio, 3), "goal": GDB_GOAL, "met": ratio <= GDB_GOAL}
 
 
 def run(*, parcels: int, buildings: int, units: int, runs: int, county: tuple | None = None) -> dict:

@@ -4,7 +4,9 @@ written by ``store.registry_rows.insert_rows``. Baseline: the same rows without 
 the same million by four writer processes at once, reserving from the same counters: wall time, and a check that
 no code was issued twice.
 
-Goal (issues 5 and 9): 1 000 000 units in at most 20 s on each engine; no duplicates with concurrent writers.
+Goals, as ratios to the peer measured in the same run (issue 26): with geometry ≤ 1.5 × the same rows without
+geometry, on each engine (seconds per million are reported, not a goal: an absolute time moves ±30 % with the
+machine's load); no duplicates with concurrent writers (issue 9).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cadastre.store.counters import reserve
 from cadastre.store.engine import create_engine, write_transaction
 from cadastre.store.registry_rows import insert_rows
 
-GOAL_PER_MILLION = 20.0
+GOAL_RATIO = 1.5
 WRITERS = 4
 _TS = sa.DateTime(timezone=True)
 
@@ -128,9 +130,11 @@ def _engine_step(name: str, url: str, units: int, runs: int) -> dict:
     concurrent = _concurrent(engine, url, units, WRITERS, pristine)
     engine.dispose()
     timing = Timing(name, float(np.median(full)), min(full), max(full), runs)
-    per_million = timing.median_s * 1_000_000 / units
-    return {"with_geometry": timing, "without_geometry_s": round(float(np.median(plain)), 2),
-            "per_million_s": round(per_million, 1), "met": per_million <= GOAL_PER_MILLION, "concurrent": concurrent}
+    without = Timing(name, float(np.median(plain)), min(plain), max(plain), runs)
+    ratio = timing.median_s / without.median_s
+    return {"with_geometry": timing, "without_geometry": without, "without_geometry_s": round(without.median_s, 2),
+            "ratio": round(ratio, 3), "per_million_s": round(timing.median_s * 1_000_000 / units, 1),
+            "met": ratio <= GOAL_RATIO, "concurrent": concurrent}
 
 
 def run(*, units: int, runs: int, pg=None) -> dict:
@@ -140,7 +144,7 @@ def run(*, units: int, runs: int, pg=None) -> dict:
             # each engine in a process of its own: its peak memory is that engine's step alone
             results[name], peak = in_child(_engine_step, name, url, units, runs)
             results[name]["peak_mb"] = peak
-    result = {"units": units, "goal_per_million_s": GOAL_PER_MILLION, "engines": results}
+    result = {"units": units, "goal_ratio": GOAL_RATIO, "engines": results}
     save("store", result)
     return result
 
@@ -151,7 +155,7 @@ def report(result: dict) -> str:
         verdict = "met" if r["met"] else "MISSED"
         c = r["concurrent"]
         lines.append(f"allocate + store {result['units']} units on {name}: {r['with_geometry'].median_s:.2f} s with "
-                     f"geometry ({r['without_geometry_s']:.2f} s without) → {r['per_million_s']:.1f} s per million "
-                     f"(goal ≤ {result['goal_per_million_s']} s: {verdict}); {c['writers']} writers at once: "
+                     f"geometry, {r['without_geometry_s']:.2f} s without: {r['ratio']:.2f}× (goal ≤ "
+                     f"{result['goal_ratio']}×: {verdict}); {r['per_million_s']:.1f} s per million; {c['writers']} writers at once: "
                      f"{c['wall_s']:.2f} s wall, {c['duplicates']} duplicate codes of {c['codes']}")
     return "\n".join(lines)

@@ -47,8 +47,8 @@ def find_parcels(registry: RegistryDep, principal: PrincipalDep,
     if (at is None) == (q is None):
         raise InputError("请给出 at（经度,纬度）或 q（坐落/代码）之一", "give exactly one of at or q")
     if at is not None:
-        return {"parcels": [registry.parcel_at(*_lonlat(at), viewer=principal)]}
-    return {"parcels": [h for h in registry.search(q, limit=limit) if h["kind"] == "parcel"]}
+        return JSON({"parcels": [registry.parcel_at(*_lonlat(at), viewer=principal)]})
+    return JSON({"parcels": [h for h in registry.search(q, limit=limit) if h["kind"] == "parcel"]})
 
 
 # point lookups: see api.deps.quick (on the loop with SQLite, in the thread pool with PostgreSQL)
@@ -56,14 +56,14 @@ def find_parcels(registry: RegistryDep, principal: PrincipalDep,
 async def get_parcel(registry: RegistryDep, principal: PrincipalDep, zddm: str):
     """宗地卡片：现势信息、自然幢、历史版本、代码沿革、能否办理首次登记。权利人（qlr）仅登记员和管理员可见，其他角色
     看到的是遮蔽后的姓名。"""
-    return await quick(registry, registry.parcel, str(ParcelCode.parse(zddm)), viewer=principal,
-                       writes=principal.can(Permission.READ_OWNERS))  # an audited read
+    return JSON(await quick(registry, registry.parcel, str(ParcelCode.parse(zddm)), viewer=principal,
+                            writes=principal.can(Permission.READ_OWNERS)))  # an audited read
 
 
 @router.get("/units/{bdcdyh}", response_class=JSON, tags=["户"])
 async def get_unit(registry: RegistryDep, bdcdyh: str):
     """户：现势版本、预测到实测的各版本、代码及其沿革（前后两个方向）。"""
-    return await quick(registry, registry.unit, str(UnitCode.parse(bdcdyh)))
+    return JSON(await quick(registry, registry.unit, str(UnitCode.parse(bdcdyh))))
 
 
 def _building_code(code: str) -> str:
@@ -95,7 +95,7 @@ def building_table(registry: RegistryDep, code: str,
 def building_readiness(registry: RegistryDep, code: str):
     """自然幢能否办理首次登记，及不能的原因。"""
     table = registry.building_table(_building_code(code))
-    return {"code": table.code, "ready": table.ready, "not_ready_because": table.not_ready_because}
+    return JSON({"code": table.code, "ready": table.ready, "not_ready_because": table.not_ready_because})
 
 
 EXPORT_TYPES = {"gpkg": "application/geopackage+sqlite3", "shp": "application/zip",
@@ -141,7 +141,7 @@ def export_layer(registry: RegistryDep, principal: PrincipalDep,
 def search(registry: RegistryDep, q: Annotated[str, Query(min_length=1, max_length=100)],
            limit: Annotated[int, Query(ge=1, le=100)] = 20):
     """按宗地代码、自然幢代码、不动产单元代码（或其开头）、坐落、建筑物名称查找；结果带经纬度范围。"""
-    return {"results": registry.search(q, limit=limit)}
+    return JSON({"results": registry.search(q, limit=limit)})
 
 
 @router.post("/permits", status_code=201, response_class=JSON, tags=["规划许可"],

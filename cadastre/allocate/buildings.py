@@ -91,7 +91,9 @@ def area_comparison(units: pd.DataFrame, codes: pd.Series, previous: pd.DataFram
     """预测 / 实测 comparison of matched units: both areas, the difference and 面积误差比 (flagged beyond ±3 %)."""
     predicted = dict(zip(previous["bdcdyh"], previous["ycjzmj"], strict=True))
     rows, flagged = [], 0
-    for code, shbw, building, measured in zip(codes, units["SHBW"], units["building"], units["SCJZMJ"], strict=True):
+    for code, shbw, building, measured in zip(codes.to_numpy(object), units["SHBW"].to_numpy(object),
+                                              units["building"].to_numpy(object), units["SCJZMJ"].to_numpy(object),
+                                              strict=True):
         if code not in predicted:
             continue
         before = predicted[code]
@@ -101,6 +103,7 @@ def area_comparison(units: pd.DataFrame, codes: pd.Series, previous: pd.DataFram
         rows.append({"bdcdyh": code, "zrzh": building, "shbw": shbw, "predicted": before, "measured": measured,
                      "difference": None if ratio is None else round(measured - before, 2),
                      "ratio_percent": None if ratio is None else round(ratio * 100, 2), "flagged": over})
+    kept = set(codes)  # once: in the loop it made a pre-sale → as-built of 40 800 units quadratic
     added = [c for c in codes if c not in predicted]
-    removed = [c for c in previous["bdcdyh"] if c not in set(codes)]
+    removed = [c for c in previous["bdcdyh"] if c not in kept]
     return {"units": rows, "flagged": flagged, "added": added, "removed": removed, "limit_percent": 3.0}

@@ -122,26 +122,40 @@ def readiness(stage: str, package_status: str, zrzh: str, open_errors: pd.DataFr
     """Why a building is not ready for 首次登记 (domain.md "Readiness"); empty when it is: an accepted as-built
     survey, no unwaived error, and planning verification run with every failure of the project or of this building
     waived. A failed figure of another building of the project does not hold this one back."""
-    reasons = []
+    return readiness_of_buildings(stage, package_status, [zrzh], open_errors, indicators)[0]
+
+
+def readiness_of_buildings(stage: str, package_status: str, zrzhs: list[str], open_errors: pd.DataFrame,
+                           indicators: pd.DataFrame) -> list[list[str]]:
+    """:func:`readiness` of each building of one package (its 幢号 ``zrzhs``): what they share decided once, then
+    only each building's own planning failures (a project of 200 buildings: 200 passes over the package's errors
+    and indicators were most of its acceptance)."""
+    shared = []
     if stage != "asbuilt":
-        reasons.append("尚无实测成果（仅有预测）")
+        shared.append("尚无实测成果（仅有预测）")
     if package_status != "accepted":
-        reasons.append("实测成果包未受理")
-    planning = open_errors["rule"].str.startswith(PLANNING_PREFIX)
-    survey = open_errors[~planning]
-    if len(survey):
-        reasons.append(f"成果包尚有 {len(survey)} 处未豁免的错误")
-    if stage == "asbuilt":
-        checked = indicators[~indicators["status"].isin(["not_checked"])] if len(indicators) else indicators
-        if checked.empty:
-            why = indicators["reason"].dropna().iloc[0] if len(indicators) and indicators["reason"].notna().any() \
-                else "实测成果未做规划核实"
-            reasons.append(f"规划核实未进行：{why}")
-        other_building = np.array([isinstance(f, str) and len(f) == 4 and f.isdigit() and f != zrzh
-                                   for f in open_errors["feature"]], dtype=bool)
-        mine = open_errors[planning.to_numpy(bool) & ~other_building]
-        if len(mine):
-            reasons.append(f"规划核实有 {len(mine)} 项未通过且未豁免（{'、'.join(sorted(set(mine['rule'])))}）")
+        shared.append("实测成果包未受理")
+    planning = open_errors["rule"].str.startswith(PLANNING_PREFIX).to_numpy(bool)
+    survey = int((~planning).sum())
+    if survey:
+        shared.append(f"成果包尚有 {survey} 处未豁免的错误")
+    if stage != "asbuilt":
+        return [list(shared) for _ in zrzhs]
+    checked = indicators[~indicators["status"].isin(["not_checked"])] if len(indicators) else indicators
+    if checked.empty:
+        why = indicators["reason"].dropna().iloc[0] if len(indicators) and indicators["reason"].notna().any() \
+            else "实测成果未做规划核实"
+        shared.append(f"规划核实未进行：{why}")
+    failed = open_errors[planning]
+    # a failure whose feature is a 幢号 belongs to that building; any other (the project's) to every building
+    of_building = np.array([f if isinstance(f, str) and len(f) == 4 and f.isdigit() else "" for f in failed["feature"]],
+                           dtype=object)
+    rules = failed["rule"].to_numpy(object)
+    reasons = []
+    for zrzh in zrzhs:
+        mine = rules[(of_building == "") | (of_building == zrzh)]
+        reasons.append(shared + ([f"规划核实有 {len(mine)} 项未通过且未豁免（{'、'.join(sorted(set(mine)))}）"]
+                                 if len(mine) else []))
     return reasons
 
 

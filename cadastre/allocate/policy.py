@@ -74,7 +74,8 @@ def match_units(asbuilt: pd.DataFrame, presale: pd.DataFrame) -> UnitMatch:
     supplied BDCDYH first, else the identity — so ``0501`` at pre-sale and ``501`` at as-built are one unit."""
     index = asbuilt.index
     current = set(presale["bdcdyh"])
-    supplied = asbuilt["BDCDYH"].astype("str")
+    # object strings: pandas' pyarrow-backed ``str`` columns test membership in a Python set 20 times slower
+    supplied = pd.Series(asbuilt["BDCDYH"].astype("str").to_numpy(object), index=index)
     by_code = supplied.where(supplied.isin(current))
     lookup = pd.Series(presale["bdcdyh"].to_numpy(object), index=presale["identity"].to_numpy(object))
     lookup = lookup[~lookup.index.duplicated(keep=False)]
@@ -84,5 +85,5 @@ def match_units(asbuilt: pd.DataFrame, presale: pd.DataFrame) -> UnitMatch:
     kept = kept.where(~kept.duplicated(keep="first") | kept.isna())
     how = pd.Series(np.where(by_code.notna(), "code", np.where(kept.notna(), "position", None)), index=index,
                     dtype=object)
-    retired = presale[~presale["bdcdyh"].isin(set(kept.dropna()))]
+    retired = presale[~pd.Series(presale["bdcdyh"].to_numpy(object)).isin(set(kept.dropna())).to_numpy(bool)]
     return UnitMatch(kept, how, retired.reset_index(drop=True))

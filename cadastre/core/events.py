@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -148,8 +149,9 @@ def accepted_events(package_id: int, stage: str | None, filename: str | None, as
         events.append(Event("codes.retired", {"package_id": package_id, "codes": [
             {"code": r["bdcdyh"], "successors": list(r.get("replaced_by") or []), "reason": r.get("reason")}
             for r in retired]}, now))
+    per_building = Counter(u["bdcdyh"][:24] for u in units)
     for building, reasons in readiness.items():
-        count = sum(1 for u in units if u["bdcdyh"].startswith(building))
+        count = per_building[building]
         links = {"table": f"/api/buildings/{building}/table", "xlsx": f"/api/buildings/{building}/table?format=xlsx"}
         events.append(Event("building.table_changed", {"building": building, "stage": stage, "units": count,
                                                        "package_id": package_id, "links": links}, now))

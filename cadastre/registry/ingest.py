@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cadastre.allocate.buildings import area_comparison, building_numbers, floor_rows, is_building_number
-from cadastre.allocate.buildingtable import readiness
+from cadastre.allocate.buildingtable import readiness_of_buildings
 from cadastre.allocate.parcels import parcel_codes, resurvey, subdistrict_codes
 from cadastre.allocate.policy import allocation_order, match_units, plan_scopes, unit_order
 from cadastre.core.codes import feature_codes
@@ -182,7 +182,8 @@ def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str |
         indicators = pd.DataFrame(document.get("indicators") or [],
                                   columns=["indicator", "subject", "status", "reason", "rule"])
         buildings = sorted({u["bdcdyh"][:24] for u in assigned.get("units") or []})
-        ready = {code: readiness(package.stage, "accepted", code[20:], errors, indicators) for code in buildings}
+        why = readiness_of_buildings(package.stage, "accepted", [code[20:] for code in buildings], errors, indicators)
+        ready = dict(zip(buildings, why, strict=True))
         emit(connection, accepted_events(package_id, package.stage, name or path.name, assigned, ready, now))
     return IngestResult(package_id, "accepted", document, duplicate=existing is not None, assigned=assigned)
 
@@ -390,8 +391,11 @@ def _accept_on_parcel(connection, srid: int, package, package_id: int, now: date
     scopes = pd.Series([f"{zddm}F{b}" for b in unit_number], dtype=object).where(new)
     plan = plan_scopes(scopes, unit_order(units))
     starts = {s: reserve(connection, s, count).start for s, count in plan.counts.items()}
-    for i in np.flatnonzero(new):
-        codes.iat[i] = f"{scopes.iat[i]}{starts[scopes.iat[i]] + plan.rank[i]:04d}"
+    fresh = np.flatnonzero(new)  # one string each, not one pandas assignment each (40 800 units: 4 s)
+    values = codes.to_numpy(object).copy()
+    values[fresh] = [f"{scope}{starts[scope] + rank:04d}"
+                     for scope, rank in zip(scopes.to_numpy(object)[fresh], plan.rank[fresh].tolist(), strict=True)]
+    codes = pd.Series(values, index=codes.index, dtype=object)
     columns = {c.lower(): units[c].to_numpy(object) for c in UNIT_COLUMNS}
     columns.update(sjc=np.where(np.isfinite(low), low, units["SJC"].to_numpy(float)).astype(int),
                    zzc=np.where(np.isfinite(high) & (high > low), high, np.nan),
@@ -402,7 +406,7 @@ def _accept_on_parcel(connection, srid: int, package, package_id: int, now: date
                    building_id=np.array([id_of[b] for b in unit_number]))
     insert_rows(connection, "unit", columns, np.asarray(units.geometry.values, dtype=object), srid,
                 package_id=package_id, now=now)
-    issue_codes(connection, [codes.iat[i] for i in np.flatnonzero(new)], "unit", package_id, now)
+    issue_codes(connection, values[fresh].tolist(), "unit", package_id, now)
     retirements = [(code, [], "实测成果中无对应的户" if asbuilt else "新的预测成果中无对应的户")
                    for code in retired["bdcdyh"]]
     if asbuilt and parcel["bdcdyh"] and not code_retired(connection, parcel["bdcdyh"]):
@@ -421,8 +425,8 @@ def _accept_on_parcel(connection, srid: int, package, package_id: int, now: date
     assigned = {
         "parcels": [],
         "units": [{"feature": f, "bdcdyh": c, "shbw": s, "zrzh": b, "new": bool(n), "matched_by": m}
-                  for f, c, s, b, n, m in zip(units["feature"], codes, units["SHBW"], unit_number, new, matched_by,
-                                              strict=True)],
+                  for f, c, s, b, n, m in zip(units["feature"].to_numpy(object), values, units["SHBW"].to_numpy(object),
+                                              unit_number, new.tolist(), matched_by.to_numpy(object), strict=True)],
         "retired": [{"bdcdyh": old, "replaced_by": successors, "reason": why} for old, successors, why in retirements],
     }
     return assigned, area_comparison(units, codes, previous) if asbuilt else None

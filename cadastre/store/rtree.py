@@ -112,8 +112,12 @@ def bulk_load(connection: Connection, index: str, ids: np.ndarray, boxes: np.nda
             list(zip(np.asarray(ids)[order].tolist(), *(boxes[order, k].tolist() for k in range(4)), strict=True)))
         return False
     node_size = connection.exec_driver_sql(f'SELECT length(data) FROM "{index}_node" WHERE nodeno = 1').scalar()
-    if present:  # the entries already there, as stored (float32 bounds read back exactly)
-        old = np.asarray(connection.exec_driver_sql(f'SELECT * FROM "{index}"').fetchall(), dtype=np.float64)
+    if present:  # the entries already there, as stored (float32 bounds read back exactly), as the driver's tuples
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            old = np.asarray(cursor.execute(f'SELECT * FROM "{index}"').fetchall(), dtype=np.float64)
+        finally:
+            cursor.close()
         ids = np.concatenate([old[:, 0].astype(np.int64), np.asarray(ids, dtype=np.int64)])
         boxes = np.concatenate([old[:, 1:], boxes])
     nodes, rowids, parents = pack(np.asarray(ids), boxes, node_size)

@@ -9,6 +9,7 @@ table, which :func:`index_filter` writes.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -17,7 +18,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["to_wkb", "query_records", "query_frame", "result_frame", "read_frame", "index_filter", "geometry_param", "envelope"]
+from cadastre.store.engine import translate
+
+__all__ = ["to_wkb", "driver_statement", "query_records", "query_frame", "result_frame", "read_frame", "index_filter", "geometry_param", "envelope"]
 
 
 def to_wkb(geometries) -> list[bytes | None]:
@@ -32,15 +35,45 @@ def geometry_param(name: str = "wkb", srid_param: str = "srid", *, multi: bool =
     return f"ST_Multi({expression})" if multi else expression
 
 
+#: a statement's text clause, made once: ``sa.text`` scans the SQL for bound parameters with a regular expression
+#: on every call, a tenth of a point lookup's time outside the database
+_text = lru_cache(maxsize=1024)(sa.text)
+
+
+@lru_cache(maxsize=1024)
+def driver_statement(dialect: sa.Dialect, sql: str) -> tuple[str, tuple[str, ...] | None]:
+    """``sql`` (``:name`` parameters) as the driver takes it, compiled once by SQLAlchemy (which also escapes what
+    the driver's parameter style requires): its text, and the parameters' names in order for a positional style
+    (SQLite's ``?``), None for a named one (psycopg's ``%(name)s``)."""
+    compiled = _text(sql).compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup) if compiled.positiontup else None
+
+
 def query_records(connection: Connection, sql: str, **params) -> list[dict]:
     """Run ``sql`` with bound ``params`` and return its rows as dicts: for point lookups, where building a
-    DataFrame would cost ten times the query."""
-    return [dict(row) for row in connection.execute(sa.text(sql), params).mappings()]
+    DataFrame would cost ten times the query.
+
+    Through the driver's cursor, inside the connection's transaction: SQLAlchemy's execution path (cache key,
+    result metadata, events) cost a parcel card's three queries 0.6 ms on top of their 0.35 ms in SQLite.
+    The statements take plain values (no types to process on the way in or out, as ``sa.text`` has none);
+    driver errors are translated as the engine's own handler translates them."""
+    statement, names = driver_statement(connection.dialect, sql)
+    if not connection.in_transaction():
+        connection.begin()  # as SQLAlchemy would for its own statement (SQLite: one snapshot for a card's reads)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(statement, [params[name] for name in names] if names is not None else params)
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    except Exception as e:
+        raise translate(e) or e from None
+    finally:
+        cursor.close()
 
 
 def query_frame(connection: Connection, sql: str, **params) -> pd.DataFrame:
     """Run ``sql`` with bound ``params`` and return its rows as a DataFrame (columns in select order)."""
-    return result_frame(connection.execute(sa.text(sql), params))
+    return result_frame(connection.execute(_text(sql), params))
 
 
 def result_frame(result) -> pd.DataFrame:

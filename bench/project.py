@@ -1,0 +1,215 @@
+"""A large project's as-built package uploaded as a surveyor uploads it (issue 26): one parcel, 200 buildings of
+34 floors with 6 units a floor (40 800 units), surveyed before sale (coded, set-up) and now as built: ``POST
+/api/packages`` to ``cadastre serve`` on SpatiaLite, then the package's state asked for until it is accepted (every
+unit matched to its pre-sale code, the areas compared) and its report read — end to end, upload to report.
+
+Peer, in the same run: reading and checking the same package in process (``read_package`` + every rule), what the
+service cannot do without. Goal: upload → accepted with its report ≤ 2 × the peer. The server's peak memory is
+reported beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import in_child, save
+
+GOAL = 2.0
+#: how often the state is asked for: as the upload page asks (api/static/upload.js), so the decision is seen at most
+#: this late
+POLL_S = 0.5
+COUNTY = "141031"
+ZDDM = f"{COUNTY}001002GB00001"
+
+
+def project_layers(*, buildings: int = 200, floors: int = 34, per_floor: int = 6) -> dict:
+    """The parcel (its cadastral layers) and the project on it, surveyed before sale and as built: buildings on a
+    grid 30 m apart, 20 m × 14 m footprints, each floor cut into ``per_floor`` units, the as-built areas 1 % over
+    the predicted ones; deterministic."""
+    import geopandas as gpd
+    import shapely
+
+    from cadastre import samples
+    from cadastre.core import settings
+
+    crs = settings.county(COUNTY).storage_epsg
+    x0, y0 = samples._block_origin(COUNTY)
+    columns = int(np.ceil(np.sqrt(buildings * 2)))
+    rows = -(-buildings // columns)
+    width, height = columns * 30.0 + 10, rows * 30.0 + 10
+    parcel = shapely.box(x0, y0, x0 + width, y0 + height)
+    corners = np.asarray(parcel.exterior.coords)[:-1]
+    # a first survey: the registry assigns the 宗地代码 (the first of its sub-district, ZDDM)
+    zdjbxx = gpd.GeoDataFrame({"BSM": ["1"], "ZDDM": [""], "ZL": ["隰县龙泉镇新区大道1号"], "ZDMJ": [round(parcel.area, 2)],
+                               "YT": ["0701"], "QLLX": ["3"], "QLXZ": ["102"], "QLSDFS": ["2"], "QLR": ["某房地产开发有限公司"]},
+                              geometry=[parcel], crs=crs)
+    jzd = gpd.GeoDataFrame({"JZDH": [f"J{k + 1}" for k in range(len(corners))], "JBLX": "2", "JZDLX": "1"},
+                           geometry=shapely.points(corners), crs=crs)
+    i = np.arange(buildings)
+    bx, by = x0 + 10 + (i % columns) * 30.0, y0 + 10 + (i // columns) * 30.0
+    footprints = shapely.box(bx, by, bx + 20, by + 14)
+    zrzh = np.array([f"{k + 1:04d}" for k in i], dtype=object)
+    per_building = floors * per_floor
+    b = np.repeat(i, per_building)
+    k = np.tile(np.arange(per_building), buildings)
+    floor, slot = k // per_floor + 1, k % per_floor
+    strip = 20.0 / per_floor
+    ux = bx[b] + slot * strip
+    outlines = shapely.box(ux, by[b], ux + strip, by[b] + 14)
+    def stage(prefix: str, shared: float) -> dict:
+        inner = np.round(shapely.area(outlines), 2)
+        h = gpd.GeoDataFrame({
+            "BSM": np.char.add("H", np.arange(1, len(b) + 1).astype(str)).astype(object), "ZRZH": zrzh[b],
+            "SJC": floor, "MYC": floor.astype(str).astype(object), "DYH": "1", "HH": slot + 1,
+            "SHBW": np.char.add(np.char.add("1-", floor.astype(str)), np.char.zfill((slot + 1).astype(str), 2)).astype(
+                object),
+            "FWYT1": "11", "FWLX": "1", "FWXZ": "0", f"{prefix}JZMJ": np.round(inner * (1 + shared), 2),
+            f"{prefix}TNJZMJ": inner, f"{prefix}FTJZMJ": np.round(inner * shared, 2),
+        }, geometry=outlines, crs=crs)
+        area = h.groupby("ZRZH")[f"{prefix}JZMJ"].sum().round(2)
+        zrz = gpd.GeoDataFrame({
+            "BSM": np.char.add("Z", (i + 1).astype(str)).astype(object), "ZRZH": zrzh,
+            "JZWMC": [f"新区{k + 1}号楼" for k in i], "ZCS": floors, "DSCS": floors, "DXCS": 0,
+            "ZZDMJ": shapely.area(footprints), "GHYT": "11", "FWJG": "3", "JZWGD": floors * 3.0,
+            f"{prefix}JZMJ": area.reindex(zrzh).to_numpy(), "ZTS": per_building,
+        }, geometry=footprints, crs=crs)
+        return {"ZRZ": zrz, "H": h}
+
+    return {"cadastral": {"ZDJBXX": zdjbxx, "JZD": jzd}, "presale": stage("YC", 0.15), "asbuilt": stage("SC", 0.165)}
+
+
+def write_packages(workdir: Path, layers: dict) -> tuple[Path, Path, Path]:
+    """The parcel's cadastral package, the project's pre-sale package and its as-built package (zip files, as
+    surveyors upload them)."""
+    from cadastre.samples import Quirks, write_package
+
+    cadastral = write_package(workdir / "parcel.zip", layers["cadastral"],
+                              manifest={"county_code": COUNTY, "stage": "cadastral"})
+    stages = [write_package(workdir / f"project-{stage}.zip", layers[stage], quirks=Quirks(container="zip"),
+                            manifest={"county_code": COUNTY, "stage": stage, "zddm": ZDDM, "project_name": "新区大道项目"})
+              for stage in ("presale", "asbuilt")]
+    return cadastral, *stages
+
+
+def _read_and_check(path: str) -> dict:
+    """The peer, in a fresh process: read the package and run every rule that applies to it."""
+    from cadastre.qa.rules import CheckContext, load_rules, run_checks
+    from cadastre.read.package import read_package
+
+    load_rules()
+    start = time.perf_counter()
+    loaded = read_package(path)
+    read = time.perf_counter() - start
+    findings, _ = run_checks(CheckContext(loaded, loaded.county.tolerances, None))
+    return {"read_s": read, "read_and_check_s": time.perf_counter() - start, "findings": len(findings)}
+
+
+def _prepare(url: str, cadastral: Path, presale: Path) -> str:
+    """The registry with the parcel and the project's pre-sale survey (its units coded), a surveyor and their API
+    token (set-up, not measured)."""
+    from cadastre.registry import init_registry
+    from cadastre.samples import write_zoning_package
+
+    registry = init_registry(url, [COUNTY])
+    try:
+        registry.import_zoning(write_zoning_package(cadastral.parent, COUNTY))
+        for package in (cadastral, presale):
+            result = registry.ingest(package, submitted_by="bench")
+            if result.status != "accepted":
+                raise RuntimeError(f"{package.name} was {result.status}: {result.report.get('counts')}")
+        registry.add_user("bench-surveyor", "surveyor")
+        return registry.issue_token("bench-surveyor", label="bench").token
+    finally:
+        registry.close()
+
+
+def _upload(base: str, token: str, project: Path) -> dict:
+    """POST the zip (multipart, as the upload page sends it), then ask for its state every :data:`POLL_S` until it
+    is decided, as the page does; seconds to the 202, to accepted, and to the report read."""
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{project.name}\"\r\n"
+            "Content-Type: application/zip\r\n\r\n").encode() + project.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    headers = {"Authorization": f"Bearer {token}"}
+    start = time.perf_counter()
+    request = urllib.request.Request(f"{base}/api/packages", data=body, method="POST",
+                                     headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request) as response:
+        package = json.loads(response.read())["id"]
+    received = time.perf_counter() - start
+    while True:
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/api/packages/{package}", headers=headers)) as r:
+            state = json.loads(r.read())
+        if state["status"] != "received" or state.get("stage") == "failed":
+            break
+        time.sleep(POLL_S)
+    accepted = time.perf_counter() - start
+    if state["status"] != "accepted":
+        raise RuntimeError(f"the project was {state['status']}: {state.get('report', {}).get('summary')}")
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/api/packages/{package}/report.html", headers=headers)) as r:
+        report_kb = len(r.read()) / 1024
+    return {"received_s": received, "accepted_s": accepted, "report_s": time.perf_counter() - start,
+            "report_kb": round(report_kb), "units": state["report"]["counts"].get("units") if "counts" in state.get(
+                "report", {}) else None}
+
+
+def _serve_and_upload(url: str, token: str, project: Path) -> dict:
+    from bench.common import process_group_peak_mb
+    from bench.http import _free_port, _wait
+
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("cadastre")), "--db", url, "serve", "--port",
+                               str(port), "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        _wait(f"http://127.0.0.1:{port}/openapi.json", server)
+        result = _upload(f"http://127.0.0.1:{port}", token, project)
+        result["server_peak_mb"] = process_group_peak_mb(server.pid)
+        return result
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(30)
+
+
+def run(*, buildings: int = 200, runs: int = 3) -> dict:
+    layers = project_layers(buildings=buildings)
+    units = len(layers["asbuilt"]["H"])
+    ours, peer = [], []
+    with tempfile.TemporaryDirectory(prefix="cadastre-project-") as tmp:
+        cadastral, presale, project = write_packages(Path(tmp), layers)
+        package_kb = round(project.stat().st_size / 1024)
+        for k in range(runs):  # alternated; each upload into a fresh registry holding the parcel
+            peer.append(in_child(_read_and_check, str(project))[0])
+            url = f"sqlite:///{Path(tmp) / f'registry-{k}.sqlite'}"
+            ours.append(_serve_and_upload(url, _prepare(url, cadastral, presale), project))
+    median = lambda values: float(np.median(values))  # noqa: E731
+    accepted = [o["report_s"] for o in ours]
+    checked = [p["read_and_check_s"] for p in peer]
+    ratio = median(accepted) / median(checked)
+    result = {"buildings": buildings, "units": units, "package_kb": package_kb,
+              "upload_to_report_s": accepted, "upload_to_accepted_s": [o["accepted_s"] for o in ours],
+              "received_s": [o["received_s"] for o in ours], "read_and_check_s": checked,
+              "read_s": [p["read_s"] for p in peer], "ratio": round(ratio, 3), "goal": GOAL, "met": ratio <= GOAL,
+              "server_peak_mb": max(o["server_peak_mb"]["largest_mb"] for o in ours if o.get("server_peak_mb")),
+              "report_kb": ours[0]["report_kb"]}
+    save("project", result)
+    return result
+
+
+def report(result: dict) -> str:
+    m = lambda values: float(np.median(values))  # noqa: E731
+    return (f"project upload of {result['buildings']} buildings, {result['units']:,} units → accepted with its report: "
+            f"{m(result['upload_to_report_s']):.2f} s (received {m(result['received_s']):.2f} s, accepted "
+            f"{m(result['upload_to_accepted_s']):.2f} s); reading + checking it {m(result['read_and_check_s']):.2f} s: "
+            f"{result['ratio']:.2f}× (goal ≤ {result['goal']}×: {'met' if result['met'] else 'MISSED'}); server peak "
+            f"{result['server_peak_mb']} MB")

@@ -25,9 +25,9 @@ BUILDING = f"{PARCEL}F0001"
 FLOORS, PER_FLOOR, POINTS = 30, 6, 200
 
 
-def _registry(workdir: Path):
+def _registry(workdir: Path, floors: int = FLOORS):
     """A registry with the sample zoning and cadastral package, a round parcel of 200 boundary points and on it a
-    30-floor building of 6 flats a floor, written with the bulk writer ingest uses."""
+    building of ``floors`` floors of 6 flats (30 in a full run), written with the bulk writer ingest uses."""
     from cadastre.registry import init_registry
     from cadastre.samples import sample_cadastral, sample_manifest, write_package, write_zoning_package
     from cadastre.store.engine import write_transaction
@@ -58,10 +58,10 @@ def _registry(workdir: Path):
         footprint = shapely.box(x0, y0, x0 + 3 * width, y0 + 2 * depth)
         [building_id] = insert_rows(connection, "building", {
             "parcel_id": [parcel_id], "zddm": [PARCEL], "zrzh": ["0001"], "stage": ["asbuilt"], "jzwmc": ["测速楼"],
-            "zcs": [FLOORS], "dscs": [FLOORS], "dxcs": [0], "zzdmj": [round(footprint.area * FLOORS, 2)],
+            "zcs": [floors], "dscs": [floors], "dxcs": [0], "zzdmj": [round(footprint.area * floors, 2)],
             "ghyt": ["11"], "fwjg": ["3"]}, [footprint], registry.storage_srid,
             package_id=accepted.package_id, now=now)
-        cells = [(floor, k) for floor in range(1, FLOORS + 1) for k in range(PER_FLOOR)]
+        cells = [(floor, k) for floor in range(1, floors + 1) for k in range(PER_FLOOR)]
         boxes = [shapely.box(x0 + (k % 3) * width, y0 + (k // 3) * depth, x0 + (k % 3 + 1) * width,
                              y0 + (k // 3 + 1) * depth) for _, k in cells]
         insert_rows(connection, "unit", {
@@ -83,11 +83,11 @@ def _timed(function, runs: int) -> tuple[list[float], object]:
     return times, result
 
 
-def run(*, runs: int = 3) -> dict:
+def run(*, runs: int = 3, floors: int = FLOORS) -> dict:
     from cadastre.serve.tables import write_table_xlsx
 
     with tempfile.TemporaryDirectory(prefix="cadastre-bench-documents-") as tmp:
-        registry = _registry(Path(tmp))
+        registry = _registry(Path(tmp), floors)
         try:
             def table() -> None:
                 write_table_xlsx(registry.building_table(BUILDING), io.BytesIO())
@@ -105,7 +105,7 @@ def run(*, runs: int = 3) -> dict:
         finally:
             registry.close()
     median = statistics.median
-    result = {"floors": FLOORS, "units": FLOORS * PER_FLOOR, "points": POINTS, "runs": runs,
+    result = {"floors": floors, "units": floors * PER_FLOOR, "points": POINTS, "runs": runs,
               "file_s": file_s, "table_s": table_s, "pages": pages, "file_kb": size_kb,
               "pages_per_s": round(pages / median(file_s), 1),
               "file_vs_table": round(median(file_s) / median(table_s), 1),

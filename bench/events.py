@@ -73,7 +73,7 @@ def _ingest(workdir: Path, package: Path, zoning: Path, subscribed: bool) -> tup
     return seconds, delivered, after
 
 
-def _feed(workdir: Path) -> dict:
+def _feed(workdir: Path, count: int) -> dict:
     from cadastre.core.events import Event
     from cadastre.registry import init_registry
     from cadastre.registry.events import emit
@@ -83,7 +83,7 @@ def _feed(workdir: Path) -> dict:
     start = time.perf_counter()
     with write_transaction(registry.engine) as connection:
         emit(connection, [Event("codes.issued", {"package_id": 1, "units": [{"bdcdyh": f"{k:028d}"}]})
-                          for k in range(FEED_EVENTS)])
+                          for k in range(count)])
     written = time.perf_counter() - start
     start, after, read = time.perf_counter(), 0, 0
     while True:
@@ -97,7 +97,7 @@ def _feed(workdir: Path) -> dict:
             "events_per_s": round(read / seconds)}
 
 
-def run(*, parcels: int = 10_000, runs: int = 3) -> dict:
+def run(*, parcels: int = 10_000, runs: int = 3, feed_events: int = FEED_EVENTS) -> dict:
     from bench import county
 
     with tempfile.TemporaryDirectory(prefix="cadastre-bench-events-") as tmp:
@@ -116,7 +116,7 @@ def run(*, parcels: int = 10_000, runs: int = 3) -> dict:
                     delivered = got
                 else:
                     without.append(seconds)
-        feed = _feed(workdir)
+        feed = _feed(workdir, feed_events)
     median = statistics.median
     result = {"parcels": len(layers["ZDJBXX"]), "runs": runs, "without_s": without, "with_two_s": with_two,
               "ratio": round(median(with_two) / median(without), 2), "delivered": delivered,

@@ -49,6 +49,7 @@ from bench.common import database, in_children, postgres, process_group_peak_mb,
 GOALS = {"throughput_ratio": 0.7, "tile_ratio": 0.5}
 BASELINES = Path(__file__).resolve().parent.parent / ".venv-baselines" / "bin"
 WORKERS = 2
+QUICK_WORKERS = 1  # a quick run: one worker per server (the ratio still compares like with like), faster start-ups
 
 WRK_SCRIPT = r"""
 local paths = {}
@@ -165,7 +166,7 @@ def _tiles(extent: list[float], zoom: int) -> list[tuple[int, int, int]]:
     return [(zoom, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
 
 
-def _setup(name: str, url: str, workdir: Path) -> dict:
+def _setup(name: str, url: str, workdir: Path, quick: bool = False) -> dict:
     """What one engine's measurements need, from its built registry: codes to ask for, an API token, the busiest
     zoom's tiles, and its servers (ours, the plain baseline and on PostGIS tipg), not yet started."""
     from cadastre.registry import open_registry
@@ -179,6 +180,7 @@ def _setup(name: str, url: str, workdir: Path) -> dict:
         token = registry.issue_token("bench-system", label="bench").token
     zoom = TILE_LAYERS["parcels"].minzoom
     ours, plain, tipg = (f"http://127.0.0.1:{_free_port()}" for _ in range(3))
+    workers = str(QUICK_WORKERS if quick else WORKERS)
     setup = {"name": name, "workdir": workdir, "token": token, "zoom": zoom, "ours": ours, "plain": plain,
              "tiles": [f"/tiles/parcels/{z}/{x}/{y}.pbf" for z, x, y in _tiles(extent, zoom)],
              "parcels": [f"/api/parcels/{c}" for c in codes["parcels"]],
@@ -186,11 +188,11 @@ def _setup(name: str, url: str, workdir: Path) -> dict:
              "search": [f"/api/search?q={urllib.parse.quote(q)}" for q in county.search_queries(codes)],
              "baseline": [f"/parcel/{c}" for c in codes["parcels"]],
              "servers": [([str(Path(sys.executable).with_name("cadastre")), "--db", url, "serve", "--port",
-                           ours.rsplit(":", 1)[1], "--workers", str(WORKERS)], {}, f"{ours}/openapi.json"),
+                           ours.rsplit(":", 1)[1], "--workers", workers], {}, f"{ours}/static/common.js"),
                          ([sys.executable, "-m", "uvicorn", "bench.baseline_app:app_from_env", "--factory", "--port",
-                           plain.rsplit(":", 1)[1], "--workers", str(WORKERS), "--log-level", "warning"],
+                           plain.rsplit(":", 1)[1], "--workers", workers, "--log-level", "warning"],
                           {"CADASTRE_DB": url}, f"{plain}/parcel/{codes['parcels'][0]}")]}
-    if name == "PostGIS" and (BASELINES / "uvicorn").exists():
+    if name == "PostGIS" and (BASELINES / "uvicorn").exists() and not quick:
         # developmentseed's OGC Features server on the same table: one parcel by its row id
         setup["tipg"] = tipg
         setup["tipg_paths"] = [f"/collections/public.parcel/items/{i}" for i in codes["parcel_ids"]]
@@ -202,16 +204,18 @@ def _setup(name: str, url: str, workdir: Path) -> dict:
     return setup
 
 
-def _warm_up(s: dict, seconds: int) -> None:
-    """Each of an engine's servers under load, all at once, for a few seconds before any is measured: workers'
-    connection pools filled, lazily loaded code loaded, the tables in the page cache and PostgreSQL's buffers.
-    Eight connections, as many as any measurement opens: a pool that grew during a measurement would start
+def _warm_up(setups: list[dict], seconds: int) -> None:
+    """Each server of the engines ``setups`` under load, all at once, for a few seconds before any is measured:
+    workers' connection pools filled, lazily loaded code loaded, the tables in the page cache and PostgreSQL's
+    buffers. Eight connections, as many as any measurement opens: a pool that grew during a measurement would start
     PostgreSQL backends there, each loading PostGIS on its first query."""
-    runs = [(s["ours"], s["parcels"], s["token"]), (s["plain"], s["baseline"], "")]
-    if "tipg" in s:
-        runs.append((s["tipg"], s["tipg_paths"], ""))
-    processes = [_wrk_start(base, paths, s["workdir"] / f"warm-{k}", connections=8, seconds=seconds, token=token)
-                 for k, (base, paths, token) in enumerate(runs)]
+    runs = []
+    for s in setups:
+        runs += [(s["workdir"], s["ours"], s["parcels"], s["token"]), (s["workdir"], s["plain"], s["baseline"], "")]
+        if "tipg" in s:
+            runs.append((s["workdir"], s["tipg"], s["tipg_paths"], ""))
+    processes = [_wrk_start(base, paths, workdir / f"warm-{k}", connections=8, seconds=seconds, token=token)
+                 for k, (workdir, base, paths, token) in enumerate(runs)]
     for process in processes:
         _wrk_result(process)
 
@@ -220,8 +224,11 @@ def _measure(s: dict, server, seconds: int, quick: bool) -> dict:
     """One engine's figures, its servers up and warm."""
     name, ours, workdir, token, tiles = s["name"], s["ours"], s["workdir"], s["token"], s["tiles"]
     result: dict = {}
-    result["parcel_lookup"] = {"latency": _wrk(ours, s["parcels"], workdir, connections=1, seconds=seconds, token=token),
-                               "load": _wrk(ours, s["parcels"], workdir, connections=8, seconds=seconds, token=token)}
+    # a quick run (a smoke run printing the ratios) measures what the goals compare only: throughput and tiles
+    result["parcel_lookup"] = {"load": _wrk(ours, s["parcels"], workdir, connections=8, seconds=seconds, token=token)}
+    if not quick:
+        result["parcel_lookup"]["latency"] = _wrk(ours, s["parcels"], workdir, connections=1, seconds=seconds,
+                                                  token=token)
     if not quick:  # not a goal: left out of a quick run
         result["unit_lookup"] = {"latency": _wrk(ours, s["units"], workdir, connections=1, seconds=seconds, token=token),
                                  "load": _wrk(ours, s["units"], workdir, connections=8, seconds=seconds, token=token)}
@@ -233,21 +240,23 @@ def _measure(s: dict, server, seconds: int, quick: bool) -> dict:
     result["tiles"] = {"zoom": s["zoom"], "count": len(tiles), "largest_kb": round(max(sizes_kb), 1),
                        **_wrk(ours, tiles, workdir, connections=1, seconds=seconds, token=token)}
     # search as clerks type (codes with blanks, a code's start, words of a 坐落, a room alone), one client
-    result["search"] = _wrk(ours, s["search"], workdir, connections=1, seconds=seconds, token=token)
+    if not quick:
+        result["search"] = _wrk(ours, s["search"], workdir, connections=1, seconds=seconds, token=token)
     result["server_memory"] = process_group_peak_mb(server.pid)  # our server and its workers, at peak
 
     plain = s["plain"]
-    result["baseline"] = {"latency": _wrk(plain, s["baseline"], workdir, connections=1, seconds=seconds),
-                          "load": _wrk(plain, s["baseline"], workdir, connections=8, seconds=seconds)}
+    result["baseline"] = {"load": _wrk(plain, s["baseline"], workdir, connections=8, seconds=seconds)}
+    if not quick:
+        result["baseline"]["latency"] = _wrk(plain, s["baseline"], workdir, connections=1, seconds=seconds)
     if name == "PostGIS":  # the same tiles, one ST_AsMVT query each
         result["tiles_baseline"] = _wrk(plain, [p.replace("/tiles/parcels/", "/tile/").removesuffix(".pbf")
                                                 for p in tiles], workdir, connections=1, seconds=seconds)
-    if "tipg" in s:
+    if "tipg" in s and not quick:
         result["tipg"] = {"installed": True, "version": _tipg_version(),
                           "latency": _wrk(s["tipg"], s["tipg_paths"], workdir, connections=1, seconds=seconds),
                           "load": _wrk(s["tipg"], s["tipg_paths"], workdir, connections=8, seconds=seconds)}
     elif name == "PostGIS":
-        result["tipg"] = {"installed": False}
+        result["tipg"] = {"installed": False, "quick": quick}
     ours_load, theirs = result["parcel_lookup"]["load"], result["baseline"]["load"]
     result["throughput_vs_baseline"] = round(ours_load["requests_per_s"] / theirs["requests_per_s"], 3)
     if result.get("tipg", {}).get("load"):
@@ -285,16 +294,21 @@ def run(*, parcels: int, buildings: int, units: int, seconds: int = 10, quick: b
         setups = []
         for name, url in urls.items():
             (Path(tmp) / name).mkdir()
-            setups.append(_setup(name, url, Path(tmp) / name))
+            setups.append(_setup(name, url, Path(tmp) / name, quick))
         engines = {}
-        for s, (data, _) in zip(setups, built, strict=True):
-            # the engine's servers up at once (their start-ups overlap; idle, they take no CPU from the one measured)
-            with _servers(*s["servers"]) as processes:
-                _warm_up(s, min(3, seconds))
-                engines[s["name"]] = {"data": data, **_measure(s, processes[0], seconds, quick)}
+        # a quick run starts both engines' servers at once (start-ups are most of its time); a full run, engine by
+        # engine: the engine's servers up at once (their start-ups overlap; idle, they take no CPU from the one
+        # measured)
+        batches = [setups] if quick else [[s] for s in setups]
+        for batch in batches:
+            with _servers(*(server for s in batch for server in s["servers"])) as processes:
+                _warm_up(batch, 1 if quick else min(3, seconds))
+                for s in batch:
+                    ours_process = processes[sum(len(t["servers"]) for t in batch[:batch.index(s)])]
+                    engines[s["name"]] = {"data": built[setups.index(s)][0], **_measure(s, ours_process, seconds, quick)}
     _tile_ratios(engines)
-    result = {"workers": WORKERS, "load_generator": "wrk on loopback, same machine", "goals": GOALS,
-              "engines": engines}
+    result = {"workers": QUICK_WORKERS if quick else WORKERS, "load_generator": "wrk on loopback, same machine",
+              "goals": GOALS, "engines": engines}
     save("http", result)
     return result
 
@@ -307,12 +321,14 @@ def report(result: dict) -> str:
         for what in ("parcel_lookup", "unit_lookup", "baseline"):
             if what not in r:
                 continue
-            lat, load = r[what]["latency"], r[what]["load"]
+            lat, load = r[what].get("latency"), r[what]["load"]
             label = {"parcel_lookup": "GET /api/parcels/{zddm}", "unit_lookup": "GET /api/units/{bdcdyh}",
                      "baseline": "baseline: one raw SQL query"}[what]
-            lines.append(f"http {name} {label}: 1 connection p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms; "
+            errors = load["errors"] + (lat["errors"] if lat else 0)
+            lines.append(f"http {name} {label}: " + (f"1 connection p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} "
+                                                    f"ms; " if lat else "") +
                          f"8 connections {load['requests_per_s']:.0f} req/s (p50 {load['p50_ms']:.2f} ms, "
-                         f"p99 {load['p99_ms']:.2f} ms){'; errors ' + str(lat['errors'] + load['errors']) if lat['errors'] + load['errors'] else ''}")
+                         f"p99 {load['p99_ms']:.2f} ms){'; errors ' + str(errors) if errors else ''}")
         tipg = r.get("tipg") or {}
         if tipg.get("installed"):
             lines.append(f"http {name} tipg {tipg['version']} /collections/public.parcel/items/{{id}}: 1 connection p50 "

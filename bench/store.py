@@ -15,13 +15,14 @@ import shutil
 import tempfile
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from bench.common import Timing, database, in_child, postgres, save
+from bench.common import Timing, database, in_children, postgres, save
 from cadastre.registry import init_database
 from cadastre.store.counters import reserve
 from cadastre.store.engine import create_engine, write_transaction
@@ -112,7 +113,7 @@ def _concurrent(engine, url: str, n: int, writers: int, pristine: Path | None) -
             "codes": int(total), "duplicates": int(total) - int(distinct)}
 
 
-def _engine_step(name: str, url: str, units: int, runs: int) -> dict:
+def _engine_step(name: str, url: str, units: int, runs: int, concurrent: bool = True) -> dict:
     engine = create_engine(url)
     init_database(engine, ["141031"])
     _prepare(engine)
@@ -127,7 +128,7 @@ def _engine_step(name: str, url: str, units: int, runs: int) -> dict:
         _empty(engine, pristine)
         full.append(_allocate_and_store(engine, units, True))
         _empty(engine, pristine)
-    concurrent = _concurrent(engine, url, units, WRITERS, pristine)
+    concurrent = _concurrent(engine, url, units, WRITERS, pristine) if concurrent else None
     engine.dispose()
     timing = Timing(name, float(np.median(full)), min(full), max(full), runs)
     without = Timing(name, float(np.median(plain)), min(plain), max(plain), runs)
@@ -137,13 +138,16 @@ def _engine_step(name: str, url: str, units: int, runs: int) -> dict:
             "met": ratio <= GOAL_RATIO, "concurrent": concurrent}
 
 
-def run(*, units: int, runs: int, pg=None) -> dict:
+def run(*, units: int, runs: int, pg=None, quick: bool = False) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as tmp, postgres(pg) as server, database(server, "store") as pg_url:
-        for name, url in (("SpatiaLite", f"sqlite:///{Path(tmp) / 'store.sqlite'}"), ("PostGIS", pg_url)):
-            # each engine in a process of its own: its peak memory is that engine's step alone
-            results[name], peak = in_child(_engine_step, name, url, units, runs)
-            results[name]["peak_mb"] = peak
+        steps = [partial(_engine_step, name, url, units, runs, not quick)
+                 for name, url in (("SpatiaLite", f"sqlite:///{Path(tmp) / 'store.sqlite'}"), ("PostGIS", pg_url))]
+        # each engine in a process of its own: its peak memory is that engine's step alone; a quick run (a smoke
+        # run) runs both at once
+        done = in_children(steps) if quick else [in_children([step])[0] for step in steps]
+        for name, (result, peak) in zip(("SpatiaLite", "PostGIS"), done, strict=True):
+            results[name] = {**result, "peak_mb": peak}
     result = {"units": units, "goal_ratio": GOAL_RATIO, "engines": results}
     save("store", result)
     return result
@@ -156,6 +160,7 @@ def report(result: dict) -> str:
         c = r["concurrent"]
         lines.append(f"allocate + store {result['units']} units on {name}: {r['with_geometry'].median_s:.2f} s with "
                      f"geometry, {r['without_geometry_s']:.2f} s without: {r['ratio']:.2f}× (goal ≤ "
-                     f"{result['goal_ratio']}×: {verdict}); {r['per_million_s']:.1f} s per million; {c['writers']} writers at once: "
-                     f"{c['wall_s']:.2f} s wall, {c['duplicates']} duplicate codes of {c['codes']}")
+                     f"{result['goal_ratio']}×: {verdict}); {r['per_million_s']:.1f} s per million"
+                     + (f"; {c['writers']} writers at once: {c['wall_s']:.2f} s wall, {c['duplicates']} duplicate codes "
+                        f"of {c['codes']}" if c else ""))
     return "\n".join(lines)

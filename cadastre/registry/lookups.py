@@ -39,7 +39,7 @@ def parcel(ctx: Context, zddm: str, *, viewer: Principal | None = None) -> dict:
     ``viewer``: who asks (the service passes the caller). Without :attr:`Permission.READ_OWNERS` the owner's
     name (``qlr``) is masked; with it, the read is written to the audit log. None: the library used locally
     (trusted like the database file), names as stored and nothing logged."""
-    with ctx.lookups.connect() as connection:
+    with ctx.lookups.begin() as connection:  # one transaction: the card's three reads see one state
         rows = parcel_rows(connection, zddm)
     card = parcel_card(zddm, rows, viewer)
     if viewer is not None and reads_owners(viewer) and any(v["qlr"] for v in rows["versions"]):
@@ -50,7 +50,7 @@ def parcel(ctx: Context, zddm: str, *, viewer: Principal | None = None) -> dict:
 def unit(ctx: Context, bdcdyh: str) -> dict:
     """A unit (户): its current version, every earlier one (pre-sale → as-built), its code and the code's
     lineage both ways (what it replaced, what replaced it)."""
-    with ctx.lookups.connect() as connection:
+    with ctx.lookups.begin() as connection:  # one transaction: the unit's reads see one state
         rows = unit_rows(connection, bdcdyh)
     versions = rows["versions"]
     current = [v for v in versions if v["valid_to"] is None]

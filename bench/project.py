@@ -62,22 +62,10 @@ def project_layers(*, buildings: int = 200, floors: int = 34, per_floor: int = 6
     footprints = shapely.box(bx, by, bx + 20, by + 14)
     zrzh = np.array([f"{k + 1:04d}" for k in i], dtype=object)
     per_building = floors * per_floor
-    b = np.repeat(i, per_building)
-    k = np.tile(np.arange(per_building), buildings)
-    floor, slot = k // per_floor + 1, k % per_floor
-    strip = 20.0 / per_floor
-    ux = bx[b] + slot * strip
-    outlines = shapely.box(ux, by[b], ux + strip, by[b] + 14)
+
     def stage(prefix: str, shared: float) -> dict:
-        inner = np.round(shapely.area(outlines), 2)
-        h = gpd.GeoDataFrame({
-            "BSM": np.char.add("H", np.arange(1, len(b) + 1).astype(str)).astype(object), "ZRZH": zrzh[b],
-            "SJC": floor, "MYC": floor.astype(str).astype(object), "DYH": "1", "HH": slot + 1,
-            "SHBW": np.char.add(np.char.add("1-", floor.astype(str)), np.char.zfill((slot + 1).astype(str), 2)).astype(
-                object),
-            "FWYT1": "11", "FWLX": "1", "FWXZ": "0", f"{prefix}JZMJ": np.round(inner * (1 + shared), 2),
-            f"{prefix}TNJZMJ": inner, f"{prefix}FTJZMJ": np.round(inner * shared, 2),
-        }, geometry=outlines, crs=crs)
+        h = samples.stacked_units(bx, by, 20.0, 14.0, zrzh, per_building, per_floor, crs, prefix=prefix,
+                                  shared=shared, extra={"FWLX": "1", "FWXZ": "0"})
         area = h.groupby("ZRZH")[f"{prefix}JZMJ"].sum().round(2)
         zrz = gpd.GeoDataFrame({
             "BSM": np.char.add("Z", (i + 1).astype(str)).astype(object), "ZRZH": zrzh,

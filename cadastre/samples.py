@@ -859,21 +859,32 @@ def synthetic_county(parcels: int = 100_000, buildings: int = 10_000, units: int
         "ZCS": floors, "DSCS": floors, "DXCS": 0, "ZZDMJ": shapely.area(footprints), "GHYT": "11", "FWJG": "3",
         "JZWGD": floors * 3.0,
     }, geometry=footprints, crs=county.storage_epsg)
-    b = np.repeat(np.arange(len(owners)), per_building)
-    k = np.tile(np.arange(per_building), len(owners))
-    floor, slot = k // 5 + 1, k % 5
-    strip = (width - 6) / 5
-    ux = bx[b] + slot * strip
-    outlines = shapely.box(ux, by[b], ux + strip, by[b] + height - 6)
+    h = stacked_units(bx, by, width - 6, height - 6, zrzh, per_building, 5, county.storage_epsg)
+    return {"ZDJBXX": zdjbxx, "JZD": jzd, "ZRZ": zrz, "H": h}
+
+
+def stacked_units(x: np.ndarray, y: np.ndarray, width: float, depth: float, building_codes: np.ndarray,
+                  per_building: int, per_floor: int, crs, *, prefix: str = "SC", shared: float = 0.15,
+                  extra: dict | None = None) -> gpd.GeoDataFrame:
+    """The H layer of buildings whose footprints are ``width`` × ``depth`` boxes at (``x``, ``y``), one 幢号 each
+    in ``building_codes``: ``per_building`` units, floor by floor, each floor cut into ``per_floor`` strips, rooms
+    numbered ``1-<floor><nn>``; 套内 the strip's area, 分摊 ``shared`` of it (``prefix``: SC as built, YC pre-sale);
+    ``extra`` columns after 房屋用途. Built with array operations (the synthetic county and the project benchmark)."""
+    b = np.repeat(np.arange(len(x)), per_building)
+    k = np.tile(np.arange(per_building), len(x))
+    floor, slot = k // per_floor + 1, k % per_floor
+    strip = width / per_floor
+    ux = x[b] + slot * strip
+    outlines = shapely.box(ux, y[b], ux + strip, y[b] + depth)
     inner = np.round(shapely.area(outlines), 2)
-    h = gpd.GeoDataFrame({
-        "BSM": np.char.add("H", np.arange(1, len(b) + 1).astype(str)).astype(object), "ZRZH": zrzh[b],
+    return gpd.GeoDataFrame({
+        "BSM": np.char.add("H", np.arange(1, len(b) + 1).astype(str)).astype(object), "ZRZH": building_codes[b],
         "SJC": floor, "MYC": floor.astype(str).astype(object), "DYH": "1", "HH": slot + 1,
         "SHBW": np.char.add(np.char.add("1-", floor.astype(str)), np.char.zfill((slot + 1).astype(str), 2)).astype(
             object),
-        "FWYT1": "11", "SCJZMJ": np.round(inner * 1.15, 2), "SCTNJZMJ": inner, "SCFTJZMJ": np.round(inner * 0.15, 2),
-    }, geometry=outlines, crs=county.storage_epsg)
-    return {"ZDJBXX": zdjbxx, "JZD": jzd, "ZRZ": zrz, "H": h}
+        "FWYT1": "11", **(extra or {}), f"{prefix}JZMJ": np.round(inner * (1 + shared), 2), f"{prefix}TNJZMJ": inner,
+        f"{prefix}FTJZMJ": np.round(inner * shared, 2),
+    }, geometry=outlines, crs=crs)
 
 
 def inside_subdistricts(layers: dict[str, gpd.GeoDataFrame], county_code: str = "141031") -> dict:

@@ -17,7 +17,7 @@ help:
 	@echo "make demo    set up .venv and the embedded database, load the sample county, serve the map on http://127.0.0.1:8000/"
 	@echo "make serve   serve the current database (HOST=, PORT=)"
 	@echo "make test    install test dependencies (PostgreSQL + PostGIS) and run the suite on SpatiaLite and PostGIS"
-	@echo "make bench   run the benchmarks (QUICK=1: a tenth of the data); not part of make test"
+	@echo "make bench   run the benchmarks (QUICK=1: a hundredth of the data, about a minute); not part of make test"
 	@echo "make notebooks  JupyterLab on the analysts' notebooks and the sample registry (var/sample-registry.sqlite)"
 
 # Debian packages the library needs at run time: SpatiaLite for the embedded database, mdbtools for personal

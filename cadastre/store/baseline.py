@@ -14,6 +14,7 @@ from cadastre.core.errors import AllocationError
 from cadastre.core.model import BaselineFacts
 from cadastre.store.context import parcels_near
 from cadastre.store.counters import scope_maximum
+from cadastre.store.engine import driver_cursor, driver_time
 from cadastre.store.models import Package
 from cadastre.store.registry_rows import current_parcels
 from cadastre.store.spatial import result_frame
@@ -81,16 +82,16 @@ def issue_baseline_codes(connection: Connection, codes: pd.DataFrame, package_id
         if connection.dialect.name == "postgresql":  # COPY: a county's codes are half a million rows and more
             import psycopg
 
-            cursor = connection.connection.driver_connection.cursor()
             try:
-                with cursor.copy("COPY issued_code (code, kind, issued_at, package_id, retired_at, retired_reason) "
-                                 "FROM STDIN") as copy:
+                with driver_cursor(connection) as cursor, cursor.copy(
+                        "COPY issued_code (code, kind, issued_at, package_id, retired_at, retired_reason) FROM STDIN"
+                ) as copy:
                     for code, kind, gone, reason in zip(codes["code"], codes["kind"], retired, reasons, strict=True):
                         copy.write_row((code, kind, now, package_id, now if gone else None, reason))
             except psycopg.errors.UniqueViolation:
                 raise sa.exc.IntegrityError("COPY issued_code", None, Exception("duplicate code")) from None
             return
-        at = _TS.dialect_impl(connection.dialect).bind_processor(connection.dialect)(now)
+        at = driver_time(connection, now)
         connection.exec_driver_sql(
             "INSERT INTO issued_code (code, kind, issued_at, package_id, retired_at, retired_reason) "
             "VALUES (?, ?, ?, ?, ?, ?)",

@@ -29,7 +29,7 @@ from cadastre.core.errors import DatabaseError, DatabaseUnavailable, InputError,
 log = logging.getLogger("cadastre.store")
 
 __all__ = ["DEFAULT_URL", "database_url", "create_engine", "lookup_engine", "write_transaction", "is_sqlite", "redact",
-           "serialise"]
+           "serialise", "driver_cursor", "driver_time"]
 
 DEFAULT_URL = "sqlite:///var/cadastre.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -106,6 +106,32 @@ def translate(error: BaseException) -> Exception | None:
             return DatabaseUnavailable("数据库暂时不可用（正忙或无法读写），请稍后重试",
                                        f"database unavailable: {getattr(error, 'sqlite_errorname', code)}")
     return None
+
+
+@contextmanager
+def driver_cursor(connection: Connection) -> Iterator:
+    """The driver's own cursor on ``connection`` (inside its transaction, if one was begun), closed afterwards, for
+    the paths that skip SQLAlchemy's execution (bulk writes, COPY, point lookups). Its errors do not pass the
+    engine's handler, so they are translated here the same way (:func:`translate`); others, such as a unique key's
+    refusal, are raised as the driver raised them."""
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        yield cursor
+    except connection.dialect.loaded_dbapi.Error as e:
+        raise translate(e) or e from None
+    finally:
+        cursor.close()
+
+
+def driver_time(connection: Connection, when):
+    """``when`` (an aware datetime) as the driver should receive it: PostgreSQL's takes the datetime, SQLite's the
+    text SQLAlchemy writes for ``DateTime(timezone=True)``, so that it reads back the same."""
+    if connection.dialect.name != "sqlite":
+        return when
+    return _TIMESTAMP.dialect_impl(connection.dialect).bind_processor(connection.dialect)(when)
+
+
+_TIMESTAMP = sa.DateTime(timezone=True)
 
 
 def _translated(engine: Engine) -> Engine:

@@ -17,7 +17,7 @@ from cadastre.core.codes import prefix_range
 from cadastre.core.errors import AllocationError, DatabaseError
 from cadastre.core.geometry import as_multi
 from cadastre.store import pgcopy, rtree
-from cadastre.store.engine import translate
+from cadastre.store.engine import driver_cursor, driver_time
 from cadastre.store.models import Base
 from cadastre.store.spatial import driver_statement, read_frame, result_frame, to_wkb
 
@@ -99,7 +99,6 @@ def _copy(connection: Connection, table: str, ids: list[int], columns: dict[str,
     """PostgreSQL binary COPY through the connection's own psycopg cursor (inside the same transaction), the data
     built column by column (:mod:`cadastre.store.pgcopy`) in chunks handed to a sending thread, so the server
     loads one chunk while the next is built."""
-    import psycopg
     from psycopg.copy import QueuedLibpqWriter
 
     n = len(geoms)
@@ -109,16 +108,13 @@ def _copy(connection: Connection, table: str, ids: list[int], columns: dict[str,
               **{name: v if isinstance(v, np.ndarray) else np.asarray(v, dtype=object) for name, v in columns.items()},
               "geom": geoms, "package_id": np.full(n, package_id, dtype=np.int64),
               "valid_from": np.full(n, now, dtype=object)}
-    cursor = connection.connection.driver_connection.cursor()
-    try:  # the driver's own cursor: its errors do not pass SQLAlchemy's handle_error, so translate them here
-        with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT binary)",
-                         writer=QueuedLibpqWriter(cursor)) as copy:
-            for start in range(0, n, _COPY_CHUNK):
-                part = slice(start, start + _COPY_CHUNK)
-                fields = [pgcopy.field(values[name][part], types[name].type, srid=srid) for name in names]
-                copy.write(pgcopy.copy_data(fields, header=start == 0, trailer=start + _COPY_CHUNK >= n).tobytes())
-    except psycopg.Error as e:
-        raise translate(e) or e from None
+    with driver_cursor(connection) as cursor, cursor.copy(
+            f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT binary)",
+            writer=QueuedLibpqWriter(cursor)) as copy:
+        for start in range(0, n, _COPY_CHUNK):
+            part = slice(start, start + _COPY_CHUNK)
+            fields = [pgcopy.field(values[name][part], types[name].type, srid=srid) for name in names]
+            copy.write(pgcopy.copy_data(fields, header=start == 0, trailer=start + _COPY_CHUNK >= n).tobytes())
 
 
 # SpatiaLite keeps these per geometry column: geometry type/SRID check (before insert), the layer's last-insert time
@@ -156,7 +152,7 @@ def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: 
     n = len(geoms)
     present = ~shapely.is_missing(geoms)
     # the timestamp is written as SQLAlchemy writes DateTime on SQLite, so it reads back the same
-    stamp = _driver_time(connection, now)
+    stamp = driver_time(connection, now)
     types = Base.metadata.tables[table].columns
     data = {"id": ids, **{name: _json_values(values) if isinstance(types[name].type, sa.JSON) else
                           _python_values(values) for name, values in columns.items()}}
@@ -177,27 +173,17 @@ def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: 
 def _driver_executemany(connection: Connection, sql: str, rows: list[dict]) -> None:
     """``sql`` (``:name`` parameters) once per row, through the driver's ``executemany``: SQLAlchemy's own
     executemany of a text statement builds each row's parameters in Python (40 800 issued codes: 2 s). The rows
-    hold values the driver takes as they are (times: :func:`_driver_time`)."""
+    hold values the driver takes as they are (times: :func:`~cadastre.store.engine.driver_time`)."""
     statement, names = driver_statement(connection.dialect, sql)
-    cursor = connection.connection.driver_connection.cursor()
-    try:
+    with driver_cursor(connection) as cursor:
         cursor.executemany(statement, [tuple(r[n] for n in names) for r in rows] if names is not None else rows)
-    finally:
-        cursor.close()
-
-
-def _driver_time(connection: Connection, now: datetime):
-    """``now`` as the driver should receive it: PostgreSQL's takes the datetime, SQLite's the text SQLAlchemy
-    writes for DateTime (so that it reads back the same)."""
-    return _TS.dialect_impl(connection.dialect).bind_processor(connection.dialect)(now) \
-        if connection.dialect.name == "sqlite" else now
 
 
 def issue_codes(connection: Connection, codes: list[str], kind: str, package_id: int, now: datetime) -> None:
     """Record codes as issued. The primary key refuses any code issued before: a code is never reused."""
     if not codes:
         return
-    stamp = _driver_time(connection, now)
+    stamp = driver_time(connection, now)
     try:
         _driver_executemany(connection, "INSERT INTO issued_code (code, kind, issued_at, package_id) "
                                         "VALUES (:code, :kind, :now, :package)",
@@ -205,8 +191,6 @@ def issue_codes(connection: Connection, codes: list[str], kind: str, package_id:
     except connection.dialect.loaded_dbapi.IntegrityError:
         raise AllocationError("要发放的代码中有已发放过的代码（代码不得重复使用）",
                               "a code to issue was issued before (codes are never reused)") from None
-    except connection.dialect.loaded_dbapi.Error as e:
-        raise translate(e) or e from None
 
 
 def retire_codes(connection: Connection, retirements: list[tuple[str, list[str], str]], package_id: int,
@@ -217,29 +201,24 @@ def retire_codes(connection: Connection, retirements: list[tuple[str, list[str],
     connection.execute(sa.text("UPDATE issued_code SET retired_at = :now, retired_reason = :reason "
                                "WHERE code = :old AND retired_at IS NULL").bindparams(sa.bindparam("now", type_=_TS)),
                        [{"old": old, "reason": reason, "now": now} for old, _, reason in retirements])
-    stamp = _driver_time(connection, now)
+    stamp = driver_time(connection, now)
     rows = [{"old": old, "new": new, "reason": reason, "package": package_id, "now": stamp}
             for old, successors, reason in retirements for new in (successors or [None])]
-    try:  # a parcel's W code retired for its 40 800 unit codes: a lineage row each
-        _driver_executemany(connection, "INSERT INTO code_lineage (old_code, new_code, reason, package_id, created_at) "
-                                        "VALUES (:old, :new, :reason, :package, :now)", rows)
-    except connection.dialect.loaded_dbapi.Error as e:
-        raise translate(e) or e from None
+    # a parcel's W code retired for its 40 800 unit codes: a lineage row each
+    _driver_executemany(connection, "INSERT INTO code_lineage (old_code, new_code, reason, package_id, created_at) "
+                                    "VALUES (:old, :new, :reason, :package, :now)", rows)
 
 
 def end_rows(connection: Connection, table: str, ids: list[int], reason: str, now: datetime) -> None:
     """End current rows (history kept): ``valid_to`` and the reason."""
     if ids:
-        stamp = _driver_time(connection, now)
+        stamp = driver_time(connection, now)
         suspended = _row_triggers_suspended(connection, table, _UPDATE_TRIGGERS, "last_update") \
             if connection.dialect.name == "sqlite" else nullcontext()
-        try:  # an as-built survey ends its 40 800 pre-sale units: through the driver (see _driver_executemany)
-            with suspended:
-                _driver_executemany(connection, f"UPDATE {table} SET valid_to = :now, end_reason = :reason "
-                                                f"WHERE id = :id AND valid_to IS NULL",
-                                    [{"id": int(i), "reason": reason, "now": stamp} for i in ids])
-        except connection.dialect.loaded_dbapi.Error as e:
-            raise translate(e) or e from None
+        with suspended:  # an as-built survey ends its 40 800 pre-sale units: through the driver's executemany
+            _driver_executemany(connection, f"UPDATE {table} SET valid_to = :now, end_reason = :reason "
+                                            f"WHERE id = :id AND valid_to IS NULL",
+                                [{"id": int(i), "reason": reason, "now": stamp} for i in ids])
 
 
 def current_parcels(connection: Connection, codes: list[str], srid: int):

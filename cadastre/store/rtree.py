@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy.engine import Connection
 
+from cadastre.store.engine import driver_cursor
+
 __all__ = ["pack", "bulk_load", "BULK_LOAD_AT_LEAST"]
 
 #: an index is rebuilt packed when the rows added are at least this share of the rows it already holds; fewer rows
@@ -105,19 +107,16 @@ def bulk_load(connection: Connection, index: str, ids: np.ndarray, boxes: np.nda
     if not len(ids):
         return False
     present = connection.exec_driver_sql(f'SELECT count(*) FROM "{index}_rowid"').scalar()
+    node_size = connection.exec_driver_sql(f'SELECT length(data) FROM "{index}_node" WHERE nodeno = 1').scalar()
     if len(ids) < BULK_LOAD_AT_LEAST * present:
-        order = _str_order(boxes, 51)  # 51 cells: the module's nodes at SQLite's default 4 KB pages
+        order = _str_order(boxes, (node_size - 4) // _CELL_BYTES)
         connection.exec_driver_sql(
             f'INSERT INTO "{index}" VALUES (?, ?, ?, ?, ?)',
             list(zip(np.asarray(ids)[order].tolist(), *(boxes[order, k].tolist() for k in range(4)), strict=True)))
         return False
-    node_size = connection.exec_driver_sql(f'SELECT length(data) FROM "{index}_node" WHERE nodeno = 1').scalar()
     if present:  # the entries already there, as stored (float32 bounds read back exactly), as the driver's tuples
-        cursor = connection.connection.driver_connection.cursor()
-        try:
+        with driver_cursor(connection) as cursor:
             old = np.asarray(cursor.execute(f'SELECT * FROM "{index}"').fetchall(), dtype=np.float64)
-        finally:
-            cursor.close()
         ids = np.concatenate([old[:, 0].astype(np.int64), np.asarray(ids, dtype=np.int64)])
         boxes = np.concatenate([old[:, 1:], boxes])
     nodes, rowids, parents = pack(np.asarray(ids), boxes, node_size)

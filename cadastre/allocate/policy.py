@@ -73,17 +73,19 @@ def match_units(asbuilt: pd.DataFrame, presale: pd.DataFrame) -> UnitMatch:
     ``read.structure.unit_identities``) to the current units of the same buildings (``bdcdyh``, ``identity``): the
     supplied BDCDYH first, else the identity — so ``0501`` at pre-sale and ``501`` at as-built are one unit."""
     index = asbuilt.index
-    current = set(presale["bdcdyh"])
-    # object strings: pandas' pyarrow-backed ``str`` columns test membership in a Python set 20 times slower
-    supplied = pd.Series(asbuilt["BDCDYH"].astype("str").to_numpy(object), index=index)
+    current = set(presale["bdcdyh"].to_numpy(object))
+    # object strings, said explicitly (pandas infers its pyarrow-backed ``str`` from an array of strings, whose
+    # membership test against a Python set is 20 times slower)
+    supplied = pd.Series(asbuilt["BDCDYH"].astype("str").to_numpy(object), index=index, dtype=object)
     by_code = supplied.where(supplied.isin(current))
-    lookup = pd.Series(presale["bdcdyh"].to_numpy(object), index=presale["identity"].to_numpy(object))
+    lookup = pd.Series(presale["bdcdyh"].to_numpy(object), index=presale["identity"].to_numpy(object), dtype=object)
     lookup = lookup[~lookup.index.duplicated(keep=False)]
-    by_position = pd.Series(asbuilt["identity"].to_numpy(object), index=index).map(lookup)
+    by_position = pd.Series(asbuilt["identity"].to_numpy(object), index=index, dtype=object).map(lookup)
     kept = by_code.astype(object).where(by_code.notna(), by_position)
     # one pre-sale code goes to one as-built unit only: later claims become new units
     kept = kept.where(~kept.duplicated(keep="first") | kept.isna())
     how = pd.Series(np.where(by_code.notna(), "code", np.where(kept.notna(), "position", None)), index=index,
                     dtype=object)
-    retired = presale[~pd.Series(presale["bdcdyh"].to_numpy(object)).isin(set(kept.dropna())).to_numpy(bool)]
+    gone = ~pd.Series(presale["bdcdyh"].to_numpy(object), dtype=object).isin(set(kept.dropna())).to_numpy(bool)
+    retired = presale[gone]
     return UnitMatch(kept, how, retired.reset_index(drop=True))

@@ -174,10 +174,26 @@ def _load_bundled_libraries() -> None:
     import shapely  # noqa: F401
 
 
+def _bind_as_they_are(sqlean) -> None:
+    """Register ``None``, ``bytes`` and ``memoryview`` as adapting to themselves.
+
+    The ``sqlite3`` module binds int, float and str directly, but looks every other value up as a protocol
+    adaptation that fails through two attribute errors before binding it as it is — a NULL or a WKB blob cost
+    60 µs each, twenty times a float: most of the time of inserting rows with empty columns and a geometry (40 800
+    units: 2 s). With an adapter registered the lookup succeeds at once; the value bound is the same."""
+    for kind in (type(None), bytes, memoryview):
+        sqlean.register_adapter(kind, _same)
+
+
+def _same(value):
+    return value
+
+
 def _sqlite_engine(url: sa.URL, **kwargs) -> Engine:
     import sqlean  # see the module docstring: the stdlib sqlite3 here cannot load extensions
 
     _load_bundled_libraries()
+    _bind_as_they_are(sqlean)
 
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")

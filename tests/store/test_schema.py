@@ -107,6 +107,18 @@ def test_sqlite_runs_in_wal_mode_with_busy_timeout(tmp_path):
     engine.dispose()
 
 
+def test_sqlite_binds_nulls_and_blobs_as_they_are(tmp_path):
+    """The identity adapters (``store.engine._bind_as_they_are``) skip the driver's failing adaptation lookup and
+    bind the same values: NULL, blob from bytes and from memoryview, text and numbers untouched."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with engine.connect() as c:
+        c.exec_driver_sql("CREATE TABLE t (a, b, c, d, e)")
+        c.exec_driver_sql("INSERT INTO t VALUES (?, ?, ?, ?, ?)", [(None, b"\x01\x00", memoryview(b"wkb"), "文", 1.5)])
+        row = c.exec_driver_sql("SELECT typeof(a), typeof(b), typeof(c), typeof(d), typeof(e), b, c FROM t").one()
+    engine.dispose()
+    assert tuple(row) == ("null", "blob", "blob", "text", "real", b"\x01\x00", b"wkb")
+
+
 def test_unsupported_url_and_missing_file_are_clear(tmp_path):
     with pytest.raises(DatabaseError, match="不支持"):
         create_engine("mysql://x/y")

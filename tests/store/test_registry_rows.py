@@ -135,3 +135,23 @@ def test_ids_are_the_sequences_values_when_they_are_not_one_run(parents):
     with parents.connect() as c:
         stored = c.execute(sa.text("SELECT id, bdcdyh FROM unit ORDER BY id")).all()
     assert [r.id for r in stored] == ids and [r.bdcdyh for r in stored] == list(columns["bdcdyh"])
+
+
+def test_rows_are_ended_and_read_by_an_id_set_larger_than_sqlites_parameter_limit(parents):
+    # one statement with one parameter for any number of ids (store.spatial.id_set): 40 000 is past SQLite's
+    # 32 766 parameters, and only the named current rows end
+    n = 40_000
+    columns, geoms = _units(n)
+    columns["bdcdyh"] = np.array([f"141031001002GB00001F{k:08d}" for k in range(n)], dtype=object)
+    with write_transaction(parents) as c:
+        ids = insert_rows(c, "unit", columns, geoms, SRID, package_id=7, now=NOW)
+        assert len(registry_rows.current_units(c, [1])) == n
+    with write_transaction(parents) as c:
+        registry_rows.end_rows(c, "unit", np.asarray(ids[1:]), "replaced", NOW)
+        registry_rows.end_rows(c, "unit", ids[1:3], "again", NOW)  # already ended: left as they were
+    with parents.connect() as c:
+        ended = c.execute(sa.text("SELECT end_reason, count(*) FROM unit WHERE valid_to IS NOT NULL "
+                                  "GROUP BY end_reason")).all()
+        current = registry_rows.current_units(c, [1])
+    assert [tuple(r) for r in ended] == [("replaced", n - 1)]
+    assert current["id"].tolist() == [ids[0]] and current["bdcdyh"].tolist() == [columns["bdcdyh"][0]]

@@ -239,3 +239,22 @@ def test_rules_not_run_are_reported(tmp_path):
     report = run(tmp_path, project(), "presale")
     assert {r["rule"] for r in report.not_run} == {"TOP-003", "ATT-008"}
     assert np.all([r["reason"] for r in report.not_run])
+
+
+def test_overlapping_pairs_stay_within_their_group_over_many_groups():
+    # 2 500 groups (past the 1 000 columns of the grid the boxes are moved to), each two squares overlapping by
+    # 1 ㎡, all at the same place, and a third square per group only touching the second (a wall a few ulps off)
+    from cadastre.qa.rules.topology import _overlapping_pairs
+
+    n = 2_500
+    x = 37_482_062.333333336
+    squares = [shapely.box(x, 0, x + 2, 2), shapely.box(x + 1, 1, x + 3, 3),
+               shapely.box(x + 3 - 7e-9, 1, x + 5, 3)]
+    geoms = np.array(squares * n, dtype=object)
+    groups = np.repeat(np.arange(n), 3)
+    i, j, area, _ = _overlapping_pairs(geoms, 0.01, groups)
+    assert len(i) == n and (groups[i] == groups[j]).all() and (j - i == 1).all() and (i % 3 == 0).all()
+    assert area == pytest.approx(np.ones(n))
+    # without groups, four sets in one place: every pair overlaps but those with a third square (touching or apart)
+    i, j, _, _ = _overlapping_pairs(geoms[:12], 0.01)
+    assert len(i) == 12 * 11 // 2 - 2 * 4 * 4 and not ((i % 3 != 2) & (j % 3 == 2) | (i % 3 == 2) & (j % 3 != 2)).any()

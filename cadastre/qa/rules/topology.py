@@ -40,10 +40,9 @@ def _overlapping_pairs(geoms: np.ndarray, minimum_area: float, groups: np.ndarra
         # every group's boxes moved far from the other groups' (a grid of steps wider than the whole layer): one
         # tree, no cross-group candidates, and no geometry is copied — the tree only sees boxes
         codes = pd.factorize(groups)[0]
-        step = np.nanmax(bounds[:, 2:] - bounds[:, :2].min(axis=0)) + 1.0
+        step = np.max(bounds[:, 2:] - bounds[:, :2].min(axis=0)) + 1.0
         shift = np.column_stack([codes % 1000, codes // 1000]) * step
-        bounds = bounds + np.hstack([shift, shift])
-        boxes = _box_stand_ins(bounds)
+        boxes = _box_stand_ins(bounds + np.hstack([shift, shift]))
         left, right = shapely.STRtree(boxes).query(boxes)
     keep = left < right
     left, right = left[keep], right[keep]

@@ -258,3 +258,19 @@ def test_overlapping_pairs_stay_within_their_group_over_many_groups():
     # without groups, four sets in one place: every pair overlaps but those with a third square (touching or apart)
     i, j, _, _ = _overlapping_pairs(geoms[:12], 0.01)
     assert len(i) == 12 * 11 // 2 - 2 * 4 * 4 and not ((i % 3 != 2) & (j % 3 == 2) | (i % 3 == 2) & (j % 3 != 2)).any()
+
+
+def test_geo003_counts_each_ring_plain_polygons_holes_and_multipolygons():
+    # a hole-free polygon is read as its own ring, the others through their rings: the same counts either way
+    from cadastre.qa.rules.geometry import _vertex_problems
+
+    square = [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)]
+    hole = [(2, 2), (4, 2), (4, 4), (2, 4), (2, 2)]
+    doubled = square[:2] + [square[1]] + square[2:]  # one duplicate vertex
+    spiked = square[:2] + [(15, 0.00001), (10, 0.00002)] + square[2:]  # out and back: a spike at (15, 0)
+    geoms = np.array([shapely.Polygon(doubled), shapely.Polygon(square, [hole[:1] + hole]),
+                      shapely.MultiPolygon([shapely.Polygon(spiked), shapely.Polygon(hole)]),
+                      shapely.Polygon(square), shapely.Polygon(doubled, [hole[:2] + [hole[1]] + hole[2:]])],
+                     dtype=object)
+    duplicates, spikes = _vertex_problems(geoms, 0.001)
+    assert duplicates.tolist() == [1, 1, 0, 0, 2] and spikes.tolist() == [0, 0, 1, 0, 0]

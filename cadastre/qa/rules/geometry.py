@@ -24,8 +24,10 @@ def _vertex_problems(geoms: np.ndarray, spike_tolerance: float) -> tuple[np.ndar
             continue
         if own_ring:
             rings, owner = geoms[subset], np.arange(len(subset))
-        else:
-            rings, owner = shapely.get_rings(geoms[subset], return_index=True)
+        else:  # each part's rings (get_rings alone gives a multipolygon none: its vertices went unchecked)
+            parts, part_owner = shapely.get_parts(geoms[subset], return_index=True)
+            rings, part = shapely.get_rings(parts, return_index=True)
+            owner = part_owner[part]
         coords, ring = shapely.get_coordinates(rings, return_index=True)
         same_ring = ring[1:] == ring[:-1]
         duplicate = same_ring & np.all(coords[1:] == coords[:-1], axis=1)

@@ -132,8 +132,8 @@ def _plain(value: Any) -> Any:
 
 def to_json(value: Any) -> str:
     """``value`` as JSON text: encoded as it is first, and walked (:func:`_clean`) only when it holds a NaN or an
-    infinity, which JSON has no number for (null then) — a project's 14 MB report took 1.2 s to walk, 0.4 s to
-    encode."""
+    infinity, which JSON has no number for (null then): a project's 14 MB report took 0.9 s walked and encoded,
+    0.27 s encoded as it is."""
     try:
         return json.dumps(value, ensure_ascii=False, default=_plain, allow_nan=False)
     except ValueError:

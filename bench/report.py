@@ -186,20 +186,32 @@ DOMINATES = {
     "read": "GDAL reading and recoding the `.dbf` inside `pyogrio.read_dataframe` is two thirds of our time (the "
             "floor itself); normalising the fields (types, code tables, the encoding and CRS decisions) is most of "
             "the rest (project package, pyinstrument: 0.33 of 1.33 s).",
-    "checks": "Unit overlaps per building and floor (the STRtree query and the intersection areas of candidate "
-              "pairs), then the ring and vertex checks (GEO-003) and building overlaps, which first build the "
-              "package's structure (project package, pyinstrument: 0.54, 0.29 and 0.26 of 1.36 s). The county's "
-              "all-rules profile was not taken this round.",
-    "store": "SpatiaLite: SQLite's own B-tree inserts into the table and its five indexes, the same with or without "
-             "geometry; the geometry adds `GeomFromWKB` per row and longer rows, and the R*Tree — now bulk loaded "
-             "(STR-packed nodes written into the rtree tables: 0.6 s per 200 000 rows, was 3.2–3.6 s inserted one by "
-             "one). PostGIS: binary COPY; not profiled this round.",
+    "checks": "Per rule on a fifth of the county, read excluded (2.4 s for every rule): the package's structure "
+              "(单元 and room keys from the labels with Arrow's regex kernels: 0.25–0.45 s), unit overlaps (box "
+              "candidates from one STRtree: 0.3 s), boundary points (two KD-tree queries: 0.2 s), units within their "
+              "footprints (prepared `covers`: 0.2 s), near misses (0.2–0.3 s), GEO-003 (0.16 s). Removed this round: "
+              "copying every unit's geometry to keep floors apart (the boxes are moved instead), exact intersections "
+              "of units that share a wall (two shapes overlap by no more than their boxes), the tree's `dwithin` on "
+              "both orders of a pair, a ring object per hole-free polygon, the cyclic garbage collector's full "
+              "passes over the loaded package while rules make their arrays (paused: `cadastre.core.collector`).",
+    "store": "SpatiaLite: SQLite's B-tree inserts into the table and its five indexes, for both runs; what the "
+             "geometry adds is longer rows (more pages written and committed), the R*Tree bulk load (0.4 s per "
+             "200 000 rows) and a MultiPolygon made per Polygon (0.35 s per 200 000); `GeomFromWKB` itself measured "
+             "nothing (200 000 rows with and without it: 0.88 s both). This round NULLs and blobs stopped going "
+             "through the driver's failing adaptation lookup (60 µs a value): 29.0 → 24.7 s with geometry and 18.9 "
+             "→ 14.7 s without, so the ratio rose as its floor fell. PostGIS: binary COPY; not profiled this round.",
     "baseline": "Storing: buildings, units and floors, then parcels, then issuing the codes and marks (the "
                 "`phases` of `bench/results/baseline.json`); reading and checking are a third.",
-    "project": "Accepting 40 800 as-built units (~60 % of the worker's time): inserting their rows (25 columns, five "
-               "indexes), ending the pre-sale rows, matching each unit to its pre-sale code, the area comparison and "
-               "the code lineage; then reading and checking (the peer itself); the worker's unpacking and progress "
-               "writes and up to 0.5 s of polling make the rest. The upload is read in 0.1 s.",
+    "project": "In process (phase timers, quiet runs): reading 1.4–1.6 s and checking 0.5–0.7 s (the peer "
+               "itself); accepting 3.0–3.2 s — inserting the 40 800 unit rows 1.1–1.4 s (of which the R*Tree 0.3–0.4 "
+               "s), reading the pre-sale units 0.35–0.55 s, ending them 0.25 s, the area comparison 0.25 s, the code "
+               "lineage 0.2 s — and the commit 0.5 s. Then the report: 14 MB of JSON (every assigned unit, every "
+               "compared unit, the W code's 40 800 successors) written (0.25 s) and, in the state that says "
+               "accepted, read and encoded again (0.27 + 0.27 s) and parsed by the client (0.27 s); polling adds up "
+               "to 0.5 s. Removed this round: binding NULLs and blobs through the driver's failing adaptation lookup "
+               "(the insert was 2.2 s), a walk over the 14 MB report before encoding it (0.9 → 0.27 s), matching on "
+               "inferred Arrow strings, one statement per ended row, the garbage collector's repeated full passes "
+               "over the package while it is read, checked and stored (about 1 s of 6 in process).",
     "documents": "reportlab drawing text (every 房产分户图 page draws its labels and the unit's outline); the "
                  "C accelerators took it from 59 to ~90 pages/s.",
     "events": "The outbox rows are written inside the ingest's transaction; a delivery is one HTTP request after "

@@ -27,8 +27,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from cadastre.core import collector, settings
 from cadastre.core import findings as fnd
-from cadastre.core import settings
 from cadastre.core.errors import ConfigError, InputError
 from cadastre.core.files import sha256_of
 from cadastre.core.permit import Permit, parse_permit
@@ -206,6 +206,7 @@ def _layer_failure(code: str, error: InputError) -> pd.DataFrame:
     return fnd.of_rule(rule, code, [None], [error.message_zh])
 
 
+@collector.paused()
 def read_package(path: str | os.PathLike, *, county: str | None = None, storage_epsg: int | None = None,
                  limits: Limits | None = None, name: str | None = None, stage: str | None = None) -> SurveyPackage:
     """Read a survey package (a zip, a folder, a ``.gdb`` folder, a GeoPackage, a GeoJSON or a personal

@@ -23,6 +23,7 @@ from cadastre.allocate.buildings import area_comparison, building_numbers, floor
 from cadastre.allocate.buildingtable import readiness_of_buildings
 from cadastre.allocate.parcels import parcel_codes, resurvey, subdistrict_codes
 from cadastre.allocate.policy import allocation_order, match_units, plan_scopes, unit_order
+from cadastre.core import collector
 from cadastre.core.codes import feature_codes
 from cadastre.core.errors import AllocationError
 from cadastre.core.events import Event, accepted_events, package_links
@@ -103,6 +104,7 @@ def check(ctx: Context, path: str | os.PathLike, *, county: str | None = None, p
                          progress=progress, span=span, name=name)
 
 
+@collector.paused()
 def ingest_package(ctx: Context, path: str | os.PathLike, *, submitted_by: str | None = None,
                    package_id: int | None = None, progress: Progress | None = None, actor=None,
                    name: str | None = None) -> IngestResult:

@@ -21,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from cadastre.core import collector
 from cadastre.core import findings as fnd
 from cadastre.core.catalogue import CATALOGUE
 from cadastre.core.model import RegistryFacts
@@ -135,6 +136,7 @@ def area_limit(tolerances: dict[str, Any], area: np.ndarray) -> np.ndarray:
 PACKAGE_PHASE, REGISTRY_PHASE = "package", "registry"
 
 
+@collector.paused()
 def run_checks(ctx: CheckContext, only: set[str] | None = None,
                progress: Callable[[float], None] | None = None,
                phase: str | None = None) -> tuple[pd.DataFrame, list[dict[str, str]]]:

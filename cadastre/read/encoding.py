@@ -104,14 +104,18 @@ def dbf_text_values(path: Path) -> list[bytes]:
     n = min(n_records, available)
     if n == 0 or not fields:
         return names
-    records = data[header_len:header_len + n * record_len].reshape(n, record_len)
+    records = data[header_len:header_len + n * record_len]
     values = names
+    if int(records.max()) < 0x80:  # all ASCII, as most layers' records are: one pass over the bytes, no field loop
+        return values
+    records = records.reshape(n, record_len)
     for start, length in fields:
         block = records[:, start:start + length]
         rows = (block >= 0x80).any(axis=1)
         if rows.any():
             # a space between rows, so a multi-byte character is never read across two values
-            spaced = np.concatenate([block[rows], np.full((int(rows.sum()), 1), 0x20, np.uint8)], axis=1)
+            spaced = np.full((int(rows.sum()), length + 1), 0x20, np.uint8)
+            spaced[:, :length] = block[rows]
             values.append(spaced.tobytes())
     return values
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["to_float", "to_int", "to_code", "to_text", "is_blank"]
 
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．，－＋　", "0123456789.,-+ ")
-_NON_ASCII = r"[^\x00-\x7f]"
 _UNIT_SUFFIX = r"\s*(?:㎡|m²|m2|平方米|平米|米|m|M)$"
 _THOUSANDS = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"
 
@@ -25,7 +26,8 @@ def _strings(series: pd.Series) -> pd.Series:
     """Trimmed text in the ``str`` dtype, blanks as NA, full-width digits and punctuation folded to ASCII."""
     text = series.astype("str").str.strip()
     text = text.where(text != "")
-    wide = text.str.contains(_NON_ASCII, regex=True, na=False).to_numpy(bool)
+    # Arrow's ASCII test, not a regular expression over every value (a tenth of the time)
+    wide = ~pc.string_is_ascii(pa.array(text)).fill_null(True).to_numpy(zero_copy_only=False)
     if wide.any():
         text = text.copy()
         text[wide] = text[wide].str.translate(_FULL_WIDTH).str.strip()
@@ -72,7 +74,10 @@ def to_code(series: pd.Series) -> pd.Series:
         text = pd.Series(values, index=series.index).astype("str")
         text[integral] = pd.Series(values[integral].astype("int64"), index=series.index[integral]).astype("str")
         return text.where(~np.isnan(values))
-    return _strings(series).str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    text = _strings(series)
+    if pc.any(pc.match_substring(pa.array(text), ".")).as_py():  # ``3.0`` written as text: rare, looked for first
+        text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    return text
 
 
 def to_text(series: pd.Series) -> pd.Series:

@@ -33,7 +33,7 @@ from cadastre.core.errors import ConfigError, InputError
 from cadastre.core.files import sha256_of
 from cadastre.core.permit import Permit, parse_permit
 from cadastre.core.settings import County
-from cadastre.read.container import Container, Limits, open_container
+from cadastre.read.container import Container, LayerSource, Limits, open_container
 from cadastre.read.crs import CRSDecision
 from cadastre.read.layers import SURVEY_STAGES, layer_specs, stages
 from cadastre.read.normalise import normalise_layer
@@ -246,16 +246,28 @@ def read_package(path: str | os.PathLike, *, county: str | None = None, storage_
         raw: dict[str, RawLayer] = {}
         roles: dict[str, tuple[str, str | None]] = {}
         present: set[str] = set()  # layers the package carries, read or not
+        found: dict[str, LayerSource | InputError] = {}
         for code in PACKAGE_LAYERS:
             try:
                 layer_source = container.find_layer(code)
-                if layer_source is None:
-                    continue
-                present.add(code)
-                raw[code] = load_layer(layer_source)
+            except InputError as e:
+                layer_source = e
+            if layer_source is not None:
+                found[code] = layer_source
+        # two layers read at a time, the largest files first: GDAL decodes a file with the GIL released, so a
+        # county's units load beside its parcels and boundary points (each layer its own file or GDAL dataset).
+        # A pool per call, as for the checksum
+        sources = sorted((s for s in found.values() if isinstance(s, LayerSource)), key=_source_bytes, reverse=True)
+        with ThreadPoolExecutor(2, thread_name_prefix="cadastre-read") as pool:
+            loading = {s.layer: pool.submit(load_layer, s) for s in sources}
+        for code, layer_source in found.items():  # findings and roles in the layers' order, as before
+            present.add(code)
+            try:
+                if isinstance(layer_source, InputError):
+                    raise layer_source
+                raw[code] = loading[code].result()
                 roles[layer_source.member.split(":", 1)[0]] = ("layer", code)
             except InputError as e:
-                present.add(code)
                 parts.append(_layer_failure(code, e))
         files = _files(container, manifest, roles)
         zoning = [code for code in ("DJQ", "DJZQ") if _has_layer(container, code)]
@@ -294,6 +306,13 @@ def read_package(path: str | os.PathLike, *, county: str | None = None, storage_
                               for code in required]))
     return SurveyPackage(source, sha256.result(), size, stage, county_obj, storage_epsg, manifest, permit, files, raw,
                          layers, fnd.concat(parts), inferred, name)
+
+
+def _source_bytes(source: LayerSource) -> int:
+    """The size of a layer's own files (a shapefile's .shp and .dbf; 0 for a layer inside a database)."""
+    if source.kind == "shapefile":
+        return sum(p.stat().st_size for p in (source.path, source.sidecar(".dbf")) if p is not None and p.exists())
+    return source.path.stat().st_size if source.sublayer is None and source.path.is_file() else 0
 
 
 def _decide_county(manifest: Manifest, preset: County | None, raw: dict[str, RawLayer],

@@ -314,3 +314,32 @@ def test_geojson_layers_are_read_and_unrelated_broken_geojson_is_only_listed(tmp
     findings = read_package(folder).findings
     said = findings[findings["rule"] == "PKG-002"]
     assert len(said) == 1 and said["severity"].iat[0] == "error" and "无法读取 ZRZ.geojson" in said["message"].iat[0]
+
+
+def test_layers_are_read_two_at_a_time_largest_first_and_reported_in_layer_order(tmp_path, monkeypatch):
+    # read_package loads the layers in two threads (GDAL lets go of the GIL), the largest files first; what it
+    # reports — the layers, a layer's failure, the files' roles — comes out in the layers' order all the same
+    import threading
+    import time
+
+    from cadastre.core.errors import InputError
+    from cadastre.read import package as package_module
+
+    real = package_module.load_layer
+    started, threads = [], set()
+
+    def load(source):
+        started.append(source.layer)
+        threads.add(threading.current_thread().name)
+        if source.layer == "C":
+            raise InputError("层表读不出", "floors unreadable", rule="PKG-002")
+        time.sleep(0.05)  # long enough for the other thread to take the next layer
+        return real(source)
+
+    monkeypatch.setattr(package_module, "load_layer", load)
+    pkg = read_package(presale(tmp_path))
+    assert started[0] == "H" and sorted(started) == ["C", "H", "ZRZ"]  # the units' files are the largest
+    assert len(threads) == 2 and all(name.startswith("cadastre-read") for name in threads)
+    assert list(pkg.layers) == ["ZRZ", "H"]
+    assert_findings(pkg.findings, [("PKG-002", None)])
+    assert "层表读不出" in pkg.findings["message"].iat[0]

@@ -94,7 +94,7 @@ def area_comparison(units: pd.DataFrame, codes: pd.Series, previous: pd.DataFram
     predicted = pd.Series(pd.to_numeric(previous["ycjzmj"], errors="coerce").to_numpy(float),
                           index=previous["bdcdyh"].to_numpy(object))
     predicted = predicted[~predicted.index.duplicated(keep="last")]
-    found = pd.Index(predicted.index).get_indexer(code)
+    found = predicted.index.get_indexer(code)
     rows = np.flatnonzero(found >= 0)
     before = predicted.to_numpy()[found[rows]]
     measured = pd.to_numeric(units["SCJZMJ"], errors="coerce").to_numpy(float)[rows]

@@ -263,12 +263,14 @@ def read_package(path: str | os.PathLike, *, county: str | None = None, storage_
         for code, layer_source in found.items():  # findings and roles in the layers' order, as before
             present.add(code)
             try:
-                if isinstance(layer_source, InputError):
-                    raise layer_source
+                if isinstance(layer_source, InputError):  # two files claiming the layer: nothing was loaded
+                    parts.append(_layer_failure(code, layer_source))
+                    continue
                 raw[code] = loading[code].result()
-                roles[layer_source.member.split(":", 1)[0]] = ("layer", code)
             except InputError as e:
                 parts.append(_layer_failure(code, e))
+                continue
+            roles[layer_source.member.split(":", 1)[0]] = ("layer", code)
         files = _files(container, manifest, roles)
         zoning = [code for code in ("DJQ", "DJZQ") if _has_layer(container, code)]
     if zoning and manifest.stage is None and not present & {"ZDJBXX", "ZRZ", "H"}:

@@ -108,7 +108,8 @@ def units_overlap(ctx: CheckContext) -> pd.DataFrame:
     row, floor = occupied_floors(s.unit_low, s.unit_high)
     building = pd.factorize(s.unit_building_keys[row])[0]
     floor = floor.astype(np.int64)
-    group = building * (floor.max(initial=0) - floor.min(initial=0) + 1) + (floor - floor.min(initial=0))
+    floor -= floor.min(initial=0)  # from 0 up: one integer per (building, floor)
+    group = building * (floor.max(initial=0) + 1) + floor
     return _overlap_findings(ctx, "TOP-005", "H", "户", groups=group, rows=row)
 
 

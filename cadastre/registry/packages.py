@@ -226,10 +226,11 @@ def packages_due(ctx: Context) -> list[int]:
                            frame_time(r.heartbeat_at), frame_time(r.retry_at), now)]
 
 
-def package(ctx: Context, package_id: int, *, report: bool = True):
-    """A stored package: status, processing stage and percent, and (with ``report``) its report."""
+def package(ctx: Context, package_id: int, *, report: bool = True, embedded: bool = False):
+    """A stored package: status, processing stage and percent, and (with ``report``) its report — ``embedded``:
+    as its stored JSON text, for a response to carry as it is (:func:`cadastre.core.jsontext.embedded`)."""
     with ctx.engine.connect() as connection:
-        return package_state(connection, package_id, report=report)
+        return package_state(connection, package_id, report=report, embedded=embedded)
 
 
 def packages(ctx: Context, *, submitted_by: str | None = None, status: str | None = None, limit: int = 100,

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from cadastre.core import jsontext
 from cadastre.core.errors import DatabaseError, DatabaseUnavailable, InputError, StorageFull
 
 log = logging.getLogger("cadastre.store")
@@ -64,6 +65,9 @@ def create_engine(url: str | None = None, *, must_exist: bool = False, **kwargs)
     # never put statement parameters into error messages: they carry owners' names (权利人), and a name read from
     # a log is a read the audit log never saw
     kwargs.setdefault("hide_parameters", True)
+    # the JSON columns (reports, attributes) written and read by one encoder, the API's (core.jsontext)
+    kwargs.setdefault("json_serializer", jsontext.dumps)
+    kwargs.setdefault("json_deserializer", jsontext.loads)
     if backend == "sqlite":
         database = parsed.database or ""
         if must_exist and database not in ("", ":memory:") and not Path(database).exists():

@@ -223,6 +223,9 @@ def test_package_status_report_original_findings(client, loaded_registry, sample
     asbuilt = next(p for p in packages if p["package_stage"] == "asbuilt")
     state = client.get(f"/api/packages/{asbuilt['id']}").json()
     assert state["stage"] == "done" and state["percent"] == 100 and state["report"]["accepted"] is True
+    # the stored report carried as it is: what the library reads, the 预测/实测 comparison and codes included
+    stored = loaded_registry.package(asbuilt["id"]).report
+    assert state["report"] == stored and stored["comparison"]["units"] and stored["assigned"]["units"]
     report = client.get(f"/api/packages/{asbuilt['id']}/report.html")
     assert report.headers["content-type"].startswith("text/html") and "质检报告" in report.text
     original = client.get(f"/api/packages/{asbuilt['id']}/original")
@@ -404,23 +407,3 @@ def test_the_event_feed_and_subscriptions_over_http_follow_the_roles(client, loa
     assert client.post(f"/api/subscriptions/{made.json()['id']}/disable").status_code == 204
     assert client.delete(f"/api/subscriptions/{made.json()['id']}").status_code == 204
     assert client.get("/api/subscriptions/dead-letters").status_code == 200
-
-
-def test_json_bodies_are_encoded_as_they_are_and_nan_becomes_null():
-    # the fast path (json as it is) and the walk (when a NaN or an infinity is in it) give the same text
-    import datetime as dt
-
-    import numpy as np
-
-    from api.deps import _clean, to_json
-
-    when = dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC)
-    plain = {"n": np.int64(3), "x": np.float32(2.5), "ok": np.bool_(True), "at": when, "day": dt.date(2026, 1, 2),
-             "pair": (1, "宗地"), "nested": [{"area": 1.25}]}
-    assert json.loads(to_json(plain)) == {"n": 3, "x": 2.5, "ok": True, "at": "2026-11-28T09:30:00+00:00",
-                                          "day": "2026-01-02", "pair": [1, "宗地"], "nested": [{"area": 1.25}]}
-    assert "宗地" in to_json(plain)  # Chinese kept as is
-    odd = {**plain, "missing": float("nan"), "far": [np.float64("inf")], "deep": [{"v": np.float32("nan")}]}
-    assert json.loads(to_json(odd)) == {**json.loads(to_json(plain)), "missing": None, "far": [None],
-                                        "deep": [{"v": None}]}
-    assert to_json(odd) == json.dumps(_clean(odd), ensure_ascii=False, default=str, allow_nan=False)

@@ -9,7 +9,6 @@ whole columns: every byte's destination is its position in the column plus the o
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,9 +17,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import shapely
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
+
+from cadastre.core import jsontext
+from cadastre.store.spatial import to_wkb
 
 __all__ = ["Field", "field", "copy_data", "arrow_column"]
 
@@ -79,14 +80,14 @@ def _plain(v):
     return v
 
 
-def field(values, column_type: sa.types.TypeEngine, *, srid: int | None = None) -> Field:
-    """Encode a column of values for a column of this SQLAlchemy type (missing values become NULL)."""
+def field(values, column_type: sa.types.TypeEngine, *, srid: int | None = None, multi: bool = False) -> Field:
+    """Encode a column of values for a column of this SQLAlchemy type (missing values become NULL); geometries
+    with their SRID, single parts as one-part collections when ``multi`` (:func:`cadastre.store.spatial.to_wkb`)."""
     if isinstance(column_type, Geometry):
-        geoms = np.asarray(values, dtype=object)
-        wkb = shapely.to_wkb(shapely.set_srid(geoms, srid or 0), include_srid=True)
+        wkb = to_wkb(values, multi=multi, srid=srid or 0)
         return Field.variable(pa.array(wkb, type=pa.large_binary()))
     if isinstance(column_type, sa.JSON):
-        return Field.variable(pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values],
+        return Field.variable(pa.array([None if v is None else jsontext.dumps(v) for v in values],
                                        pa.large_string()))
     array = arrow_column(values)
     if isinstance(column_type, sa.String):  # Text, String, Unicode

@@ -3,7 +3,6 @@ linking codes. Bulk statements only (one ``executemany`` per table), inside the 
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
@@ -13,9 +12,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cadastre.core import jsontext
 from cadastre.core.codes import prefix_range
 from cadastre.core.errors import AllocationError, DatabaseError
-from cadastre.core.geometry import as_multi
 from cadastre.store import pgcopy, rtree
 from cadastre.store.engine import driver_cursor, driver_time
 from cadastre.store.models import Base
@@ -42,7 +41,7 @@ def _python_values(values) -> list:
 
 def _json_values(values) -> list:
     """A JSON column as the text SQLite stores (what SQLAlchemy's JSON type would write)."""
-    return [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+    return [None if v is None else jsontext.dumps(v) for v in values]
 
 
 def insert_rows(connection: Connection, table: str, columns: dict[str, object], geometry, srid: int, *,
@@ -58,22 +57,30 @@ def insert_rows(connection: Connection, table: str, columns: dict[str, object], 
     if n == 0:
         return []
     geoms = np.asarray(geometry if geometry is not None else [None] * n, dtype=object)
-    if multi:
-        geoms = as_multi(geoms)
-    _check_kind(table, geoms)
+    _check_kind(table, geoms, multi=multi)  # single parts are written as one-part collections (spatial.to_wkb)
     ids = _reserve_ids(connection, table, n)
     if connection.dialect.name == "postgresql":
-        _copy(connection, table, ids, columns, geoms, srid, package_id, now)
+        _copy(connection, table, ids, columns, geoms, srid, package_id, now, multi=multi)
     else:
-        _sqlite_insert(connection, table, ids, columns, geoms, srid, package_id, now)
+        _sqlite_insert(connection, table, ids, columns, geoms, srid, package_id, now, multi=multi)
     return ids
 
 
-def _check_kind(table: str, geoms: np.ndarray) -> None:
-    """Every geometry is of the column's kind (the database would refuse it too, but in the middle of a bulk load)."""
+#: the single-part kinds stored as one-part collections (core.geometry.as_multi's rule; spatial.to_wkb)
+_SINGLE_PART_OF = {"MULTIPOLYGON": shapely.GeometryType.POLYGON, "MULTILINESTRING": shapely.GeometryType.LINESTRING}
+
+
+def _check_kind(table: str, geoms: np.ndarray, *, multi: bool) -> None:
+    """Every geometry is of the column's kind, or (``multi``) a non-empty single part of it, stored as a one-part
+    collection (the database would refuse anything else too, but in the middle of a bulk load)."""
     kind = Base.metadata.tables[table].columns["geom"].type.geometry_type
     present = ~shapely.is_missing(geoms)
-    wrong = present & (shapely.get_type_id(geoms) != getattr(shapely.GeometryType, kind))
+    types = shapely.get_type_id(geoms)
+    fits = types == getattr(shapely.GeometryType, kind)
+    single = _SINGLE_PART_OF.get(kind)
+    if multi and single is not None:
+        fits |= (types == single) & ~shapely.is_empty(geoms)
+    wrong = present & ~fits
     if wrong.any():
         found = shapely.get_type_id(geoms[np.flatnonzero(wrong)[0]])
         raise DatabaseError(f"{table}.geom 只能存放 {kind}，有 {int(wrong.sum())} 个几何不是（如 "
@@ -103,7 +110,7 @@ _COPY_CHUNK = 100_000
 
 
 def _copy(connection: Connection, table: str, ids: list[int], columns: dict[str, object], geoms, srid, package_id,
-          now) -> None:
+          now, *, multi: bool) -> None:
     """PostgreSQL binary COPY through the connection's own psycopg cursor (inside the same transaction), the data
     built column by column (:mod:`cadastre.store.pgcopy`) in chunks handed to a sending thread, so the server
     loads one chunk while the next is built."""
@@ -121,7 +128,7 @@ def _copy(connection: Connection, table: str, ids: list[int], columns: dict[str,
             writer=QueuedLibpqWriter(cursor)) as copy:
         for start in range(0, n, _COPY_CHUNK):
             part = slice(start, start + _COPY_CHUNK)
-            fields = [pgcopy.field(values[name][part], types[name].type, srid=srid) for name in names]
+            fields = [pgcopy.field(values[name][part], types[name].type, srid=srid, multi=multi) for name in names]
             copy.write(pgcopy.copy_data(fields, header=start == 0, trailer=start + _COPY_CHUNK >= n).tobytes())
 
 
@@ -152,7 +159,7 @@ def _row_triggers_suspended(connection: Connection, table: str, prefixes: tuple[
 
 
 def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: dict[str, object], geoms, srid,
-                   package_id, now) -> None:
+                   package_id, now, *, multi: bool) -> None:
     """One ``executemany`` with SpatiaLite's per-row insert triggers on ``table.geom`` suspended
     (:func:`_row_triggers_suspended`), and their work done in bulk instead: the geometry kind checked for the whole
     array (by :func:`insert_rows`), the R*Tree bulk loaded from bounds shapely computed
@@ -165,7 +172,8 @@ def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: 
     data = {"id": ids, **{name: _json_values(values) if isinstance(types[name].type, sa.JSON) else
                           _python_values(values) for name, values in columns.items()}}
     names = list(data)
-    rows = list(zip(*data.values(), to_wkb(geoms), [srid] * n, [package_id] * n, [stamp] * n, strict=True))
+    rows = list(zip(*data.values(), to_wkb(geoms, multi=multi), [srid] * n, [package_id] * n, [stamp] * n,
+                    strict=True))
     with _row_triggers_suspended(connection, table, _INSERT_TRIGGERS, "last_insert") as suspended:
         # straight to the driver with tuples (SQLAlchemy's per-row parameter handling costs as much as SQLite)
         connection.exec_driver_sql(

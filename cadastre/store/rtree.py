@@ -61,7 +61,8 @@ def _str_order(boxes: np.ndarray, capacity: int) -> np.ndarray:
 def pack(ids: np.ndarray, boxes: np.ndarray, node_size: int) -> tuple[list[tuple[int, bytes]], list[tuple[int, int]],
                                                                      list[tuple[int, int]]]:
     """The shadow tables' rows of an STR-packed tree over entries ``ids`` with ``boxes`` (n × 4: xmin, xmax,
-    ymin, ymax, in float64): ``(nodeno, data)``, ``(rowid, nodeno)`` and ``(nodeno, parentnode)``. Pure."""
+    ymin, ymax, in float64): ``(nodeno, data)``, ``(rowid, nodeno)`` (by rowid) and ``(nodeno, parentnode)``.
+    Pure."""
     capacity = (node_size - 4) // _CELL_BYTES
     order = _str_order(boxes, capacity) if len(ids) > capacity else np.arange(len(ids))
     b = boxes[order]
@@ -95,8 +96,11 @@ def pack(ids: np.ndarray, boxes: np.ndarray, node_size: int) -> tuple[list[tuple
         nodes += zip(numbers, (row.tobytes() for row in data), strict=True)
         if k < depth:
             parents += zip(numbers, (first[k + 1] + np.arange(counts[k]) // capacity).tolist(), strict=True)
-    rowids = list(zip(levels[0][0].tolist(), (first[0] + np.arange(len(levels[0][0])) // capacity).tolist(),
-                      strict=True))
+    # in rowid order: ``%_rowid`` is keyed by rowid, and rows in the tree's (spatial) order went into its B-tree at
+    # random places (200 000 entries: 0.55 s so, 0.27 s in order)
+    in_order = np.argsort(levels[0][0], kind="stable")
+    leaf = first[0] + np.arange(len(levels[0][0])) // capacity
+    rowids = list(zip(levels[0][0][in_order].tolist(), leaf[in_order].tolist(), strict=True))
     return nodes, rowids, parents
 
 

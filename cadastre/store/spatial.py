@@ -8,7 +8,7 @@ table, which :func:`index_filter` writes.
 
 from __future__ import annotations
 
-import json
+import struct
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -19,17 +19,47 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cadastre.core import jsontext
 from cadastre.store.engine import driver_cursor
 
 __all__ = ["to_wkb", "driver_statement", "query_records", "driver_frame", "query_frame", "result_frame", "read_frame",
            "id_set", "id_values", "index_filter", "geometry_param", "envelope"]
 
 
-def to_wkb(geometries) -> list[bytes | None]:
-    """WKB of each geometry (2D), None for missing ones, in one vectorised call."""
+#: the collection (WKB type) a non-empty single-part geometry is stored as, with one part: core.geometry.as_multi's
+#: rule
+_COLLECTION_OF = {int(shapely.GeometryType.POLYGON): 6, int(shapely.GeometryType.LINESTRING): 5}
+_EWKB_SRID = 0x20000000  # the type's flag for an SRID after it (PostGIS's extended WKB)
+
+
+def to_wkb(geometries, *, multi: bool = False, srid: int | None = None) -> list[bytes | None]:
+    """WKB of each geometry (2D, little-endian), None for missing ones, in one vectorised call; with ``srid``,
+    extended WKB carrying it (PostGIS's ``COPY``).
+
+    ``multi``: a non-empty Polygon or LineString is written as the one-part MultiPolygon / MultiLineString that
+    :func:`cadastre.core.geometry.as_multi` would make of it — the collection's header, then the part's own WKB:
+    the very bytes shapely writes for the collection — without making the collection (or, with ``srid``, a copy
+    of every geometry to carry it): 200 000 units 0.70 s made and written, 0.22 s written so."""
     geoms = np.asarray(geometries, dtype=object)
-    out = shapely.to_wkb(geoms, output_dimension=2, include_srid=False)
-    return [None if g is None else bytes(g) for g in out]
+    out = shapely.to_wkb(geoms, output_dimension=2, include_srid=False, byte_order=1).tolist()
+    parts = np.zeros(len(geoms), dtype=bool)
+    if multi:
+        kinds, solid = shapely.get_type_id(geoms), ~shapely.is_empty(geoms)
+        for kind, collection in _COLLECTION_OF.items():
+            wrapped = np.flatnonzero((kinds == kind) & solid)
+            parts[wrapped] = True
+            header = (struct.pack("<BII", 1, collection, 1) if srid is None else
+                      struct.pack("<BIiI", 1, collection | _EWKB_SRID, srid, 1))  # the parts carry no SRID
+            for k in wrapped.tolist():
+                out[k] = header + out[k]
+    if srid is not None:  # the others (collections already, or of another kind) through shapely with the SRID
+        rest = np.flatnonzero(~parts & ~shapely.is_missing(geoms))
+        if len(rest):
+            extended = shapely.to_wkb(shapely.set_srid(geoms[rest], srid), output_dimension=2, include_srid=True,
+                                      byte_order=1).tolist()
+            for k, wkb in zip(rest.tolist(), extended, strict=True):
+                out[k] = wkb
+    return out
 
 
 def geometry_param(name: str = "wkb", srid_param: str = "srid", *, multi: bool = False) -> str:
@@ -106,7 +136,7 @@ def id_set(connection: Connection, name: str) -> str:
 def id_values(connection: Connection, ids) -> list[int] | str:
     """The value of an :func:`id_set` parameter: an array for PostgreSQL, JSON text for SQLite."""
     ids = [int(i) for i in ids]
-    return ids if connection.dialect.name == "postgresql" else json.dumps(ids)
+    return ids if connection.dialect.name == "postgresql" else jsontext.dumps(ids)
 
 
 def aware(value):

@@ -121,6 +121,34 @@ def test_a_geometry_of_the_wrong_kind_is_refused_and_nothing_stays(parents):
                                      "name = 'gii_unit_geom'").scalar() == 1
 
 
+def test_an_empty_polygon_is_refused_as_before_it_was_written_as_a_collection(parents):
+    columns, geoms = _units(2)
+    geoms[1] = shapely.Polygon()
+    with pytest.raises(DatabaseError, match="MULTIPOLYGON"):
+        with write_transaction(parents) as c:
+            insert_rows(c, "unit", columns, geoms, SRID, package_id=7, now=NOW)
+
+
+def test_single_parts_are_written_as_the_one_part_collections_as_multi_makes():
+    from cadastre.core.geometry import as_multi
+    from cadastre.store.spatial import to_wkb
+
+    square = shapely.box(37_480_000.0, 4_060_000.0, 37_480_010.0, 4_060_008.0)
+    geoms = np.array([square, shapely.MultiPolygon([square, shapely.box(0, 0, 1, 1)]), None,
+                      shapely.Polygon(square.exterior.coords, [[(37_480_001, 4_060_001), (37_480_002, 4_060_001),
+                                                               (37_480_002, 4_060_002)]]),
+                      shapely.LineString([(0, 0), (1, 1)]), shapely.Polygon(), shapely.Point(1, 2),
+                      shapely.Polygon([(0, 0, 5), (1, 0, 5), (1, 1, 5)])], dtype=object)
+    multi = as_multi(geoms)
+    expected = [None if g is None else shapely.to_wkb(g, output_dimension=2, byte_order=1) for g in multi]
+    assert to_wkb(geoms, multi=True) == expected
+    assert to_wkb(geoms)[0] == shapely.to_wkb(square, byte_order=1)  # as it is without multi
+    # extended WKB with the SRID (PostGIS's COPY): the collection carries it, its part does not
+    extended = [None if g is None else shapely.to_wkb(shapely.set_srid(g, SRID), output_dimension=2, byte_order=1,
+                                                      include_srid=True) for g in multi]
+    assert to_wkb(geoms, multi=True, srid=SRID) == extended
+
+
 def test_ids_are_the_sequences_values_when_they_are_not_one_run(parents):
     # concurrent writers interleave their values from the sequence: a sequence stepping by 3 gives the same kind of
     # broken run, and every value it gave must be the ids (PostgreSQL; SQLite's ids come under the write lock)

@@ -55,6 +55,7 @@ def test_a_packed_tree_is_full_and_shallow():
     boxes = _boxes(np.random.default_rng(1), 10_000)
     nodes, rowids, parents = rtree.pack(np.arange(10_000), boxes, 1228)
     assert len(rowids) == 10_000 and len(nodes) == len(parents) + 1
+    assert [r for r, _ in rowids] == list(range(10_000))  # in rowid order: appended to %_rowid's B-tree
     assert len(nodes) == 1 + 4 + 197  # 51 cells a node: 197 leaves, 4 nodes above them, the root
     assert dict(nodes)[1][:4] == b"\x00\x02\x00\x04"  # the root: depth 2, four cells
 

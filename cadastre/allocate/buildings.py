@@ -83,7 +83,7 @@ def floor_rows(floors: pd.DataFrame | None, floor_keys: np.ndarray, units: pd.Da
     distinct = distinct.drop_duplicates(["building", "SJC"])
     columns = {"sjc": distinct["SJC"].to_numpy(object), "myc": distinct["MYC"].to_numpy(object),
                "cg": np.full(len(distinct), None, dtype=object),
-               "building_id": np.array([building_ids[b] for b in distinct["building"]])}
+               "building_id": np.array([building_ids[b] for b in distinct["building"].tolist()])}
     return columns, np.full(len(distinct), None, dtype=object)
 
 
@@ -110,8 +110,9 @@ def area_comparison(units: pd.DataFrame, codes: pd.Series, previous: pd.DataFram
                units["SHBW"].to_numpy(object)[rows].tolist(), plain(before), plain(measured),
                plain(np.round(difference, 2)), plain(np.round(ratio * 100, 2)), over.tolist())
     names = ("bdcdyh", "zrzh", "shbw", "predicted", "measured", "difference", "ratio_percent", "flagged")
-    known = set(predicted.index)
+    # codes as Python lists first: pandas keeps them as Arrow strings, iterated one Arrow scalar at a time (3×)
+    known = set(predicted.index.tolist())
     kept = set(code)  # once: in a loop it made a pre-sale → as-built of 40 800 units quadratic
     return {"units": [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)],
             "flagged": int(over.sum()), "added": [c for c in code if c not in known],
-            "removed": [c for c in previous["bdcdyh"] if c not in kept], "limit_percent": 3.0}
+            "removed": [c for c in previous["bdcdyh"].tolist() if c not in kept], "limit_percent": 3.0}

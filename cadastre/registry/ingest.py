@@ -359,7 +359,7 @@ def _accept_on_parcel(connection, srid: int, package, package_id: int, now: date
     replaced = replaceable[replaceable["zrzh"].isin(set(numbers))]
     previous = current_units(connection, [int(i) for i in replaced["id"]])
     reason = f"package {package_id}: " + ("实测成果替代" if asbuilt else "新的预测成果替代") + "此前成果"
-    end_rows(connection, "unit", [int(i) for i in previous["id"]], reason, now)
+    end_rows(connection, "unit", previous["id"].astype("int64").tolist(), reason, now)
     end_rows(connection, "building", [int(i) for i in replaced["id"]], reason, now)
     end_floors(connection, [int(i) for i in replaced["id"]], reason, now)
     columns = {c.lower(): buildings[c].to_numpy(object) for c in BUILDING_COLUMNS}

@@ -41,24 +41,29 @@ def to_wkb(geometries, *, multi: bool = False, srid: int | None = None) -> list[
     the very bytes shapely writes for the collection — without making the collection (or, with ``srid``, a copy
     of every geometry to carry it): 200 000 units 0.70 s made and written, 0.22 s written so."""
     geoms = np.asarray(geometries, dtype=object)
-    out = shapely.to_wkb(geoms, output_dimension=2, include_srid=False, byte_order=1).tolist()
-    parts = np.zeros(len(geoms), dtype=bool)
+    wrapped = {}  # collection type → the positions of the single parts written as one
     if multi:
         kinds, solid = shapely.get_type_id(geoms), ~shapely.is_empty(geoms)
-        for kind, collection in _COLLECTION_OF.items():
-            wrapped = np.flatnonzero((kinds == kind) & solid)
-            parts[wrapped] = True
-            header = (struct.pack("<BII", 1, collection, 1) if srid is None else
-                      struct.pack("<BIiI", 1, collection | _EWKB_SRID, srid, 1))  # the parts carry no SRID
-            for k in wrapped.tolist():
-                out[k] = header + out[k]
-    if srid is not None:  # the others (collections already, or of another kind) through shapely with the SRID
-        rest = np.flatnonzero(~parts & ~shapely.is_missing(geoms))
-        if len(rest):
-            extended = shapely.to_wkb(shapely.set_srid(geoms[rest], srid), output_dimension=2, include_srid=True,
-                                      byte_order=1).tolist()
-            for k, wkb in zip(rest.tolist(), extended, strict=True):
-                out[k] = wkb
+        wrapped = {collection: np.flatnonzero((kinds == kind) & solid) for kind, collection in _COLLECTION_OF.items()}
+    if srid is None:
+        out = shapely.to_wkb(geoms, output_dimension=2, include_srid=False, byte_order=1).tolist()
+    else:  # the others (collections already, or of another kind) through shapely with the SRID
+        out = [None] * len(geoms)
+        rest = ~shapely.is_missing(geoms)
+        for positions in wrapped.values():
+            rest[positions] = False
+        rest = np.flatnonzero(rest)
+        extended = shapely.to_wkb(shapely.set_srid(geoms[rest], srid), output_dimension=2, include_srid=True,
+                                  byte_order=1).tolist()
+        for k, wkb in zip(rest.tolist(), extended, strict=True):
+            out[k] = wkb
+    for collection, positions in wrapped.items():
+        header = (struct.pack("<BII", 1, collection, 1) if srid is None else
+                  struct.pack("<BIiI", 1, collection | _EWKB_SRID, srid, 1))  # the part carries no SRID
+        parts = shapely.to_wkb(geoms[positions], output_dimension=2, include_srid=False, byte_order=1).tolist() \
+            if srid is not None else [out[k] for k in positions.tolist()]
+        for k, wkb in zip(positions.tolist(), parts, strict=True):
+            out[k] = header + wkb
     return out
 
 

@@ -147,6 +147,8 @@ def test_single_parts_are_written_as_the_one_part_collections_as_multi_makes():
     extended = [None if g is None else shapely.to_wkb(shapely.set_srid(g, SRID), output_dimension=2, byte_order=1,
                                                       include_srid=True) for g in multi]
     assert to_wkb(geoms, multi=True, srid=SRID) == extended
+    assert to_wkb(geoms, srid=SRID) == [None if g is None else shapely.to_wkb(
+        shapely.set_srid(g, SRID), output_dimension=2, byte_order=1, include_srid=True) for g in geoms]
 
 
 def test_ids_are_the_sequences_values_when_they_are_not_one_run(parents):

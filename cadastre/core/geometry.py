@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-__all__ = ["as_multipolygons", "as_multi", "transformer", "points_at", "on_all_cores", "parcels_under",
+__all__ = ["as_multipolygons", "transformer", "points_at", "on_all_cores", "parcels_under",
            "UNDERGROUND"]
 
 #: 权利设定方式 QLSDFS of a parcel below ground (地下)
@@ -30,15 +30,6 @@ def as_multipolygons(geometries) -> np.ndarray:
     if len(polygonal):
         out[polygonal] = shapely.multipolygons(geoms[polygonal][:, np.newaxis])
     return out
-
-
-def as_multi(geometries) -> np.ndarray:
-    """Single-part polygons and lines as one-part multi-geometries (the storage columns are multi-part)."""
-    geoms = as_multipolygons(geometries)
-    lines = np.flatnonzero((shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING) & ~shapely.is_empty(geoms))
-    if len(lines):
-        geoms[lines] = shapely.multilinestrings(geoms[lines][:, np.newaxis])
-    return geoms
 
 
 def on_all_cores(function, geometries: np.ndarray) -> np.ndarray:

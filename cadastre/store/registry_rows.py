@@ -19,6 +19,7 @@ from cadastre.store import pgcopy, rtree
 from cadastre.store.engine import driver_cursor, driver_time
 from cadastre.store.models import Base
 from cadastre.store.spatial import (
+    ONE_PART_OF,
     driver_frame,
     driver_statement,
     id_set,
@@ -66,10 +67,6 @@ def insert_rows(connection: Connection, table: str, columns: dict[str, object], 
     return ids
 
 
-#: the single-part kinds stored as one-part collections (core.geometry.as_multi's rule; spatial.to_wkb)
-_SINGLE_PART_OF = {"MULTIPOLYGON": shapely.GeometryType.POLYGON, "MULTILINESTRING": shapely.GeometryType.LINESTRING}
-
-
 def _check_kind(table: str, geoms: np.ndarray, *, multi: bool) -> None:
     """Every geometry is of the column's kind, or (``multi``) a non-empty single part of it, stored as a one-part
     collection (the database would refuse anything else too, but in the middle of a bulk load)."""
@@ -77,7 +74,7 @@ def _check_kind(table: str, geoms: np.ndarray, *, multi: bool) -> None:
     present = ~shapely.is_missing(geoms)
     types = shapely.get_type_id(geoms)
     fits = types == getattr(shapely.GeometryType, kind)
-    single = _SINGLE_PART_OF.get(kind)
+    single = ONE_PART_OF.get(getattr(shapely.GeometryType, kind))
     if multi and single is not None:
         fits |= (types == single) & ~shapely.is_empty(geoms)
     wrong = present & ~fits

@@ -23,12 +23,13 @@ from cadastre.core import jsontext
 from cadastre.store.engine import driver_cursor
 
 __all__ = ["to_wkb", "driver_statement", "query_records", "driver_frame", "query_frame", "result_frame", "read_frame",
-           "id_set", "id_values", "index_filter", "geometry_param", "envelope"]
+           "id_set", "id_values", "index_filter", "geometry_param", "envelope", "ONE_PART_OF"]
 
 
-#: the collection (WKB type) a non-empty single-part geometry is stored as, with one part: core.geometry.as_multi's
-#: rule
-_COLLECTION_OF = {int(shapely.GeometryType.POLYGON): 6, int(shapely.GeometryType.LINESTRING): 5}
+#: the single part a collection column also takes, stored as a one-part collection of it (a non-empty Polygon in a
+#: MULTIPOLYGON column); keyed by the collection, whose shapely type id is also its 2D WKB type code
+ONE_PART_OF = {shapely.GeometryType.MULTIPOLYGON: shapely.GeometryType.POLYGON,
+               shapely.GeometryType.MULTILINESTRING: shapely.GeometryType.LINESTRING}
 _EWKB_SRID = 0x20000000  # the type's flag for an SRID after it (PostGIS's extended WKB)
 
 
@@ -36,15 +37,16 @@ def to_wkb(geometries, *, multi: bool = False, srid: int | None = None) -> list[
     """WKB of each geometry (2D, little-endian), None for missing ones, in one vectorised call; with ``srid``,
     extended WKB carrying it (PostGIS's ``COPY``).
 
-    ``multi``: a non-empty Polygon or LineString is written as the one-part MultiPolygon / MultiLineString that
-    :func:`cadastre.core.geometry.as_multi` would make of it — the collection's header, then the part's own WKB:
-    the very bytes shapely writes for the collection — without making the collection (or, with ``srid``, a copy
+    ``multi``: a non-empty Polygon or LineString is written as the one-part MultiPolygon / MultiLineString
+    (:data:`ONE_PART_OF`) that shapely would make of it — the collection's header, then the part's own WKB: the
+    very bytes shapely writes for the collection — without making the collection (or, with ``srid``, a copy
     of every geometry to carry it): 200 000 units 0.70 s made and written, 0.22 s written so."""
     geoms = np.asarray(geometries, dtype=object)
     wrapped = {}  # collection type → the positions of the single parts written as one
     if multi:
         kinds, solid = shapely.get_type_id(geoms), ~shapely.is_empty(geoms)
-        wrapped = {collection: np.flatnonzero((kinds == kind) & solid) for kind, collection in _COLLECTION_OF.items()}
+        wrapped = {int(collection): np.flatnonzero((kinds == single) & solid)
+                   for collection, single in ONE_PART_OF.items()}
     if srid is None:
         out = shapely.to_wkb(geoms, output_dimension=2, include_srid=False, byte_order=1).tolist()
     else:  # the others (collections already, or of another kind) through shapely with the SRID

@@ -129,8 +129,7 @@ def test_an_empty_polygon_is_refused_as_before_it_was_written_as_a_collection(pa
             insert_rows(c, "unit", columns, geoms, SRID, package_id=7, now=NOW)
 
 
-def test_single_parts_are_written_as_the_one_part_collections_as_multi_makes():
-    from cadastre.core.geometry import as_multi
+def test_single_parts_are_written_as_the_one_part_collections_shapely_makes():
     from cadastre.store.spatial import to_wkb
 
     square = shapely.box(37_480_000.0, 4_060_000.0, 37_480_010.0, 4_060_008.0)
@@ -139,7 +138,10 @@ def test_single_parts_are_written_as_the_one_part_collections_as_multi_makes():
                                                                (37_480_002, 4_060_002)]]),
                       shapely.LineString([(0, 0), (1, 1)]), shapely.Polygon(), shapely.Point(1, 2),
                       shapely.Polygon([(0, 0, 5), (1, 0, 5), (1, 1, 5)])], dtype=object)
-    multi = as_multi(geoms)
+    multi = geoms.copy()  # each non-empty polygon and line as a one-part collection, made by shapely
+    multi[[0, 3]] = shapely.multipolygons(geoms[[0, 3]][:, np.newaxis])
+    multi[4] = shapely.multilinestrings([geoms[4]])
+    multi[7] = shapely.multipolygons([geoms[7]])
     expected = [None if g is None else shapely.to_wkb(g, output_dimension=2, byte_order=1) for g in multi]
     assert to_wkb(geoms, multi=True) == expected
     assert to_wkb(geoms)[0] == shapely.to_wkb(square, byte_order=1)  # as it is without multi

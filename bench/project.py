@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -27,9 +28,6 @@ import numpy as np
 from bench.common import in_child, save
 
 GOAL = 2.0
-#: how often the state is asked for: as the upload page asks (api/static/upload.js), so the decision is seen at most
-#: this late
-POLL_S = 0.5
 COUNTY = "141031"
 ZDDM = f"{COUNTY}001002GB00001"
 
@@ -124,8 +122,8 @@ def _prepare(url: str, cadastral: Path, presale: Path) -> str:
 
 
 def _upload(base: str, token: str, project: Path, read_report: bool = True) -> dict:
-    """POST the zip (multipart, as the upload page sends it), then ask for its state every :data:`POLL_S` until it
-    is decided, as the page does; seconds to the 202, to accepted, and to the report read."""
+    """POST the zip (multipart, as the upload page sends it), then follow its state until it is decided, as the
+    page does (api/static/upload.js); seconds to the 202, to accepted, and to the report read."""
     boundary = uuid.uuid4().hex
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{project.name}\"\r\n"
             "Content-Type: application/zip\r\n\r\n").encode() + project.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
@@ -136,15 +134,23 @@ def _upload(base: str, token: str, project: Path, read_report: bool = True) -> d
     with urllib.request.urlopen(request) as response:
         package = json.loads(response.read())["id"]
     received = time.perf_counter() - start
-    while True:
-        with urllib.request.urlopen(urllib.request.Request(f"{base}/api/packages/{package}", headers=headers)) as r:
-            state = json.loads(r.read())
+    version = None
+    while True:  # each answer as soon as the state changes (If-None-Match + Prefer: wait), as the page asks
+        waiting = {} if version is None else {"If-None-Match": f'"{version}"', "Prefer": "wait=25"}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(f"{base}/api/packages/{package}",
+                                                               headers={**headers, **waiting})) as r:
+                state = json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            if e.code == 304:
+                continue
+            raise
+        version = state["version"]
         if state["status"] != "received" or state.get("stage") == "failed":
             break
-        time.sleep(POLL_S)
     accepted = time.perf_counter() - start
     if state["status"] != "accepted":
-        raise RuntimeError(f"the project was {state['status']}: {state.get('report', {}).get('summary')}")
+        raise RuntimeError(f"the project was {state['status']}: {(state.get('report') or {}).get('counts')}")
     report_kb = None
     if read_report:
         with urllib.request.urlopen(urllib.request.Request(f"{base}/api/packages/{package}/report.html",

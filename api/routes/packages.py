@@ -3,13 +3,16 @@ waivers."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import shutil
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 from fastapi import Path as FastPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
@@ -42,8 +45,8 @@ def _upload_name(filename: str | None) -> str:
 def _visible(registry, principal: Principal, package_id: int, *, report: bool = False):
     """The package, if ``principal`` may see it: every package for roles that read all, their own for the
     others. Someone else's package answers 404 (as if absent: its number says nothing about it). Its report is
-    its stored JSON text, written into the response as it is."""
-    state = registry.package(package_id, report=report, embedded=True)
+    the summary (its per-unit lists at ``/report``), as the stored JSON text, written into the response as it is."""
+    state = registry.package(package_id, report=report, summary=True, embedded=True)
     if not principal.can(Permission.READ_ALL_PACKAGES) and state.submitted_by != principal.name:
         raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} does not exist")  # as if absent
     return state
@@ -55,10 +58,22 @@ def _state(state, *, report: bool) -> dict:
     if state.status == "refused" and state.original_purged_at is None and state.decided_at is not None:
         days = float(service_settings()["uploads"]["refused_retention_days"])
         out["retained_until"] = (state.decided_at + timedelta(days=days)).isoformat()  # then its bytes are deleted
-    out["links"] = {"self": f"/api/packages/{state.id}", "report_html": f"/api/packages/{state.id}/report.html",
+    out["links"] = {"self": f"/api/packages/{state.id}", "report": f"/api/packages/{state.id}/report",
+                    "report_html": f"/api/packages/{state.id}/report.html",
                     "original": f"/api/packages/{state.id}/original", "findings": f"/api/packages/{state.id}/findings",
                     "findings_geojson": f"/collections/findings/items?package={state.id}&limit=10000"}
     return out
+
+
+#: the longest a client may ask to be kept waiting for a change (``Prefer: wait``), and how often it is looked for
+MAX_WAIT_S = 30.0
+WAIT_STEP_S = 0.1
+
+
+def _wait_asked(prefer: str | None) -> float:
+    """Seconds of RFC 7240 ``Prefer: wait=N`` (0 without it), at most :data:`MAX_WAIT_S`."""
+    found = re.search(r"(?:^|[,;\s])wait\s*=\s*\"?(\d{1,6})", prefer or "", re.IGNORECASE)
+    return min(float(found.group(1)), MAX_WAIT_S) if found else 0.0
 
 
 @router.post("", status_code=202, response_class=JSON,
@@ -102,12 +117,36 @@ def list_packages(registry: RegistryDep, principal: PrincipalDep, submitted_by: 
                  "next": f"/api/packages?limit={limit}&before={states[-1].id}" if len(states) == limit else None})
 
 
-@router.get("/{package_id}", response_class=JSON)
-def get_package(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId):
-    """成果包状态、处理进度（阶段与百分比）和质检报告 JSON。"""
-    # straight to JSON (see deps.JSON), the report as stored: a project's report lists its 40 800 units, and
-    # FastAPI's own encoding pass over it took 3 s, parsing and encoding it again 0.3–0.5 s
-    return JSON(_state(_visible(registry, principal, package_id, report=True), report=True))
+@router.get("/{package_id}", response_class=JSON,
+            responses={304: {"description": "等待期间状态没有变化（If-None-Match 与 Prefer: wait）"}})
+async def get_package(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId,
+                      prefer: Annotated[str | None, Header(description="wait=N：状态与 If-None-Match 相同时，"
+                                                                       "最多等 N 秒（上限 30）再答复")] = None,
+                      if_none_match: Annotated[str | None, Header(description="已有状态的 ETag（即 version）")] = None):
+    """成果包状态、处理进度（阶段与百分比）和质检报告摘要（逐户的编码与面积对比见 /report）。
+
+    带 If-None-Match（上次答复的 ETag）与 Prefer: wait=N 时，状态一有变化（进度、结论）即答复，N 秒内没有变化则答复 304：
+    页面以此跟随处理进度，不必反复查询。"""
+    state = await run_in_threadpool(_visible, registry, principal, package_id)
+    known = (if_none_match or "").strip().removeprefix("W/").strip('"')
+    if known and known == state.version:
+        deadline = time.monotonic() + _wait_asked(prefer)
+        while state.version == known and time.monotonic() < deadline:  # each look: one small indexed query
+            await asyncio.sleep(min(WAIT_STEP_S, max(deadline - time.monotonic(), 0.0)))
+            state = await run_in_threadpool(registry.package, package_id, report=False)
+        if state.version == known:
+            return Response(status_code=304, headers={"ETag": f'"{known}"'})
+    state = await run_in_threadpool(_visible, registry, principal, package_id, report=True)
+    return JSON(_state(state, report=True), headers={"ETag": f'"{state.version}"'})
+
+
+@router.get("/{package_id}/report", response_class=JSON, responses={409: problem_response(409, "尚在处理中")})
+def package_report(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId):
+    """完整的质检报告 JSON（与 cadastre check --json、ingest 相同）：含逐户的编码（assigned）与预测/实测面积对比（comparison）。"""
+    _visible(registry, principal, package_id)
+    # straight to JSON (see deps.JSON), as stored: a project's report lists its 40 800 units, and FastAPI's own
+    # encoding pass over it took 3 s, parsing and encoding it again 0.3–0.5 s
+    return JSON(registry.report_json(package_id, embedded=True))
 
 
 @router.get("/{package_id}/report.html", response_class=HTMLResponse,

@@ -35,15 +35,27 @@ function upload(file) {
 }
 
 async function follow(id) {
+  // each answer comes as soon as the state changes: the request names the state already shown (its version, the
+  // ETag) and asks the server to wait for the next one (RFC 7240 Prefer: wait); 304 means nothing changed yet
+  let version = null;
   for (;;) {
     let state;
-    try { state = await cad.json(`/api/packages/${id}`); } catch (e) { barText.textContent = e.message; return; }
+    const asked = Date.now();
+    try {
+      state = await cad.json(`/api/packages/${id}`, version === null ? {} :
+        {cache: "no-store", headers: {"If-None-Match": `"${version}"`, "Prefer": "wait=25"}});
+    } catch (e) {
+      // a proxy that drops Prefer makes the 304 immediate: then ask twice a second, not in a loop
+      if (e.status === 304) { if (Date.now() - asked < 1000) await new Promise((r) => setTimeout(r, 500)); continue; }
+      barText.textContent = e.message;
+      return;
+    }
+    version = state.version;
     bar.value = 30 + 0.7 * state.percent;
     barText.textContent = `${state.stage_name}（${state.percent.toFixed(0)}%）`;
     if (state.status === "received" && state.stage === "waiting") {
       // a transient failure (the database away, a full disk): the server tries again by itself
       barText.innerHTML = `<span class="warning">处理中断：${cad.esc(state.error || "")}</span>`;
-      await new Promise((resolve) => setTimeout(resolve, 3000));
       continue;
     }
     if (state.status !== "received" || state.stage === "failed") {
@@ -54,7 +66,6 @@ async function follow(id) {
       listPackages();
       return;
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
@@ -72,12 +83,12 @@ function showReport(state) {
   const findings = report.findings || [];
   const rows = findings.map((f) => `<tr><td>${cad.esc(cad.severityNames[f.severity] || f.severity)}</td><td>${cad.esc(f.rule)}</td>
     <td>${cad.esc(f.layer)}</td><td>${cad.esc(f.feature || "")}</td><td>${cad.esc(f.message)}</td></tr>`).join("");
-  const units = (report.assigned && report.assigned.units) || [];
+  const units = (state.assigned_counts && state.assigned_counts.units) || 0;
   const el = $("report");
   el.hidden = false;
   el.innerHTML = `<h2>质检报告：成果包 ${state.id} <span class="status-${state.status}" id="verdict">${cad.esc(verdict)}</span></h2>
     <p>${about ? about + "。" : ""}错误 ${counts.error || 0} 处，警告 ${counts.warning || 0} 处，提示 ${counts.info || 0} 处。
-    ${units.length ? `编码 ${units.length} 户。` : ""}
+    ${units ? `编码 ${units} 户。` : ""}
     ${state.retained_until ? `被拒收的文件保留至 ${cad.esc(state.retained_until.slice(0, 10))}，之后删除。` : ""}
     <a href="/api/packages/${state.id}/report.html" data-authed id="report-link">查看完整报告（HTML）</a> ·
     <a href="/?package=${state.id}">在地图上查看</a></p>

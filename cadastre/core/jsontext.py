@@ -73,9 +73,9 @@ def loads(text: str | bytes) -> Any:
 def embedded(text: str | bytes) -> Any:
     """Stored JSON text to be written as it is inside a larger document by :func:`dumps` (no parsing and encoding
     again: a project's 13 MB report), or parsed when it holds a ``NaN`` or ``Infinity`` literal that JSON does not
-    allow (text stored before this encoder; a string that merely contains the word is parsed too, which is only
-    slower)."""
+    allow (text stored before this encoder), or SQLite's JSON functions' ``9e999`` for such an infinity (a string
+    that merely contains the word is parsed too, which is only slower)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    if b"NaN" in data or b"Infinity" in data:
+    if b"NaN" in data or b"Infinity" in data or b"9e999" in data:
         return _finite(loads(data))
     return orjson.Fragment(data)

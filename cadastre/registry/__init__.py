@@ -122,6 +122,7 @@ class Registry:
     original = _topic(_packages.original)
     purge_refused = _topic(_packages.purge_refused)
     report = _topic(_packages.report)
+    report_json = _topic(_packages.report_json)
     report_html = _topic(_packages.report_html)
     # findings, waivers
     findings = _topic(_findings.findings)

@@ -63,11 +63,16 @@ __all__ = ["receive", "process", "packages_due", "package", "packages", "origina
 log = logging.getLogger("cadastre.registry")
 
 
-def _report_of(state) -> Report:
-    """The :class:`cadastre.qa.report.Report` of a stored package's state; ConflictError while it is processed."""
+def _decided(state):
+    """The report of a stored package's state; ConflictError while it is processed."""
     if state.report is None:
         raise ConflictError(f"成果包 {state.id} 尚在处理中，报告还没有生成", f"package {state.id} not processed yet")
-    return Report.from_dict(state.report)
+    return state.report
+
+
+def _report_of(state) -> Report:
+    """The :class:`cadastre.qa.report.Report` of a stored package's state; ConflictError while it is processed."""
+    return Report.from_dict(_decided(state))
 
 
 def receive(ctx: Context, path: str | os.PathLike, *, filename: str | None = None,
@@ -226,11 +231,13 @@ def packages_due(ctx: Context) -> list[int]:
                            frame_time(r.heartbeat_at), frame_time(r.retry_at), now)]
 
 
-def package(ctx: Context, package_id: int, *, report: bool = True, embedded: bool = False):
-    """A stored package: status, processing stage and percent, and (with ``report``) its report — ``embedded``:
-    as its stored JSON text, for a response to carry as it is (:func:`cadastre.core.jsontext.embedded`)."""
+def package(ctx: Context, package_id: int, *, report: bool = True, summary: bool = False, embedded: bool = False):
+    """A stored package: status, processing stage and percent, and (with ``report``) its report — ``summary``:
+    without its per-unit lists, their sizes in ``assigned_counts`` and ``comparison_summary`` (what a status page
+    shows; :func:`report` has everything); ``embedded``: as JSON text, for a response to carry as it is
+    (:func:`cadastre.core.jsontext.embedded`)."""
     with ctx.engine.connect() as connection:
-        return package_state(connection, package_id, report=report, embedded=embedded)
+        return package_state(connection, package_id, report=report, summary=summary, embedded=embedded)
 
 
 def packages(ctx: Context, *, submitted_by: str | None = None, status: str | None = None, limit: int = 100,
@@ -290,6 +297,13 @@ def report(ctx: Context, package_id: int):
     """The report of a stored package as a :class:`cadastre.qa.report.Report` (findings, counts, planning
     indicators, what was accepted and coded); ConflictError while it is still being processed."""
     return _report_of(package(ctx, package_id))
+
+
+def report_json(ctx: Context, package_id: int, *, embedded: bool = False):
+    """The report of a stored package as the JSON document ``ingest`` returned (``cadastre check --json``'s,
+    with what was coded: ``assigned``, ``comparison``); ``embedded``: its stored text, for a response to carry as
+    it is (:func:`cadastre.core.jsontext.embedded`). ConflictError while it is still being processed."""
+    return _decided(package(ctx, package_id, embedded=embedded))
 
 
 def report_html(ctx: Context, package_id: int) -> str:

@@ -11,7 +11,8 @@ edited or deleted, and a waived error no longer blocks acceptance (:func:`blocki
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -29,7 +30,7 @@ from cadastre.store.spatial import aware, result_frame, utc_times
 __all__ = ["WaiverRecord", "save_package", "add_findings", "package_findings", "findings_across", "package_summaries",
            "blocking_findings", "add_waiver",
            "receive_package", "accept_package", "package_by_checksum", "uploaded_bytes", "claims", "claim_package", "heartbeat", "set_progress", "release_package",
-           "package_state", "package_list"]
+           "package_state", "package_list", "report_summary"]
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,10 @@ def add_waiver(connection: Connection, package_id: int, rule: str, feature: str 
 
 @dataclass(frozen=True)
 class PackageState:
-    """A stored package as the service shows it: where it stands, and its report once it has one."""
+    """A stored package as the service shows it: where it stands, and its report once it has one.
+
+    Asked for its *summary*, ``report`` leaves out what grows with the package (``assigned``: a code per unit;
+    ``comparison``: 预测/实测 per unit) and ``assigned_counts`` / ``comparison_summary`` say how many there are."""
 
     id: int
     status: str
@@ -220,11 +224,24 @@ class PackageState:
     retry_at: datetime | None
     original_purged_at: datetime | None  # the bytes of a refused upload deleted after their retention period
     report: dict | None  # or, asked for embedded, its stored text for core.jsontext to write as it is
+    assigned_counts: dict | None = None  # summary: {"parcels", "units", "retired"} coded / retired
+    comparison_summary: dict | None = None  # summary, as built: {"units", "flagged", "added", "removed", "limit_percent"}
+
+    @property
+    def version(self) -> str:
+        """Changes whenever anything but the report does (the report is written once, when the status changes):
+        the state's ETag, for a client waiting for the next change."""
+        fields = {k: getattr(self, k) for k in ("status", "stage", "percent", "error", "attempts", "retry_at",
+                                                "decided_at", "original_purged_at")}
+        return hashlib.blake2b(jsontext.dumps_bytes(fields), digest_size=8).hexdigest()
 
     def to_dict(self, *, report: bool = True) -> dict:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "report"}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__
+               if k not in ("report", "assigned_counts", "comparison_summary")}
+        out["version"] = self.version
         if report:
-            out["report"] = self.report
+            out.update(report=self.report, assigned_counts=self.assigned_counts,
+                       comparison_summary=self.comparison_summary)
         return out
 
 
@@ -325,21 +342,64 @@ def _state(values: dict, report: dict | None) -> PackageState:
     return PackageState(**values, report=report)
 
 
-def package_state(connection: Connection, package_id: int, *, report: bool = True,
+def package_state(connection: Connection, package_id: int, *, report: bool = True, summary: bool = False,
                   embedded: bool = False) -> PackageState:
-    """Status, progress and (with ``report``) the report of a stored package; ``embedded``: the report as its
-    stored JSON text, to be written as it is into a response (:func:`cadastre.core.jsontext.embedded`) — a
-    project's report is 13 MB, parsed and encoded again in 0.3 s."""
+    """Status, progress and (with ``report``) the report of a stored package; ``summary``: the report without its
+    per-unit lists, and their sizes (:func:`report_summary`); ``embedded``: the report as its stored JSON text, to be
+    written as it is into a response (:func:`cadastre.core.jsontext.embedded`) — a project's report is 13 MB,
+    parsed and encoded again in 0.3 s."""
     stored = sa.cast(Package.report, sa.Text).label("report") if embedded else Package.report
-    columns = _STATE_COLUMNS + ((stored,) if report else ())
+    columns = _STATE_COLUMNS + ((stored,) if report and not summary else ())
     row = connection.execute(
         sa.select(*columns).join(Original, Original.sha256 == Package.sha256)
         .outerjoin(PackageProgress, PackageProgress.package_id == Package.id).where(Package.id == package_id)).first()
     if row is None:
         raise NotFoundError(f"成果包 {package_id} 不存在", f"package {package_id} does not exist")
     values = dict(row._mapping)
-    text = values.pop("report", None)
-    return _state(values, jsontext.embedded(text) if embedded and text is not None else text)
+    if report and summary:
+        text, assigned, comparison = report_summary(connection, package_id)
+        return replace(_state(values, _report_value(text, embedded)), assigned_counts=assigned,
+                       comparison_summary=comparison)
+    return _state(values, _report_value(values.pop("report", None), embedded))
+
+
+def _report_value(text, embedded: bool):
+    if text is None or not embedded:
+        return jsontext.loads(text) if isinstance(text, str) else text
+    return jsontext.embedded(text)
+
+
+_SUMMARY_SQL = {
+    # SQLite parses a document once for the statement's several JSON functions (its JSON cache)
+    "sqlite": """SELECT json_remove(report, '$.assigned', '$.comparison'),
+        json_array_length(report, '$.assigned.parcels'), json_array_length(report, '$.assigned.units'),
+        json_array_length(report, '$.assigned.retired'), json_array_length(report, '$.comparison.units'),
+        json_extract(report, '$.comparison.flagged'), json_array_length(report, '$.comparison.added'),
+        json_array_length(report, '$.comparison.removed'), json_extract(report, '$.comparison.limit_percent')
+        FROM package WHERE id = :id""",
+    # the json column read as jsonb once, in the sub-select
+    "postgresql": """SELECT CAST(r - 'assigned' - 'comparison' AS text),
+        jsonb_array_length(r #> '{assigned,parcels}'), jsonb_array_length(r #> '{assigned,units}'),
+        jsonb_array_length(r #> '{assigned,retired}'), jsonb_array_length(r #> '{comparison,units}'),
+        CAST(r #>> '{comparison,flagged}' AS integer), jsonb_array_length(r #> '{comparison,added}'),
+        jsonb_array_length(r #> '{comparison,removed}'), CAST(r #>> '{comparison,limit_percent}' AS float)
+        FROM (SELECT CAST(report AS jsonb) AS r FROM package WHERE id = :id) s""",
+}
+
+
+def report_summary(connection: Connection, package_id: int) -> tuple[str | None, dict | None, dict | None]:
+    """A package's report as JSON text without its per-unit lists (``assigned``, ``comparison``), and their sizes:
+    what was coded and retired (``parcels``, ``units``, ``retired``), and the 预测/实测 comparison's ``units``,
+    ``flagged``, ``added``, ``removed`` and ``limit_percent``; None where the report has none. Made by the
+    database, so a project's 13 MB of per-unit lists never leave it (0.1 s)."""
+    row = connection.execute(sa.text(_SUMMARY_SQL[connection.dialect.name]), {"id": package_id}).first()
+    if row is None or row[0] is None:
+        return None, None, None
+    text, parcels, units, retired, compared, flagged, added, removed, limit = row
+    assigned = None if units is None else {"parcels": parcels, "units": units, "retired": retired}
+    comparison = None if compared is None else {"units": compared, "flagged": flagged, "added": added,
+                                                "removed": removed, "limit_percent": limit}
+    return text, assigned, comparison
 
 
 def package_list(connection: Connection, *, submitted_by: str | None = None, status: str | None = None,

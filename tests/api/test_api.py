@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import math
+import time
 
 import mapbox_vector_tile
 import shapely
@@ -223,9 +224,19 @@ def test_package_status_report_original_findings(client, loaded_registry, sample
     asbuilt = next(p for p in packages if p["package_stage"] == "asbuilt")
     state = client.get(f"/api/packages/{asbuilt['id']}").json()
     assert state["stage"] == "done" and state["percent"] == 100 and state["report"]["accepted"] is True
-    # the stored report carried as it is: what the library reads, the 预测/实测 comparison and codes included
+    # the state carries the report's summary: everything but the per-unit lists, and their sizes
     stored = loaded_registry.package(asbuilt["id"]).report
-    assert state["report"] == stored and stored["comparison"]["units"] and stored["assigned"]["units"]
+    assert stored["comparison"]["units"] and stored["assigned"]["units"]
+    assert state["report"] == {k: v for k, v in stored.items() if k not in ("assigned", "comparison")}
+    assert state["assigned_counts"] == {kind: len(stored["assigned"][kind]) for kind in ("parcels", "units", "retired")}
+    comparison = stored["comparison"]
+    assert state["comparison_summary"] == {
+        "units": len(comparison["units"]), "flagged": comparison["flagged"], "added": len(comparison["added"]),
+        "removed": len(comparison["removed"]), "limit_percent": comparison["limit_percent"]}
+    # the whole report, as ingest returned it, where the events send receivers (links.report)
+    full = client.get(state["links"]["report"])
+    assert full.status_code == 200 and full.json() == stored == loaded_registry.report_json(asbuilt["id"])
+    assert full.json()["assigned"]["units"] and full.json()["comparison"]["units"]
     report = client.get(f"/api/packages/{asbuilt['id']}/report.html")
     assert report.headers["content-type"].startswith("text/html") and "质检报告" in report.text
     original = client.get(f"/api/packages/{asbuilt['id']}/original")
@@ -250,10 +261,44 @@ def test_upload_is_processed_in_the_background_with_progress(fresh_client, sampl
     state = fresh_client.get(f"/api/packages/{body['id']}").json()
     assert state["status"] == "accepted" and state["stage"] == "done" and state["percent"] == 100
     assert state["submitted_by"] == "test-surveyor" and state["filename"] == "141031-cadastral.zip"  # who signed in
-    assert state["report"]["assigned"]["parcels"]
+    assert state["assigned_counts"]["parcels"] > 0 and state["comparison_summary"] is None
+    assert len(fresh_client.get(state["links"]["report"]).json()["assigned"]["parcels"]) == \
+        state["assigned_counts"]["parcels"]
     with sample_files["cadastral"].open("rb") as f:
         again = fresh_client.post("/api/packages", files={"file": ("copy.zip", f, "application/zip")})
     assert again.json()["id"] == body["id"] and again.json()["duplicate"] is True
+
+
+def test_state_followed_by_waiting_for_its_next_change(fresh_client, sample_files):
+    # as the upload page follows a package: the version it has shown (ETag) and Prefer: wait; each answer comes
+    # when the state changes, 304 when it did not within the wait
+    with sample_files["cadastral"].open("rb") as f:
+        body = fresh_client.post("/api/packages", files={"file": ("宗地.zip", f, "application/zip")}).json()
+    url, version, answers = f"/api/packages/{body['id']}", body["version"], []
+    while True:
+        started = time.monotonic()
+        response = fresh_client.get(url, headers={"If-None-Match": f'"{version}"', "Prefer": "wait=20"})
+        answers.append((response.status_code, time.monotonic() - started))
+        if response.status_code == 304:
+            continue
+        state = response.json()
+        assert response.headers["etag"] == f'"{state["version"]}"' and state["version"] != version
+        version = state["version"]
+        if state["status"] != "received":
+            break
+    assert state["status"] == "accepted" and state["assigned_counts"]["parcels"] > 0
+    assert all(code == 200 and seconds < 15 for code, seconds in answers), answers  # no wait ran out
+    # nothing changes any more: the wait runs out (304, the same ETag); without Prefer the answer is at once
+    started = time.monotonic()
+    unchanged = fresh_client.get(url, headers={"If-None-Match": f'W/"{version}"', "Prefer": "wait=1"})
+    assert unchanged.status_code == 304 and unchanged.headers["etag"] == f'"{version}"' and not unchanged.content
+    assert 0.9 <= time.monotonic() - started < 5
+    started = time.monotonic()
+    assert fresh_client.get(url, headers={"If-None-Match": f'"{version}"', "Prefer": "wait=x"}).status_code == 304
+    assert fresh_client.get(url, headers={"If-None-Match": f'"{version}"'}).status_code == 304
+    assert time.monotonic() - started < 1
+    # a version not current (or none) answers with the state at once
+    assert fresh_client.get(url, headers={"If-None-Match": '"0"', "Prefer": "wait=20"}).json()["version"] == version
 
 
 def test_rejected_upload_is_waived_then_accepted(fresh_client, sample_files, tmp_path):
@@ -263,6 +308,7 @@ def test_rejected_upload_is_waived_then_accepted(fresh_client, sample_files, tmp
     fresh_client.worker.wait(120)
     state = fresh_client.get(f"/api/packages/{body['id']}").json()
     assert state["status"] in ("rejected", "refused") and state["report"]["counts"]["error"] > 0
+    assert state["assigned_counts"] is None and state["comparison_summary"] is None  # nothing was coded
     if state["status"] == "rejected":
         error = next(f for f in state["report"]["findings"] if f["severity"] == "error")
         waiver = {"rule": error["rule"], "feature": error["feature"], "reason": "测试"}

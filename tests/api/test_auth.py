@@ -43,6 +43,7 @@ MATRIX: dict[tuple[str, str], set[str] | None] = {
     ("post", "/api/packages"): {"surveyor", "admin"},
     ("get", "/api/packages"): EVERYONE,
     ("get", "/api/packages/{package_id}"): EVERYONE,  # a surveyor: their own (package 1 is test-surveyor's)
+    ("get", "/api/packages/{package_id}/report"): EVERYONE,
     ("get", "/api/packages/{package_id}/report.html"): EVERYONE,
     ("get", "/api/packages/{package_id}/original"): {"surveyor", "registrar", "admin"},
     ("get", "/api/packages/{package_id}/findings"): EVERYONE,

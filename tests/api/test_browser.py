@@ -3,6 +3,7 @@ browser). Screenshots are kept in ``tests/artifacts/`` for people to look at."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -235,9 +236,14 @@ def test_upload_page_shows_progress_then_the_report(page, server, tmp_path):
     page.goto(server + "/upload")
     _sign_in(page, "test-surveyor")
     assert "test-surveyor" in page.inner_text("#who")
+    asked = []
+    page.on("request", lambda r: asked.append(r) if re.search(r"/api/packages/\d+$", r.url) else None)
     page.set_input_files("#file", str(package))
     page.wait_for_selector("#verdict", timeout=60_000)
     assert page.locator("#progress").evaluate("p => p.value") == 100
+    # the page follows the state by waiting for its next version, not by asking twice a second
+    following = [r.headers for r in asked[1:]]
+    assert following and all(h.get("prefer") == "wait=25" and h.get("if-none-match") for h in following)
     # the title follows the outcome; the mini-map's tiles come with the token (they were 401: dots on blank)
     verdict = page.inner_text("#verdict")
     assert page.inner_text("#progress-title").endswith(verdict) and "处理中" not in page.inner_text("#progress-title")

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 from click.testing import CliRunner
 from shapely import affinity
 
 from cadastre.cli import cli
+from cadastre.core import jsontext
 from cadastre.core.errors import ConflictError, InputError, NotFoundError
 from cadastre.qa.pipeline import check_package
 from cadastre.samples import Quirks, sample_manifest, sample_project, write_package
 from cadastre.store.engine import write_transaction
 from cadastre.store.originals import keep_original
-from cadastre.store.packages import add_waiver, blocking_findings, package_findings, save_package
+from cadastre.store.packages import (
+    accept_package,
+    add_waiver,
+    blocking_findings,
+    package_findings,
+    package_state,
+    save_package,
+)
 
 
 @pytest.fixture
@@ -35,6 +46,35 @@ def test_findings_are_stored_as_reported(engine, stored):
     assert sorted(zip(findings["rule"], findings["feature"], strict=True)) == sorted(zip(report.findings["rule"],
                                                                             report.findings["feature"], strict=True))
     assert findings["waived_by"].isna().all()
+
+
+def test_state_summary_leaves_the_per_unit_lists_in_the_database(engine, stored):
+    package_id, _ = stored
+    units = [{"bdcdyh": f"141031001002GB00001F0001{k:04d}", "new": k % 2 == 0} for k in range(5)]
+    report = {"accepted": True, "counts": {"error": 0}, "findings": [],
+              "assigned": {"parcels": [], "units": units, "retired": [{"bdcdyh": "W", "replaced_by": ["F"] * 5}]},
+              "comparison": {"units": units[:4], "flagged": 1, "added": [units[4]], "removed": [],
+                             "limit_percent": 3.0}}
+    with write_transaction(engine) as c:
+        accept_package(c, package_id, datetime.now(UTC), report)
+    with engine.connect() as c:
+        full = package_state(c, package_id)
+        summary = package_state(c, package_id, summary=True)
+        embedded = package_state(c, package_id, summary=True, embedded=True)
+    assert full.report == report and full.assigned_counts is None
+    assert summary.report == {"accepted": True, "counts": {"error": 0}, "findings": []}
+    assert summary.assigned_counts == {"parcels": 0, "units": 5, "retired": 1}
+    assert summary.comparison_summary == {"units": 4, "flagged": 1, "added": 1, "removed": 0, "limit_percent": 3.0}
+    assert json.loads(jsontext.dumps({"report": embedded.report})) == {"report": summary.report}
+    assert summary.version == full.version and summary.to_dict()["version"] == full.version
+    if engine.dialect.name == "sqlite":  # text stored before the orjson encoder: NaN / Infinity literals
+        with write_transaction(engine) as c:
+            c.exec_driver_sql("UPDATE package SET report = ? WHERE id = ?",
+                              ('{"ratio": NaN, "far": [Infinity], "assigned": {"units": [1, 2]}}', package_id))
+        with engine.connect() as c:
+            old = package_state(c, package_id, summary=True, embedded=True)
+        assert json.loads(jsontext.dumps(old.report)) == {"ratio": None, "far": [None]}
+        assert old.assigned_counts == {"parcels": None, "units": 2, "retired": None}
 
 
 def test_waiver_stops_an_error_blocking_and_is_never_edited(engine, stored):

@@ -84,11 +84,14 @@ function showReport(state) {
   const rows = findings.map((f) => `<tr><td>${cad.esc(cad.severityNames[f.severity] || f.severity)}</td><td>${cad.esc(f.rule)}</td>
     <td>${cad.esc(f.layer)}</td><td>${cad.esc(f.feature || "")}</td><td>${cad.esc(f.message)}</td></tr>`).join("");
   const units = (state.assigned_counts && state.assigned_counts.units) || 0;
+  const compared = state.comparison_summary;  // as built against the pre-sale survey, unit by unit
+  const comparison = compared && compared.units ? `预测与实测面积对比 ${compared.units} 户，差异超过 ${cad.num(compared.limit_percent, 1)}% 的 ${compared.flagged} 户` +
+    `${compared.added ? `，实测新增 ${compared.added} 户` : ""}${compared.removed ? `，预测有而实测无 ${compared.removed} 户` : ""}。` : "";
   const el = $("report");
   el.hidden = false;
   el.innerHTML = `<h2>质检报告：成果包 ${state.id} <span class="status-${state.status}" id="verdict">${cad.esc(verdict)}</span></h2>
     <p>${about ? about + "。" : ""}错误 ${counts.error || 0} 处，警告 ${counts.warning || 0} 处，提示 ${counts.info || 0} 处。
-    ${units ? `编码 ${units} 户。` : ""}
+    ${units ? `编码 ${units} 户。` : ""}${comparison}
     ${state.retained_until ? `被拒收的文件保留至 ${cad.esc(state.retained_until.slice(0, 10))}，之后删除。` : ""}
     <a href="/api/packages/${state.id}/report.html" data-authed id="report-link">查看完整报告（HTML）</a> ·
     <a href="/?package=${state.id}">在地图上查看</a></p>

@@ -142,7 +142,7 @@ async def get_package(registry: RegistryDep, principal: PrincipalDep, package_id
 
 @router.get("/{package_id}/report", response_class=JSON, responses={409: problem_response(409, "尚在处理中")})
 def package_report(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId):
-    """完整的质检报告 JSON（与 cadastre check --json、ingest 相同）：含逐户的编码（assigned）与预测/实测面积对比（comparison）。"""
+    """完整的质检报告 JSON（即入库 ingest 的结果）：含逐户的编码（assigned）与预测/实测面积对比（comparison）。"""
     _visible(registry, principal, package_id)
     # straight to JSON (see deps.JSON), as stored: a project's report lists its 40 800 units, and FastAPI's own
     # encoding pass over it took 3 s, parsing and encoding it again 0.3–0.5 s

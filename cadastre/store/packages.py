@@ -364,6 +364,8 @@ def package_state(connection: Connection, package_id: int, *, report: bool = Tru
 
 
 def _report_value(text, embedded: bool):
+    """The report as asked for: its stored text to be written as it is (``embedded``), else parsed; what the JSON
+    column already parsed (a dict) as it is."""
     if text is None or not embedded:
         return jsontext.loads(text) if isinstance(text, str) else text
     return jsontext.embedded(text)

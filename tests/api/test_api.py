@@ -12,6 +12,7 @@ import mapbox_vector_tile
 import shapely
 from openpyxl import load_workbook
 
+from cadastre.core.events import package_links
 from cadastre.serve.features import CRS84
 
 PARCEL = "141031001002GB00001"
@@ -233,7 +234,8 @@ def test_package_status_report_original_findings(client, loaded_registry, sample
     assert state["comparison_summary"] == {
         "units": len(comparison["units"]), "flagged": comparison["flagged"], "added": len(comparison["added"]),
         "removed": len(comparison["removed"]), "limit_percent": comparison["limit_percent"]}
-    # the whole report, as ingest returned it, where the events send receivers (links.report)
+    # the whole report, as ingest returned it, where the events send receivers (their links.report was a 404)
+    assert state["links"]["report"] == package_links(asbuilt["id"])["report"]
     full = client.get(state["links"]["report"])
     assert full.status_code == 200 and full.json() == stored == loaded_registry.report_json(asbuilt["id"])
     assert full.json()["assigned"]["units"] and full.json()["comparison"]["units"]

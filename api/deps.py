@@ -14,7 +14,7 @@ from cadastre.core import jsontext
 from cadastre.core.auth import Permission, Principal
 from cadastre.registry import Registry
 
-__all__ = ["ServiceSettings", "RegistryDep", "SettingsDep", "PrincipalDep", "allowed", "READ", "quick", "client_address", "JSON", "to_json"]
+__all__ = ["ServiceSettings", "RegistryDep", "SettingsDep", "PrincipalDep", "allowed", "READ", "quick", "client_address", "JSON"]
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,6 @@ def allowed(permission: Permission, what: str):
 
 #: any signed-in role may read the registry (parcels, units, tables, features, tiles)
 READ = allowed(Permission.READ_REGISTRY, "查询登记库")
-
-
-def to_json(value: Any) -> str:
-    """``value`` as JSON text, as the registry writes its JSON (:mod:`cadastre.core.jsontext`)."""
-    return jsontext.dumps(value)
 
 
 class JSON(JSONResponse):

@@ -8,8 +8,8 @@ import asyncio
 
 from starlette.exceptions import HTTPException
 
-from api.deps import to_json
 from api.problems import MEDIA_TYPE, TYPE_BASE
+from cadastre.core import jsontext
 
 #: any request body other than an upload: a permit.json is a few KB
 OTHER_BODY_LIMIT = 1 << 20
@@ -89,9 +89,8 @@ class UploadLimit:
 
     async def _refuse(self, scope, send, limit: int, *, status: int = 413, title: str = "请求内容过大",
                       kind: str = "too-large", detail: str | None = None):
-        body = to_json({"type": TYPE_BASE + kind, "title": title, "status": status,
-                        "detail": detail or _message(limit),
-                        "instance": scope["path"]}).encode()
+        body = jsontext.dumps_bytes({"type": TYPE_BASE + kind, "title": title, "status": status,
+                                     "detail": detail or _message(limit), "instance": scope["path"]})
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import JSON, READ, PrincipalDep, RegistryDep, to_json
+from api.deps import JSON, READ, PrincipalDep, RegistryDep
 from api.problems import PROBLEM_RESPONSES
+from cadastre.core import jsontext
 from cadastre.serve.features import (
     COLLECTIONS,
     CRS84,
@@ -115,7 +116,7 @@ def collection_schema(request: Request, collection_id: CollectionId):
 def _json_schema(request: Request, schema: dict) -> Response:
     """A JSON Schema document, identified by the URL it was served at."""
     schema["$id"] = str(request.url)
-    return Response(to_json(schema), media_type=QUERYABLES)
+    return Response(jsontext.dumps_bytes(schema), media_type=QUERYABLES)
 
 
 def _geojson(body: str, crs: str) -> Response:

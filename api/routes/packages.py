@@ -127,9 +127,9 @@ async def get_package(registry: RegistryDep, principal: PrincipalDep, package_id
 
     带 If-None-Match（上次答复的 ETag）与 Prefer: wait=N 时，状态一有变化（进度、结论）即答复，N 秒内没有变化则答复 304：
     页面以此跟随处理进度，不必反复查询。"""
-    state = await run_in_threadpool(_visible, registry, principal, package_id)
     known = (if_none_match or "").strip().removeprefix("W/").strip('"')
-    if known and known == state.version:
+    if known:  # the state without its report first: unchanged, nothing else is read
+        state = await run_in_threadpool(_visible, registry, principal, package_id)
         deadline = time.monotonic() + _wait_asked(prefer)
         while state.version == known and time.monotonic() < deadline:  # each look: one small indexed query
             await asyncio.sleep(min(WAIT_STEP_S, max(deadline - time.monotonic(), 0.0)))

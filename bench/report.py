@@ -125,11 +125,11 @@ def _http(r: dict) -> list[list[str]]:
 
 
 def _baseline(r: dict) -> list[list[str]]:
-    peer = r["read_s"] + r["check_s"]
     sizes = r["sizes"]
     return [[f"baseline import of the county ({sizes['parcels']:,} parcels, {sizes['units']:,} units, "
              f"{sizes['codes']:,} codes), {name}", f"{e['seconds']:.2f} s (1 run)",
-             f"reading + checking the same lot: {peer:.2f} s", f"{e['ratio']:.2f}",
+             f"reading + checking the same lot: {e.get('floor_s', r['read_s'] + r['check_s']):.2f} s "
+             f"(the runs before and after)", f"{e['ratio']:.2f}",
              f"≤ {r['goals']['ratio']:.0f}×: {_verdict(e['met']['ratio'])}; ≤ {r['goals']['peak_mb']} MB: "
              f"{_verdict(e['met']['peak_mb'])}", f"{e['peak_mb']} MB"] for name, e in r["engines"].items()]
 

@@ -320,14 +320,20 @@ def _problems(values: Iterable[object], kind: str, allow_provisional: bool) -> p
     ok = s.map(lambda v: isinstance(v, str)).to_numpy(bool, copy=True)
     if ok.any():
         ok[ok] = s[ok].astype(str).str.fullmatch(_pattern(kind, allow_provisional)).to_numpy(bool)
-    out = pd.Series([None] * len(s), index=s.index, dtype=object)
-    parser = ParcelCode.parse if kind == "parcel" else UnitCode.parse
-    for i in np.flatnonzero(~ok):  # only the failures are parsed, to explain them
-        try:
-            parser(s.iat[i], allow_provisional=allow_provisional)
-        except CodeError as e:
-            out.iat[i] = str(e)
-    return out
+    out = np.full(len(s), None, dtype=object)
+    if not ok.all():  # only the failures are parsed, to explain them: each distinct value once (a legacy table's
+        # empty codes are thousands of the same failure)
+        which, failing = pd.factorize(s.to_numpy(object)[~ok], use_na_sentinel=False)
+        out[~ok] = np.asarray([_reason(v, kind, allow_provisional) for v in failing], dtype=object)[which]
+    return pd.Series(out, index=s.index, dtype=object)
+
+
+def _reason(value: object, kind: str, allow_provisional: bool) -> str | None:
+    try:
+        (ParcelCode.parse if kind == "parcel" else UnitCode.parse)(value, allow_provisional=allow_provisional)
+    except CodeError as e:
+        return str(e)
+    return None
 
 
 def unit_code_problems(values: Iterable[object], *, allow_provisional: bool = False) -> pd.Series:

@@ -19,11 +19,12 @@ from pyproj import Transformer
 
 from cadastre.core.catalogue import CATALOGUE
 
-__all__ = ["Finding", "COLUMNS", "SEVERITIES", "frame", "of_rule", "concat", "blocking", "records", "lonlat",
-           "lonlat_points"]
+__all__ = ["Finding", "COLUMNS", "SEVERITIES", "frame", "of_rule", "concat", "blocking", "records", "plain_columns",
+           "lonlat", "lonlat_points"]
 
 SEVERITIES = ("error", "warning", "info")
 COLUMNS = ["rule", "severity", "layer", "feature", "message", "lon", "lat", "measured", "limit", "figures"]
+_NUMBERS = ("lon", "lat", "measured", "limit")
 
 
 @dataclass(frozen=True)
@@ -110,14 +111,28 @@ def blocking(findings: pd.DataFrame) -> pd.DataFrame:
     return findings[findings["severity"] == "error"]
 
 
-def records(findings: pd.DataFrame) -> list[Finding]:
-    """The rows of a findings frame as :class:`Finding` values (NaN figures become None)."""
-    out = []
-    for row in findings[COLUMNS].to_dict("records"):
-        clean = {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()}
-        clean["figures"] = clean["figures"] or {}
-        out.append(Finding(**clean))
+def plain_columns(findings: pd.DataFrame, *, finite: bool = False) -> dict[str, list]:
+    """The columns of a findings frame as lists of plain Python values, anything missing None (NaN, and with
+    ``finite`` ±inf too, in the number columns; NaN as a feature or figures): what reports and the database take,
+    built column by column (row by row, ``to_dict("records")`` costs 20 µs a finding: 60 000 warnings of a
+    county's baseline, 1.2 s each time)."""
+    out: dict[str, list] = {}
+    for column in COLUMNS:
+        if column in _NUMBERS:
+            numbers = pd.to_numeric(findings[column], errors="coerce").to_numpy(float)
+            values = numbers.astype(object)
+            values[~np.isfinite(numbers) if finite else np.isnan(numbers)] = None
+            out[column] = values.tolist()
+        else:
+            out[column] = [None if isinstance(v, float) and v != v else v for v in findings[column].tolist()]
     return out
+
+
+def records(findings: pd.DataFrame) -> list[Finding]:
+    """The rows of a findings frame as :class:`Finding` values (missing values None, figures ``{}``)."""
+    columns = plain_columns(findings)
+    return [Finding(**dict(row, figures=row["figures"] or {}))
+            for row in (dict(zip(COLUMNS, values, strict=True)) for values in zip(*columns.values(), strict=True))]
 
 
 @cache

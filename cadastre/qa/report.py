@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +15,6 @@ from cadastre.core.errors import CadastreError
 __all__ = ["Report", "STAGE_NAMES", "SEVERITY_NAMES"]
 
 EXIT_OK, EXIT_ERRORS, EXIT_REFUSED = 0, 1, 2
-
-
-def _number(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 @dataclass
@@ -119,16 +114,13 @@ class Report:
         return {s: int(counts.get(s, 0)) for s in fnd.SEVERITIES}
 
     def findings_list(self) -> list[dict[str, Any]]:
-        out = []
-        for row in self.findings.to_dict("records"):
-            lon, lat = _number(row["lon"]), _number(row["lat"])
-            out.append({
-                "rule": row["rule"], "severity": row["severity"], "layer": row["layer"],
-                "feature": row["feature"] if isinstance(row["feature"], str) else None,
-                "message": row["message"], "location": None if lon is None or lat is None else [lon, lat],
-                "measured": _number(row["measured"]), "limit": _number(row["limit"]),
-            })
-        return out
+        c = fnd.plain_columns(self.findings)
+        return [{"rule": rule, "severity": severity, "layer": layer,
+                 "feature": feature if isinstance(feature, str) else None, "message": message,
+                 "location": None if lon is None or lat is None else [lon, lat], "measured": measured, "limit": limit}
+                for rule, severity, layer, feature, message, lon, lat, measured, limit in zip(
+                    c["rule"], c["severity"], c["layer"], c["feature"], c["message"], c["lon"], c["lat"],
+                    c["measured"], c["limit"], strict=True)]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (see README "Check report JSON")."""

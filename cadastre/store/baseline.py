@@ -12,9 +12,9 @@ from sqlalchemy.engine import Connection
 
 from cadastre.core.errors import AllocationError
 from cadastre.core.model import BaselineFacts
+from cadastre.store.bulk import insert_columns
 from cadastre.store.context import parcels_near
 from cadastre.store.counters import scope_maximum
-from cadastre.store.engine import driver_cursor, driver_time
 from cadastre.store.models import Package
 from cadastre.store.registry_rows import current_parcels
 from cadastre.store.spatial import result_frame
@@ -77,26 +77,13 @@ def issue_baseline_codes(connection: Connection, codes: pd.DataFrame, package_id
     if codes.empty:
         return
     retired = codes["retired"].to_numpy(bool)
-    reasons = ["原系统中已注销（存量数据导入）" if r else None for r in retired]
-    try:
-        if connection.dialect.name == "postgresql":  # COPY: a county's codes are half a million rows and more
-            import psycopg
-
-            try:
-                with driver_cursor(connection) as cursor, cursor.copy(
-                        "COPY issued_code (code, kind, issued_at, package_id, retired_at, retired_reason) FROM STDIN"
-                ) as copy:
-                    for code, kind, gone, reason in zip(codes["code"], codes["kind"], retired, reasons, strict=True):
-                        copy.write_row((code, kind, now, package_id, now if gone else None, reason))
-            except psycopg.errors.UniqueViolation:
-                raise sa.exc.IntegrityError("COPY issued_code", None, Exception("duplicate code")) from None
-            return
-        at = driver_time(connection, now)
-        connection.exec_driver_sql(
-            "INSERT INTO issued_code (code, kind, issued_at, package_id, retired_at, retired_reason) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            list(zip(codes["code"].tolist(), codes["kind"].tolist(), [at] * len(codes), [package_id] * len(codes),
-                     [at if r else None for r in retired], reasons, strict=True)))
+    n = len(codes)
+    try:  # a county's codes are half a million rows and more: one bulk statement (COPY on PostgreSQL)
+        insert_columns(connection, "issued_code", {
+            "code": codes["code"].to_numpy(object), "kind": codes["kind"].to_numpy(object),
+            "issued_at": np.full(n, now, dtype=object), "package_id": np.full(n, package_id, dtype=np.int64),
+            "retired_at": np.where(retired, now, None),
+            "retired_reason": np.where(retired, "原系统中已注销（存量数据导入）", None)})
     except sa.exc.IntegrityError:
         raise AllocationError("存量数据中有登记库已发放过的代码（代码不得重复）",
                               "a code of the baseline was issued before") from None

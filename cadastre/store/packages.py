@@ -15,14 +15,15 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cadastre.core import findings as fnd
 from cadastre.core import jsontext
 from cadastre.core.catalogue import PLANNING_PREFIX
 from cadastre.core.errors import ConflictError, InputError, NotFoundError
+from cadastre.store.bulk import insert_columns
 from cadastre.store.models import Finding, Original, Package, PackageProgress, Waiver
 from cadastre.store.originals import StoredOriginal
 from cadastre.store.spatial import aware, result_frame, utc_times
@@ -43,12 +44,6 @@ class WaiverRecord:
     waived_by: str
     reason: str
     created_at: datetime
-
-
-def _clean(value):
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return None
-    return value
 
 
 def save_package(connection: Connection, original: StoredOriginal | None, report, status: str,
@@ -78,16 +73,13 @@ def save_package(connection: Connection, original: StoredOriginal | None, report
 
 
 def add_findings(connection: Connection, package_id: int, findings: pd.DataFrame) -> None:
-    """Store findings (a findings frame) of package ``package_id``."""
-    rows = [
-        {"package_id": package_id, "rule": f["rule"], "severity": f["severity"], "layer": f["layer"],
-         "feature": _clean(f["feature"]), "message": f["message"], "lon": _clean(f["lon"]), "lat": _clean(f["lat"]),
-         "measured": _clean(f["measured"]), "limit": _clean(f["limit"]),
-         "figures": f["figures"] if isinstance(f["figures"], dict) and f["figures"] else None}
-        for f in findings.to_dict("records")
-    ]
-    if rows:
-        connection.execute(sa.insert(Finding), rows)
+    """Store findings (a findings frame) of package ``package_id``, column by column in one bulk statement (a
+    county's baseline may carry 60 000 warnings)."""
+    if findings.empty:
+        return
+    columns = fnd.plain_columns(findings, finite=True)
+    columns["figures"] = [f if isinstance(f, dict) and f else None for f in columns["figures"]]
+    insert_columns(connection, "finding", {"package_id": [package_id] * len(findings), **columns})
 
 
 def package_findings(connection: Connection, package_id: int) -> pd.DataFrame:

@@ -12,10 +12,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cadastre.core import jsontext
 from cadastre.core.codes import prefix_range
 from cadastre.core.errors import AllocationError, DatabaseError
-from cadastre.store import pgcopy, rtree
+from cadastre.store import bulk, rtree
 from cadastre.store.engine import driver_cursor, driver_time
 from cadastre.store.models import Base
 from cadastre.store.spatial import (
@@ -33,16 +32,6 @@ __all__ = ["insert_rows", "issue_codes", "retire_codes", "end_rows", "current_un
            "current_parcels", "parcel_row", "issued_building_numbers", "code_retired", "end_floors"]
 
 _TS = sa.DateTime(timezone=True)
-
-
-def _python_values(values) -> list:
-    """A column as Python values (None for missing; plain ints and floats the drivers accept)."""
-    return pgcopy.arrow_column(values).to_pylist()
-
-
-def _json_values(values) -> list:
-    """A JSON column as the text SQLite stores (what SQLAlchemy's JSON type would write)."""
-    return [None if v is None else jsontext.dumps(v) for v in values]
 
 
 def insert_rows(connection: Connection, table: str, columns: dict[str, object], geometry, srid: int, *,
@@ -103,30 +92,14 @@ def _reserve_ids(connection: Connection, table: str, n: int) -> list[int]:
     return list(range(start, start + n))
 
 
-_COPY_CHUNK = 100_000
-
-
 def _copy(connection: Connection, table: str, ids: list[int], columns: dict[str, object], geoms, srid, package_id,
           now, *, multi: bool) -> None:
-    """PostgreSQL binary COPY through the connection's own psycopg cursor (inside the same transaction), the data
-    built column by column (:mod:`cadastre.store.pgcopy`) in chunks handed to a sending thread, so the server
-    loads one chunk while the next is built."""
-    from psycopg.copy import QueuedLibpqWriter
-
+    """PostgreSQL binary COPY (:func:`cadastre.store.bulk.insert_columns`) of the rows with their ids, geometry,
+    package and start."""
     n = len(geoms)
-    types = Base.metadata.tables[table].columns
-    names = ["id", *columns, "geom", "package_id", "valid_from"]
-    values = {"id": np.asarray(ids, dtype=np.int64),
-              **{name: v if isinstance(v, np.ndarray) else np.asarray(v, dtype=object) for name, v in columns.items()},
-              "geom": geoms, "package_id": np.full(n, package_id, dtype=np.int64),
-              "valid_from": np.full(n, now, dtype=object)}
-    with driver_cursor(connection) as cursor, cursor.copy(
-            f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT binary)",
-            writer=QueuedLibpqWriter(cursor)) as copy:
-        for start in range(0, n, _COPY_CHUNK):
-            part = slice(start, start + _COPY_CHUNK)
-            fields = [pgcopy.field(values[name][part], types[name].type, srid=srid, multi=multi) for name in names]
-            copy.write(pgcopy.copy_data(fields, header=start == 0, trailer=start + _COPY_CHUNK >= n).tobytes())
+    bulk.insert_columns(connection, table, {"id": np.asarray(ids, dtype=np.int64), **columns, "geom": geoms,
+                                            "package_id": np.full(n, package_id, dtype=np.int64),
+                                            "valid_from": np.full(n, now, dtype=object)}, srid=srid, multi=multi)
 
 
 # SpatiaLite keeps these per geometry column: geometry type/SRID check (before insert), the layer's last-insert time
@@ -166,8 +139,8 @@ def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: 
     # the timestamp is written as SQLAlchemy writes DateTime on SQLite, so it reads back the same
     stamp = driver_time(connection, now)
     types = Base.metadata.tables[table].columns
-    data = {"id": ids, **{name: _json_values(values) if isinstance(types[name].type, sa.JSON) else
-                          _python_values(values) for name, values in columns.items()}}
+    data = {"id": ids, **{name: bulk.sqlite_values(connection, values, types[name].type)
+                          for name, values in columns.items()}}
     names = list(data)
     rows = list(zip(*data.values(), to_wkb(geoms, multi=multi), [srid] * n, [package_id] * n, [stamp] * n,
                     strict=True))
@@ -196,12 +169,12 @@ def issue_codes(connection: Connection, codes: list[str], kind: str, package_id:
     """Record codes as issued. The primary key refuses any code issued before: a code is never reused."""
     if not codes:
         return
-    stamp = driver_time(connection, now)
+    n = len(codes)
     try:
-        _driver_executemany(connection, "INSERT INTO issued_code (code, kind, issued_at, package_id) "
-                                        "VALUES (:code, :kind, :now, :package)",
-                            [{"code": c, "kind": kind, "now": stamp, "package": package_id} for c in codes])
-    except connection.dialect.loaded_dbapi.IntegrityError:
+        bulk.insert_columns(connection, "issued_code", {
+            "code": np.asarray(codes, dtype=object), "kind": np.full(n, kind, dtype=object),
+            "issued_at": np.full(n, now, dtype=object), "package_id": np.full(n, package_id, dtype=np.int64)})
+    except sa.exc.IntegrityError:
         raise AllocationError("要发放的代码中有已发放过的代码（代码不得重复使用）",
                               "a code to issue was issued before (codes are never reused)") from None
 
@@ -214,12 +187,13 @@ def retire_codes(connection: Connection, retirements: list[tuple[str, list[str],
     connection.execute(sa.text("UPDATE issued_code SET retired_at = :now, retired_reason = :reason "
                                "WHERE code = :old AND retired_at IS NULL").bindparams(sa.bindparam("now", type_=_TS)),
                        [{"old": old, "reason": reason, "now": now} for old, _, reason in retirements])
-    stamp = driver_time(connection, now)
-    rows = [{"old": old, "new": new, "reason": reason, "package": package_id, "now": stamp}
-            for old, successors, reason in retirements for new in (successors or [None])]
+    pairs = [(old, new, reason) for old, successors, reason in retirements for new in (successors or [None])]
+    old_code, new_code, reasons = (np.asarray(column, dtype=object) for column in zip(*pairs, strict=True))
     # a parcel's W code retired for its 40 800 unit codes: a lineage row each
-    _driver_executemany(connection, "INSERT INTO code_lineage (old_code, new_code, reason, package_id, created_at) "
-                                    "VALUES (:old, :new, :reason, :package, :now)", rows)
+    bulk.insert_columns(connection, "code_lineage", {
+        "old_code": old_code, "new_code": new_code, "reason": reasons,
+        "package_id": np.full(len(pairs), package_id, dtype=np.int64),
+        "created_at": np.full(len(pairs), now, dtype=object)})
 
 
 def end_rows(connection: Connection, table: str, ids: list[int], reason: str, now: datetime) -> None:

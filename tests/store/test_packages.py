@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from shapely import affinity
 
 from cadastre.cli import cli
+from cadastre.core import findings as fnd
 from cadastre.core import jsontext
 from cadastre.core.errors import ConflictError, InputError, NotFoundError
 from cadastre.qa.pipeline import check_package
+from cadastre.qa.report import Report
 from cadastre.samples import Quirks, sample_manifest, sample_project, write_package
 from cadastre.store.engine import write_transaction
 from cadastre.store.originals import keep_original
@@ -120,3 +125,31 @@ def test_waive_and_findings_commands(db_url, engine, stored):
 def test_rules_command_shows_tolerances():
     result = CliRunner().invoke(cli, ["rules"])
     assert "TOP-003" in result.output and "geometry.vertex_tolerance=0.05" in result.output
+
+
+def test_awkward_findings_are_stored_and_reported_as_they_were(engine, tmp_path):
+    # missing and infinite figures, a finding without a feature, figures empty or absent, the column named
+    # "limit": stored in bulk (store.bulk) and read back; the report's list says the same
+    findings = fnd.concat([fnd.frame("GEO-001", "error", "H", ["1", None, "3"], ["甲", "乙", "丙"],
+                                     lonlat=np.array([[110.5, 36.5], [np.nan, np.nan], [110.6, 36.6]]),
+                                     measured=[1.5, np.inf, None], limit=[2, None, -np.inf],
+                                     figures=[{"面积": 1.5}, {}, None]),
+                           [fnd.Finding("ATT-001", "warning", "ZRZ", "7", "丁", lon=110.7, lat=None, measured=3)]])
+    report = Report(package={"name": "x.zip", "stage": "presale"}, findings=findings)
+    with write_transaction(engine) as c:
+        (tmp_path / "x.zip").write_bytes(b"x")
+        original = keep_original(c, tmp_path / "x.zip")
+        package_id = save_package(c, original, report, "rejected")
+    with engine.connect() as c:
+        stored = c.execute(sa.text('SELECT rule, feature, lon, lat, measured, "limit", figures FROM finding '
+                                   "WHERE package_id = :p ORDER BY id").columns(figures=sa.JSON),
+                           {"p": package_id}).all()
+    assert [tuple(r) for r in stored] == [
+        ("GEO-001", "1", 110.5, 36.5, 1.5, 2.0, {"面积": 1.5}), ("GEO-001", None, None, None, None, None, None),
+        ("GEO-001", "3", 110.6, 36.6, None, None, None), ("ATT-001", "7", 110.7, None, 3.0, None, None)]
+    listed = report.findings_list()
+    assert [(f["feature"], f["location"], f["measured"], f["limit"]) for f in listed] == [
+        ("1", [110.5, 36.5], 1.5, 2.0), (None, None, math.inf, None), ("3", [110.6, 36.6], None, -math.inf),
+        ("7", None, 3.0, None)]
+    assert [f.figures for f in fnd.records(findings)] == [{"面积": 1.5}, {}, {}, {}]
+    assert fnd.records(findings)[1] == fnd.Finding("GEO-001", "error", "H", None, "乙", measured=math.inf)

@@ -11,8 +11,8 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
-from cadastre.core.errors import DatabaseError
-from cadastre.store import registry_rows
+from cadastre.core.errors import AllocationError, DatabaseError
+from cadastre.store import bulk, registry_rows
 from cadastre.store.engine import write_transaction
 from cadastre.store.registry_rows import insert_rows
 from cadastre.store.spatial import envelope, index_filter
@@ -81,7 +81,7 @@ def test_awkward_values_come_back_exactly(parents):
 
 
 def test_ids_follow_on_and_rows_are_found_through_the_spatial_index(parents, monkeypatch):
-    monkeypatch.setattr(registry_rows, "_COPY_CHUNK", 7)  # several COPY chunks on PostGIS
+    monkeypatch.setattr(bulk, "_COPY_CHUNK", 7)  # several COPY chunks on PostGIS
     first_columns, first_geoms = _units(10)
     second_columns, second_geoms = _units(25, x0=37_500_000.0)
     second_columns["bdcdyh"] = np.array([f"141031001002GB00001F0002{k + 1:04d}" for k in range(25)], dtype=object)
@@ -187,3 +187,25 @@ def test_rows_are_ended_and_read_by_an_id_set_larger_than_sqlites_parameter_limi
         current = registry_rows.current_units(c, [1])
     assert [tuple(r) for r in ended] == [("replaced", n - 1)]
     assert current["id"].tolist() == [ids[0]] and current["bdcdyh"].tolist() == [columns["bdcdyh"][0]]
+
+
+def test_codes_issued_retired_and_linked_in_bulk_and_never_twice(parents, monkeypatch):
+    # issued codes and lineage go through store.bulk (COPY on PostGIS, in chunks; executemany on SQLite)
+    monkeypatch.setattr(bulk, "_COPY_CHUNK", 4)
+    codes = [f"141031001002GB00001F0001{k:04d}" for k in range(1, 11)]
+    with write_transaction(parents) as c:
+        registry_rows.issue_codes(c, codes, "unit", 7, NOW)
+        registry_rows.retire_codes(c, [("141031001002GB00001W00000000", codes, "建成房屋"),
+                                       (codes[0], [], "注销")], 7, NOW)
+    with pytest.raises(AllocationError, match="已发放过"), write_transaction(parents) as c:
+        registry_rows.issue_codes(c, [codes[3]], "unit", 7, NOW)
+    with parents.connect() as c:
+        issued = c.execute(sa.text("SELECT code, kind, package_id, issued_at FROM issued_code ORDER BY code")
+                           .columns(issued_at=_TS)).all()
+        lineage = c.execute(sa.text("SELECT old_code, new_code, reason, package_id, created_at FROM code_lineage "
+                                    "ORDER BY id").columns(created_at=_TS)).all()
+    assert [r.code for r in issued] == codes and {(r.kind, r.package_id) for r in issued} == {("unit", 7)}
+    assert {r.issued_at.replace(tzinfo=r.issued_at.tzinfo or UTC) for r in issued} == {NOW}
+    assert [(r.old_code, r.new_code, r.reason) for r in lineage] == (
+        [("141031001002GB00001W00000000", code, "建成房屋") for code in codes] + [(codes[0], None, "注销")])
+    assert {r.created_at.replace(tzinfo=r.created_at.tzinfo or UTC) for r in lineage} == {NOW}

@@ -10,16 +10,14 @@ from cadastre.core.codes import prefix_range
 from cadastre.core.errors import NotFoundError
 from cadastre.core.search import parse_query, room_labels
 from cadastre.store.models import versions_where
-from cadastre.store.spatial import index_filter, query_records, read_frame
+from cadastre.store.spatial import index_filter, query_records, query_records_together, read_frame
 
 __all__ = ["unit_rows", "lineage", "parcel_codes_at", "search_rows"]
 
 
 
-def lineage(connection: Connection, code: str) -> list[dict]:
-    """Every lineage link reachable from ``code``: its predecessors (``direction`` = ``from``) and successors
-    (``to``), transitively, in order of time."""
-    sql = """
+#: every lineage link reachable from code ``:c``, both ways, transitively
+_LINEAGE = """
     WITH RECURSIVE back(old_code, new_code, reason, package_id, created_at, depth) AS (
         SELECT old_code, new_code, reason, package_id, created_at, 1 FROM code_lineage WHERE new_code = :c
         UNION
@@ -34,23 +32,32 @@ def lineage(connection: Connection, code: str) -> list[dict]:
     UNION ALL
     SELECT 'to', old_code, new_code, reason, package_id, created_at, depth FROM fwd
     ORDER BY created_at, direction, depth"""
-    return query_records(connection, sql, c=code)
+
+
+def lineage(connection: Connection, code: str) -> list[dict]:
+    """Every lineage link reachable from ``code``: its predecessors (``direction`` = ``from``) and successors
+    (``to``), transitively, in order of time."""
+    return query_records(connection, _LINEAGE, c=code)
 
 
 def unit_rows(connection: Connection, bdcdyh: str) -> dict[str, list[dict]]:
-    """Every version of unit ``bdcdyh`` (pre-sale and as-built), its issued code and its lineage."""
-    versions = query_records(connection, "SELECT u.id, u.bdcdyh, u.stage, u.sjc, u.myc, u.dyh, u.hh, u.shbw, u.fwyt, "
-                                  "u.fwlx, u.fwxz, u.ycjzmj, u.yctnjzmj, u.ycftjzmj, u.scjzmj, u.sctnjzmj, u.scftjzmj, "
-                                  "u.valid_from, u.valid_to, u.end_reason, u.package_id, "
-                                  "b.zddm || 'F' || b.zrzh AS building, b.jzwmc, p.zl "
-                                  "FROM unit u JOIN building b ON b.id = u.building_id "
-                                  f"JOIN parcel p ON p.id = b.parcel_id WHERE u.id IN ({versions_where('unit', 'bdcdyh', 'c')}) "
-                                  "ORDER BY u.valid_from, u.id", c=bdcdyh)
-    code = query_records(connection, "SELECT code, kind, issued_at, package_id, retired_at, retired_reason "
-                              "FROM issued_code WHERE code = :c", c=bdcdyh)
+    """Every version of unit ``bdcdyh`` (pre-sale and as-built), its issued code and its lineage: three queries
+    sent together (:func:`~cadastre.store.spatial.query_records_together`)."""
+    versions, code, lineage = query_records_together(
+        connection,
+        ("SELECT u.id, u.bdcdyh, u.stage, u.sjc, u.myc, u.dyh, u.hh, u.shbw, u.fwyt, "
+         "u.fwlx, u.fwxz, u.ycjzmj, u.yctnjzmj, u.ycftjzmj, u.scjzmj, u.sctnjzmj, u.scftjzmj, "
+         "u.valid_from, u.valid_to, u.end_reason, u.package_id, "
+         "b.zddm || 'F' || b.zrzh AS building, b.jzwmc, p.zl "
+         "FROM unit u JOIN building b ON b.id = u.building_id "
+         f"JOIN parcel p ON p.id = b.parcel_id WHERE u.id IN ({versions_where('unit', 'bdcdyh', 'c')}) "
+         "ORDER BY u.valid_from, u.id", {"c": bdcdyh}),
+        ("SELECT code, kind, issued_at, package_id, retired_at, retired_reason FROM issued_code WHERE code = :c",
+         {"c": bdcdyh}),
+        (_LINEAGE, {"c": bdcdyh}))
     if not versions and not code:
         raise NotFoundError(f"没有不动产单元 {bdcdyh}", f"no unit {bdcdyh}")
-    return {"versions": versions, "code": code, "lineage": lineage(connection, bdcdyh)}
+    return {"versions": versions, "code": code, "lineage": lineage}
 
 
 def parcel_codes_at(connection: Connection, srid: int, x: float, y: float) -> list[str]:

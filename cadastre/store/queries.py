@@ -9,7 +9,14 @@ from sqlalchemy.engine import Connection
 from cadastre.core.codes import prefix_range
 from cadastre.core.errors import NotFoundError
 from cadastre.store.models import Base, Package, versions_where
-from cadastre.store.spatial import envelope, index_filter, query_frame, query_records, read_frame, utc_times
+from cadastre.store.spatial import (
+    envelope,
+    index_filter,
+    query_frame,
+    query_records_together,
+    read_frame,
+    utc_times,
+)
 
 __all__ = ["open_errors", "building_rows", "parcel_rows", "layer_frame", "summary_counts", "data_version", "current_extent"]
 
@@ -47,35 +54,37 @@ def building_rows(connection: Connection, building_code: str) -> dict[str, pd.Da
 def parcel_rows(connection: Connection, zddm: str) -> dict[str, list[dict]]:
     """Every version of parcel ``zddm`` (each row also carries the land code's issue record, ``land_*``, and the
     count of unwaived errors in the packages that recorded it, ``open_errors``), its current buildings with unit
-    counts, and the lineage of its codes. Three queries: on PostgreSQL each round trip costs more than its work."""
-    versions = query_records(
-        connection, "SELECT p.id, p.zddm, p.bdcdyh, p.zl, p.zdmj, p.yt, p.qllx, p.qlxz, p.qlsdfs, p.qlr, "
-                    "ST_Area(p.geom) AS area, p.valid_from, p.valid_to, p.end_reason, p.package_id, "
-                    # the file's name from its original, not package.filename: on SQLite a package row holds its
-                    # report (megabytes of JSON for a county) before the columns added later, and reading one of
-                    # those walked the report's overflow pages — 4 of a card's 5 ms at county scale
-                    "pk.status AS package_status, pk.stage AS package_stage, o.filename AS package_file, "
-                    "i.code AS land_code, i.issued_at AS land_issued_at, "
-                    "i.retired_at AS land_retired_at, i.retired_reason AS land_retired_reason, "
-                    "(SELECT count(*) FROM finding f LEFT JOIN waiver w ON w.finding_id = f.id "
-                    " WHERE f.severity = 'error' AND w.id IS NULL AND f.package_id IN "
-                    f" (SELECT package_id FROM parcel WHERE id IN ({versions_where('parcel', 'zddm', 'z')}))) AS open_errors "
-                    "FROM parcel p JOIN package pk ON pk.id = p.package_id "
-                    "LEFT JOIN original o ON o.sha256 = pk.sha256 "
-                    "LEFT JOIN issued_code i ON i.code = :land "
-                    f"WHERE p.id IN ({versions_where('parcel', 'zddm', 'z')}) ORDER BY p.valid_from",
-                    z=zddm, land=f"{zddm}W00000000")
+    counts, and the lineage of its codes. Three queries, sent together (:func:`query_records_together`): on
+    PostgreSQL each round trip costs more than its work."""
     # the parcel's own code and the unit codes under it: a key range, which the code indexes serve
     lo, hi = prefix_range(zddm)
-    lineage = query_records(connection, "SELECT old_code, new_code, reason, package_id, created_at FROM code_lineage "
-                                        "WHERE (old_code >= :lo AND old_code < :hi) OR (new_code >= :lo AND new_code < :hi) "
-                                        "ORDER BY created_at, id", lo=lo, hi=hi)
+    versions, lineage, buildings = query_records_together(
+        connection,
+        ("SELECT p.id, p.zddm, p.bdcdyh, p.zl, p.zdmj, p.yt, p.qllx, p.qlxz, p.qlsdfs, p.qlr, "
+         "ST_Area(p.geom) AS area, p.valid_from, p.valid_to, p.end_reason, p.package_id, "
+         # the file's name from its original, not package.filename: on SQLite a package row holds its report
+         # (megabytes of JSON for a county) before the columns added later, and reading one of those walked the
+         # report's overflow pages — 4 of a card's 5 ms at county scale
+         "pk.status AS package_status, pk.stage AS package_stage, o.filename AS package_file, "
+         "i.code AS land_code, i.issued_at AS land_issued_at, "
+         "i.retired_at AS land_retired_at, i.retired_reason AS land_retired_reason, "
+         "(SELECT count(*) FROM finding f LEFT JOIN waiver w ON w.finding_id = f.id "
+         " WHERE f.severity = 'error' AND w.id IS NULL AND f.package_id IN "
+         f" (SELECT package_id FROM parcel WHERE id IN ({versions_where('parcel', 'zddm', 'z')}))) AS open_errors "
+         "FROM parcel p JOIN package pk ON pk.id = p.package_id "
+         "LEFT JOIN original o ON o.sha256 = pk.sha256 "
+         "LEFT JOIN issued_code i ON i.code = :land "
+         f"WHERE p.id IN ({versions_where('parcel', 'zddm', 'z')}) ORDER BY p.valid_from",
+         {"z": zddm, "land": f"{zddm}W00000000"}),
+        ("SELECT old_code, new_code, reason, package_id, created_at FROM code_lineage "
+         "WHERE (old_code >= :lo AND old_code < :hi) OR (new_code >= :lo AND new_code < :hi) "
+         "ORDER BY created_at, id", {"lo": lo, "hi": hi}),
+        ("SELECT b.zrzh, b.jzwmc, b.stage, b.package_id, count(u.id) AS units "
+         "FROM building b LEFT JOIN unit u ON u.building_id = b.id AND u.valid_to IS NULL "
+         "WHERE b.valid_to IS NULL AND b.zddm = :z GROUP BY b.id, b.zrzh, b.jzwmc, b.stage, "
+         "b.package_id ORDER BY b.zrzh", {"z": zddm}))
     if not versions and not lineage:
         raise NotFoundError(f"没有宗地 {zddm}", f"no parcel {zddm}")
-    buildings = query_records(connection, "SELECT b.zrzh, b.jzwmc, b.stage, b.package_id, count(u.id) AS units "
-                                          "FROM building b LEFT JOIN unit u ON u.building_id = b.id AND u.valid_to IS NULL "
-                                          "WHERE b.valid_to IS NULL AND b.zddm = :z GROUP BY b.id, b.zrzh, b.jzwmc, b.stage, "
-                                          "b.package_id ORDER BY b.zrzh", z=zddm)
     return {"versions": versions, "lineage": lineage, "buildings": buildings}
 
 

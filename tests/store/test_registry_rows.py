@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from cadastre.core.errors import AllocationError, DatabaseError
 from cadastre.store import bulk, registry_rows
-from cadastre.store.engine import write_transaction
+from cadastre.store.engine import lookup_engine, write_transaction
 from cadastre.store.registry_rows import insert_rows
-from cadastre.store.spatial import envelope, index_filter
+from cadastre.store.spatial import envelope, index_filter, query_records, query_records_together
 
 SRID = 4525
 NOW = datetime(2026, 11, 22, 9, 30, 15, 123456, tzinfo=UTC)
@@ -209,3 +209,17 @@ def test_codes_issued_retired_and_linked_in_bulk_and_never_twice(parents, monkey
     assert [(r.old_code, r.new_code, r.reason) for r in lineage] == (
         [("141031001002GB00001W00000000", code, "建成房屋") for code in codes] + [(codes[0], None, "注销")])
     assert {r.created_at.replace(tzinfo=r.created_at.tzinfo or UTC) for r in lineage} == {NOW}
+
+
+def test_queries_sent_together_answer_as_one_by_one_and_a_failing_one_leaves_the_connection_usable(parents):
+    # store.spatial.query_records_together: PostgreSQL's pipeline (one round trip), SQLite one after the other
+    queries = [("SELECT id, zddm FROM parcel WHERE zddm = :z", {"z": "141031001002GB00001"}),
+               ("SELECT zrzh, stage FROM building WHERE parcel_id = :p ORDER BY zrzh", {"p": 1}),
+               ("SELECT id FROM parcel WHERE zddm = :z", {"z": "none"})]
+    with lookup_engine(parents).connect() as c:
+        together = query_records_together(c, *queries)
+        assert together == [query_records(c, sql, **params) for sql, params in queries]
+        assert together == [[{"id": 1, "zddm": "141031001002GB00001"}], [{"zrzh": "0001", "stage": "asbuilt"}], []]
+        with pytest.raises(c.dialect.loaded_dbapi.Error, match="no_such_column"):
+            query_records_together(c, queries[0], ("SELECT no_such_column FROM parcel", {}))
+        assert query_records_together(c, queries[1]) == [together[1]]

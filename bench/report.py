@@ -212,7 +212,13 @@ DOMINATES = {
              "runs today. PostGIS: binary COPY, now of the same bytes with the SRID in the collection's header (no "
              "copy of every geometry to carry it, no MultiPolygon made per Polygon).",
     "baseline": "Storing: buildings, units and floors, then parcels, then issuing the codes and marks (the "
-                "`phases` of `bench/results/baseline.json`); reading and checking are a third.",
+                "`phases` of `bench/results/baseline.json`); reading and checking are a third. This round (pyinstrument "
+                "on PostGIS): the lot's 59 868 warnings were stored a row at a time through SQLAlchemy (8.7 s) and "
+                "listed row by row twice (1.2 s each), the 608 052 codes sent by `COPY` row by row (12.8 s): now "
+                "`store.bulk.insert_columns` (binary COPY / one executemany) and lists built column by column "
+                "(findings 2.1 s, codes 6.4 s). A code column's failures are explained once per distinct value: the "
+                "check 7.4 → 5.4 s, which lowers the floor as much. The floor is now measured before the first "
+                "import and after each; its runs still differ by a third.",
     "project": "In process (phase timers): reading 1.4–1.6 s and checking 0.6–0.7 s (the peer itself); accepting "
                "2.4–3.5 s, most of it SQLite's own row work for 40 800 units — inserting them 0.6–1.0 s measured "
                "alone with bare `executemany` (our insert 1.1–1.5 s with the R*Tree), ending the pre-sale rows "
@@ -236,8 +242,12 @@ DOMINATES = {
             "token and the route's permission (11 nested `solve_dependencies` calls a request), route matching and "
             "the response; the card's three queries take 0.35 ms in SQLite. Removed this round: FastAPI's "
             "`jsonable_encoder` pass over a response our JSON class encodes anyway, SQLAlchemy's execution path for "
-            "the three queries (0.6 ms), the routers ahead of the lookups in the matching order. Tiles: not "
-            "profiled this round.",
+            "the three queries (0.6 ms), the routers ahead of the lookups in the matching order. On PostGIS (py-spy "
+            "on the worker under `wrk`) the request waits on the database most of its time: the pool's pre-ping, "
+            "then the card's three queries, which now go out together (psycopg's pipeline: one round trip; 0.86 → "
+            "0.74 ms a card in process, six alternations), against the peer's ping and one query; the card and its "
+            "peer are loaded in turn (a, b, a, b), and the halves' ratios still differ by a fifth (0.71 / 0.58). "
+            "Tiles: not profiled this round.",
 }
 
 

@@ -127,8 +127,9 @@ def import_baseline(ctx: Context, path: str | os.PathLike, *, dry_run: bool = Fa
         with ctx.engine.connect() as connection:
             report = check_baseline_against_registry(alone, baseline_facts(connection, ctx.srid, package))
         keep, skipped = _kept(package, report, skip_invalid=skip_invalid)
-        result = BaselineResult("checked", report, True, imported=_counts(package, keep), skipped=skipped,
-                                subdistricts=_subdistricts(package, keep))
+        codes = None if keep is None else _codes_to_issue(package, keep)
+        result = BaselineResult("checked", report, True, imported=_counts(keep, codes), skipped=skipped,
+                                subdistricts=_subdistricts(codes))
         result.seconds = _rounded(clock, started)
         return result
     tell("storing", 0.5, rows)
@@ -150,9 +151,10 @@ def import_baseline(ctx: Context, path: str | os.PathLike, *, dry_run: bool = Fa
         with single_file(path) as upload:
             original = keep_original(connection, upload, name)
         lot_id = save_package(connection, original, report, "accepted", actor.name if actor else None)
-        imported = _write_lot(connection, ctx.srid, package, keep, lot_id, now, tell, rows, clock,
+        codes = _codes_to_issue(package, keep)  # once: the codes to issue name the sub-districts covered too
+        imported = _write_lot(connection, ctx.srid, package, keep, codes, lot_id, now, tell, rows, clock,
                               known=set(facts.issued["code"]))
-        subdistricts = _subdistricts(package, keep)
+        subdistricts = _subdistricts(codes)
         cover_subdistricts(connection, subdistricts, "imported", now, package_id=lot_id)
         document = report.to_dict()
         document.update(accepted=True, imported=imported, skipped=skipped, subdistricts=subdistricts)
@@ -189,19 +191,19 @@ def _kept(package, report: Report, *, skip_invalid: bool) -> tuple[dict[str, np.
     return {layer: ~rows for layer, rows in found.rows.items()}, skipped
 
 
-def _counts(package, keep: dict[str, np.ndarray] | None) -> dict[str, int]:
-    if keep is None:
+def _counts(keep: dict[str, np.ndarray] | None, codes: pd.DataFrame | None) -> dict[str, int]:
+    if keep is None or codes is None:
         return dict.fromkeys(("parcels", "buildings", "units", "issued_codes"), 0)
     n = {layer: int(mask.sum()) for layer, mask in keep.items()}
     return {"parcels": n.get("ZDJBXX", 0), "buildings": n.get("ZRZ", 0), "units": n.get("H", 0),
-            "issued_codes": len(_codes_to_issue(package, keep))}
+            "issued_codes": len(codes)}
 
 
-def _subdistricts(package, keep: dict[str, np.ndarray] | None) -> list[str]:
-    if keep is None:
+def _subdistricts(codes: pd.DataFrame | None) -> list[str]:
+    """The 地籍子区 the lot's codes lie in (their first 12 characters)."""
+    if codes is None:
         return []
-    codes = _codes_to_issue(package, keep)["code"]
-    return sorted(set(codes.str.slice(0, 12)))
+    return sorted(set(codes["code"].str.slice(0, 12)))
 
 
 def _codes_to_issue(package, keep: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -259,10 +261,12 @@ def _polygons(frame: pd.DataFrame) -> np.ndarray:
     return geoms
 
 
-def _write_lot(connection, srid: int, package, keep: dict[str, np.ndarray], lot_id: int, now: datetime,
-               tell: BaselineProgress, rows: int, clock: dict[str, float], known: set[str]) -> dict[str, int]:
-    """Store the kept rows of the lot; ``known``: its codes the registry issued before (read under this lock: the
-    same DYDM rows of an earlier lot, issued once); ``clock`` gets the seconds of each table's part."""
+def _write_lot(connection, srid: int, package, keep: dict[str, np.ndarray], codes: pd.DataFrame, lot_id: int,
+               now: datetime, tell: BaselineProgress, rows: int, clock: dict[str, float],
+               known: set[str]) -> dict[str, int]:
+    """Store the kept rows of the lot and issue its ``codes`` (:func:`_codes_to_issue`); ``known``: its codes the
+    registry issued before (read under this lock: the same DYDM rows of an earlier lot, issued once); ``clock``
+    gets the seconds of each table's part."""
     structure = package.structure
     lap = time.perf_counter()
     parcels = package.layers.get("ZDJBXX")
@@ -341,7 +345,6 @@ def _write_lot(connection, srid: int, package, keep: dict[str, np.ndarray], lot_
     clock["store_buildings_units_floors"] = time.perf_counter() - lap
     lap = time.perf_counter()
     tell("storing", 0.85, n_parcels + n_buildings + n_units)
-    codes = _codes_to_issue(package, keep)
     fresh = codes[~codes["code"].isin(known)]
     issue_baseline_codes(connection, fresh, lot_id, now)
     raise_marks(connection, high_water_marks(codes["code"]))

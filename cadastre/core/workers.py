@@ -20,6 +20,7 @@ import os
 import socket
 from datetime import datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 from cadastre.core.errors import DatabaseUnavailable, StorageFull
 
@@ -42,7 +43,7 @@ _DELAYS_S = (10, 30, 90, 270, 810, 1800, 3600)
 def _start_ticks(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (Linux ``/proc/PID/stat`` field 22), or None."""
     try:
-        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
     return stat.rsplit(")", 1)[-1].split()[19]

@@ -63,6 +63,7 @@ def create_app(registry: Registry | str | None = None, settings: ServiceSettings
         finally:
             app.state.deliveries.shutdown()
             app.state.worker.shutdown()
+            await reg.close_async()
             if owned:
                 reg.close()
 

@@ -61,12 +61,22 @@ async def quick(registry: Registry, function, *args, writes: bool = False, **kwa
     """Run a quick registry call (a point lookup): on the event loop with the embedded database, where it is
     in-process work shorter than the hand-off to a thread (and threads would contend for the GIL: p99 75 ms
     against 7 ms with eight clients, bench/http.py); in the thread pool with PostgreSQL, where the call mostly
-    waits on the network and the loop must stay free for other requests meanwhile. A call that ``writes`` (an
+    waits on the network and the loop must stay free for other requests meanwhile (lookups the registry also has
+    as coroutines wait on the loop instead: :func:`point_lookup`). A call that ``writes`` (an
     audited read of owners' names) goes to the pool on both: on SQLite it may wait for the write lock an ingest
     holds, and the loop must not wait with it."""
     if registry.info.dialect == "sqlite" and not writes:
         return function(*args, **kwargs)
     return await run_in_threadpool(function, *args, **kwargs)
+
+
+async def point_lookup(registry: Registry, blocking, awaited, *args, writes: bool = False, **kwargs):
+    """A point lookup the registry has in both forms (``Registry.parcel`` / ``Registry.parcel_async``): awaited
+    on the loop with PostgreSQL, where its queries wait for the database through the async driver without a
+    thread's hand-off (a quarter of a card's throughput, bench/http.py); with SQLite as :func:`quick` runs it."""
+    if registry.info.dialect == "sqlite":
+        return await quick(registry, blocking, *args, writes=writes, **kwargs)
+    return await awaited(*args, **kwargs)
 
 
 def client_address(request: Request) -> str | None:

@@ -240,14 +240,15 @@ DOMINATES = {
               "the commit.",
     "http": "Parcel card, in process through the ASGI interface (no network): FastAPI's dependency solving for the "
             "token and the route's permission (11 nested `solve_dependencies` calls a request), route matching and "
-            "the response; the card's three queries take 0.35 ms in SQLite. Removed this round: FastAPI's "
-            "`jsonable_encoder` pass over a response our JSON class encodes anyway, SQLAlchemy's execution path for "
-            "the three queries (0.6 ms), the routers ahead of the lookups in the matching order. On PostGIS (py-spy "
-            "on the worker under `wrk`) the request waits on the database most of its time: the pool's pre-ping, "
-            "then the card's three queries, which now go out together (psycopg's pipeline: one round trip; 0.86 → "
-            "0.74 ms a card in process, six alternations), against the peer's ping and one query; the card and its "
-            "peer are loaded in turn (a, b, a, b), and the halves' ratios still differ by a fifth (0.71 / 0.58). "
-            "Tiles: not profiled this round.",
+            "the response; the card's three queries take 0.35 ms in SQLite. On PostGIS the card and the unit now "
+            "wait for the database on the event loop, through psycopg's `AsyncConnection` (`Registry.parcel_async`, "
+            "a pool of 10 per loop): handed to the thread pool, the hand-off and the threads' contention for the GIL "
+            "were the gap (py-spy: one worker read 0.58–0.69× its peer so, 1.24–1.39× on the loop). The async pool "
+            "does not ping before lending (the ping through the async adaptation cost 0.6 of 2.6 ms a card, in "
+            "process); a dead connection is invalidated and the lookup tried once more. What remains under load is "
+            "the two workers' CPU beside `wrk` and PostgreSQL on two cores: psycopg's waiting in Python (its async "
+            "waits are not in C), column descriptions rebuilt per cursor, FastAPI's dependencies. Tiles: not "
+            "profiled this round.",
 }
 
 

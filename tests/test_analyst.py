@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 import cadastre
 from cadastre.core.auth import Principal, Role
@@ -68,6 +70,32 @@ def test_owner_names_are_masked_for_an_analyst_viewer(history):
     full = registry.parcels()
     masked = registry.parcels(viewer=Principal("分析员", Role.ANALYST))
     assert (masked["qlr"] == full["qlr"].map(lambda n: n[0] + "*" * min(max(len(n) - 1, 1), 3))).all()
+
+
+def test_lookups_awaited_on_an_event_loop_answer_as_the_blocking_ones(history):
+    # PostgreSQL: psycopg's AsyncConnection, a pool per loop; SQLite: the blocking call in a worker thread
+    registry, _ = history
+    registrar = Principal("登记员甲", Role.REGISTRAR)  # reads owners' names: each read is logged
+    zddm, bdcdyh = registry.parcels()["zddm"].iat[0], registry.units()["bdcdyh"].iat[0]
+
+    async def lookups():
+        try:  # more at once than the pool keeps connections
+            answers = await asyncio.gather(registry.parcel_async(zddm, viewer=registrar),
+                                           registry.unit_async(bdcdyh), *(registry.parcel_async(zddm) for _ in range(40)))
+            if registry.info.dialect == "postgresql":  # the server ends every session: the pooled ones are dead
+                with registry.engine.connect() as c:
+                    c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            return *answers, await registry.parcel_async(zddm)  # on a new connection, without an error
+        finally:
+            await registry.close_async()
+
+    card, unit, *cards = asyncio.run(lookups())
+    assert registry.unit(bdcdyh) == unit and unit["current"]["bdcdyh"] == bdcdyh
+    assert all(c == registry.parcel(zddm) for c in cards) and card["current"]["qlr"] == cards[0]["current"]["qlr"]
+    assert list(registry.audit_log(action="owners.read", user="登记员甲")["target"]) == [zddm]
+    with pytest.raises(NotFoundError):
+        asyncio.run(registry.parcel_async("141031001002GB99999"))
 
 
 def test_open_and_check_are_the_library_entry_points(history, sample_files, db_url):

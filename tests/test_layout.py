@@ -85,7 +85,8 @@ def test_only_the_store_talks_sql_and_only_the_registry_opens_connections():
             for module, line, _ in _imports(path):
                 if module.split(".")[0] in ("sqlalchemy", "geoalchemy2", "psycopg", "sqlean", "alembic"):
                     wrong.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
-    opening = re.compile(r"\.connect\(\)|\.begin\(\)|write_transaction\(|raw_connection\(")
+    # (an async connection's get_raw_connection() hands over the driver's connection it holds: it opens nothing)
+    opening = re.compile(r"\.connect\(\)|\.begin\(\)|write_transaction\(|(?<!get_)raw_connection\(")
     for path in PACKAGE.rglob("*.py"):
         relative = path.relative_to(PACKAGE).as_posix()
         if relative.startswith(("registry/", "store/migrations/")) or relative in (

@@ -13,7 +13,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.background import BackgroundTask
 
-from api.deps import JSON, READ, PrincipalDep, RegistryDep, SettingsDep, allowed, quick
+from api.deps import JSON, READ, PrincipalDep, RegistryDep, SettingsDep, allowed, point_lookup
 from api.problems import PROBLEM_RESPONSES
 from cadastre.core.auth import Permission, Principal
 from cadastre.core.codes import ParcelCode, UnitCode
@@ -51,19 +51,19 @@ def find_parcels(registry: RegistryDep, principal: PrincipalDep,
     return JSON({"parcels": [h for h in registry.search(q, limit=limit) if h["kind"] == "parcel"]})
 
 
-# point lookups: see api.deps.quick (on the loop with SQLite, in the thread pool with PostgreSQL)
+# point lookups: on the loop, without blocking it (api.deps.point_lookup)
 @router.get("/parcels/{zddm}", response_class=JSON, tags=["宗地"])
 async def get_parcel(registry: RegistryDep, principal: PrincipalDep, zddm: str):
     """宗地卡片：现势信息、自然幢、历史版本、代码沿革、能否办理首次登记。权利人（qlr）仅登记员和管理员可见，其他角色
     看到的是遮蔽后的姓名。"""
-    return JSON(await quick(registry, registry.parcel, str(ParcelCode.parse(zddm)), viewer=principal,
-                            writes=principal.can(Permission.READ_OWNERS)))  # an audited read
+    return JSON(await point_lookup(registry, registry.parcel, registry.parcel_async, str(ParcelCode.parse(zddm)),
+                                   viewer=principal, writes=principal.can(Permission.READ_OWNERS)))  # an audited read
 
 
 @router.get("/units/{bdcdyh}", response_class=JSON, tags=["户"])
 async def get_unit(registry: RegistryDep, bdcdyh: str):
     """户：现势版本、预测到实测的各版本、代码及其沿革（前后两个方向）。"""
-    return JSON(await quick(registry, registry.unit, str(UnitCode.parse(bdcdyh))))
+    return JSON(await point_lookup(registry, registry.unit, registry.unit_async, str(UnitCode.parse(bdcdyh))))
 
 
 def _building_code(code: str) -> str:

@@ -68,9 +68,14 @@ def _context(name: str, doc: str, *, settable: bool = False) -> property:
 def _topic(function: Callable) -> Callable:
     """A method calling ``function`` with the registry's context, with its name, docstring and signature."""
 
-    @functools.wraps(function)
-    def method(self, *args, **kwargs):
-        return function(self.context, *args, **kwargs)
+    if inspect.iscoroutinefunction(function):  # awaited as the function is (the service's lookups on its loop)
+        @functools.wraps(function)
+        async def method(self, *args, **kwargs):
+            return await function(self.context, *args, **kwargs)
+    else:
+        @functools.wraps(function)
+        def method(self, *args, **kwargs):
+            return function(self.context, *args, **kwargs)
 
     parameters = list(inspect.signature(function).parameters.values())
     method.__signature__ = inspect.signature(function).replace(
@@ -96,6 +101,11 @@ class Registry:
 
     def close(self) -> None:
         self.context.engine.dispose()
+
+    async def close_async(self) -> None:
+        """Close the running event loop's lookup connections (:meth:`parcel_async`, :meth:`unit_async`): a
+        service calls it before its loop ends."""
+        await self.context.dispose_async_lookups()
 
     def __enter__(self) -> Registry:
         return self
@@ -133,8 +143,10 @@ class Registry:
     permit = _topic(_planning.permit)
     # lookups
     parcel = _topic(_lookups.parcel)
+    parcel_async = _topic(_lookups.parcel_async)
     parcel_at = _topic(_lookups.parcel_at)
     unit = _topic(_lookups.unit)
+    unit_async = _topic(_lookups.unit_async)
     search = _topic(_lookups.search)
     building_table = _topic(_lookups.building_table)
     extent = _topic(_lookups.extent)

@@ -3,18 +3,21 @@ caches one process keeps (tokens found live, the map's extent). Also the small v
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cadastre.core import settings
 from cadastre.core.auth import Permission, Principal, RecentTokens, SignInThrottle
 from cadastre.core.errors import InputError, shown
 from cadastre.core.settings import County
-from cadastre.store.engine import lookup_engine
+from cadastre.store.engine import async_lookup_engine, lookup_engine
 from cadastre.store.schema import RegistryInfo
 
 __all__ = ["Context", "Received", "IssuedToken", "OriginalFile", "Summary", "moment", "frame_time", "own_only",
@@ -36,8 +39,30 @@ class Context:
     #: per collection, (data version, bounds) of its extent (lookups.extent; parcels: the map's)
     extent: dict[str, tuple[tuple, list[float] | None]] | None = None
 
+    #: per running event loop, its engine of point lookups served on the loop (PostgreSQL only; see
+    #: :meth:`async_lookups`)
+    _async_lookups: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, repr=False)
+
     def __post_init__(self) -> None:
         self.lookups = lookup_engine(self.engine)
+
+    def async_lookups(self) -> AsyncEngine | None:
+        """The running event loop's engine of point lookups (:func:`~cadastre.store.engine.async_lookup_engine`),
+        opened on first use: its pooled connections belong to that loop, so each loop has its own (the service
+        has one per process; a test client one per client). None for SQLite."""
+        if self.info.dialect == "sqlite":
+            return None
+        loop = asyncio.get_running_loop()
+        lookups = self._async_lookups.get(loop)
+        if lookups is None:
+            lookups = self._async_lookups[loop] = async_lookup_engine(self.engine)
+        return lookups
+
+    async def dispose_async_lookups(self) -> None:
+        """Close the running loop's lookup connections (before the loop ends: they cannot be closed after)."""
+        lookups = self._async_lookups.pop(asyncio.get_running_loop(), None)
+        if lookups is not None:
+            await lookups.dispose()
 
     @property
     def srid(self) -> int:

@@ -3,28 +3,31 @@ search, a building's 楼盘表, the data's extent for the map, and the registry'
 
 from __future__ import annotations
 
+import asyncio
+
 import shapely
 
 from cadastre.allocate.buildingtable import BuildingTable
 from cadastre.allocate.buildingtable import building_table as table_of
 from cadastre.core.auth import Principal
-from cadastre.core.errors import InputError, NotFoundError
+from cadastre.core.errors import DatabaseUnavailable, InputError, NotFoundError
 from cadastre.core.geometry import transformer
 from cadastre.registry import access
 from cadastre.registry.context import Context, Summary
 from cadastre.serve.cards import parcel_card, reads_owners
 from cadastre.serve.features import output_coordinates
-from cadastre.store.lookups import parcel_codes_at, search_rows, unit_rows
+from cadastre.store.lookups import parcel_codes_at, search_rows, unit_rows, unit_rows_async
 from cadastre.store.queries import (
     building_rows,
     current_extent,
     data_version,
     finding_extent,
     parcel_rows,
+    parcel_rows_async,
     summary_counts,
 )
 
-__all__ = ["building_table", "parcel", "unit", "parcel_at", "search", "extent", "summary"]
+__all__ = ["building_table", "parcel", "parcel_async", "unit", "unit_async", "parcel_at", "search", "extent", "summary"]
 
 
 def building_table(ctx: Context, building_code: str) -> BuildingTable:
@@ -41,17 +44,59 @@ def parcel(ctx: Context, zddm: str, *, viewer: Principal | None = None) -> dict:
     (trusted like the database file), names as stored and nothing logged."""
     with ctx.lookups.begin() as connection:  # one transaction: the card's three reads see one state
         rows = parcel_rows(connection, zddm)
-    card = parcel_card(zddm, rows, viewer)
-    if viewer is not None and reads_owners(viewer) and any(v["qlr"] for v in rows["versions"]):
+    if _reads_owners(rows, viewer):
         access.audit(ctx, "owners.read", zddm, actor=viewer, detail={"via": "parcel"})
-    return card
+    return parcel_card(zddm, rows, viewer)
+
+
+async def parcel_async(ctx: Context, zddm: str, *, viewer: Principal | None = None) -> dict:
+    """:func:`parcel` for a caller on an event loop (the service): on PostgreSQL the card's queries wait for the
+    database without holding a thread (:meth:`Context.async_lookups`), and only an audited read's write goes to
+    one; on SQLite the whole call runs in a worker thread."""
+    if ctx.async_lookups() is None:
+        return await asyncio.to_thread(parcel, ctx, zddm, viewer=viewer)
+    rows = await _on_loop(ctx, parcel_rows_async, zddm)
+    if _reads_owners(rows, viewer):
+        await asyncio.to_thread(access.audit, ctx, "owners.read", zddm, actor=viewer, detail={"via": "parcel"})
+    return parcel_card(zddm, rows, viewer)
+
+
+def _reads_owners(rows: dict, viewer: Principal | None) -> bool:
+    """Whether showing ``rows`` to ``viewer`` reads owners' names, which the audit log must record."""
+    return viewer is not None and reads_owners(viewer) and any(v["qlr"] for v in rows["versions"])
 
 
 def unit(ctx: Context, bdcdyh: str) -> dict:
     """A unit (户): its current version, every earlier one (pre-sale → as-built), its code and the code's
     lineage both ways (what it replaced, what replaced it)."""
     with ctx.lookups.begin() as connection:  # one transaction: the unit's reads see one state
-        rows = unit_rows(connection, bdcdyh)
+        return _unit(bdcdyh, unit_rows(connection, bdcdyh))
+
+
+async def unit_async(ctx: Context, bdcdyh: str) -> dict:
+    """:func:`unit` for a caller on an event loop (see :func:`parcel_async`)."""
+    if ctx.async_lookups() is None:
+        return await asyncio.to_thread(unit, ctx, bdcdyh)
+    return _unit(bdcdyh, await _on_loop(ctx, unit_rows_async, bdcdyh))
+
+
+async def _on_loop(ctx: Context, read, *args):
+    """``await read(connection, *args)`` on a connection of the loop's lookups (autocommit, as the blocking
+    lookups), once more on a new connection when the one lent turned out dead (the pool does not ping:
+    :func:`~cadastre.store.engine.async_lookup_engine`): then the server restarted or the network broke, and the
+    pool's other connections are let go too, as SQLAlchemy's own disconnect handling does. A database that is
+    down fails both tries: 503."""
+    for attempt in range(2):
+        try:
+            async with ctx.async_lookups().connect() as connection:
+                return await read(connection, *args)
+        except DatabaseUnavailable:
+            if attempt:
+                raise
+            await ctx.async_lookups().dispose()  # idle connections closed; those lent out, when they come back
+
+
+def _unit(bdcdyh: str, rows: dict) -> dict:
     versions = rows["versions"]
     current = [v for v in versions if v["valid_to"] is None]
     return {"bdcdyh": bdcdyh, "current": current[0] if current else None, "versions": versions,

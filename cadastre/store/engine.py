@@ -23,17 +23,22 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cadastre.core import jsontext
 from cadastre.core.errors import DatabaseError, DatabaseUnavailable, InputError, StorageFull
 
 log = logging.getLogger("cadastre.store")
 
-__all__ = ["DEFAULT_URL", "database_url", "create_engine", "lookup_engine", "write_transaction", "is_sqlite", "redact",
-           "serialise", "driver_cursor", "driver_time"]
+__all__ = ["DEFAULT_URL", "database_url", "create_engine", "lookup_engine", "async_lookup_engine", "write_transaction",
+           "is_sqlite", "redact", "serialise", "driver_cursor", "driver_time"]
 
 DEFAULT_URL = "sqlite:///var/cadastre.sqlite"
 BUSY_TIMEOUT_MS = 30_000
+#: connections an event loop's lookups keep open, and at most: on a loop every request in flight holds one, and
+#: with SQLAlchemy's default five (and ten more opened and closed as needed) eight clients had one opened and closed
+#: per request; further requests wait for one (the server's other pool holds 5 + 10 for the rest of its work)
+POOL_SIZE_ASYNC = 10
 SPATIALITE = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 
 
@@ -138,11 +143,16 @@ def driver_time(connection: Connection, when):
 _TIMESTAMP = sa.DateTime(timezone=True)
 
 
+#: per database (its URL, password hidden), since when this process has found it unavailable: one outage is
+#: logged once however many engines (the blocking one, the event loop's lookups) meet it
+_DOWN_SINCE: dict[str, list[float]] = {}
+
+
 def _translated(engine: Engine) -> Engine:
     """``engine`` raising domain errors for driver errors that are not bugs (:func:`translate`), and logging an
     outage once per process: when it starts and when a statement goes through again (not one traceback per
     request)."""
-    down_since: list[float] = []
+    down_since = _DOWN_SINCE.setdefault(redact(engine.url.render_as_string(False)), [])
 
     @event.listens_for(engine, "handle_error")
     def _on_error(context):
@@ -238,6 +248,27 @@ def _sqlite_engine(url: sa.URL, **kwargs) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def async_lookup_engine(engine: Engine) -> AsyncEngine | None:
+    """For PostgreSQL, an engine of the same database for point lookups served on an event loop: psycopg's
+    ``AsyncConnection`` in autocommit (as :func:`lookup_engine`), its errors translated and its outages logged
+    with the blocking engine's (:func:`translate`). A lookup then waits for the database without a thread: handed
+    to the thread pool, a parcel card's hand-off cost it a quarter of its throughput (bench/http.py), and run
+    blocking on the loop it would stop every other request whenever the database stalls.
+
+    Its pool does not ping a connection before lending it (a round trip through the async adaptation: 0.6 of a
+    card's 2.6 ms); a lookup finding its connection dead invalidates it and is tried once more on a new one
+    (``registry.lookups``), which is safe for a read. Its connections belong to the loop that opened them: one
+    such engine per loop, disposed on it. None for SQLite, where a lookup is in-process work shorter than any
+    hand-off."""
+    if is_sqlite(engine):
+        return None
+    lookups = create_async_engine(engine.url.set(drivername="postgresql+psycopg_async"), pool_pre_ping=False,
+                                  isolation_level="AUTOCOMMIT", hide_parameters=True, pool_size=POOL_SIZE_ASYNC,
+                                  max_overflow=0)
+    _translated(lookups.sync_engine)
+    return lookups
 
 
 def lookup_engine(engine: Engine) -> Engine:

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cadastre.core.codes import prefix_range
 from cadastre.core.errors import NotFoundError
 from cadastre.core.search import parse_query, room_labels
 from cadastre.store.models import versions_where
-from cadastre.store.spatial import index_filter, query_records, query_records_together, read_frame
+from cadastre.store.spatial import (
+    index_filter,
+    query_records,
+    query_records_together,
+    query_records_together_async,
+    read_frame,
+)
 
-__all__ = ["unit_rows", "lineage", "parcel_codes_at", "search_rows"]
+__all__ = ["unit_rows", "unit_rows_async", "lineage", "parcel_codes_at", "search_rows"]
 
 
 
@@ -43,8 +50,16 @@ def lineage(connection: Connection, code: str) -> list[dict]:
 def unit_rows(connection: Connection, bdcdyh: str) -> dict[str, list[dict]]:
     """Every version of unit ``bdcdyh`` (pre-sale and as-built), its issued code and its lineage: three queries
     sent together (:func:`~cadastre.store.spatial.query_records_together`)."""
-    versions, code, lineage = query_records_together(
-        connection,
+    return _unit_result(bdcdyh, *query_records_together(connection, *_unit_queries(bdcdyh)))
+
+
+async def unit_rows_async(connection: AsyncConnection, bdcdyh: str) -> dict[str, list[dict]]:
+    """:func:`unit_rows` on an event loop (PostgreSQL, :func:`~cadastre.store.spatial.query_records_together_async`)."""
+    return _unit_result(bdcdyh, *await query_records_together_async(connection, *_unit_queries(bdcdyh)))
+
+
+def _unit_queries(bdcdyh: str) -> list[tuple[str, dict]]:
+    return [
         ("SELECT u.id, u.bdcdyh, u.stage, u.sjc, u.myc, u.dyh, u.hh, u.shbw, u.fwyt, "
          "u.fwlx, u.fwxz, u.ycjzmj, u.yctnjzmj, u.ycftjzmj, u.scjzmj, u.sctnjzmj, u.scftjzmj, "
          "u.valid_from, u.valid_to, u.end_reason, u.package_id, "
@@ -54,7 +69,10 @@ def unit_rows(connection: Connection, bdcdyh: str) -> dict[str, list[dict]]:
          "ORDER BY u.valid_from, u.id", {"c": bdcdyh}),
         ("SELECT code, kind, issued_at, package_id, retired_at, retired_reason FROM issued_code WHERE code = :c",
          {"c": bdcdyh}),
-        (_LINEAGE, {"c": bdcdyh}))
+        (_LINEAGE, {"c": bdcdyh})]
+
+
+def _unit_result(bdcdyh: str, versions: list[dict], code: list[dict], lineage: list[dict]) -> dict:
     if not versions and not code:
         raise NotFoundError(f"没有不动产单元 {bdcdyh}", f"no unit {bdcdyh}")
     return {"versions": versions, "code": code, "lineage": lineage}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cadastre.core.codes import prefix_range
 from cadastre.core.errors import NotFoundError
@@ -14,11 +15,13 @@ from cadastre.store.spatial import (
     index_filter,
     query_frame,
     query_records_together,
+    query_records_together_async,
     read_frame,
     utc_times,
 )
 
-__all__ = ["open_errors", "building_rows", "parcel_rows", "layer_frame", "summary_counts", "data_version", "current_extent"]
+__all__ = ["open_errors", "building_rows", "parcel_rows", "parcel_rows_async", "layer_frame", "summary_counts",
+           "data_version", "current_extent"]
 
 
 
@@ -56,10 +59,18 @@ def parcel_rows(connection: Connection, zddm: str) -> dict[str, list[dict]]:
     count of unwaived errors in the packages that recorded it, ``open_errors``), its current buildings with unit
     counts, and the lineage of its codes. Three queries, sent together (:func:`query_records_together`): on
     PostgreSQL each round trip costs more than its work."""
+    return _parcel_result(zddm, *query_records_together(connection, *_parcel_queries(zddm)))
+
+
+async def parcel_rows_async(connection: AsyncConnection, zddm: str) -> dict[str, list[dict]]:
+    """:func:`parcel_rows` on an event loop (PostgreSQL, :func:`query_records_together_async`)."""
+    return _parcel_result(zddm, *await query_records_together_async(connection, *_parcel_queries(zddm)))
+
+
+def _parcel_queries(zddm: str) -> list[tuple[str, dict]]:
     # the parcel's own code and the unit codes under it: a key range, which the code indexes serve
     lo, hi = prefix_range(zddm)
-    versions, lineage, buildings = query_records_together(
-        connection,
+    return [
         ("SELECT p.id, p.zddm, p.bdcdyh, p.zl, p.zdmj, p.yt, p.qllx, p.qlxz, p.qlsdfs, p.qlr, "
          "ST_Area(p.geom) AS area, p.valid_from, p.valid_to, p.end_reason, p.package_id, "
          # the file's name from its original, not package.filename: on SQLite a package row holds its report
@@ -82,7 +93,10 @@ def parcel_rows(connection: Connection, zddm: str) -> dict[str, list[dict]]:
         ("SELECT b.zrzh, b.jzwmc, b.stage, b.package_id, count(u.id) AS units "
          "FROM building b LEFT JOIN unit u ON u.building_id = b.id AND u.valid_to IS NULL "
          "WHERE b.valid_to IS NULL AND b.zddm = :z GROUP BY b.id, b.zrzh, b.jzwmc, b.stage, "
-         "b.package_id ORDER BY b.zrzh", {"z": zddm}))
+         "b.package_id ORDER BY b.zrzh", {"z": zddm})]
+
+
+def _parcel_result(zddm: str, versions: list[dict], lineage: list[dict], buildings: list[dict]) -> dict:
     if not versions and not lineage:
         raise NotFoundError(f"没有宗地 {zddm}", f"no parcel {zddm}")
     return {"versions": versions, "lineage": lineage, "buildings": buildings}

@@ -19,13 +19,14 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cadastre.core import jsontext
-from cadastre.store.engine import driver_cursor
+from cadastre.store.engine import driver_cursor, translate
 
-__all__ = ["to_wkb", "driver_statement", "query_records", "query_records_together", "driver_frame", "query_frame",
-           "result_frame", "read_frame", "id_set", "id_values", "index_filter", "geometry_param", "envelope",
-           "ONE_PART_OF"]
+__all__ = ["to_wkb", "driver_statement", "query_records", "query_records_together", "query_records_together_async",
+           "driver_frame", "query_frame", "result_frame", "read_frame", "id_set", "id_values", "index_filter",
+           "geometry_param", "envelope", "ONE_PART_OF"]
 
 
 #: the single part a collection column also takes, stored as a one-part collection of it (a non-empty Polygon in a
@@ -126,6 +127,30 @@ def query_records_together(connection: Connection, *queries: tuple[str, dict]) -
             for cursor, (sql, params) in zip(sent, queries, strict=True):
                 cursor.execute(driver_statement(connection.dialect, sql)[0], params)
         return [_records([d[0] for d in cursor.description], cursor.fetchall()) for cursor in sent]
+
+
+async def query_records_together_async(connection: AsyncConnection, *queries: tuple[str, dict]) -> list[list[dict]]:
+    """:func:`query_records_together` on an event loop, over a PostgreSQL connection of
+    :func:`~cadastre.store.engine.async_lookup_engine`: the statements go out together through psycopg's
+    ``AsyncConnection`` and the loop serves other requests while they run; driver errors translated as
+    :func:`~cadastre.store.engine.driver_cursor` translates them, and a connection that failed as a connection
+    (the server restarted, the network) invalidated, so that the pool never lends it again."""
+    import psycopg
+
+    driver = (await connection.get_raw_connection()).driver_connection
+    sent = [driver.cursor() for _ in queries]
+    try:
+        async with driver.pipeline():
+            for cursor, (sql, params) in zip(sent, queries, strict=True):
+                await cursor.execute(driver_statement(connection.dialect, sql)[0], params)
+        return [_records([d[0] for d in cursor.description], await cursor.fetchall()) for cursor in sent]
+    except psycopg.Error as e:
+        if isinstance(e, psycopg.OperationalError):
+            await connection.invalidate()
+        raise translate(e) or e from None
+    finally:
+        for cursor in sent:
+            await cursor.close()
 
 
 def driver_frame(connection: Connection, sql: str, **params) -> pd.DataFrame:

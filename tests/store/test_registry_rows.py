@@ -3,19 +3,27 @@ spatial index is kept, and a bad geometry leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 import shapely
 import sqlalchemy as sa
 
 from cadastre.core.errors import AllocationError, DatabaseError
 from cadastre.store import bulk, registry_rows
-from cadastre.store.engine import lookup_engine, write_transaction
+from cadastre.store.engine import POOL_SIZE_ASYNC, async_lookup_engine, lookup_engine, write_transaction
 from cadastre.store.registry_rows import insert_rows
-from cadastre.store.spatial import envelope, index_filter, query_records, query_records_together
+from cadastre.store.spatial import (
+    envelope,
+    index_filter,
+    query_records,
+    query_records_together,
+    query_records_together_async,
+)
 
 SRID = 4525
 NOW = datetime(2026, 11, 22, 9, 30, 15, 123456, tzinfo=UTC)
@@ -223,3 +231,38 @@ def test_queries_sent_together_answer_as_one_by_one_and_a_failing_one_leaves_the
         with pytest.raises(c.dialect.loaded_dbapi.Error, match="no_such_column"):
             query_records_together(c, queries[0], ("SELECT no_such_column FROM parcel", {}))
         assert query_records_together(c, queries[1]) == [together[1]]
+
+
+def test_queries_sent_together_on_an_event_loop_answer_as_the_blocking_ones_and_keep_their_connections(parents):
+    # store.engine.async_lookup_engine: PostgreSQL's lookups served on the loop; SQLite has none (in-process)
+    lookups = async_lookup_engine(parents)
+    if parents.dialect.name == "sqlite":
+        assert lookups is None
+        return
+    queries = [("SELECT id, zddm FROM parcel WHERE zddm = :z", {"z": "141031001002GB00001"}),
+               ("SELECT zrzh, stage FROM building WHERE parcel_id = :p ORDER BY zrzh", {"p": 1})]
+    with lookup_engine(parents).connect() as c:
+        blocking = query_records_together(c, *queries)
+    opened = []
+    sa.event.listen(lookups.sync_engine, "connect", lambda *_: opened.append(1))
+
+    async def one():
+        async with lookups.connect() as c:
+            return await query_records_together_async(c, *queries)
+
+    async def run():
+        try:
+            async with lookups.connect() as c:
+                with pytest.raises(psycopg.errors.UndefinedColumn, match="no_such_column"):
+                    await query_records_together_async(c, queries[0], ("SELECT no_such_column FROM parcel", {}))
+                again = await query_records_together_async(c, queries[1])  # the same connection, still usable
+            first = await asyncio.gather(*(one() for _ in range(POOL_SIZE_ASYNC)))
+            before = len(opened)
+            second = await asyncio.gather(*(one() for _ in range(POOL_SIZE_ASYNC)))
+            return again, first + second, len(opened) - before
+        finally:
+            await lookups.dispose()
+
+    again, answers, reopened = asyncio.run(run())
+    assert again == [blocking[1]] and all(a == blocking for a in answers)
+    assert reopened == 0  # as many in flight as the pool keeps: none opened and closed per request

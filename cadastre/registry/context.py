@@ -41,7 +41,8 @@ class Context:
 
     #: per running event loop, its engine of point lookups served on the loop (PostgreSQL only; see
     #: :meth:`async_lookups`)
-    _async_lookups: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, repr=False)
+    _async_lookups: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, init=False,
+                                                      repr=False)
 
     def __post_init__(self) -> None:
         self.lookups = lookup_engine(self.engine)

@@ -94,8 +94,15 @@ def test_lookups_awaited_on_an_event_loop_answer_as_the_blocking_ones(history):
     assert registry.unit(bdcdyh) == unit and unit["current"]["bdcdyh"] == bdcdyh
     assert all(c == registry.parcel(zddm) for c in cards) and card["current"]["qlr"] == cards[0]["current"]["qlr"]
     assert list(registry.audit_log(action="owners.read", user="登记员甲")["target"]) == [zddm]
+
+    async def unknown():
+        try:
+            return await registry.parcel_async("141031001002GB99999")
+        finally:
+            await registry.close_async()  # this loop's connections, before it ends
+
     with pytest.raises(NotFoundError):
-        asyncio.run(registry.parcel_async("141031001002GB99999"))
+        asyncio.run(unknown())
 
 
 def test_open_and_check_are_the_library_entry_points(history, sample_files, db_url):

@@ -14,7 +14,8 @@ from cadastre.core import jsontext
 from cadastre.core.auth import Permission, Principal
 from cadastre.registry import Registry
 
-__all__ = ["ServiceSettings", "RegistryDep", "SettingsDep", "PrincipalDep", "allowed", "READ", "quick", "client_address", "JSON"]
+__all__ = ["ServiceSettings", "RegistryDep", "SettingsDep", "PrincipalDep", "allowed", "READ", "quick",
+           "point_lookup", "client_address", "JSON"]
 
 
 @dataclass(frozen=True)

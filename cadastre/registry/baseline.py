@@ -192,7 +192,9 @@ def _kept(package, report: Report, *, skip_invalid: bool) -> tuple[dict[str, np.
 
 
 def _counts(keep: dict[str, np.ndarray] | None, codes: pd.DataFrame | None) -> dict[str, int]:
-    if keep is None or codes is None:
+    """What the lot would store: its kept rows per table and ``codes`` (:func:`_codes_to_issue`, None with
+    ``keep``)."""
+    if keep is None:
         return dict.fromkeys(("parcels", "buildings", "units", "issued_codes"), 0)
     n = {layer: int(mask.sum()) for layer, mask in keep.items()}
     return {"parcels": n.get("ZDJBXX", 0), "buildings": n.get("ZRZ", 0), "units": n.get("H", 0),

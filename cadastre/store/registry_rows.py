@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from cadastre.core.codes import prefix_range
 from cadastre.core.errors import AllocationError, DatabaseError
-from cadastre.store import bulk, rtree
+from cadastre.store import bulk, rtree, spatialite_blob
 from cadastre.store.engine import driver_cursor, driver_time
 from cadastre.store.models import Base
 from cadastre.store.spatial import (
@@ -133,27 +133,32 @@ def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: 
     """One ``executemany`` with SpatiaLite's per-row insert triggers on ``table.geom`` suspended
     (:func:`_row_triggers_suspended`), and their work done in bulk instead: the geometry kind checked for the whole
     array (by :func:`insert_rows`), the R*Tree bulk loaded from bounds shapely computed
-    (:mod:`cadastre.store.rtree`)."""
+    (:mod:`cadastre.store.rtree`). Geometries of the common shapes go in as SpatiaLite's own blobs written in bulk
+    (:mod:`cadastre.store.spatialite_blob`); the others as WKB through ``GeomFromWKB``."""
     n = len(geoms)
-    present = ~shapely.is_missing(geoms)
     # the timestamp is written as SQLAlchemy writes DateTime on SQLite, so it reads back the same
     stamp = driver_time(connection, now)
     types = Base.metadata.tables[table].columns
     data = {"id": ids, **{name: bulk.sqlite_values(connection, values, types[name].type)
                           for name, values in columns.items()}}
     names = list(data)
-    rows = list(zip(*data.values(), to_wkb(geoms, multi=multi), [srid] * n, [package_id] * n, [stamp] * n,
-                    strict=True))
+    bounds = shapely.bounds(geoms)  # NaN for a missing or empty geometry
+    blobs = spatialite_blob.blobs(geoms, srid, multi=multi, bounds=bounds)
+    wkb = [None] * n
+    rest = np.flatnonzero((blobs == None) & ~shapely.is_missing(geoms))  # noqa: E711 (elementwise)
+    for k, value in zip(rest.tolist(), to_wkb(geoms[rest], multi=multi), strict=True):
+        wkb[k] = value
+    rows = list(zip(*data.values(), blobs.tolist(), wkb, [package_id] * n, [stamp] * n, strict=True))
     with _row_triggers_suspended(connection, table, _INSERT_TRIGGERS, "last_insert") as suspended:
-        # straight to the driver with tuples (SQLAlchemy's per-row parameter handling costs as much as SQLite)
+        # straight to the driver with tuples (SQLAlchemy's per-row parameter handling costs as much as SQLite);
+        # coalesce evaluates GeomFromWKB only for a row without a blob
         connection.exec_driver_sql(
             f"INSERT INTO {table} ({', '.join(names)}, geom, package_id, valid_from) "
-            f"VALUES ({', '.join('?' * len(names))}, GeomFromWKB(?, ?), ?, ?)", rows)
-        indexed = np.flatnonzero(present & ~shapely.is_empty(geoms))
-        if suspended and len(indexed):
-            bounds = shapely.bounds(geoms[indexed])  # xmin, ymin, xmax, ymax; the R*Tree's columns go x, x, y, y
+            f"VALUES ({', '.join('?' * len(names))}, coalesce(?, GeomFromWKB(?, {int(srid)})), ?, ?)", rows)
+        indexed = np.flatnonzero(~np.isnan(bounds[:, 0]))
+        if suspended and len(indexed):  # the R*Tree's columns go x, x, y, y
             rtree.bulk_load(connection, f"idx_{table}_geom", np.asarray(data["id"], dtype=np.int64)[indexed],
-                            bounds[:, [0, 2, 1, 3]])
+                            bounds[indexed][:, [0, 2, 1, 3]])
 
 
 def _driver_executemany(connection: Connection, sql: str, rows: list[dict]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy.engine import Connection
 
+from cadastre.core import jsontext
 from cadastre.store.engine import driver_cursor
 
 __all__ = ["pack", "bulk_load", "BULK_LOAD_AT_LEAST"]
@@ -58,11 +59,11 @@ def _str_order(boxes: np.ndarray, capacity: int) -> np.ndarray:
     return np.lexsort((cy, slice_of))
 
 
-def pack(ids: np.ndarray, boxes: np.ndarray, node_size: int) -> tuple[list[tuple[int, bytes]], list[tuple[int, int]],
+def pack(ids: np.ndarray, boxes: np.ndarray, node_size: int) -> tuple[list[tuple[int, bytes]], np.ndarray,
                                                                      list[tuple[int, int]]]:
     """The shadow tables' rows of an STR-packed tree over entries ``ids`` with ``boxes`` (n × 4: xmin, xmax,
-    ymin, ymax, in float64): ``(nodeno, data)``, ``(rowid, nodeno)`` (by rowid) and ``(nodeno, parentnode)``.
-    Pure."""
+    ymin, ymax, in float64): ``(nodeno, data)``, the ``%_rowid`` rows as an n × 2 array of rowid and node number
+    (by rowid), and ``(nodeno, parentnode)``. Pure."""
     capacity = (node_size - 4) // _CELL_BYTES
     order = _str_order(boxes, capacity) if len(ids) > capacity else np.arange(len(ids))
     b = boxes[order]
@@ -100,8 +101,21 @@ def pack(ids: np.ndarray, boxes: np.ndarray, node_size: int) -> tuple[list[tuple
     # random places (200 000 entries: 0.55 s so, 0.27 s in order)
     in_order = np.argsort(levels[0][0], kind="stable")
     leaf = first[0] + np.arange(len(levels[0][0])) // capacity
-    rowids = list(zip(levels[0][0][in_order].tolist(), leaf[in_order].tolist(), strict=True))
-    return nodes, rowids, parents
+    return nodes, np.column_stack([levels[0][0][in_order], leaf[in_order]]), parents
+
+
+def _insert_rowids(connection: Connection, index: str, rowids: np.ndarray) -> None:
+    """The ``%_rowid`` rows in one statement: each pair packed into one integer (the rowid above the node number's
+    bits) in a JSON array that SQLite unpacks (``json_each``): a million entries 0.4 s, against 0.75 s as a
+    million tuples through ``executemany``."""
+    bits = max(int(rowids[:, 1].max()).bit_length(), 1)
+    if int(rowids[:, 0].min()) < 0 or int(rowids[:, 0].max()) >> (62 - bits):  # what one integer cannot carry
+        connection.exec_driver_sql(f'INSERT INTO "{index}_rowid" (rowid, nodeno) VALUES (?, ?)',
+                                   list(map(tuple, rowids.tolist())))
+        return
+    packed = rowids[:, 0] << bits | rowids[:, 1]
+    connection.exec_driver_sql(f'INSERT INTO "{index}_rowid" (rowid, nodeno) SELECT value >> {bits}, '
+                               f'value & {(1 << bits) - 1} FROM json_each(?)', (jsontext.dumps(packed),))
 
 
 def bulk_load(connection: Connection, index: str, ids: np.ndarray, boxes: np.ndarray) -> bool:
@@ -127,7 +141,7 @@ def bulk_load(connection: Connection, index: str, ids: np.ndarray, boxes: np.nda
     for table in ("node", "rowid", "parent"):
         connection.exec_driver_sql(f'DELETE FROM "{index}_{table}"')
     connection.exec_driver_sql(f'INSERT INTO "{index}_node" (nodeno, data) VALUES (?, ?)', nodes)
-    connection.exec_driver_sql(f'INSERT INTO "{index}_rowid" (rowid, nodeno) VALUES (?, ?)', rowids)
+    _insert_rowids(connection, index, rowids)
     if parents:
         connection.exec_driver_sql(f'INSERT INTO "{index}_parent" (nodeno, parentnode) VALUES (?, ?)', parents)
     return True

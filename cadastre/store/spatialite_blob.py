@@ -12,8 +12,7 @@ has the same layout, so each such group is written at once as the rows of one by
 MBR column and the coordinates column; each row becomes one ``bytes`` (the rows viewed as opaque items, listed).
 Other shapes (holes, several parts, empty) are left to ``GeomFromWKB`` (None here). A million units stored: 0.7 s
 for the blobs, against 1.6–1.8 s for the WKB and its headers before (in 32 768 rows at a time: 1.6 s in one
-array of 141 MB). tests/store/test_spatialite_blob.py compares the
-blobs with ``GeomFromWKB``'s byte for byte.
+array of 141 MB). tests/store/test_spatialite_blob.py compares the blobs with ``GeomFromWKB``'s byte for byte.
 """
 
 from __future__ import annotations

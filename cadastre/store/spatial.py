@@ -1,9 +1,10 @@
 """Geometry in and out of the database, and spatial filters that use the spatial index on both engines.
 
-Writes pass WKB with the SRID (``ST_GeomFromWKB(:wkb, :srid)``); reads return WKB (``ST_AsBinary``) that
-:func:`read_frame` turns into a GeoDataFrame in one vectorised call. PostGIS uses its GiST index for ``&&`` and
-``ST_Intersects`` by itself; SpatiaLite needs the R*Tree joined explicitly through its ``SpatialIndex`` virtual
-table, which :func:`index_filter` writes.
+Writes pass WKB with the SRID (``ST_GeomFromWKB(:wkb, :srid)``; bulk loads pass EWKB in PostgreSQL's binary
+``COPY`` and, on SpatiaLite, its own blobs: :mod:`cadastre.store.spatialite_blob`); reads return WKB
+(``ST_AsBinary``) that :func:`read_frame` turns into a GeoDataFrame in one vectorised call. PostGIS uses its GiST
+index for ``&&`` and ``ST_Intersects`` by itself; SpatiaLite needs the R*Tree joined explicitly through its
+``SpatialIndex`` virtual table, which :func:`index_filter` writes.
 """
 
 from __future__ import annotations

@@ -213,9 +213,10 @@ DOMINATES = {
              "same process, old and new code: with geometry 12.2–13.8 → 9.9–11.2 s, the floor unchanged (6.9–8.6 "
              "s). The ratio is 1.32× in a run of this benchmark alone and read 1.62× inside a full run an hour "
              "earlier (its runs 10.7–12.0 s against 7.2–7.7 s; 1.52× in the full run before the blobs were written "
-             "in chunks): after the other benchmarks' writes the longer rows cost more. PostGIS: binary COPY; the server is the limit (the client's CPU is 6–7 s of 21–23 s): two "
-             "foreign-key checks per row, the SP-GiST index, four B-tree indexes; in isolation 1.05–1.11×, in the "
-             "full run its floor's three runs spread 16.9–23.1 s.",
+             "in chunks): after the other benchmarks' writes the longer rows cost more. PostGIS: binary COPY; the "
+             "server is the limit (the client's CPU is 6–7 s of 21–23 s): two foreign-key checks per row, the "
+             "SP-GiST index, four B-tree indexes; in isolation 1.05–1.11×, in the full run its floor's three runs "
+             "spread 16.9–23.1 s.",
     "baseline": "Storing: buildings, units and floors, then parcels, then issuing the codes and marks (the "
                 "`phases` of `bench/results/baseline.json`); reading and checking are a third. This round (pyinstrument "
                 "on PostGIS): the lot's 59 868 warnings were stored a row at a time through SQLAlchemy (8.7 s) and "
@@ -239,70 +240,6 @@ DOMINATES = {
                "through the driver's failing adaptation lookup, a walk over the report before encoding it, "
                "matching on inferred Arrow strings, one statement per ended row, the garbage collector's repeated "
                "full passes over the package, the report parsed and encoded again.",
-    "documents": ("首次登记 file", "宗地图 / 界址点成果表"),
-              "events": ("ingest of", "event feed"),
-              "http": ("HTTP point lookup", "HTTP search", "vector tile", "the same lookup served by tipg")}
-
-
-#: what the remaining time of each benchmark goes to, from profiles (py-spy, pyinstrument, cProfile) taken while
-#: working on it — written by hand, kept with the code that produces the figures; say when it was measured
-DOMINATES = {
-    "read": "GDAL reading and recoding the files inside `pyogrio.read_dataframe`, the floor itself — now two layers at "
-            "a time (GDAL decodes with the GIL released), the largest files first, so the county's units load beside "
-            "its parcels: read_package 14.5 → 10.8 s on the county in process, under the floor's sequential 11.5 s. "
-            "The rest (pyinstrument, county): normalising 1.6 s — geometry validity 0.6 s (GEOS `is_valid` on both "
-            "cores), the 幢号 forms 0.37 s, typing the fields 0.19 s, making the GeoDataFrame 0.18 s — the encoding "
-            "decision 0.4 s (decoding a layer's Chinese text in full to be sure of it) and the CRS decision 0.2 s. "
-            "Also removed this round (normalising 2.34 → 1.59 s): a regular expression over every value for "
-            "non-ASCII text and for `3.0` codes, the per-field scan of DBFs whose records are all ASCII, rows "
-            "assigned one by one into Arrow strings, natural keys where every feature has its BSM, the garbage "
-            "collector's passes.",
-    "checks": "Per rule on a fifth of the county, read excluded (2.4 s for every rule): the package's structure "
-              "(单元 and room keys from the labels with Arrow's regex kernels: 0.25–0.45 s), unit overlaps (box "
-              "candidates from one STRtree: 0.3 s), boundary points (two KD-tree queries: 0.2 s), units within their "
-              "footprints (prepared `covers`: 0.2 s), near misses (0.2–0.3 s), GEO-003 (0.16 s). Removed this round: "
-              "copying every unit's geometry to keep floors apart (the boxes are moved instead), exact intersections "
-              "of units that share a wall (two shapes overlap by no more than their boxes), the tree's `dwithin` on "
-              "both orders of a pair, a ring object per hole-free polygon, the cyclic garbage collector's full "
-              "passes over the loaded package while rules make their arrays (paused: `cadastre.core.collector`).",
-    "store": "SpatiaLite: SQLite's B-tree inserts into the table and its five indexes, for both runs; binding "
-             "each row's parameters in Python's driver is most of the `executemany`. What the geometry adds now "
-             "(pyinstrument, 10^6 units): the blobs 0.7 s, the R*Tree bulk load 0.8 s (packing 0.3 s, its `%_rowid` "
-             "table 0.4 s), the longer rows written and committed. This round: the geometry goes in as SpatiaLite's "
-             "own blob, written in bulk for the shapes nearly every row has (a polygon of one ring, a linestring, a "
-             "point: `store.spatialite_blob`, byte for byte what `GeomFromWKB` makes; other shapes still go through "
-             "it), 32 768 rows at a time — GEOS's WKB, the one-part header per row and SpatiaLite's parsing per row "
-             "took 1.6–1.8 s + 0.5 s; and the `%_rowid` rows go in as one statement (each pair packed into one "
-             "integer in a JSON array that SQLite unpacks with `json_each`: 0.75 → 0.4 s). Alternated runs of the "
-             "same process, old and new code: with geometry 12.2–13.8 → 9.9–11.2 s, the floor unchanged (6.9–8.6 "
-             "s). The ratio is 1.32× in a run of this benchmark alone and read 1.62× inside a full run an hour "
-             "earlier (its runs 10.7–12.0 s against 7.2–7.7 s; 1.52× in the full run before the blobs were written "
-             "in chunks): after the other benchmarks' writes the longer rows cost more. PostGIS: binary COPY; the server is the limit (the client's CPU is 6–7 s of 21–23 s): two "
-             "foreign-key checks per row, the SP-GiST index, four B-tree indexes; in isolation 1.05–1.11×, in the "
-             "full run its floor's three runs spread 16.9–23.1 s.",
-    "baseline": "Storing: buildings, units and floors, then parcels, then issuing the codes and marks (the "
-                "`phases` of `bench/results/baseline.json`); reading and checking are a third. This round (pyinstrument "
-                "on PostGIS): the lot's 59 868 warnings were stored a row at a time through SQLAlchemy (8.7 s) and "
-                "listed row by row twice (1.2 s each), the 608 052 codes sent by `COPY` row by row (12.8 s): now "
-                "`store.bulk.insert_columns` (binary COPY / one executemany) and lists built column by column "
-                "(findings 2.1 s, codes 6.4 s). A code column's failures are explained once per distinct value: the "
-                "check 7.4 → 5.4 s, which lowers the floor as much. The floor is now measured before the first "
-                "import and after each; its runs still differ by a third.",
-    "project": "In process (phase timers): reading 1.4–1.6 s and checking 0.6–0.7 s (the peer itself); accepting "
-               "2.4–3.5 s, most of it SQLite's own row work for 40 800 units — inserting them 0.6–1.0 s measured "
-               "alone with bare `executemany` (our insert 1.1–1.5 s with the R*Tree), ending the pre-sale rows "
-               "0.2–0.4 s, the W code's 40 800 lineage rows 0.2–0.5 s, the commit 0.2–0.5 s (of which SQLite's "
-               "automatic checkpoint ~0.17 s, after the commit is visible) — then reading the pre-sale units 0.17 s, "
-               "matching 0.1–0.2 s, the area comparison 0.13–0.2 s. This round the state no longer carries the 13 MB "
-               "of per-unit lists (the database counts them: 0.08 s; the whole report at `/report`), so the client "
-               "parses ~6 KB instead of 13 MB (0.18–0.34 s), and the page follows the package by waiting for each "
-               "change (`If-None-Match` + `Prefer: wait`, looked for every 0.1 s) instead of asking every 0.5 s "
-               "(up to 0.5 s late; 13 → 7 requests): alternated upload runs 6.33 → 5.65 s (medians of four, "
-               "3.9–6.4 s apart). Reading and checking alone take as long as SQLite's row work, so ≤ 2× needs the "
-               "accepting transaction to be nearly free, which history kept row by row does not allow. Removed "
-               "earlier: binding NULLs and blobs through the driver's failing adaptation lookup, a walk over the "
-               "report before encoding it, matching on inferred Arrow strings, one statement per ended row, the "
-               "garbage collector's repeated full passes over the package, the report parsed and encoded again.",
     "documents": "reportlab drawing text (every 房产分户图 page draws its labels and the unit's outline); the "
                  "C accelerators took it from 59 to ~90 pages/s.",
     "events": "The outbox rows are written inside the ingest's transaction; a delivery is one HTTP request after "

@@ -14,8 +14,8 @@ that accepts, so what it decided still holds at commit (``run_checks(..., phase=
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +31,9 @@ __all__ = ["CheckContext", "RegistryFacts", "RuleSpec", "rule", "RULES", "run_ch
            "PACKAGE_PHASE", "REGISTRY_PHASE", "rule_order"]
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class CheckContext:
     """Everything a rule may read."""
@@ -38,6 +41,14 @@ class CheckContext:
     package: Any  # cadastre.read.package.SurveyPackage
     tolerances: dict[str, Any]  # the county's tolerances (settings.tolerances)
     registry: RegistryFacts | None = None
+    _shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def shared(self, key: str, make: Callable[[], _T]) -> _T:
+        """What several rules compute alike from the package (the parcels' vertices and their KD-tree), made by
+        ``make`` once for this check."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
 
     @property
     def crs(self) -> int:

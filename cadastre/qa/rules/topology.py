@@ -189,6 +189,24 @@ def _project_parcels(ctx: CheckContext):
     return None
 
 
+def _kdtree(points: np.ndarray) -> cKDTree:
+    """A KD-tree split at midpoints rather than medians, its boxes not shrunk to the data: built in a third of the
+    time (the county's 700 000 parcel vertices: 0.17–0.21 → 0.07 s), and the radius queries the rules ask as fast."""
+    return cKDTree(points, balanced_tree=False, compact_nodes=False)
+
+
+def _parcel_vertices(ctx: CheckContext):
+    """The usable parcels' rows, boundaries, boundary vertices with the boundary each is on, and the vertices'
+    KD-tree (None without vertices): shared by TOP-006 and TOP-008."""
+    def make():
+        idx = np.flatnonzero(ctx.usable("ZDJBXX"))
+        boundaries = shapely.boundary(ctx.geometries("ZDJBXX")[idx])
+        vertices, owner = shapely.get_coordinates(boundaries, return_index=True)
+        return idx, boundaries, vertices, owner, _kdtree(vertices) if len(vertices) else None
+
+    return ctx.shared("parcel vertices", make)
+
+
 @rule("TOP-004", layers=("ZRZ", "H"), stages=("presale", "asbuilt", "baseline"), tolerances=("geometry.vertex_tolerance",))
 def unit_within_building(ctx: CheckContext) -> pd.DataFrame:
     units = ctx.layer("H")
@@ -219,17 +237,13 @@ def unit_within_building(ctx: CheckContext) -> pd.DataFrame:
 def boundary_points(ctx: CheckContext) -> pd.DataFrame:
     parcels, points = ctx.layer("ZDJBXX"), ctx.layer("JZD")
     tol = tolerance(ctx.tolerances, "geometry.vertex_tolerance")
-    ok = ctx.usable("ZDJBXX")
-    pgeoms = ctx.geometries("ZDJBXX")
-    idx = np.flatnonzero(ok)
-    boundaries = shapely.boundary(pgeoms[idx])
-    vertices, owner = shapely.get_coordinates(boundaries, return_index=True)
+    idx, boundaries, vertices, owner, vertex_tree = _parcel_vertices(ctx)
     point_ok = ~(shapely.is_missing(ctx.geometries("JZD")) | shapely.is_empty(ctx.geometries("JZD")))
     pidx = np.flatnonzero(point_ok)
     xy = shapely.get_coordinates(ctx.geometries("JZD")[pidx])
     parts = []
     if len(xy):
-        distance, _ = cKDTree(xy).query(vertices, distance_upper_bound=tol)
+        distance, _ = _kdtree(xy).query(vertices, distance_upper_bound=tol)
         lonely = ~np.isfinite(distance)
     else:
         lonely = np.ones(len(vertices), bool)
@@ -243,7 +257,7 @@ def boundary_points(ctx: CheckContext) -> pd.DataFrame:
         parts.append(fnd.of_rule("TOP-006", "ZDJBXX", features, messages, lonlat=fnd.lonlat(where, ctx.crs),
                                  measured=counts, limit=0))
     if len(pidx):
-        on_vertex = np.isfinite(cKDTree(vertices).query(xy, distance_upper_bound=tol)[0]) if len(vertices) else \
+        on_vertex = np.isfinite(vertex_tree.query(xy, distance_upper_bound=tol)[0]) if len(vertices) else \
             np.zeros(len(xy), bool)
         rest = np.flatnonzero(~on_vertex)
         if len(rest):  # not at a vertex: is it on an edge?
@@ -262,16 +276,14 @@ def boundary_points(ctx: CheckContext) -> pd.DataFrame:
       tolerances=("geometry.near_vertex_min", "geometry.vertex_tolerance", "geometry.gap_max"))
 def near_misses(ctx: CheckContext) -> pd.DataFrame:
     parcels = ctx.layer("ZDJBXX")
-    ok = ctx.usable("ZDJBXX")
-    idx = np.flatnonzero(ok)
+    idx, _, vertices, owner, vertex_tree = _parcel_vertices(ctx)
     geoms = ctx.geometries("ZDJBXX")[idx]
     low, high = tolerance(ctx.tolerances, "geometry.near_vertex_min"), tolerance(ctx.tolerances, "geometry.vertex_tolerance")
     gap_max = tolerance(ctx.tolerances, "geometry.gap_max")
     features = parcels["feature"].to_numpy()[idx]
     parts = []
-    vertices, owner = shapely.get_coordinates(shapely.boundary(geoms), return_index=True)
     if len(vertices) > 1:
-        pairs = cKDTree(vertices).query_pairs(high, output_type="ndarray")
+        pairs = vertex_tree.query_pairs(high, output_type="ndarray")
         if len(pairs):
             a, b = pairs[:, 0], pairs[:, 1]
             d = np.linalg.norm(vertices[a] - vertices[b], axis=1)

@@ -2,7 +2,8 @@
 
 PostgreSQL: binary ``COPY`` built column by column (:mod:`cadastre.store.pgcopy`), in chunks handed to a sending
 thread so the server loads one chunk while the next is built. SQLite: one ``executemany`` of tuples straight to
-the driver (SQLAlchemy's per-row parameter handling costs as much as SQLite's insert). A key refused is
+the driver (SQLAlchemy's per-row parameter handling costs as much as SQLite's insert), a column that holds one
+value in every row written into the statement instead (:func:`sqlite_insert`). A key refused is
 :class:`sqlalchemy.exc.IntegrityError` on both. Geometry columns go through PostgreSQL's path only; SQLite's
 geometry rows need SpatiaLite's triggers handled (:func:`cadastre.store.registry_rows.insert_rows`).
 """
@@ -18,7 +19,7 @@ from cadastre.store import pgcopy
 from cadastre.store.engine import driver_cursor, driver_time
 from cadastre.store.models import Base
 
-__all__ = ["insert_columns", "sqlite_values"]
+__all__ = ["insert_columns", "sqlite_insert", "sqlite_values"]
 
 _COPY_CHUNK = 100_000
 
@@ -38,8 +39,66 @@ def insert_columns(connection: Connection, table: str, columns: dict[str, object
     if connection.dialect.name == "postgresql":
         _copy(connection, table, quoted, names, columns, types, n, srid=srid, multi=multi)
         return
-    rows = list(zip(*(sqlite_values(connection, columns[name], types[name].type) for name in names), strict=True))
-    connection.exec_driver_sql(f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(names))})", rows)
+    sqlite_insert(connection, table, {name: ("?", [sqlite_values(connection, columns[name], types[name].type)])
+                                      for name in names})
+
+
+def sqlite_insert(connection: Connection, table: str, columns: dict[str, tuple[str, list[list]]]) -> None:
+    """One SQLite ``executemany`` of ``INSERT INTO table``: each column given as its SQL expression with ``?``
+    marks and one list of driver values per mark (``("?", [values])``, or ``("coalesce(?, GeomFromWKB(?, 4490))",
+    [blobs, wkb])``), all lists equally long (the rows).
+
+    A list holding one value in every row (an integer, a text, NULL) is written into the statement as a literal
+    and not bound per row: the driver binds each parameter of each row from Python (~0.2 µs), which for the 31
+    columns of a unit costs more than SQLite's insert itself, and a survey's rows share many values (their
+    package, stage and time; the columns a survey leaves empty). Floats and blobs are always bound: a literal's
+    text would be parsed back (SQLite 3.40 does not round every decimal text correctly)."""
+    expressions, bound = [], []
+    n = None
+    for sql, lists in columns.values():
+        parts = sql.split("?")
+        if len(parts) != len(lists) + 1:
+            raise ValueError(f"{table}: {sql!r} has {len(parts) - 1} parameters, given {len(lists)} lists")
+        out = [parts[0]]
+        for values, rest in zip(lists, parts[1:], strict=True):
+            if n is None:
+                n = len(values)
+            elif len(values) != n:
+                raise ValueError(f"{table}: columns of different lengths ({len(values)}, {n})")
+            literal = _shared_literal(values)
+            if literal is None:
+                bound.append(values)
+            out += [literal or "?", rest]
+        expressions.append("".join(out))
+    if not n:
+        return
+    quoted = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in columns)
+    rows = list(zip(*bound, strict=True)) if bound else [()] * n
+    connection.exec_driver_sql(f"INSERT INTO {table} ({quoted}) VALUES ({', '.join(expressions)})", rows)
+
+
+_INT64 = (-(2 ** 63) + 1, 2 ** 63 - 1)  # -2**63 written out reads back as a float (its positive half overflows)
+
+
+def _shared_literal(values: list) -> str | None:
+    """The SQL literal of the value every element of ``values`` holds, when it is one SQLite reads back as the
+    driver would have bound it (NULL, an integer, a text without NUL); else None."""
+    if not values:
+        return None
+    first = values[0]
+    if first is None:
+        return "NULL" if values.count(None) == len(values) else None
+    kind = type(first)
+    if kind is int and _INT64[0] <= first <= _INT64[1]:
+        literal = str(first)
+    elif kind is str and len(first) <= 1000 and "\x00" not in first and _utf8(first):
+        literal = "'" + first.replace("'", "''") + "'"
+    else:
+        return None
+    # equal values of another type (1 == 1.0 == True) would be written as this one
+    if values.count(first) != len(values) or len(set(map(type, values))) != 1:
+        return None
+    return literal
 
 
 def sqlite_values(connection: Connection, values, column_type: sa.types.TypeEngine) -> list:
@@ -70,3 +129,11 @@ def _copy(connection: Connection, table: str, quoted: str, names: list[str], col
                 copy.write(pgcopy.copy_data(fields, header=start == 0, trailer=start + _COPY_CHUNK >= n).tobytes())
     except psycopg.IntegrityError as e:
         raise sa.exc.IntegrityError(f"COPY {table}", None, e) from None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: left to the driver, which refuses it as it would anyway
+        return False
+    return True

@@ -141,20 +141,18 @@ def _sqlite_insert(connection: Connection, table: str, ids: list[int], columns: 
     types = Base.metadata.tables[table].columns
     data = {"id": ids, **{name: bulk.sqlite_values(connection, values, types[name].type)
                           for name, values in columns.items()}}
-    names = list(data)
     bounds = shapely.bounds(geoms)  # NaN for a missing or empty geometry
     blobs = spatialite_blob.blobs(geoms, srid, multi=multi, bounds=bounds)
     wkb = [None] * n
     rest = np.flatnonzero((blobs == None) & ~shapely.is_missing(geoms))  # noqa: E711 (elementwise)
     for k, value in zip(rest.tolist(), to_wkb(geoms[rest], multi=multi), strict=True):
         wkb[k] = value
-    rows = list(zip(*data.values(), blobs.tolist(), wkb, [package_id] * n, [stamp] * n, strict=True))
     with _row_triggers_suspended(connection, table, _INSERT_TRIGGERS, "last_insert") as suspended:
-        # straight to the driver with tuples (SQLAlchemy's per-row parameter handling costs as much as SQLite);
         # coalesce evaluates GeomFromWKB only for a row without a blob
-        connection.exec_driver_sql(
-            f"INSERT INTO {table} ({', '.join(names)}, geom, package_id, valid_from) "
-            f"VALUES ({', '.join('?' * len(names))}, coalesce(?, GeomFromWKB(?, {int(srid)})), ?, ?)", rows)
+        bulk.sqlite_insert(connection, table, {
+            **{name: ("?", [values]) for name, values in data.items()},
+            "geom": (f"coalesce(?, GeomFromWKB(?, {int(srid)}))", [blobs.tolist(), wkb]),
+            "package_id": ("?", [[package_id] * n]), "valid_from": ("?", [[stamp] * n])})
         indexed = np.flatnonzero(~np.isnan(bounds[:, 0]))
         if suspended and len(indexed):  # the R*Tree's columns go x, x, y, y
             rtree.bulk_load(connection, f"idx_{table}_geom", np.asarray(data["id"], dtype=np.int64)[indexed],

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -27,11 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cadastre.core import jsontext
 from cadastre.core.errors import DatabaseError, DatabaseUnavailable, InputError, StorageFull
+from cadastre.store.checkpoint import Checkpointer
 
 log = logging.getLogger("cadastre.store")
 
 __all__ = ["DEFAULT_URL", "database_url", "create_engine", "lookup_engine", "async_lookup_engine", "write_transaction",
-           "is_sqlite", "redact", "serialise", "driver_cursor", "driver_time"]
+           "is_sqlite", "redact", "serialise", "driver_cursor", "driver_time", "checkpointer"]
 
 DEFAULT_URL = "sqlite:///var/cadastre.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -211,6 +213,7 @@ def _sqlite_engine(url: sa.URL, **kwargs) -> Engine:
 
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    checkpointed = not in_memory and not database.startswith("file:")  # a plain path (URI names keep SQLite's own)
     if not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
@@ -238,6 +241,8 @@ def _sqlite_engine(url: sa.URL, **kwargs) -> Engine:
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if checkpointed:  # after commits, in a thread (store.checkpoint)
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -247,7 +252,20 @@ def _sqlite_engine(url: sa.URL, **kwargs) -> Engine:
         immediate = connection.get_execution_options().get("immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    if checkpointed:
+        checkpoints = _CHECKPOINTERS[engine.dialect] = Checkpointer(database, sqlean.connect)
+        # a registry closed waits for the checkpoint running, so a command ends with its file checkpointed
+        event.listen(engine, "engine_disposed", lambda _engine: checkpoints.close())
     return engine
+
+
+#: each SQLite file engine's checkpoint thread, by its dialect (shared by the engines execution_options derives)
+_CHECKPOINTERS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def checkpointer(bind: Engine | Connection) -> Checkpointer | None:
+    """The checkpoint thread of a SQLite file's engine (:mod:`cadastre.store.checkpoint`); None otherwise."""
+    return _CHECKPOINTERS.get(bind.dialect)
 
 
 def async_lookup_engine(engine: Engine) -> AsyncEngine | None:
@@ -297,6 +315,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         connection.execution_options(immediate=True)
         with connection.begin():
             yield connection
+    checkpoints = checkpointer(engine)
+    if checkpoints is not None:  # copied into the file while the caller goes on (store.checkpoint)
+        checkpoints.request()
 
 
 def serialise(connection: Connection, *names: str) -> None:

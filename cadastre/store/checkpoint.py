@@ -24,10 +24,12 @@ from urllib.parse import quote
 
 log = logging.getLogger("cadastre.store")
 
-__all__ = ["Checkpointer", "IDLE_S"]
+__all__ = ["Checkpointer", "IDLE_S", "MIN_INTERVAL_S"]
 
 #: a checkpoint thread asked for nothing this long ends; the next request starts another
 IDLE_S = 30.0
+#: at most one checkpoint this often: each syncs the file, and small writes come in bursts
+MIN_INTERVAL_S = 0.2
 
 
 class Checkpointer:
@@ -90,6 +92,8 @@ class Checkpointer:
                 log.warning("WAL checkpoint of %s failed: %s", self.path, e)
             finally:
                 self._running = False
+            # requests in the meantime (an ingest records its progress every percent) are served by one more
+            stop.wait(MIN_INTERVAL_S)
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One passive checkpoint now, in the calling thread: (busy, frames in the WAL, frames copied)."""

@@ -51,8 +51,8 @@ def sqlite_insert(connection: Connection, table: str, columns: dict[str, tuple[s
     A list holding one value in every row (an integer, a text, NULL) is written into the statement as a literal
     and not bound per row: the driver binds each parameter of each row from Python (~0.2 µs), which for the 31
     columns of a unit costs more than SQLite's insert itself, and a survey's rows share many values (their
-    package, stage and time; the columns a survey leaves empty). Floats and blobs are always bound: a literal's
-    text would be parsed back (SQLite 3.40 does not round every decimal text correctly)."""
+    package, stage and time; the columns a survey leaves empty). Floats and blobs are always bound: a float's
+    text parsed back by SQLite is not promised to be the same double."""
     expressions, bound = [], []
     n = None
     for sql, lists in columns.values():

@@ -123,16 +123,12 @@ def _bare_writes(path: str) -> dict:
     c.isolation_level = None
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=0", "foreign_keys=ON"):
         c.execute(f"PRAGMA {pragma}")
+    for table, copy_name in (("unit", "bare"), ("code_lineage", "bare_lineage")):  # each with its indexes
+        for (sql,) in c.execute("SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('table', 'index') "
+                                "AND sql IS NOT NULL ORDER BY type = 'index'", (table,)).fetchall():
+            c.execute(sql.replace(f"TABLE {table} ", f"TABLE {copy_name} ")
+                      .replace(f" ON {table} ", f" ON {copy_name} ").replace(f"_{table}", f"_{copy_name}"))
     columns = [r[1] for r in c.execute("PRAGMA table_info(unit)")]
-    table = c.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'unit'").fetchone()[0]
-    indexes = [r[0] for r in c.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'unit' "
-                                       "AND sql IS NOT NULL")]
-    c.execute(table.replace("CREATE TABLE unit", "CREATE TABLE bare").replace("pk_unit", "pk_bare")
-              .replace("fk_unit_", "fk_bare_"))
-    for sql in indexes:
-        c.execute(sql.replace(" ON unit ", " ON bare ").replace("INDEX ix_unit", "INDEX ix_bare")
-                  .replace("INDEX uq_unit", "INDEX uq_bare"))
-    c.execute("CREATE TABLE bare_lineage AS SELECT * FROM code_lineage WHERE 0")
     listed = ", ".join(columns)
     ended = columns.index("valid_to"), columns.index("end_reason")
     presale = [tuple(None if k in ended else v for k, v in enumerate(row))

@@ -240,7 +240,7 @@ DOMINATES = {
                "2.72 / 0.94 s = 2.90× after). Over HTTP the server adds 0.1–0.2 s. Reading "
                "and checking take 0.85–1.2 s; SQLite alone writing what an as-built survey must write (40 800 rows "
                "ended, 40 800 inserted, 40 800 lineage rows, the commit; the table's figure, `_bare_writes`) takes "
-               "0.57–0.61 s (ending 0.15, inserting 0.35, lineage 0.06, commit 0.03), the rest of the "
+               "0.6–1.0 s (ending 0.18, inserting 0.43, lineage 0.12, commit 0.03: medians), the rest of the "
                "accept ~0.7 s in pieces of ≤ 0.1 s: ≤ 2× is not reachable without writing less per survey. Removed "
                "earlier: the state's 13 MB of per-unit lists, polling every 0.5 s, binding NULLs and blobs through "
                "the driver's failing adaptation lookup, a walk over the report before encoding it, matching on "

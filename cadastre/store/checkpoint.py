@@ -46,11 +46,19 @@ class Checkpointer:
         self._running = False
         self.done = 0  # checkpoints run
 
+    def _forked(self) -> None:
+        """In a child forked from the process that made this: start afresh (the parent's thread is not here, and
+        its lock and event may have been held at the fork)."""
+        if self._pid != os.getpid():
+            self._pid, self._lock, self._wanted = os.getpid(), threading.Lock(), threading.Event()
+            self._thread, self._stop, self._running = None, threading.Event(), False
+
     def request(self) -> None:
         """Ask for a checkpoint soon (returns at once)."""
+        self._forked()
         with self._lock:
-            if self._thread is None or self._pid != os.getpid():  # none yet, or a forked child's copy of none
-                self._pid, self._stop = os.getpid(), threading.Event()
+            if self._thread is None:
+                self._stop = threading.Event()
                 self._thread = threading.Thread(target=self._run, args=(self._stop,), name="sqlite-checkpoint",
                                                 daemon=True)
                 self._thread.start()
@@ -58,6 +66,7 @@ class Checkpointer:
 
     def wait(self, timeout: float = 60.0) -> None:
         """Until no checkpoint is asked for or running (a benchmark's next measurement starts on an idle disk)."""
+        self._forked()
         deadline = time.monotonic() + timeout
         while (self._wanted.is_set() or self._running) and time.monotonic() < deadline:
             time.sleep(0.005)
@@ -65,9 +74,10 @@ class Checkpointer:
     def close(self, timeout: float = 60.0) -> None:
         """Stop the thread after the checkpoint it is running, if any (a later request starts another); the
         engine's last connection to close checkpoints what is left."""
+        self._forked()
         with self._lock:
             thread, self._thread = self._thread, None
-            if thread is None or self._pid != os.getpid():
+            if thread is None:
                 return
             self._stop.set()
             self._wanted.set()

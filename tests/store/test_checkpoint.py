@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 
 import pytest
@@ -81,3 +83,31 @@ def test_a_removed_file_is_reported_not_created_again(tmp_path, caplog):
         gone.close()
     assert "WAL checkpoint" in caplog.text
     assert not (tmp_path / "gone.sqlite").exists()
+
+
+def test_a_forked_child_checkpoints_with_a_thread_of_its_own(engine):
+    watcher = checkpointer(engine)
+    _write(engine)
+    watcher.wait()
+    with watcher._lock:  # held at the fork, as the parent's thread may hold it: the child must not wait for it
+        pid = os.fork()
+        if pid == 0:  # the child: request, wait, report through the exit code
+            code = 1
+            try:
+                done = watcher.done
+                watcher.request()
+                watcher.wait(10)
+                code = 0 if watcher.done > done else 2
+            finally:
+                os._exit(code)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        finished, status = os.waitpid(pid, os.WNOHANG)
+        if finished:
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on its parent's lock")
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -10,10 +10,13 @@ an hour it also deletes the bytes of refused uploads past their retention period
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 from cadastre.core.auth import Principal, Role
 from cadastre.core.errors import CadastreError
@@ -29,6 +32,9 @@ SERVICE = Principal("service", Role.ADMIN, "worker")
 #: how often the sweeper looks for packages due (seconds), and deletes refused uploads past their retention
 SWEEP_S = 5.0
 PURGE_S = 3600.0
+#: requests waiting on a package being processed here are woken at most this often by its progress (each wake is
+#: one read of its state), at once when its stage changes or it is decided
+ANNOUNCE_S = 0.1
 
 
 class IngestWorker:
@@ -40,6 +46,7 @@ class IngestWorker:
         self._stop = threading.Event()
         self._sweep_s = sweep_s
         self._sweeper: threading.Thread | None = None
+        self._watchers: dict[int, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
 
     def start(self) -> list[int]:
         """Take up what is due now, then keep sweeping in the background; returns the packages queued now."""
@@ -85,15 +92,60 @@ class IngestWorker:
             except Exception:
                 log.exception("sweeping for packages due failed")
 
-    def _run(self, package_id: int, actor: Principal | None, retry: bool):
+    def processing(self, package_id: int) -> bool:
+        """Whether ``package_id`` is queued or being processed here (its changes are announced, see
+        :meth:`watching`)."""
+        with self._lock:
+            future = self._futures.get(package_id)
+            return future is not None and not future.done()
+
+    @contextmanager
+    def watching(self, package_id: int) -> Iterator[asyncio.Event]:
+        """An event of the running loop, set whenever this process's worker has recorded a change of
+        ``package_id`` (its progress, its outcome), for a request waiting on its state: woken as the change is
+        written rather than by looking every 0.1 s. Take it before reading the state, clear it before each read:
+        no change is missed."""
+        event = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), event)
+        with self._lock:
+            self._watchers.setdefault(package_id, set()).add(waiter)
         try:
-            return self.registry.process(package_id, actor=actor, retry=retry)
+            yield event
+        finally:
+            with self._lock:
+                waiters = self._watchers.get(package_id, set())
+                waiters.discard(waiter)
+                if not waiters:
+                    self._watchers.pop(package_id, None)
+
+    def _announce(self, package_id: int) -> None:
+        with self._lock:
+            waiters = list(self._watchers.get(package_id, ()))
+        for loop, event in waiters:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # that loop has closed
+                continue
+
+    def _run(self, package_id: int, actor: Principal | None, retry: bool):
+        last = {"stage": None, "at": 0.0}
+
+        def recorded(stage: str, _fraction: float) -> None:  # Registry.process records before it tells
+            now = time.monotonic()
+            if stage != last["stage"] or now - last["at"] >= ANNOUNCE_S:
+                last.update(stage=stage, at=now)
+                self._announce(package_id)
+
+        try:
+            return self.registry.process(package_id, actor=actor, retry=retry, progress=recorded)
         except CadastreError as e:  # recorded on the package's progress row by Registry.process
             log.warning("processing package %s failed: %s", package_id, e.message_en)
             return None
         except Exception:  # a bug: recorded on the package, logged here in full for staff
             log.exception("processing package %s failed", package_id)
             return None
+        finally:
+            self._announce(package_id)  # the outcome, failures included
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the queued work (tests, shutdown)."""

@@ -4,6 +4,7 @@ waivers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import tempfile
@@ -65,9 +66,12 @@ def _state(state, *, report: bool) -> dict:
     return out
 
 
-#: the longest a client may ask to be kept waiting for a change (``Prefer: wait``), and how often it is looked for
+#: the longest a client may ask to be kept waiting for a change (``Prefer: wait``), and how often it is looked for;
+#: a package this process is processing announces its changes (``IngestWorker.watching``) and is looked at every
+#: QUIET_S besides
 MAX_WAIT_S = 30.0
 WAIT_STEP_S = 0.1
+QUIET_S = 1.0
 
 
 def _wait_asked(prefer: str | None) -> float:
@@ -119,7 +123,7 @@ def list_packages(registry: RegistryDep, principal: PrincipalDep, submitted_by: 
 
 @router.get("/{package_id}", response_class=JSON,
             responses={304: {"description": "等待期间状态没有变化（If-None-Match 与 Prefer: wait）"}})
-async def get_package(registry: RegistryDep, principal: PrincipalDep, package_id: PackageId,
+async def get_package(request: Request, registry: RegistryDep, principal: PrincipalDep, package_id: PackageId,
                       prefer: Annotated[str | None, Header(description="wait=N：状态与 If-None-Match 相同时，"
                                                                        "最多等 N 秒（上限 30）再答复")] = None,
                       if_none_match: Annotated[str | None, Header(description="已有状态的 ETag（即 version）")] = None):
@@ -129,11 +133,19 @@ async def get_package(registry: RegistryDep, principal: PrincipalDep, package_id
     页面以此跟随处理进度，不必反复查询。"""
     known = (if_none_match or "").strip().removeprefix("W/").strip('"')
     if known:  # the state without its report first: unchanged, nothing else is read
-        state = await run_in_threadpool(_visible, registry, principal, package_id)
-        deadline = time.monotonic() + _wait_asked(prefer)
-        while state.version == known and time.monotonic() < deadline:  # each look: one small indexed query
-            await asyncio.sleep(min(WAIT_STEP_S, max(deadline - time.monotonic(), 0.0)))
-            state = await run_in_threadpool(registry.package, package_id, report=False)
+        worker = request.app.state.worker
+        with worker.watching(package_id) as changed:  # taken before the first read: no change is missed
+            state = await run_in_threadpool(_visible, registry, principal, package_id)
+            deadline = time.monotonic() + _wait_asked(prefer)
+            while state.version == known and time.monotonic() < deadline:  # each look: one small indexed query
+                left = max(deadline - time.monotonic(), 0.0)
+                if worker.processing(package_id):  # woken by its worker as it records (looked at now and then)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), min(QUIET_S, left))
+                else:  # processed by another server process, or changed by a request: looked for
+                    await asyncio.sleep(min(WAIT_STEP_S, left))
+                changed.clear()
+                state = await run_in_threadpool(registry.package, package_id, report=False)
         if state.version == known:
             return Response(status_code=304, headers={"ETag": f'"{known}"'})
     state = await run_in_threadpool(_visible, registry, principal, package_id, report=True)

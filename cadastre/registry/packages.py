@@ -162,12 +162,12 @@ def process(ctx: Context, package_id: int, *, progress: Progress | None = None, 
     shown = safe(progress)
     last = {"stage": None, "percent": -1.0}
 
-    def kept(stage: str, fraction: float) -> None:  # shown to the caller, and on the package's progress row
-        shown(stage, fraction)
+    def kept(stage: str, fraction: float) -> None:  # on the package's progress row, then shown to the caller
         if stage != last["stage"] or 100 * fraction - last["percent"] >= 1.0:
             with write_transaction(ctx.engine) as c:
                 set_progress(c, package_id, stage, fraction)
             last.update(stage=stage, percent=100 * fraction)
+        shown(stage, fraction)  # after the row: a caller told of a change finds it recorded (api.jobs)
 
     try:
         with _claim_kept(ctx, package_id, me):

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import math
+import threading
 import time
 
 import mapbox_vector_tile
@@ -301,6 +302,41 @@ def test_state_followed_by_waiting_for_its_next_change(fresh_client, sample_file
     assert time.monotonic() - started < 1
     # a version not current (or none) answers with the state at once
     assert fresh_client.get(url, headers={"If-None-Match": '"0"', "Prefer": "wait=20"}).json()["version"] == version
+
+
+def test_a_wait_on_a_package_processed_here_is_woken_by_its_worker(fresh_client, sample_files, monkeypatch):
+    # a page waiting on a package this server is processing is not looked for every 0.1 s: the worker wakes it as
+    # it records a change (api.jobs.IngestWorker.watching); queued behind a gate here, the state is read once on
+    # arrival and then every QUIET_S only
+    worker, registry = fresh_client.worker, fresh_client.app.state.registry
+    gate, process, package = threading.Event(), registry.process, registry.package
+    reads = []
+    monkeypatch.setattr(registry, "process", lambda *a, **k: gate.wait(30) and process(*a, **k))
+    monkeypatch.setattr(registry, "package", lambda *a, **k: reads.append(time.monotonic()) or package(*a, **k))
+    with sample_files["cadastral"].open("rb") as f:
+        body = fresh_client.post("/api/packages", files={"file": ("宗地.zip", f, "application/zip")}).json()
+    answer = {}
+
+    def follow() -> None:
+        response = fresh_client.get(f"/api/packages/{body['id']}",
+                                    headers={"If-None-Match": f'"{body["version"]}"', "Prefer": "wait=20"})
+        answer.update(status=response.status_code, at=time.monotonic(), version=response.json()["version"])
+
+    waiting = threading.Thread(target=follow, daemon=True)
+    reads.clear()
+    waiting.start()
+    try:
+        time.sleep(1.5)
+        assert worker.processing(body["id"]) and not answer
+        assert 1 <= len(reads) <= 4, reads  # looked for every 0.1 s, it would have read ~15 times
+    finally:
+        released = time.monotonic()
+        gate.set()
+        waiting.join(30)
+    assert answer["status"] == 200 and answer["version"] != body["version"]
+    assert answer["at"] - released < 1.0  # woken by the change, not by the next look a second later
+    worker.wait(120)
+    assert worker._watchers == {}  # every waiter gone with its request
 
 
 def test_rejected_upload_is_waived_then_accepted(fresh_client, sample_files, tmp_path):

@@ -32,9 +32,6 @@ SERVICE = Principal("service", Role.ADMIN, "worker")
 #: how often the sweeper looks for packages due (seconds), and deletes refused uploads past their retention
 SWEEP_S = 5.0
 PURGE_S = 3600.0
-#: requests waiting on a package being processed here are woken at most this often by its progress (each wake is
-#: one read of its state), at once when its stage changes or it is decided
-ANNOUNCE_S = 0.1
 
 
 class IngestWorker:
@@ -128,13 +125,8 @@ class IngestWorker:
                 continue
 
     def _run(self, package_id: int, actor: Principal | None, retry: bool):
-        last = {"stage": None, "at": 0.0}
-
-        def recorded(stage: str, _fraction: float) -> None:  # Registry.process records before it tells
-            now = time.monotonic()
-            if stage != last["stage"] or now - last["at"] >= ANNOUNCE_S:
-                last.update(stage=stage, at=now)
-                self._announce(package_id)
+        def recorded(_stage: str, _fraction: float) -> None:  # told once the change is on the progress row
+            self._announce(package_id)
 
         try:
             return self.registry.process(package_id, actor=actor, retry=retry, progress=recorded)

@@ -139,7 +139,9 @@ def process(ctx: Context, package_id: int, *, progress: Progress | None = None, 
     The claim carries this process's identity and a heartbeat (:mod:`cadastre.core.workers`): if the process dies,
     another worker takes the package up (at once on the same host). A transient failure (the database away,
     a full disk) schedules another try with growing delays; any other failure waits for a person.
-    ``retry``: try a failed or waiting package now (a registrar's request, or the same bytes uploaded again)."""
+    ``retry``: try a failed or waiting package now (a registrar's request, or the same bytes uploaded again).
+    ``progress`` hears each change of the progress row once it is recorded (a new stage, each percent, done); a
+    rejected package looked at again records none, and its caller hears the steps of its check."""
     state = package(ctx, package_id, report=False)
     actor = actor or access.submitter(ctx, state.submitted_by)
     if state.status == "rejected":
@@ -162,12 +164,12 @@ def process(ctx: Context, package_id: int, *, progress: Progress | None = None, 
     shown = safe(progress)
     last = {"stage": None, "percent": -1.0}
 
-    def kept(stage: str, fraction: float) -> None:  # on the package's progress row, then shown to the caller
+    def kept(stage: str, fraction: float) -> None:  # on the package's progress row, then told to the caller
         if stage != last["stage"] or 100 * fraction - last["percent"] >= 1.0:
             with write_transaction(ctx.engine) as c:
                 set_progress(c, package_id, stage, fraction)
             last.update(stage=stage, percent=100 * fraction)
-        shown(stage, fraction)  # after the row: a caller told of a change finds it recorded (api.jobs)
+            shown(stage, fraction)  # after the row: a caller told of a change finds it recorded (api.jobs)
 
     try:
         with _claim_kept(ctx, package_id, me):

@@ -35,8 +35,8 @@ def insert_columns(connection: Connection, table: str, columns: dict[str, object
         return
     types = Base.metadata.tables[table].columns
     names = list(columns)
-    quoted = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in names)  # finding.limit
     if connection.dialect.name == "postgresql":
+        quoted = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in names)  # finding.limit
         _copy(connection, table, quoted, names, columns, types, n, srid=srid, multi=multi)
         return
     sqlite_insert(connection, table, {name: ("?", [sqlite_values(connection, columns[name], types[name].type)])

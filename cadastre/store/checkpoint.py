@@ -65,7 +65,7 @@ class Checkpointer:
             self._wanted.set()
 
     def wait(self, timeout: float = 60.0) -> None:
-        """Until no checkpoint is asked for or running (a benchmark's next measurement starts on an idle disk)."""
+        """Until no checkpoint is asked for or running (tests)."""
         self._forked()
         deadline = time.monotonic() + timeout
         while (self._wanted.is_set() or self._running) and time.monotonic() < deadline:

@@ -240,3 +240,32 @@ def test_refused_uploads_are_deleted_after_their_retention_and_say_so(registry, 
     state = registry.package(received.package_id)
     assert state.status == "refused" and state.report["refused"]  # the refusal stays
     assert registry.purge_refused() == []
+
+
+def test_progress_is_recorded_on_each_new_stage_and_a_percent_more_at_most_every_quarter_second(registry, tmp_path,
+                                                                                               monkeypatch):
+    # each record is a commit and an answer to a page following the package: a project's check moved a percent
+    # every 0.02 s (21 records); now a stage change at once, a percent more only after PROGRESS_EVERY_S
+    import time
+
+    from cadastre.registry import packages
+
+    received = registry.receive(cadastral_zip(tmp_path), submitted_by="王工")
+    stored = []
+
+    def ingesting(ctx, path, *, progress, **_):
+        progress("reading", 0.0)
+        for k in range(16):  # quicker than PROGRESS_EVERY_S: the first only
+            progress("checking", 0.24 + 0.03 * k)
+        time.sleep(packages.PROGRESS_EVERY_S + 0.05)
+        progress("checking", 0.70)
+        progress("checking", 0.705)  # less than a percent more: never recorded
+        progress("storing", 0.8)  # a new stage at once
+        stored.append(registry.package(received.package_id, report=False))
+        return "decided"
+
+    monkeypatch.setattr(packages, "ingest_package", ingesting)
+    heard = []
+    assert registry.process(received.package_id, progress=lambda s, f: heard.append((s, round(f, 3)))) == "decided"
+    assert heard == [("reading", 0.0), ("checking", 0.24), ("checking", 0.7), ("storing", 0.8), ("done", 1.0)]
+    assert (stored[0].stage, stored[0].percent) == ("storing", 80)  # recorded before it is told

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from cadastre.store import bulk
+from cadastre.store import bulk, pgcopy
 from cadastre.store.engine import create_engine
 
 
@@ -77,3 +79,50 @@ def test_rows_of_constants_only_and_a_wrong_call(sqlite):
             bulk.sqlite_insert(c, "written", {"a": ("?", [["x"]]), "b": ("?", [["y", "z"]])})
     with sqlite.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM written")).scalar() == 4
+
+
+#: columns as the accept hands them over: text, areas with gaps, and what the quick path must leave to Arrow
+COLUMNS = [["1-101", "2-B102", "一单元101室", ""], [88.5, math.nan, 0.1 + 0.2, -0.0], [1.5, math.inf, -math.inf, 2.0],
+           [1.5, None, 2.5, 3.0], [1.5, pd.NA, 2.5, 3.0], [np.float64(1.5), 2.5, 3.5, 4.5], [1, 2, 3, 4],
+           ["a", None, "b", math.nan], ["a", pd.NA, "b", "c"], [True, False, True, True], [1.0, 2, 3.0, 4.0],
+           [math.nan] * 4]
+
+
+@pytest.mark.parametrize("values", COLUMNS, ids=repr)
+@pytest.mark.parametrize("kind", [list, lambda v: np.asarray(v, dtype=object)], ids=["list", "array"])
+def test_a_columns_values_are_arrows_with_or_without_the_quick_path(sqlite, values, kind):
+    expected = pgcopy.arrow_column(np.asarray(values, dtype=object)).to_pylist()
+    with sqlite.connect() as c:
+        given = bulk.sqlite_values(c, kind(values), sa.Float())
+    assert [(type(v), repr(v)) for v in given] == [(type(v), repr(v)) for v in expected]
+
+
+#: one column varying, the others shared: the rows go in as one statement over a JSON array when they are texts or
+#: integers (none of which JSON could change), else bound row by row
+ALONE = [["a", "b", "c"], ["O'Brien", None, "a?b"], ["😀 多测合一", "\\", '"q"'], [1, None, 2 ** 63 - 1],
+         [-(2 ** 63) + 1, 0, 7], [-(2 ** 63), 0, 7], ["x\x00y", "a", "b"], [1, "1", None], [1.5, 2.5, 3.5],
+         [True, False, True], [None, None, "z"]]
+
+
+@pytest.mark.parametrize("values", ALONE, ids=repr)
+def test_one_varying_column_reads_back_as_bound(sqlite, values, monkeypatch):
+    statements = []
+    original = bulk.Connection.exec_driver_sql
+
+    def spy(self, sql, parameters=None, *args, **kwargs):
+        statements.append(sql)
+        return original(self, sql, parameters, *args, **kwargs)
+
+    lists = {"k": [4, 5, 6], "a": values, "b": ["same"] * 3, "c": [None] * 3, "d": [9] * 3}
+    with sqlite.begin() as c:
+        c.exec_driver_sql("INSERT INTO bound (k, a, b, c, d) VALUES (?, ?, ?, ?, ?)",
+                          list(zip(*lists.values(), strict=True)))
+        monkeypatch.setattr(bulk.Connection, "exec_driver_sql", spy)
+        bulk.sqlite_insert(c, "written", {"k": ("?", [[None] * 3]), "a": ("?", [values]), "b": ("?", [lists["b"]]),
+                                          "c": ("?", [lists["c"]]), "d": ("?", [lists["d"]])})
+        monkeypatch.undo()
+        c.exec_driver_sql("UPDATE written SET k = k + 3")  # rowids 1, 2, 3 in the order given
+        assert _rows(c, "written") == _rows(c, "bound")
+    as_json = all(isinstance(v, str) and "\x00" not in v or v is None for v in values) or all(
+        type(v) is int and v > -(2 ** 63) or v is None for v in values)
+    assert ("json_each" in statements[0]) == as_json, statements

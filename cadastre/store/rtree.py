@@ -118,6 +118,23 @@ def _insert_rowids(connection: Connection, index: str, rowids: np.ndarray) -> No
                                f'value & {(1 << bits) - 1} FROM json_each(?)', (jsontext.dumps(packed),))
 
 
+def _stored_entries(connection: Connection, index: str, node_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The entries the tree ``index`` holds — rowids, and boxes as float64 (xmin, xmax, ymin, ymax) — decoded from
+    its leaf nodes' blobs at once: the module's own scan (``SELECT *``) makes each cell a row of Python values
+    (40 800 entries: 40 ms, this ~5 ms). The leaves are the nodes no node names as its parent (a lone root is one)."""
+    with driver_cursor(connection) as cursor:
+        inner = {row[0] for row in cursor.execute(f'SELECT DISTINCT parentnode FROM "{index}_parent"')}
+        leaves = [data for nodeno, data in cursor.execute(f'SELECT nodeno, data FROM "{index}_node"')
+                  if nodeno not in inner]
+    capacity = (node_size - 4) // _CELL_BYTES
+    raw = np.frombuffer(b"".join(leaves), np.uint8).reshape(len(leaves), node_size)
+    counts = raw[:, 2:4].copy().view(">u2").ravel()
+    cells = raw[:, 4:4 + capacity * _CELL_BYTES].reshape(len(leaves), capacity, _CELL_BYTES)
+    used = cells[np.arange(capacity)[None, :] < counts[:, None]]
+    return (used[:, :8].copy().view(">i8").ravel().astype(np.int64),
+            used[:, 8:].copy().view(">f4").reshape(-1, 4).astype(np.float64))
+
+
 def bulk_load(connection: Connection, index: str, ids: np.ndarray, boxes: np.ndarray) -> bool:
     """Add entries to the R*Tree table ``index`` inside the caller's transaction: packed, rebuilding the whole
     tree with the entries it holds, when they are at least :data:`BULK_LOAD_AT_LEAST` of them; else one by one
@@ -132,11 +149,10 @@ def bulk_load(connection: Connection, index: str, ids: np.ndarray, boxes: np.nda
             f'INSERT INTO "{index}" VALUES (?, ?, ?, ?, ?)',
             list(zip(np.asarray(ids)[order].tolist(), *(boxes[order, k].tolist() for k in range(4)), strict=True)))
         return False
-    if present:  # the entries already there, as stored (float32 bounds read back exactly), as the driver's tuples
-        with driver_cursor(connection) as cursor:
-            old = np.asarray(cursor.execute(f'SELECT * FROM "{index}"').fetchall(), dtype=np.float64)
-        ids = np.concatenate([old[:, 0].astype(np.int64), np.asarray(ids, dtype=np.int64)])
-        boxes = np.concatenate([old[:, 1:], boxes])
+    if present:  # the entries already there, as stored (float32 bounds, exact in float64)
+        old_ids, old_boxes = _stored_entries(connection, index, node_size)
+        ids = np.concatenate([old_ids, np.asarray(ids, dtype=np.int64)])
+        boxes = np.concatenate([old_boxes, boxes])
     nodes, rowids, parents = pack(np.asarray(ids), boxes, node_size)
     for table in ("node", "rowid", "parent"):
         connection.exec_driver_sql(f'DELETE FROM "{index}_{table}"')

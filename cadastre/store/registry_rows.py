@@ -202,13 +202,19 @@ def retire_codes(connection: Connection, retirements: list[tuple[str, list[str],
 def end_rows(connection: Connection, table: str, ids: list[int], reason: str, now: datetime) -> None:
     """End current rows (history kept): ``valid_to`` and the reason; one statement for any number of rows."""
     if len(ids):
-        suspended = _row_triggers_suspended(connection, table, _UPDATE_TRIGGERS, "last_update") \
-            if connection.dialect.name == "sqlite" else nullcontext()
-        with suspended:  # an as-built survey ends its 40 800 pre-sale units
+        with _updates_stamped_once(connection, table):  # an as-built survey ends its 40 800 pre-sale units
             _driver_executemany(connection, f"UPDATE {table} SET valid_to = :now, end_reason = :reason "
                                             f"WHERE valid_to IS NULL AND id IN {id_set(connection, 'ids')}",
                                 [{"ids": id_values(connection, ids), "reason": reason,
                                   "now": driver_time(connection, now)}])
+
+
+def _updates_stamped_once(connection: Connection, table: str):
+    """SpatiaLite's per-row update trigger of ``table`` suspended for a bulk update, the layer's update time written
+    once (:func:`_row_triggers_suspended`); nothing to suspend on PostgreSQL."""
+    if connection.dialect.name != "sqlite":
+        return nullcontext()
+    return _row_triggers_suspended(connection, table, _UPDATE_TRIGGERS, "last_update")
 
 
 def current_parcels(connection: Connection, codes: list[str], srid: int):
@@ -238,12 +244,13 @@ def current_buildings(connection: Connection, zddm: str) -> pd.DataFrame:
 
 
 def current_units(connection: Connection, building_ids: list[int]) -> pd.DataFrame:
-    """Current units of the buildings: id, bdcdyh, building_id, zrzh, sjc, dyh, shbw and the areas."""
-    columns = ["id", "bdcdyh", "building_id", "zrzh", "sjc", "dyh", "shbw", "ycjzmj", "scjzmj"]
+    """Current units of the buildings, what a new survey of them is matched and compared on: id, bdcdyh, zrzh,
+    sjc, dyh, shbw and the predicted area (ycjzmj)."""
+    columns = ["id", "bdcdyh", "zrzh", "sjc", "dyh", "shbw", "ycjzmj"]
     if not building_ids:
         return pd.DataFrame(columns=columns)
-    return driver_frame(connection, "SELECT u.id, u.bdcdyh, u.building_id, b.zrzh, u.sjc, u.dyh, u.shbw, u.ycjzmj, "
-                                    "u.scjzmj FROM unit u JOIN building b ON b.id = u.building_id "
+    return driver_frame(connection, "SELECT u.id, u.bdcdyh, b.zrzh, u.sjc, u.dyh, u.shbw, u.ycjzmj "
+                                    "FROM unit u JOIN building b ON b.id = u.building_id "
                                     f"WHERE u.valid_to IS NULL AND u.building_id IN {id_set(connection, 'ids')}",
                         ids=id_values(connection, building_ids))
 
@@ -265,7 +272,8 @@ def code_retired(connection: Connection, code: str) -> bool:
 def end_floors(connection: Connection, building_ids: list[int], reason: str, now: datetime) -> None:
     """End the current floors of the buildings ``building_ids`` (their buildings are being replaced)."""
     if building_ids:
-        connection.execute(sa.text("UPDATE floor SET valid_to = :now, end_reason = :r WHERE valid_to IS NULL AND "
-                                   "building_id IN :ids").bindparams(sa.bindparam("ids", expanding=True),
-                                                                     sa.bindparam("now", type_=sa.DateTime(True))),
-                           {"now": now, "r": reason, "ids": list(building_ids)})
+        with _updates_stamped_once(connection, "floor"):  # a project's 6 800 floors
+            connection.execute(sa.text("UPDATE floor SET valid_to = :now, end_reason = :r WHERE valid_to IS NULL "
+                                       f"AND building_id IN {id_set(connection, 'ids')}")
+                               .bindparams(sa.bindparam("now", type_=sa.DateTime(True))),
+                               {"now": now, "r": reason, "ids": id_values(connection, building_ids)})

@@ -197,6 +197,27 @@ def test_rows_are_ended_and_read_by_an_id_set_larger_than_sqlites_parameter_limi
     assert current["id"].tolist() == [ids[0]] and current["bdcdyh"].tolist() == [columns["bdcdyh"][0]]
 
 
+def test_floors_of_replaced_buildings_end_in_one_statement_with_spatialites_triggers_kept(parents):
+    # a project's as-built survey ends the floors of its 200 buildings: one statement with an id set, SpatiaLite's
+    # per-row update stamp suspended and written once, its trigger back afterwards
+    with write_transaction(parents) as c:
+        c.execute(sa.text("INSERT INTO building (id, parcel_id, zddm, zrzh, stage, geom, package_id, valid_from) "
+                          "SELECT 2, parcel_id, zddm, '0002', stage, geom, package_id, valid_from FROM building"))
+        insert_rows(c, "floor", {"sjc": np.array([1, 2, 3, 1], dtype=object), "building_id": np.array([1, 1, 1, 2])},
+                    None, SRID, package_id=7, now=NOW)
+    with write_transaction(parents) as c:
+        registry_rows.end_floors(c, [1, *range(1000, 1500)], "实测成果替代此前成果", NOW)
+        registry_rows.end_floors(c, [], "nothing", NOW)
+    with parents.connect() as c:
+        rows = c.execute(sa.text("SELECT building_id, end_reason FROM floor ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [(1, "实测成果替代此前成果")] * 3 + [(2, None)]
+        if c.dialect.name == "sqlite":
+            assert c.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
+                                     "name = 'tmu_floor_geom'").scalar() == 1
+            assert c.exec_driver_sql("SELECT last_update FROM geometry_columns_time "
+                                     "WHERE f_table_name = 'floor'").scalar() is not None
+
+
 def test_codes_issued_retired_and_linked_in_bulk_and_never_twice(parents, monkeypatch):
     # issued codes and lineage go through store.bulk (COPY on PostGIS, in chunks; executemany on SQLite)
     monkeypatch.setattr(bulk, "_COPY_CHUNK", 4)

@@ -3,6 +3,7 @@ packages changing nothing, waivers unblocking acceptance, byte-identical re-inge
 
 from __future__ import annotations
 
+import pandas as pd
 import sqlalchemy as sa
 
 from cadastre.samples import (
@@ -87,18 +88,22 @@ def test_changed_units_get_new_numbers_and_removed_ones_are_retired(registry, tm
     layers = {k: v.copy() for k, v in sample_project("asbuilt").items()}
     units = layers["H"]
     units.loc[units["BSM"] == "H1163", "SHBW"] = "2-601甲"  # a changed layout: not the same unit any more
+    units.loc[units["BSM"] == "H1113", "SHBW"] = "2-101甲"  # and another, lower down, listed before it
+    units = pd.concat([units[units["BSM"] == "H1163"], units[units["BSM"] != "H1163"]])  # 601甲 listed first
     gone_area = units.loc[units["BSM"] == "H1164", "SCJZMJ"].iat[0]
     layers["H"] = units[units["BSM"] != "H1164"]  # and one unit gone
     layers["ZRZ"].loc[0, "SCJZMJ"] -= gone_area  # the building's total follows (ATT-006)
     asbuilt = registry.ingest(package(tmp_path, "asbuilt", layers, "a2.zip"))
     assert asbuilt.status == "accepted", asbuilt.report["findings"]
     assigned = {(u["zrzh"], u["shbw"]): u for u in asbuilt.assigned["units"]}
-    new = assigned[("0001", "2-601甲")]
-    assert new["new"] and new["bdcdyh"].endswith("0029")  # 户号 = high-water mark + 1, never a reused number
+    # 户号 = high-water mark + 1, never a reused number; the new units numbered among themselves in 户号 order
+    # (floor first), whatever the order of the file and of the units that keep their codes
+    assert [assigned[("0001", label)]["new"] for label in ("2-101甲", "2-601甲")] == [True, True]
+    assert [assigned[("0001", label)]["bdcdyh"][-4:] for label in ("2-101甲", "2-601甲")] == ["0029", "0030"]
     gone = {r["bdcdyh"] for r in asbuilt.assigned["retired"] if r["reason"] == "实测成果中无对应的户"}
-    assert gone == {before[("0001", "2-601")], before[("0001", "2-602")]}
+    assert gone == {before[("0001", "2-101")], before[("0001", "2-601")], before[("0001", "2-602")]}
     assert scalar(registry, "SELECT count(*) FROM issued_code WHERE retired_at IS NOT NULL AND code LIKE :p",
-                  p="%F0001%") == 2
+                  p="%F0001%") == 3
 
 
 def test_building_package_without_a_registered_parcel_is_rejected(registry, tmp_path):

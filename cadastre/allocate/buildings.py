@@ -104,15 +104,20 @@ def area_comparison(units: pd.DataFrame, codes: pd.Series, previous: pd.DataFram
     over = comparable & (np.abs(np.nan_to_num(ratio)) > AREA_DEVIATION_LIMIT)
 
     def plain(values: np.ndarray) -> list:  # JSON numbers, None where there is none
-        return [None if v != v else v for v in values.tolist()]
+        shown = values.astype(object)
+        shown[np.isnan(values)] = None
+        return shown.tolist()
 
-    columns = (code[rows].tolist(), units["building"].to_numpy(object)[rows].tolist(),
-               units["SHBW"].to_numpy(object)[rows].tolist(), plain(before), plain(measured),
-               plain(np.round(difference, 2)), plain(np.round(ratio * 100, 2)), over.tolist())
-    names = ("bdcdyh", "zrzh", "shbw", "predicted", "measured", "difference", "ratio_percent", "flagged")
     # codes as Python lists first: pandas keeps them as Arrow strings, iterated one Arrow scalar at a time (3×)
+    code_list, presale_codes = code.tolist(), previous["bdcdyh"].to_numpy(object).tolist()
     known = set(predicted.index.tolist())
-    kept = set(code)  # once: in a loop it made a pre-sale → as-built of 40 800 units quadratic
-    return {"units": [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)],
-            "flagged": int(over.sum()), "added": [c for c in code if c not in known],
-            "removed": [c for c in previous["bdcdyh"].tolist() if c not in kept], "limit_percent": 3.0}
+    kept = set(code_list)  # once: in a loop it made a pre-sale → as-built of 40 800 units quadratic
+    # a dict display per unit: half the time of dict(zip(names, row)) over 40 800 units
+    units_compared = [{"bdcdyh": c, "zrzh": b, "shbw": s, "predicted": p, "measured": m, "difference": d,
+                       "ratio_percent": r, "flagged": f}
+                      for c, b, s, p, m, d, r, f in zip(
+                          code[rows].tolist(), units["building"].to_numpy(object)[rows].tolist(),
+                          units["SHBW"].to_numpy(object)[rows].tolist(), plain(before), plain(measured),
+                          plain(np.round(difference, 2)), plain(np.round(ratio * 100, 2)), over.tolist(), strict=True)]
+    return {"units": units_compared, "flagged": int(over.sum()), "added": [c for c in code_list if c not in known],
+            "removed": [c for c in presale_codes if c not in kept], "limit_percent": 3.0}

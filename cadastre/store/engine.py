@@ -15,8 +15,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from weakref import WeakKeyDictionary
@@ -33,7 +34,7 @@ from cadastre.store.checkpoint import Checkpointer
 log = logging.getLogger("cadastre.store")
 
 __all__ = ["DEFAULT_URL", "database_url", "create_engine", "lookup_engine", "async_lookup_engine", "write_transaction",
-           "is_sqlite", "redact", "serialise", "driver_cursor", "driver_time", "checkpointer"]
+           "is_sqlite", "redact", "serialise", "driver_cursor", "driver_time", "checkpointer", "meanwhile"]
 
 DEFAULT_URL = "sqlite:///var/cadastre.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -318,6 +319,32 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     checkpoints = checkpointer(engine)
     if checkpoints is not None:  # copied into the file while the caller goes on (store.checkpoint)
         checkpoints.request()
+
+
+@contextmanager
+def meanwhile(connection: Connection, work: Callable[[Connection], object]) -> Iterator[None]:
+    """Run ``work(connection)`` — statements the database takes long over, inside the caller's transaction — on a
+    thread of its own while the caller's block computes what does not need the database: the driver waits for the
+    database with the GIL released, so on a second core the two overlap (an as-built survey ends its 40 800 pre-sale
+    rows, 0.15 s, while it matches them). The block must not touch ``connection``; its end waits for ``work``, and
+    raises ``work``'s error there (the block's own, if it raised, goes first: the transaction ends in either case
+    only after ``work`` has)."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work(connection)
+        except BaseException as e:  # noqa: BLE001 - raised in the caller's thread below
+            failed.append(e)
+
+    thread = threading.Thread(target=run, name="cadastre-meanwhile", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
 
 
 def serialise(connection: Connection, *names: str) -> None:

@@ -161,3 +161,44 @@ def test_point_lookups_read_in_autocommit_on_postgresql_and_leave_no_transaction
         assert connection.execute(sa.text("SELECT 1")).scalar() == 1
     with engine.connect() as connection:  # the pool's connections go back to transactions for everyone else
         assert not connection.connection.driver_connection.autocommit
+
+
+def test_work_meanwhile_runs_beside_the_block_inside_the_transaction(engine):
+    # store.engine.meanwhile: statements run on a thread of their own while the block computes, in the same
+    # transaction; the block's end waits for them and raises their error; the transaction ends only after them
+    import threading
+    import time
+
+    from cadastre.core.errors import CadastreError
+    from cadastre.store.engine import meanwhile
+
+    insert = sa.text("INSERT INTO code_counter (prefix, last_value, updated_at) VALUES (:p, 1, '2026-11-29')")
+    count = sa.text("SELECT count(*) FROM code_counter WHERE prefix LIKE 'meanwhile%'")
+    computed, threads = threading.Event(), []
+
+    def work(c):  # waits for the block: run one after the other, this would never end
+        threads.append(threading.current_thread().name)
+        assert computed.wait(10)
+        c.execute(insert, {"p": "meanwhile-1"})
+
+    with write_transaction(engine) as c:
+        with meanwhile(c, work):
+            computed.set()
+        assert c.execute(count).scalar() == 1 and threads == ["cadastre-meanwhile"]
+    with pytest.raises((CadastreError, sa.exc.IntegrityError)), write_transaction(engine) as c:
+        c.execute(insert, {"p": "meanwhile-2"})
+        with meanwhile(c, lambda c: c.execute(insert, {"p": "meanwhile-1"})):  # a key taken: its error, here
+            pass
+    finished = []
+
+    def slow(c):
+        time.sleep(0.3)  # still working when the block fails
+        c.execute(insert, {"p": "meanwhile-3"})
+        finished.append(True)
+
+    with pytest.raises(ZeroDivisionError), write_transaction(engine) as c:
+        with meanwhile(c, slow):
+            1 / 0  # the block's own error: the work ends first, then the transaction rolls back with it
+    assert finished == [True]
+    with engine.connect() as c:
+        assert c.execute(count).scalar() == 1  # the first only: both failed transactions left nothing

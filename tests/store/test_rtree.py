@@ -34,9 +34,8 @@ def test_a_bulk_loaded_tree_is_the_modules_tree(tmp_path, added, present, first_
         for name in ("by_module", "bulk"):
             c.exec_driver_sql(f"CREATE VIRTUAL TABLE {name} USING rtree(pkid, xmin, xmax, ymin, ymax)")
         c.exec_driver_sql("INSERT INTO by_module VALUES (?, ?, ?, ?, ?)", rows)
-        if present:
-            c.exec_driver_sql("INSERT INTO bulk VALUES (?, ?, ?, ?, ?)", rows[:present])
         if present:  # the entries there, decoded from the leaves' blobs, are what the module's scan reads
+            c.exec_driver_sql("INSERT INTO bulk VALUES (?, ?, ?, ?, ?)", rows[:present])
             stored_ids, stored_boxes = rtree._stored_entries(c, "bulk", 1228)
             assert (sorted(zip(stored_ids.tolist(), *stored_boxes.T.tolist(), strict=True))
                     == [tuple(r) for r in c.exec_driver_sql("SELECT * FROM bulk ORDER BY pkid").all()])

@@ -176,7 +176,7 @@ def test_work_meanwhile_runs_beside_the_block_inside_the_transaction(engine):
     count = sa.text("SELECT count(*) FROM code_counter WHERE prefix LIKE 'meanwhile%'")
     computed, threads = threading.Event(), []
 
-    def work(c):  # waits for the block: run one after the other, this would never end
+    def work(c):  # waits for the block: were they run one after the other, it would wait 10 s in vain
         threads.append(threading.current_thread().name)
         assert computed.wait(10)
         c.execute(insert, {"p": "meanwhile-1"})

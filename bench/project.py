@@ -259,11 +259,12 @@ def run(*, buildings: int = 200, runs: int = 3, quick: bool = False) -> dict:
     accepted = [o["accepted_s"] for o in ours]  # the state saying accepted carries the report (JSON)
     checked = [p["read_and_check_s"] for p in peer]
     written = [b["bare_s"] for b in bare]
-    ratio = median(accepted) / (median(checked) + median(written))
+    floor = median(checked) + median(written)  # what the service cannot do without
+    ratio = median(accepted) / floor
     result = {"buildings": buildings, "units": units, "package_kb": package_kb,
               "upload_to_report_s": [o["report_s"] for o in ours], "upload_to_accepted_s": accepted,
               "received_s": [o["received_s"] for o in ours], "read_and_check_s": checked,
-              "read_s": [p["read_s"] for p in peer], "floor_s": round(median(checked) + median(written), 3),
+              "read_s": [p["read_s"] for p in peer], "floor_s": round(floor, 3),
               "ratio": round(ratio, 3), "goal": GOAL, "met": ratio <= GOAL,
               "ratio_to_read_and_check": round(median(accepted) / median(checked), 3),
               "server_peak_mb": max(o["server_peak_mb"]["largest_mb"] for o in ours if o.get("server_peak_mb")),

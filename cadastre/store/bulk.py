@@ -96,8 +96,7 @@ def _json_exact(values: list) -> bool:
     texts (no NUL, valid UTF-8) or integers (64-bit, as a literal is), with NULLs among them."""
     kinds = set(map(type, values)) - {type(None)}
     if kinds == {str}:
-        text = "".join(v for v in values if v is not None)
-        return "\x00" not in text and _utf8(text)
+        return _exact_text("".join(v for v in values if v is not None))
     if kinds == {int}:
         present = [v for v in values if v is not None]
         return _INT64[0] <= min(present) and max(present) <= _INT64[1]
@@ -118,7 +117,7 @@ def _shared_literal(values: list) -> str | None:
     kind = type(first)
     if kind is int and _INT64[0] <= first <= _INT64[1]:
         literal = str(first)
-    elif kind is str and len(first) <= 1000 and "\x00" not in first and _utf8(first):
+    elif kind is str and len(first) <= 1000 and _exact_text(first):
         literal = "'" + first.replace("'", "''") + "'"
     else:
         return None
@@ -142,8 +141,8 @@ def sqlite_values(connection: Connection, values, column_type: sa.types.TypeEngi
 
 def _plain_column(values) -> list | None:
     """The two commonest columns as the driver's values without a round trip through Arrow (which the others
-    take): all text, or all floats (NaN: NULL, as Arrow reads it). A unit's nine text and eight area columns: 60 →
-    ~20 ms for 40 800 rows. None for any other column."""
+    take): all text, or all floats (NaN: NULL, as Arrow reads it). The as-built accept's 28 columns of 40 800 rows:
+    85 → 49 ms. None for any other column."""
     if not isinstance(values, np.ndarray | list) or not len(values):
         return None
     kinds = set(map(type, values))
@@ -175,9 +174,13 @@ def _copy(connection: Connection, table: str, quoted: str, names: list[str], col
         raise sa.exc.IntegrityError(f"COPY {table}", None, e) from None
 
 
-def _utf8(text: str) -> bool:
+def _exact_text(text: str) -> bool:
+    """Whether SQLite reads ``text`` back, written out in SQL or JSON, as the driver would have bound it: no NUL
+    (SQL text ends there), valid UTF-8 (a lone surrogate is left to the driver, which refuses it as it would anyway)."""
+    if "\x00" in text:
+        return False
     try:
         text.encode()
-    except UnicodeEncodeError:  # a lone surrogate: left to the driver, which refuses it as it would anyway
+    except UnicodeEncodeError:
         return False
     return True
